@@ -1,0 +1,91 @@
+// swift-tools-version:6.1
+// SwiftLVS: the Linux Virtual Server director, ipvsadm and a keepalived-compatible control plane, in user space.
+import PackageDescription
+
+/// Packet code is compiled for speed; exclusivity checks cost a few ns per packet on the hot path.
+let hotPathSettings: [SwiftSetting] = [
+    .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))
+]
+
+let package = Package(
+    name: "SwiftLVS",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "lvsd", targets: ["lvsd"]),
+        .executable(name: "ipvsadm", targets: ["ipvsadm"]),
+        .executable(name: "lvs-realserver", targets: ["lvs-realserver"]),
+        .library(name: "LVSCore", targets: ["LVSCore"]),
+        .library(name: "LVSPacket", targets: ["LVSPacket"]),
+        .library(name: "LVSTestSupport", targets: ["LVSTestSupport"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // core (pure): the IPVS model and packet transforms. No I/O, no Foundation.
+        .target(name: "LVSCore", swiftSettings: hotPathSettings),
+        .target(name: "LVSPacket", dependencies: ["LVSCore"], swiftSettings: hotPathSettings),
+
+        // control (pure where it can be): control protocol, ipvsadm, keepalived.conf, VRRP, checkers.
+        .target(name: "LVSControl", dependencies: ["LVSCore"]),
+        .target(name: "IPVSAdmKit", dependencies: ["LVSCore", "LVSControl"]),
+        .target(name: "KeepalivedConfig", dependencies: ["LVSCore"]),
+        .target(name: "LVSHealthCheck", dependencies: ["LVSCore", "KeepalivedConfig"]),
+        .target(name: "LVSVRRP", dependencies: ["LVSCore", "KeepalivedConfig"]),
+
+        // data plane: Linux packet I/O, nftables guard, neighbours.
+        .target(name: "CLVSLinux"),
+        .target(
+            name: "LVSDataPlane",
+            dependencies: ["LVSCore", "LVSPacket", "CLVSLinux"],
+            swiftSettings: hotPathSettings
+        ),
+
+        // daemon: lifecycle, control server, reload, notifications.
+        .target(
+            name: "LVSDaemon",
+            dependencies: [
+                "LVSCore", "LVSPacket", "LVSControl", "LVSDataPlane", "KeepalivedConfig",
+                "LVSHealthCheck", "LVSVRRP", "CLVSLinux",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
+        // executables: thin, flags → library calls.
+        .executableTarget(name: "lvsd", dependencies: ["LVSDaemon"]),
+        .executableTarget(name: "ipvsadm", dependencies: ["IPVSAdmKit", "LVSControl", "CLVSLinux"]),
+        .executableTarget(name: "lvs-realserver", dependencies: ["LVSDataPlane", "CLVSLinux"]),
+
+        // test utilities, shipped as their own target.
+        .target(name: "LVSTestSupport", dependencies: ["LVSCore", "LVSPacket"]),
+
+        // benchmarks (not tests): `scripts/bench`, results in bench/RESULTS.md.
+        .target(name: "CMallocCounter", path: "bench/CMallocCounter"),
+        .executableTarget(
+            name: "core-bench", dependencies: ["LVSCore", "LVSTestSupport", "CMallocCounter", "CLVSLinux"],
+            path: "bench/CoreBench", swiftSettings: hotPathSettings
+        ),
+        .target(name: "CPacketBaseline", path: "bench/CPacketBaseline", cSettings: [.unsafeFlags(["-O2"])]),
+        .executableTarget(
+            name: "packet-bench",
+            dependencies: ["LVSPacket", "LVSTestSupport", "CMallocCounter", "CPacketBaseline", "CLVSLinux"],
+            path: "bench/PacketBench", swiftSettings: hotPathSettings
+        ),
+        .executableTarget(
+            name: "control-bench", dependencies: ["LVSCore", "LVSControl", "IPVSAdmKit", "CLVSLinux"],
+            path: "bench/ControlBench"
+        ),
+
+        .testTarget(name: "LVSCoreTests", dependencies: ["LVSCore", "LVSTestSupport"]),
+        .testTarget(name: "LVSPacketTests", dependencies: ["LVSPacket", "LVSTestSupport"]),
+        .testTarget(name: "IPVSAdmTests", dependencies: ["IPVSAdmKit", "LVSControl", "LVSTestSupport"]),
+        .testTarget(name: "KeepalivedConfigTests", dependencies: ["KeepalivedConfig", "LVSTestSupport"]),
+        .testTarget(name: "LVSHealthCheckTests", dependencies: ["LVSHealthCheck", "LVSTestSupport"]),
+        .testTarget(name: "LVSVRRPTests", dependencies: ["LVSVRRP", "LVSTestSupport"]),
+        .testTarget(name: "LVSDaemonTests", dependencies: ["LVSDaemon", "LVSTestSupport"]),
+        .testTarget(name: "LabTests", dependencies: ["LVSTestSupport", "LVSCore"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

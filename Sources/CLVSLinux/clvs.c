@@ -1,0 +1,2 @@
+// Out-of-line helpers of CLVSLinux.
+#include "CLVSLinux.h"

@@ -1,0 +1,2 @@
+// KeepalivedConfig module root (see docs/ARCHITECTURE.md for what it holds).
+import LVSCore

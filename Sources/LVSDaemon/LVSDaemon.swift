@@ -1,0 +1,1 @@
+// LVSDaemon module root (see docs/ARCHITECTURE.md for what it holds).

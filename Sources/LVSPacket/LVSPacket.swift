@@ -1,0 +1,2 @@
+// LVSPacket module root (see docs/ARCHITECTURE.md for what it holds).
+import LVSCore

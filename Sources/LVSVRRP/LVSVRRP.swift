@@ -1,0 +1,2 @@
+// LVSVRRP module root (see docs/ARCHITECTURE.md for what it holds).
+import LVSCore

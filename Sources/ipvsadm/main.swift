@@ -1,0 +1,2 @@
+// ipvsadm entry point.
+print("not yet implemented")

@@ -1,0 +1,2 @@
+// lvs-realserver entry point.
+print("not yet implemented")

@@ -1,0 +1,2 @@
+// lvsd entry point.
+print("not yet implemented")

@@ -1,0 +1,2 @@
+// Tests of IPVSAdm.
+import Testing

@@ -1,0 +1,2 @@
+// Tests of KeepalivedConfig.
+import Testing

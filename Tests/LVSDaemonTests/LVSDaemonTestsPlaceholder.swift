@@ -1,0 +1,2 @@
+// Tests of LVSDaemon.
+import Testing

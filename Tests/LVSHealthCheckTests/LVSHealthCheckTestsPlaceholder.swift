@@ -1,0 +1,2 @@
+// Tests of LVSHealthCheck.
+import Testing

@@ -1,0 +1,2 @@
+// Tests of LVSVRRP.
+import Testing

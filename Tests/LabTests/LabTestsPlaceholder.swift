@@ -1,0 +1,2 @@
+// Tests of Lab.
+import Testing

@@ -1,0 +1,1 @@
+// C baseline for packet rewrites (compiled -O2).

@@ -1,0 +1,3 @@
+#ifndef CPACKETBASELINE_H
+#define CPACKETBASELINE_H
+#endif

@@ -1,0 +1,2 @@
+// ControlBench entry point.
+print("not yet implemented")

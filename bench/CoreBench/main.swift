@@ -1,0 +1,2 @@
+// CoreBench entry point.
+print("not yet implemented")

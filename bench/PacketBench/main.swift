@@ -1,0 +1,2 @@
+// PacketBench entry point.
+print("not yet implemented")
