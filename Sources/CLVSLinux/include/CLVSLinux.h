@@ -183,7 +183,7 @@ static inline ssize_t clvs_vrrp_packet_send(int fd, int ifindex, const void *fra
     sll.sll_halen = 6;
     const uint8_t *f = (const uint8_t *)frame;
     memcpy(sll.sll_addr, f, 6);
-    sll.sll_protocol = (uint16_t)((f[12]) | (f[13] << 8));
+    sll.sll_protocol = htons((uint16_t)((f[12] << 8) | f[13]));
     return sendto(fd, frame, len, 0, (struct sockaddr *)&sll, sizeof(sll));
 }
 
