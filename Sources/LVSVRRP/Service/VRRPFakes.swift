@@ -142,10 +142,10 @@ public final class FakeScriptRunner: ScriptRunner, @unchecked Sendable {
     }
 
     public func run(_ argv: [String], timeout: Duration, user: String?, group: String?) async -> ScriptOutcome {
-        lock.lock()
-        _runs.append(argv)
-        let ok = results[argv.first ?? ""] ?? true
-        lock.unlock()
+        let ok = lock.withLock {
+            _runs.append(argv)
+            return results[argv.first ?? ""] ?? true
+        }
         return ScriptOutcome(exitStatus: ok ? 0 : 1)
     }
 }
