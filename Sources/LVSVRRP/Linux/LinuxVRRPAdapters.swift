@@ -1,5 +1,6 @@
 // The real adapters: raw sockets, rtnetlink, AF_PACKET and child processes, plus a monotonic clock.
 import CLVSLinux
+import Glibc
 import LVSCore
 
 /// CLOCK_MONOTONIC as an `LVSClock`.
@@ -34,5 +35,18 @@ public enum LinuxVRRPAdapters {
             },
             addresses: try NetlinkAddressManager(), garp: try LinuxGARPSender(),
             interfaces: try NetlinkInterfaceMonitor(), scripts: scripts, clock: MonotonicClock(), log: log)
+    }
+}
+
+/// Entering a network namespace on the current thread (setns(CLONE_NEWNET) is per thread).
+public enum NetworkNamespace {
+    /// Moves the calling thread into the namespace at `path` (e.g. `/run/netns/NAME`).
+    public static func enterOnCurrentThread(path: String) throws(VRRPError) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw VRRPError(.socket, "open \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        guard clvs_vrrp_setns_net(fd) == 0 else {
+            throw VRRPError(.socket, "setns \(path): \(String(cString: strerror(errno)))")
+        }
     }
 }
