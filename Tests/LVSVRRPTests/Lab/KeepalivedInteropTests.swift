@@ -15,9 +15,10 @@ struct InteropRun {
     static func start(
         ourPriority: UInt8, ourVRID: UInt8 = 51, ourPass: String? = "secret12", version: VRRPVersion = .v2,
         kaPriority: Int, kaState: String = "BACKUP", kaVRID: Int = 51, kaPass: String? = "secret12",
-        kaExtra: String = ""
+        kaExtra: String = "", ipv6: Bool = false
     ) throws -> InteropRun {
         let lab = try LabPair()
+        let vip = ipv6 ? "2001:db8:\(lab.net)::100/64" : "\(lab.vip)/24"
         let auth = kaPass.map { "authentication {\n  auth_type PASS\n  auth_pass \($0)\n }" } ?? ""
         let conf = """
             global_defs {
@@ -34,10 +35,18 @@ struct InteropRun {
               \(auth)
               \(kaExtra)
               virtual_ipaddress {
-                \(lab.vip)/24
+                \(vip)
               }
             }
             """
+        if ipv6 {
+            // Both sides send from their link-local address: wait until both have one.
+            for _ in 0..<50 {
+                let x = sh("ip -n \(lab.a) -6 addr show dev va; ip -n \(lab.b) -6 addr show dev vb").output
+                if x.components(separatedBy: "fe80::").count >= 3 { break }
+                usleep(100_000)
+            }
+        }
         let ka: KeepalivedPeer
         do { ka = try KeepalivedPeer(namespace: lab.b, config: conf) } catch {
             lab.destroy()
@@ -46,7 +55,11 @@ struct InteropRun {
         let cfg = VRRPInstanceConfig(
             name: "VI_1", interface: "va", virtualRouterID: ourVRID, priority: ourPriority, initialState: .backup,
             version: version, authentication: ourPass.map { .pass($0) } ?? .none,
-            virtualIPAddresses: [VirtualIPAddress(IPAddress(lab.vip)!, prefixLength: 24)], garpMasterDelay: .zero)
+            virtualIPAddresses: [
+                ipv6
+                    ? VirtualIPAddress(IPAddress("2001:db8:\(lab.net)::100")!, prefixLength: 64)
+                    : VirtualIPAddress(IPAddress(lab.vip)!, prefixLength: 24)
+            ], garpMasterDelay: .zero)
         let ours = LogLines()
         do {
             let adapters = try inNamespace(lab.a) {
@@ -166,5 +179,28 @@ struct KeepalivedInteropTests {
         #expect(both)
         #expect(r.ours.contains("for VRID 52: no instance has this VRID - ignored"), "our log: \(r.ours.all)")
         await r.finish()
+    }
+
+    @Test(
+        "RFC 5798 v3 over IPv6 (ff02::12, hop limit 255 via recvmsg, kernel pseudo-header checksum): both ways",
+        .enabled(if: labSkipReason == nil, Comment(rawValue: labSkipReason ?? "")))
+    func v3IPv6() async throws {
+        let r = try InteropRun.start(
+            ourPriority: 150, ourPass: nil, version: .v3, kaPriority: 100, kaPass: nil, ipv6: true)
+        let m = await waitUntil(seconds: 8) { await r.service.states["VI_1"] == .master }
+        #expect(m, "our log: \(r.ours.all)")
+        try? await Task.sleep(for: .seconds(2))
+        #expect(!r.ka.log.contains("(VI_1) Entering MASTER STATE"), "keepalived: \(r.ka.log) ours: \(r.ours.all)")
+        #expect(sh("ip -n \(r.lab.a) -6 addr show dev va").output.contains("2001:db8:\(r.lab.net)::100/64"))
+        await r.finish()
+
+        let r2 = try InteropRun.start(
+            ourPriority: 100, ourPass: nil, version: .v3, kaPriority: 150, kaPass: nil, ipv6: true)
+        let km = await waitUntil(seconds: 8) { r2.ka.log.contains("(VI_1) Entering MASTER STATE") }
+        #expect(km, "keepalived: \(r2.ka.log)")
+        try? await Task.sleep(for: .seconds(4))
+        #expect(await r2.service.states["VI_1"] == .backup, "our log: \(r2.ours.all)")
+        #expect(!r2.ours.contains("Entering MASTER STATE"), "our log: \(r2.ours.all)")
+        await r2.finish()
     }
 }

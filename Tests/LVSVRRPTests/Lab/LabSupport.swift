@@ -35,7 +35,10 @@ final class LogLines: @unchecked Sendable {
     private let lock = NSLock()
     private var lines: [String] = []
 
-    func append(_ s: String) { lock.withLock { lines.append(s) } }
+    func append(_ s: String) {
+        let t = String(format: "%.3f", Date().timeIntervalSince1970.truncatingRemainder(dividingBy: 100))
+        lock.withLock { lines.append("[\(t)] \(s)") }
+    }
     var all: [String] { lock.withLock { lines } }
     func contains(_ s: String) -> Bool { all.contains { $0.contains(s) } }
 }
@@ -57,10 +60,10 @@ struct LabPair {
         net = Int(pid % 200) + n  // 10.201.<net>.0/24, unique per test in a run
         let cmds = [
             "ip netns add \(a)", "ip netns add \(b)",
-            "ip -n \(a) link add va type veth peer name vb netns \(b)",
-            "ip -n \(a) link set lo up", "ip -n \(b) link set lo up",
             "ip netns exec \(a) sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0",
             "ip netns exec \(b) sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0",
+            "ip -n \(a) link add va type veth peer name vb netns \(b)",
+            "ip -n \(a) link set lo up", "ip -n \(b) link set lo up",
             "ip -n \(a) link set va address 02:00:00:aa:00:01", "ip -n \(b) link set vb address 02:00:00:bb:00:01",
             "ip -n \(a) addr add \(addrA)/24 dev va", "ip -n \(b) addr add \(addrB)/24 dev vb",
             "ip -n \(a) link set va up", "ip -n \(b) link set vb up",
