@@ -37,7 +37,8 @@ struct AdvertCodecTests {
 
     @Test("RFC 5798 §5.2.8: v3 IPv4 checksum covers the pseudo-header (src, 224.0.0.18, 112, length)")
     func v3IPv4Golden() {
-        let a = VRRPAdvert(version: .v3, virtualRouterID: 51, priority: 100, addresses: [ip("192.168.0.240")], interval: 100)
+        let a = VRRPAdvert(
+            version: .v3, virtualRouterID: 51, priority: 100, addresses: [ip("192.168.0.240")], interval: 100)
         let b = a.encoded(source: ip("192.168.0.1"), destination: ip("224.0.0.18"))
         #expect(b == hex("3133640100640796c0a800f0"))
         let pseudo = ip("192.168.0.1").bytes + ip("224.0.0.18").bytes + [0, 112, 0, 12]
@@ -49,14 +50,16 @@ struct AdvertCodecTests {
 
     @Test("keepalived v3_checksum_as_v2 (RFC 9568): the IPv4 v3 checksum without the pseudo-header")
     func v3AsV2() {
-        let a = VRRPAdvert(version: .v3, virtualRouterID: 51, priority: 100, addresses: [ip("192.168.0.240")], interval: 100)
+        let a = VRRPAdvert(
+            version: .v3, virtualRouterID: 51, priority: 100, addresses: [ip("192.168.0.240")], interval: 100)
         let b = a.encoded(source: ip("192.168.0.1"), destination: ip("224.0.0.18"), checksumAsV2: true)
         #expect(b[6] == 0xA8 && b[7] == 0xCE)
     }
 
     @Test("keepalived ≥ 1.3.6: a unicast v3 pseudo-header uses the real destination, not 224.0.0.18")
     func v3UnicastPseudoHeader() {
-        let a = VRRPAdvert(version: .v3, virtualRouterID: 51, priority: 100, addresses: [ip("192.168.0.240")], interval: 100)
+        let a = VRRPAdvert(
+            version: .v3, virtualRouterID: 51, priority: 100, addresses: [ip("192.168.0.240")], interval: 100)
         let b = a.encoded(source: ip("192.168.0.1"), destination: ip("192.168.0.2"))
         #expect(b[6] == 0x26 && b[7] == 0xFE)
     }

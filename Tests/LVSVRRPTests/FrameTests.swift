@@ -11,11 +11,15 @@ struct FrameTests {
     func garp() {
         let f = GratuitousFrames.gratuitousARP(address: IPv4Address("192.168.0.240")!, mac: mac)
         #expect(
-            f == hex(
-                "ffffffffffff020000aa00010806" + "0001080006040001" + "020000aa0001c0a800f0" + "ffffffffffffc0a800f0"))
+            f
+                == hex(
+                    "ffffffffffff020000aa00010806" + "0001080006040001" + "020000aa0001c0a800f0"
+                        + "ffffffffffffc0a800f0"))
     }
 
-    @Test("RFC 4861 §7.2.6 / keepalived vrrp_ndisc.c: NA to ff02::1, hop limit 255, Override flag, target link-layer option")
+    @Test(
+        "RFC 4861 §7.2.6 / keepalived vrrp_ndisc.c: NA to ff02::1, hop limit 255, Override flag, target link-layer option"
+    )
     func na() {
         let f = GratuitousFrames.unsolicitedNA(
             target: IPv6Address("2001:db8::100")!, source: IPv6Address("fe80::1")!, mac: mac, router: false)

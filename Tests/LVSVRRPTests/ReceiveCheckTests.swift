@@ -37,7 +37,9 @@ struct ReceiveCheckTests {
     func ttl() {
         let p = advertPacket(for: c, priority: 100, ttl: 64)
         #expect(check(p) == .dropped(.ttl(received: 64)))
-        #expect(VRRPDropReason.ttl(received: 64).logLine(instance: "VI_1") == "(VI_1) invalid TTL/HL. Received 64 and expect 255")
+        #expect(
+            VRRPDropReason.ttl(received: 64).logLine(instance: "VI_1")
+                == "(VI_1) invalid TTL/HL. Received 64 and expect 255")
         // Unicast mode does not require 255.
         var u = c
         u.unicastPeers = [UnicastPeer(ip("192.168.0.2"))]
@@ -71,7 +73,9 @@ struct ReceiveCheckTests {
         #expect(check(bad) == .dropped(.invalidAuthType(7)))
     }
 
-    @Test("4. keepalived: a v2 advert with another advert_int is dropped ('advertisement interval mismatch mine=1 sec rcv'd=2 sec')")
+    @Test(
+        "4. keepalived: a v2 advert with another advert_int is dropped ('advertisement interval mismatch mine=1 sec rcv'd=2 sec')"
+    )
     func v2Interval() {
         let p = advertPacket(for: c, priority: 100, interval: 2)
         #expect(check(p) == .dropped(.intervalMismatch(mine: 1, received: 2)))
@@ -115,7 +119,9 @@ struct ReceiveCheckTests {
         #expect(check(advertPacket(for: u, priority: 100), u) == .dropped(.castMismatch(expectedMulticast: false)))
     }
 
-    @Test("8. VIPs: count mismatch, and 'ip address associated with VRID 51 not present in MASTER advert : 192.168.0.240'")
+    @Test(
+        "8. VIPs: count mismatch, and 'ip address associated with VRID 51 not present in MASTER advert : 192.168.0.240'"
+    )
     func addresses() {
         let p = advertPacket(for: c, priority: 100, addresses: [ip("192.168.0.240"), ip("192.168.0.241")])
         #expect(check(p) == .dropped(.addressCount(received: 2, expected: 1)))
@@ -144,7 +150,11 @@ struct ReceiveCheckTests {
         #expect(check(p) == .dropped(.authenticationHeader))
         var ahc = c
         ahc.authentication = .ah("secret")
-        #expect(throws: VRRPError(.authAHUnsupported, "(VI_1) auth_type AH (IPsec AH) is not supported by SwiftLVS; use auth_type PASS or no authentication")) {
+        #expect(
+            throws: VRRPError(
+                .authAHUnsupported,
+                "(VI_1) auth_type AH (IPsec AH) is not supported by SwiftLVS; use auth_type PASS or no authentication")
+        ) {
             _ = try VRRPNode(instances: [ahc], sourceAddresses: ["VI_1": ip("192.168.0.1")])
         }
     }
@@ -159,7 +169,9 @@ struct ReceiveCheckTests {
         p1.payload = Array(p1.payload.prefix(9))
         #expect(check(p1) == .dropped(.length(received: 9, expected: 20)))
         // TTL before version
-        #expect(check(advertPacket(for: c, priority: 100, ttl: 1, interval: 100, version: .v3)) == .dropped(.ttl(received: 1)))
+        #expect(
+            check(advertPacket(for: c, priority: 100, ttl: 1, interval: 100, version: .v3))
+                == .dropped(.ttl(received: 1)))
         // version before auth
         var p3 = advertPacket(for: c, priority: 100, interval: 100, version: .v3)
         p3.payload[4] = 9

@@ -15,7 +15,9 @@ struct ServiceTests {
             log: { log.append($0) })
     }
 
-    @Test("v3 at 0.1 s: MASTER after ~0.36 s with VIP, GARP and byte-exact adverts; a higher advert sends it to BACKUP; cancel = STOP")
+    @Test(
+        "v3 at 0.1 s: MASTER after ~0.36 s with VIP, GARP and byte-exact adverts; a higher advert sends it to BACKUP; cancel = STOP"
+    )
     func runs() async throws {
         let t = FakeVRRPTransport()
         let am = FakeAddressManager()
@@ -54,7 +56,8 @@ struct ServiceTests {
         #expect(s.runs.contains(["/etc/notify.sh", "INSTANCE", "VI_1", "STOP", "100"]))
     }
 
-    @Test("unicast: one advert per unicast_peer with unicast_ttl, from unicast_src_ip; STOP from MASTER sends priority 0")
+    @Test(
+        "unicast: one advert per unicast_peer with unicast_ttl, from unicast_src_ip; STOP from MASTER sends priority 0")
     func unicast() async throws {
         let t = FakeVRRPTransport()
         let am = FakeAddressManager()
@@ -64,7 +67,8 @@ struct ServiceTests {
             $0.unicastPeers = [UnicastPeer(ip("10.0.0.2")), UnicastPeer(ip("10.0.0.3"))]
             $0.unicastTTL = 64
         }
-        let svc = VRRPService(instances: [c], adapters: adapters(t, am, FakeGARPSender(), m, FakeScriptRunner(), LogLines()))
+        let svc = VRRPService(
+            instances: [c], adapters: adapters(t, am, FakeGARPSender(), m, FakeScriptRunner(), LogLines()))
         let task = Task { try await svc.run() }
         _ = await waitUntil(seconds: 2) { t.sent.count >= 2 }
         task.cancel()
@@ -105,7 +109,8 @@ struct ServiceTests {
         let m = FakeInterfaceMonitor(up: [:], addresses: ["eth0": ip("192.168.0.1")])
         let svc = VRRPService(
             instances: [c],
-            adapters: adapters(FakeVRRPTransport(), FakeAddressManager(), FakeGARPSender(), m, FakeScriptRunner(), LogLines()))
+            adapters: adapters(
+                FakeVRRPTransport(), FakeAddressManager(), FakeGARPSender(), m, FakeScriptRunner(), LogLines()))
         await #expect(throws: VRRPError.self) { try await svc.run() }
     }
 }
@@ -132,7 +137,8 @@ struct ScriptRunnerTests {
 
     @Test("vrrp_script user: the script runs as that user", .enabled(if: isRoot))
     func user() async {
-        let o = await r.run(["/bin/sh", "-c", "test \"$(id -un)\" = nobody"], timeout: .seconds(5), user: "nobody", group: nil)
+        let o = await r.run(
+            ["/bin/sh", "-c", "test \"$(id -un)\" = nobody"], timeout: .seconds(5), user: "nobody", group: nil)
         #expect(o.succeeded)
         #expect(await r.run(["true"], timeout: .seconds(5), user: "no-such-user-xyz", group: nil).exitStatus == 126)
     }
@@ -141,7 +147,8 @@ struct ScriptRunnerTests {
     func notifyArgs() async throws {
         let out = NSTemporaryDirectory() + "lvsvrrp-notify-\(getpid())"
         let inv = VRRPNotifyInvocation(
-            kind: .generic, command: "/bin/sh -c 'echo \"$*\" > \(out)' notify", arguments: ["INSTANCE", "VI_1", "MASTER", "100"])
+            kind: .generic, command: "/bin/sh -c 'echo \"$*\" > \(out)' notify",
+            arguments: ["INSTANCE", "VI_1", "MASTER", "100"])
         #expect(await r.run(inv.argv, timeout: .seconds(5), user: nil, group: nil).succeeded)
         let text = try String(contentsOfFile: out, encoding: .utf8)
         #expect(text == "INSTANCE VI_1 MASTER 100\n")

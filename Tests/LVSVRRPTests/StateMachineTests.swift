@@ -65,12 +65,16 @@ struct TimerAndStartupTests {
         #expect(a.configWarnings == ["(VI_1) nopreempt is incompatible with priority 255 - resetting nopreempt"])
         var b = VRRPInstance(config: config(state: .master) { $0.nopreempt = true }, sourceAddress: ip("10.0.0.1"))
         #expect(!b.config.nopreempt)
-        #expect(b.handle(.start, now: at(0)).logs.first?.contains("nopreempt will not work with initial state MASTER") == true)
+        #expect(
+            b.handle(.start, now: at(0)).logs.first?.contains("nopreempt will not work with initial state MASTER")
+                == true)
         let c = VRRPInstance(config: config { $0.nopreempt = true }, sourceAddress: ip("10.0.0.1"))
         #expect(c.config.nopreempt && c.configWarnings.isEmpty)
     }
 
-    @Test("becoming MASTER: advert first, then VIPs (+ excluded), GARP ×5, notify_master, notify INSTANCE VI_1 MASTER 100")
+    @Test(
+        "becoming MASTER: advert first, then VIPs (+ excluded), GARP ×5, notify_master, notify INSTANCE VI_1 MASTER 100"
+    )
     func becomeMasterOrder() {
         let vip = VirtualIPAddress(ip("192.168.0.240"))
         let ex = VirtualIPAddress(ip("192.168.0.250"), prefixLength: 24, device: "eth1")
@@ -85,7 +89,9 @@ struct TimerAndStartupTests {
             a.effects == [
                 .stateChanged(from: .backup, to: .master), .sendAdvert(priority: 100), .addAddresses([vip, ex]),
                 .sendGratuitous([vip, ex], repeat: 5), .notify(VRRPNotifyInvocation(kind: .master, command: "/nm")),
-                .notify(VRRPNotifyInvocation(kind: .generic, command: "/notify.sh", arguments: ["INSTANCE", "VI_1", "MASTER", "100"])),
+                .notify(
+                    VRRPNotifyInvocation(
+                        kind: .generic, command: "/notify.sh", arguments: ["INSTANCE", "VI_1", "MASTER", "100"])),
             ])
         #expect(a.logs == ["(VI_1) Entering MASTER STATE"])
         #expect(i.addressesInstalled)
@@ -120,7 +126,8 @@ struct BackupRulesTests {
         return i
     }
 
-    @Test("an advert with priority ≥ ours resets the down timer; equal priority is accepted (no IP tie-break in BACKUP)")
+    @Test(
+        "an advert with priority ≥ ours resets the down timer; equal priority is accepted (no IP tie-break in BACKUP)")
     func acceptHigherOrEqual() {
         let c = config()
         var i = backup(c)
@@ -132,7 +139,9 @@ struct BackupRulesTests {
         #expect(i.state == .backup)
     }
 
-    @Test("preempt: a lower-priority advert is discarded ('received lower priority (50) advert ... - discarding'); the timer runs out into MASTER")
+    @Test(
+        "preempt: a lower-priority advert is discarded ('received lower priority (50) advert ... - discarding'); the timer runs out into MASTER"
+    )
     func discardLower() {
         let c = config()
         var i = backup(c)
@@ -155,7 +164,8 @@ struct BackupRulesTests {
         #expect(i.state == .backup)
     }
 
-    @Test("preempt_delay 5 s: lower adverts are accepted while the delay runs ('start preempt delay(5)'), then discarded")
+    @Test(
+        "preempt_delay 5 s: lower adverts are accepted while the delay runs ('start preempt delay(5)'), then discarded")
     func preemptDelay() {
         let c = config { $0.preemptDelay = .seconds(5) }
         var i = backup(c)
@@ -231,7 +241,9 @@ struct MasterRulesTests {
         #expect(a.logs == ["(VI_1) Master received priority 0 message"])
     }
 
-    @Test("higher priority: 'Master received advert ... with higher priority 150, ours 100' → BACKUP, VIPs removed, notify_backup")
+    @Test(
+        "higher priority: 'Master received advert ... with higher priority 150, ours 100' → BACKUP, VIPs removed, notify_backup"
+    )
     func higher() {
         let c = config { $0.notify = VRRPNotifyScripts(backup: "/nb") }
         var i = masterInstance(c)
@@ -264,7 +276,10 @@ struct MasterRulesTests {
         #expect(i.state == .master && lower.adverts == [100])
         let higher = i.handle(.packet(advertPacket(for: c, priority: 100, from: "192.168.0.6")), now: at(6))
         #expect(i.state == .backup)
-        #expect(higher.logs.first == "(VI_1) Master received advert from 192.168.0.6 with same priority 100 but higher IP address than ours")
+        #expect(
+            higher.logs.first
+                == "(VI_1) Master received advert from 192.168.0.6 with same priority 100 but higher IP address than ours"
+        )
     }
 
     @Test("RFC 9568 / keepalived: a lower-priority advert gets an advert at once ('forcing new election')")
@@ -273,7 +288,9 @@ struct MasterRulesTests {
         var i = masterInstance(c)
         let a = i.handle(.packet(advertPacket(for: c, priority: 50)), now: at(5))
         #expect(a.adverts == [100] && i.state == .master)
-        #expect(a.logs == ["(VI_1) Received advert from 192.168.0.2 with lower priority 50, ours 100, forcing new election"])
+        #expect(
+            a.logs == ["(VI_1) Received advert from 192.168.0.2 with lower priority 50, ours 100, forcing new election"]
+        )
     }
 
     @Test("lower_prio_no_advert: RFC 3768/5798 silence on a lower-priority advert")
@@ -322,7 +339,8 @@ struct GARPFaultStopTests {
         #expect(garps.map(\.0) == [t + .seconds(5)])
     }
 
-    @Test("garp_master_delay 0 disables the second burst; garp_master_refresh 3 with refresh_repeat 2 repeats every 3 s")
+    @Test(
+        "garp_master_delay 0 disables the second burst; garp_master_refresh 3 with refresh_repeat 2 repeats every 3 s")
     func refresh() {
         let c = config {
             $0.garpMasterDelay = .zero
@@ -343,7 +361,9 @@ struct GARPFaultStopTests {
         #expect(bursts.map(\.1) == [2, 2, 2])
     }
 
-    @Test("FAULT: the tracked primary interface going down makes a master send priority 0, remove its VIPs, run notify_fault")
+    @Test(
+        "FAULT: the tracked primary interface going down makes a master send priority 0, remove its VIPs, run notify_fault"
+    )
     func faultFromMaster() {
         let c = config { $0.notify = VRRPNotifyScripts(fault: "/nf", generic: "/n") }
         var i = masterInstance(c)
@@ -353,7 +373,9 @@ struct GARPFaultStopTests {
             a.effects == [
                 .sendAdvert(priority: 0), .removeAddresses([VirtualIPAddress(ip("192.168.0.240"))]),
                 .stateChanged(from: .master, to: .fault), .notify(VRRPNotifyInvocation(kind: .fault, command: "/nf")),
-                .notify(VRRPNotifyInvocation(kind: .generic, command: "/n", arguments: ["INSTANCE", "VI_1", "FAULT", "100"])),
+                .notify(
+                    VRRPNotifyInvocation(
+                        kind: .generic, command: "/n", arguments: ["INSTANCE", "VI_1", "FAULT", "100"])),
             ])
         #expect(a.logs == ["(VI_1) Entering FAULT STATE"])
         // Adverts are ignored in FAULT.
@@ -363,7 +385,9 @@ struct GARPFaultStopTests {
         #expect(b.timer == at(11) + .microseconds(3_609_375))
     }
 
-    @Test("FAULT at start: a tracked interface that is down gives 'Entering FAULT STATE (init)'; dont_track_primary ignores eth0")
+    @Test(
+        "FAULT at start: a tracked interface that is down gives 'Entering FAULT STATE (init)'; dont_track_primary ignores eth0"
+    )
     func faultInit() {
         var i = VRRPInstance(config: config(), sourceAddress: ip("192.168.0.1"))
         _ = i.handle(.interfaceState(name: "eth0", up: false), now: at(0))
@@ -393,7 +417,8 @@ struct GARPFaultStopTests {
             a.effects == [
                 .sendAdvert(priority: 0), .removeAddresses([VirtualIPAddress(ip("192.168.0.240"))]),
                 .stateChanged(from: .master, to: .stop), .notify(VRRPNotifyInvocation(kind: .stop, command: "/ns")),
-                .notify(VRRPNotifyInvocation(kind: .generic, command: "/n", arguments: ["INSTANCE", "VI_1", "STOP", "100"])),
+                .notify(
+                    VRRPNotifyInvocation(kind: .generic, command: "/n", arguments: ["INSTANCE", "VI_1", "STOP", "100"])),
             ])
         #expect(a.logs == ["(VI_1) sent 0 priority", "(VI_1) Entering STOP STATE"])
         #expect(a.timer == nil && i.nextDeadline == nil)

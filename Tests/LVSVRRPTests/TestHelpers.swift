@@ -49,7 +49,9 @@ func advertPacket(
     addresses: [IPAddress]? = nil, password: String? = nil
 ) -> ReceivedVRRPPacket {
     let v = version ?? c.effectiveVersion
-    let iv = interval ?? (v == .v2 ? UInt16(c.advertInterval.components.seconds) : UInt16(c.advertInterval / .milliseconds(10)))
+    let iv =
+        interval
+        ?? (v == .v2 ? UInt16(c.advertInterval.components.seconds) : UInt16(c.advertInterval / .milliseconds(10)))
     let auth: VRRPAuthentication = password.map { .pass($0) } ?? c.authentication
     let a = VRRPAdvert(
         version: v, virtualRouterID: c.virtualRouterID, priority: priority,

@@ -61,7 +61,9 @@ struct TrackingTests {
         #expect(b.actions.logs.first == "VRRP_Script(chk) succeeded")
     }
 
-    @Test("weights: script +10 while OK, track_script override −30 while failing, reverse flips, owner 255 ignores weights")
+    @Test(
+        "weights: script +10 while OK, track_script override −30 while failing, reverse flips, owner 255 ignores weights"
+    )
     func weights() throws {
         let up = VRRPScriptConfig(name: "up", script: "/up", weight: 10)
         let down = VRRPScriptConfig(name: "down", script: "/down", weight: 5)
@@ -82,7 +84,8 @@ struct TrackingTests {
         _ = r.handle(.scriptResult(name: "up", success: false), now: at(0))
         #expect(r.instance("VI_1")?.effectivePriority == 110)
         // owner ignores weights.
-        var o = try node(config(priority: 255, state: .master) { $0.trackScripts = [TrackedScript("up")] }, scripts: [up])
+        var o = try node(
+            config(priority: 255, state: .master) { $0.trackScripts = [TrackedScript("up")] }, scripts: [up])
         _ = o.handle(.start, now: at(0))
         _ = o.handle(.scriptResult(name: "up", success: true), now: at(0))
         #expect(o.instance("VI_1")?.effectivePriority == 255)
@@ -105,7 +108,8 @@ struct TrackingTests {
     @Test("track_interface weight −20: link down lowers the priority (no FAULT); weight 0 link down means FAULT")
     func trackInterface() throws {
         var n = try node(
-            config { $0.trackInterfaces = [TrackedInterface("eth1", weight: -20), TrackedInterface("eth2")] }, scripts: [])
+            config { $0.trackInterfaces = [TrackedInterface("eth1", weight: -20), TrackedInterface("eth2")] },
+            scripts: [])
         _ = n.handle(.start, now: at(0))
         _ = n.handle(.interfaceState(name: "eth1", up: false), now: at(1))
         #expect(n.instance("VI_1")?.effectivePriority == 80 && n.instance("VI_1")?.state == .backup)
@@ -135,7 +139,8 @@ struct NodeTests {
     func dispatch() throws {
         let a = config("VI_A")
         let b = config("VI_B") { $0.virtualRouterID = 52 }
-        var n = try VRRPNode(instances: [a, b], sourceAddresses: ["VI_A": ip("192.168.0.1"), "VI_B": ip("192.168.0.1")])
+        var n = try VRRPNode(
+            instances: [a, b], sourceAddresses: ["VI_A": ip("192.168.0.1"), "VI_B": ip("192.168.0.1")])
         _ = n.handle(.start, now: at(0))
         let r = n.handle(.packet(advertPacket(for: b, priority: 200)), now: at(1))
         #expect(r.last?.instance == "VI_A")  // VI_B's timer moved past VI_A's
@@ -185,14 +190,18 @@ struct NodeTests {
         #expect(n.groupStates["G1"] == .master)
         let notes = r.actions.notifies
         #expect(notes.contains(VRRPNotifyInvocation(kind: .master, command: "/gm")))
-        #expect(notes.contains(VRRPNotifyInvocation(kind: .generic, command: "/gn", arguments: ["GROUP", "G1", "MASTER", "0"])))
+        #expect(
+            notes.contains(
+                VRRPNotifyInvocation(kind: .generic, command: "/gn", arguments: ["GROUP", "G1", "MASTER", "0"])))
         // A higher-priority advert on VI_B sends both back to BACKUP.
         _ = n.handle(.packet(advertPacket(for: b, priority: 200, from: "10.0.0.2")), now: at(5))
         #expect(n.instance("VI_A")?.state == .backup && n.instance("VI_B")?.state == .backup)
         #expect(n.groupStates["G1"] == .backup)
     }
 
-    @Test("configuration: v2 with IPv6, fractional v2 advert_int, v3 without VIPs, unknown track_script and group member are refused")
+    @Test(
+        "configuration: v2 with IPv6, fractional v2 advert_int, v3 without VIPs, unknown track_script and group member are refused"
+    )
     func validation() {
         let src = ["VI_1": ip("192.168.0.1")]
         let v6 = config(version: .v2) { $0.virtualIPAddresses = [VirtualIPAddress(ip("2001:db8::1"))] }
@@ -214,7 +223,10 @@ struct NodeTests {
 
     @Test("notify scripts are split like a shell word list: quotes group, backslash escapes")
     func split() {
-        #expect(ScriptCommand.split("/bin/notify.sh  a 'b c' \"d e\" f\\ g") == ["/bin/notify.sh", "a", "b c", "d e", "f g"])
+        #expect(
+            ScriptCommand.split("/bin/notify.sh  a 'b c' \"d e\" f\\ g") == [
+                "/bin/notify.sh", "a", "b c", "d e", "f g",
+            ])
         #expect(ScriptCommand.split("") == [])
         #expect(ScriptCommand.split("x ''") == ["x", ""])
     }

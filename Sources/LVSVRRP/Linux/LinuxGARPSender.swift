@@ -59,7 +59,9 @@ public final class LinuxGARPSender: GARPSender, @unchecked Sendable {
         switch address.address {
         case .v4(let a): frame = GratuitousFrames.gratuitousARP(address: a, mac: mac)
         case .v6(let a):
-            guard let ll else { throw VRRPError(.socket, "no link-local address on \(interface) for neighbour adverts") }
+            guard let ll else {
+                throw VRRPError(.socket, "no link-local address on \(interface) for neighbour adverts")
+            }
             frame = GratuitousFrames.unsolicitedNA(target: a, source: ll, mac: mac, router: router)
         }
         for _ in 0..<max(0, count) {

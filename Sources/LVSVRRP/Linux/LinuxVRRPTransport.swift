@@ -47,7 +47,9 @@ public final class LinuxVRRPTransport: VRRPTransport, @unchecked Sendable {
                 try Sock.setInt(s, Int32(IPPROTO_IP), IP_HDRINCL, 1, "IP_HDRINCL")
                 try Sock.setInt(s, Int32(IPPROTO_IP), Self.ipMulticastAll, 0, "IP_MULTICAST_ALL")
                 if !key.unicast {
-                    guard case .v4(let g) = group else { throw VRRPError(.socket, "IPv4 transport needs an IPv4 group") }
+                    guard case .v4(let g) = group else {
+                        throw VRRPError(.socket, "IPv4 transport needs an IPv4 group")
+                    }
                     if clvs_vrrp_ip4_multicast_if(s, ifindex) != 0 { throw Sock.error("IP_MULTICAST_IF") }
                     try Sock.setInt(s, Int32(IPPROTO_IP), IP_MULTICAST_LOOP, 0, "IP_MULTICAST_LOOP")
                     try Sock.setInt(s, Int32(IPPROTO_IP), IP_MULTICAST_TTL, 255, "IP_MULTICAST_TTL")
@@ -61,7 +63,9 @@ public final class LinuxVRRPTransport: VRRPTransport, @unchecked Sendable {
                 try Sock.setInt(s, v6, Self.ipv6RecvHopLimit, 1, "IPV6_RECVHOPLIMIT")
                 try Sock.setInt(s, v6, Self.ipv6RecvPktInfo, 1, "IPV6_RECVPKTINFO")
                 if !key.unicast {
-                    guard case .v6(let g) = group else { throw VRRPError(.socket, "IPv6 transport needs an IPv6 group") }
+                    guard case .v6(let g) = group else {
+                        throw VRRPError(.socket, "IPv6 transport needs an IPv6 group")
+                    }
                     try Sock.setInt(s, v6, Self.ipv6MulticastIf, ifindex, "IPV6_MULTICAST_IF")
                     try Sock.setInt(s, v6, Self.ipv6MulticastHops, 255, "IPV6_MULTICAST_HOPS")
                     try Sock.setInt(s, v6, Self.ipv6MulticastLoop, 0, "IPV6_MULTICAST_LOOP")

@@ -11,7 +11,9 @@ public struct ProcessScriptRunner: ScriptRunner {
     /// Finds an executable: a path with `/` as is, else the first match in PATH.
     static func resolve(_ name: String) -> String? {
         if name.contains("/") { return name }
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        let path =
+            ProcessInfo.processInfo.environment["PATH"]
+            ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
         for dir in path.split(separator: ":") {
             let p = "\(dir)/\(name)"
             if access(p, X_OK) == 0 { return p }

@@ -58,8 +58,10 @@ public final class RTNetlink: @unchecked Sendable {
 
     static func put16(_ b: inout [UInt8], _ v: UInt16) { b += [UInt8(truncatingIfNeeded: v), UInt8(v >> 8)] }
     static func put32(_ b: inout [UInt8], _ v: UInt32) {
-        b += [UInt8(truncatingIfNeeded: v), UInt8(truncatingIfNeeded: v >> 8), UInt8(truncatingIfNeeded: v >> 16),
-              UInt8(v >> 24)]
+        b += [
+            UInt8(truncatingIfNeeded: v), UInt8(truncatingIfNeeded: v >> 8), UInt8(truncatingIfNeeded: v >> 16),
+            UInt8(v >> 24),
+        ]
     }
     static func get16(_ b: [UInt8], _ o: Int) -> UInt16 { UInt16(b[o]) | UInt16(b[o + 1]) << 8 }
     static func get32(_ b: [UInt8], _ o: Int) -> UInt32 {

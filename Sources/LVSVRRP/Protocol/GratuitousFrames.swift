@@ -62,7 +62,8 @@ public enum GratuitousFrames {
     /// (a link-local address of the interface) to ff02::1 (MAC 33:33:00:00:00:01) with hop limit
     /// 255, the Override flag, the Router flag when `router` (IPv6 forwarding on), and a target
     /// link-layer address option. ICMPv6 checksum over the IPv6 pseudo-header. 86 bytes.
-    public static func unsolicitedNA(target: IPv6Address, source: IPv6Address, mac: MACAddress, router: Bool) -> [UInt8] {
+    public static func unsolicitedNA(target: IPv6Address, source: IPv6Address, mac: MACAddress, router: Bool) -> [UInt8]
+    {
         let dst = allNodes
         var icmp: [UInt8] = [136, 0, 0, 0, (router ? 0x80 : 0) | 0x20, 0, 0, 0]
         icmp += target.bytes

@@ -35,7 +35,10 @@ public enum InternetChecksum {
         var b: [UInt8] = []
         switch (source, destination) {
         case (.v4(let s), .v4(let d)):
-            b += s.bytes + d.bytes + [0, proto, UInt8(truncatingIfNeeded: length >> 8), UInt8(truncatingIfNeeded: length)]
+            b +=
+                s.bytes + d.bytes + [
+                    0, proto, UInt8(truncatingIfNeeded: length >> 8), UInt8(truncatingIfNeeded: length),
+                ]
         default:
             b += source.bytes + destination.bytes
             b += [
@@ -50,8 +53,10 @@ public enum InternetChecksum {
 extension IPv4Address {
     /// The four bytes in network order.
     public var bytes: [UInt8] {
-        [UInt8(value >> 24), UInt8(truncatingIfNeeded: value >> 16), UInt8(truncatingIfNeeded: value >> 8),
-         UInt8(truncatingIfNeeded: value)]
+        [
+            UInt8(value >> 24), UInt8(truncatingIfNeeded: value >> 16), UInt8(truncatingIfNeeded: value >> 8),
+            UInt8(truncatingIfNeeded: value),
+        ]
     }
 
     /// Reads an address from 4 bytes in network order at `offset`.

@@ -61,10 +61,12 @@ public struct VRRPAdvert: Hashable, Sendable {
     /// Encodes the message with its checksum. v3 needs `source` and `destination` for the
     /// pseudo-header (the real destination: the multicast group or the unicast peer) unless
     /// `checksumAsV2` is set (IPv4 only).
-    public func encoded(source: IPAddress? = nil, destination: IPAddress? = nil, checksumAsV2: Bool = false) -> [UInt8] {
+    public func encoded(source: IPAddress? = nil, destination: IPAddress? = nil, checksumAsV2: Bool = false) -> [UInt8]
+    {
         var b = body(checksum: 0)
-        let c = Self.computeChecksum(b, version: version, source: source, destination: destination,
-                                     checksumAsV2: checksumAsV2)
+        let c = Self.computeChecksum(
+            b, version: version, source: source, destination: destination,
+            checksumAsV2: checksumAsV2)
         b[6] = UInt8(c >> 8)
         b[7] = UInt8(truncatingIfNeeded: c)
         return b
@@ -72,7 +74,9 @@ public struct VRRPAdvert: Hashable, Sendable {
 
     /// The message bytes with a given checksum field.
     func body(checksum: UInt16) -> [UInt8] {
-        var b: [UInt8] = [version << 4 | (type & 0x0F), virtualRouterID, priority, UInt8(truncatingIfNeeded: addresses.count)]
+        var b: [UInt8] = [
+            version << 4 | (type & 0x0F), virtualRouterID, priority, UInt8(truncatingIfNeeded: addresses.count),
+        ]
         if version == 2 {
             b += [authType, UInt8(truncatingIfNeeded: interval)]
         } else {
@@ -127,7 +131,8 @@ public struct VRRPAdvert: Hashable, Sendable {
             version: .v2, virtualRouterID: b[1], priority: b[2], addresses: addrs,
             interval: version == 2 ? UInt16(b[5]) : (UInt16(b[4] & 0x0F) << 8 | UInt16(b[5])),
             authType: version == 2 ? b[4] : 0,
-            authData: version == 2 ? Array(b[(8 + count * alen)..<(16 + count * alen)]) : [UInt8](repeating: 0, count: 8),
+            authData: version == 2
+                ? Array(b[(8 + count * alen)..<(16 + count * alen)]) : [UInt8](repeating: 0, count: 8),
             type: b[0] & 0x0F)
         a.version = version
         a.checksum = UInt16(b[6]) << 8 | UInt16(b[7])

@@ -85,7 +85,9 @@ public enum VRRPReceiveCheck {
             return .dropped(.length(received: p.count, expected: expected))
         }
         // 2. TTL / hop limit 255 in multicast mode.
-        if !c.isUnicast, let h = packet.hopLimit, h != Int(VRRPAdvert.requiredTTL) { return .dropped(.ttl(received: h)) }
+        if !c.isUnicast, let h = packet.hopLimit, h != Int(VRRPAdvert.requiredTTL) {
+            return .dropped(.ttl(received: h))
+        }
         // 3. Version.
         let version = c.effectiveVersion.rawValue
         guard advert.version == version else { return .dropped(.version(received: advert.version, expected: version)) }
@@ -99,7 +101,9 @@ public enum VRRPReceiveCheck {
                 return .dropped(.password)
             }
             let mine = Int(c.advertInterval.components.seconds)
-            if Int(advert.interval) != mine { return .dropped(.intervalMismatch(mine: mine, received: Int(advert.interval))) }
+            if Int(advert.interval) != mine {
+                return .dropped(.intervalMismatch(mine: mine, received: Int(advert.interval)))
+            }
         }
         // 5. Type.
         guard advert.type == VRRPAdvert.advertisementType else { return .dropped(.type(advert.type)) }

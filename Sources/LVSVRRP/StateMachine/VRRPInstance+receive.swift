@@ -38,7 +38,8 @@ extension VRRPInstance {
 
     /// BACKUP: priority 0 → down timer = skew; accept (reset the down timer) when nopreempt, or
     /// the advert's priority ≥ ours, or a preempt_delay has not run out; otherwise discard.
-    mutating func backupReceived(_ a: VRRPAdvert, from source: IPAddress, now: Timestamp, into out: inout [VRRPAction]) {
+    mutating func backupReceived(_ a: VRRPAdvert, from source: IPAddress, now: Timestamp, into out: inout [VRRPAction])
+    {
         if a.priority == 0 {
             out.append(.log("(\(name)) Backup received priority 0 advertisement"))
             downDeadline = now + skewTime
@@ -77,7 +78,8 @@ extension VRRPInstance {
     /// MASTER: priority 0 → advert at once; higher priority (or equal with a greater address) →
     /// BACKUP (one advert first with higher_prio_send_advert); lower → stay, and advert at once
     /// unless lower_prio_no_advert.
-    mutating func masterReceived(_ a: VRRPAdvert, from source: IPAddress, now: Timestamp, into out: inout [VRRPAction]) {
+    mutating func masterReceived(_ a: VRRPAdvert, from source: IPAddress, now: Timestamp, into out: inout [VRRPAction])
+    {
         var cmp = compareWithOurs(source)
         if a.priority == 0 {
             out.append(.log("(\(name)) Master received priority 0 message"))

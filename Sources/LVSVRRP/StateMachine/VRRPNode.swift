@@ -47,13 +47,16 @@ public struct VRRPNode: Sendable {
                 throw VRRPError(.invalidConfig, "(\(c.name)) duplicate vrrp_instance name")
             }
             guard let src = c.configuredSourceIP ?? sourceAddresses[c.name] else {
-                throw VRRPError(.invalidConfig, "(\(c.name)) no source address: the interface has no address of the instance's family")
+                throw VRRPError(
+                    .invalidConfig,
+                    "(\(c.name)) no source address: the interface has no address of the instance's family")
             }
             let group = syncGroups.first { $0.instances.contains(c.name) }
             built.append(
                 VRRPInstance(
                     config: c, sourceAddress: src, scripts: scripts,
-                    extraTrackedScripts: group?.trackScripts ?? [], extraTrackedInterfaces: group?.trackInterfaces ?? []))
+                    extraTrackedScripts: group?.trackScripts ?? [], extraTrackedInterfaces: group?.trackInterfaces ?? []
+                ))
         }
         for g in syncGroups {
             for m in g.instances where !configs.contains(where: { $0.name == m }) {
@@ -125,7 +128,8 @@ public struct VRRPNode: Sendable {
         case .scriptResult(let n, let ok):
             guard var t = scripts[n] else { break }
             if let changed = t.record(success: ok) {
-                out.append(VRRPNodeAction(instance: n, action: .log("VRRP_Script(\(n)) \(changed ? "succeeded" : "failed")")))
+                out.append(
+                    VRRPNodeAction(instance: n, action: .log("VRRP_Script(\(n)) \(changed ? "succeeded" : "failed")")))
                 scripts[n] = t
                 forEach(.scriptState(name: n, ok: changed), now: now, into: &out)
             } else {
@@ -214,7 +218,8 @@ public struct VRRPNode: Sendable {
             else { continue }
             groupStates[g.name] = s
             let who = g.name
-            out.append(VRRPNodeAction(instance: who, action: .log("(\(g.name)) Syncing instances to \(s.rawValue) state")))
+            out.append(
+                VRRPNodeAction(instance: who, action: .log("(\(g.name)) Syncing instances to \(s.rawValue) state")))
             let own: String?
             let kind: VRRPNotifyKind
             switch s {
@@ -223,13 +228,17 @@ public struct VRRPNode: Sendable {
             case .fault: (own, kind) = (g.notify.fault, .fault)
             default: (own, kind) = (g.notify.stop, .stop)
             }
-            if let cmd = own { out.append(VRRPNodeAction(instance: who, action: .notify(VRRPNotifyInvocation(kind: kind, command: cmd)))) }
+            if let cmd = own {
+                out.append(
+                    VRRPNodeAction(instance: who, action: .notify(VRRPNotifyInvocation(kind: kind, command: cmd))))
+            }
             if let gen = g.notify.generic {
                 out.append(
                     VRRPNodeAction(
                         instance: who,
                         action: .notify(
-                            VRRPNotifyInvocation(kind: .generic, command: gen, arguments: ["GROUP", g.name, s.rawValue, "0"]))))
+                            VRRPNotifyInvocation(
+                                kind: .generic, command: gen, arguments: ["GROUP", g.name, s.rawValue, "0"]))))
             }
         }
     }

@@ -25,13 +25,15 @@ struct AddressAndGARPLabTests {
         #expect(sh("ip -n \(lab.a) -4 addr show dev va").output.contains("inet \(lab.prefix).101/32 scope host va"))
         let v6 = VirtualIPAddress(IPAddress("2001:db8:\(lab.net)::100")!, prefixLength: 64)
         try am.add(v6, interface: "va")
-        #expect(sh("ip -n \(lab.a) -6 addr show dev va").output.contains("inet6 2001:db8:\(lab.net)::100/64 scope global"))
+        #expect(
+            sh("ip -n \(lab.a) -6 addr show dev va").output.contains("inet6 2001:db8:\(lab.net)::100/64 scope global"))
         try am.remove(vip, interface: "va")
         try am.remove(vip, interface: "va")  // already absent: not an error
         try am.remove(host, interface: "va")
         try am.remove(v6, interface: "va")
         let after = sh("ip -n \(lab.a) addr show dev va").output
-        #expect(!after.contains(lab.vip) && !after.contains("\(lab.prefix).101") && !after.contains("::100"), "\(after)")
+        #expect(
+            !after.contains(lab.vip) && !after.contains("\(lab.prefix).101") && !after.contains("::100"), "\(after)")
         #expect(throws: VRRPError.self) { try am.add(vip, interface: "nosuchif0") }
     }
 

@@ -100,7 +100,12 @@ struct LabPair {
 final class LabCounter: @unchecked Sendable {
     private let lock = NSLock()
     private var n = 0
-    func next() -> Int { lock.withLock { n += 1; return n } }
+    func next() -> Int {
+        lock.withLock {
+            n += 1
+            return n
+        }
+    }
 }
 
 /// Runs `body` on a new thread that has entered network namespace `ns` (setns applies to one
