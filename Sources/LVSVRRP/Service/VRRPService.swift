@@ -55,7 +55,12 @@ public actor VRRPService {
         var n = try VRRPNode(instances: instances, sourceAddresses: sources, scripts: scripts, syncGroups: syncGroups)
         for c in instances {
             let k = Self.key(for: c)
-            if transports[k] == nil { transports[k] = try adapters.openTransport(k) }
+            if transports[k] != nil { continue }
+            do { transports[k] = try adapters.openTransport(k) } catch {
+                for t in transports.values { t.close() }
+                transports = [:]
+                throw error
+            }
         }
         let (events, cont) = AsyncStream.makeStream(of: VRRPNodeEvent.self)
         continuation = cont
