@@ -33,7 +33,7 @@ let package = Package(
         .target(name: "IPVSAdmKit", dependencies: ["LVSCore", "LVSControl"]),
         .target(name: "KeepalivedConfig", dependencies: ["LVSCore"]),
         .target(name: "LVSHealthCheck", dependencies: ["LVSCore", "KeepalivedConfig"]),
-        .target(name: "LVSVRRP", dependencies: ["LVSCore", "KeepalivedConfig"]),
+        .target(name: "LVSVRRP", dependencies: ["LVSCore", "CLVSLinux"]),
 
         // data plane: Linux packet I/O, nftables guard, neighbours.
         .target(name: "CLVSLinux"),
