@@ -118,7 +118,8 @@ final class ConfigReader {
     @discardableResult
     func open(mainFile path: String) -> Bool {
         lastLocation = SourceLocation(file: path, line: 0)
-        return openGlob(path, checks: .all, from: SourceLocation(file: path, line: 0), isMain: true)
+        return openGlob(
+            path, checks: [.readable, .match, .wildcardMatch], from: SourceLocation(file: path, line: 0), isMain: true)
     }
 
     /// The next logical line, or nil at the end of the configuration.
@@ -367,10 +368,10 @@ final class ConfigReader {
     private func openGlob(_ pattern: String, checks: IncludeChecks, from location: SourceLocation, isMain: Bool)
         -> Bool
     {
-        let noun = isMain ? "configuration file" : "include"
         func problem(_ check: IncludeChecks, _ message: String) {
             report(checks.contains(check) ? .fatal : .note, message, at: location)
         }
+        func subject(_ path: String) -> String { isMain && path == pattern ? "" : "include '\(path)': " }
         if sources.count > 64 {
             report(.fatal, "includes nested too deeply at '\(pattern)'", at: location)
             return false
@@ -380,15 +381,15 @@ final class ConfigReader {
         for alternative in alternatives {
             let found = fileSystem.expandWildcards(alternative)
             if found.isEmpty && alternatives.count > 1 {
-                problem(.braceMatch, "\(noun) '\(pattern)': no file matches '\(alternative)'")
+                problem(.braceMatch, "\(subject(pattern))no file matches '\(alternative)'")
             }
             matches.append(contentsOf: found)
         }
         if matches.isEmpty {
             if GlobPattern.hasWildcards(pattern) {
-                problem(.wildcardMatch, "\(noun) '\(pattern)': no files match")
+                problem(.wildcardMatch, "\(subject(pattern))no files match")
             } else if alternatives.count == 1 {
-                problem(.match, "\(noun) '\(pattern)': No such file or directory")
+                problem(.match, "\(subject(pattern))No such file or directory")
             }
             return false
         }
@@ -396,10 +397,10 @@ final class ConfigReader {
         for path in matches {
             switch fileSystem.kind(of: path) {
             case .regularFile(executable: false): usable.append(path)
-            case .directory: problem(.readable, "\(noun) '\(path)' is a directory - skipping")
+            case .directory: problem(.readable, "\(subject(path))is a directory - skipping")
             case .regularFile(executable: true), .other:
-                problem(.readable, "\(noun) '\(path)' is not a regular non-executable file - skipping")
-            case nil: problem(.readable, "\(noun) '\(path)': No such file or directory")
+                problem(.readable, "\(subject(path))not a regular non-executable file - skipping")
+            case nil: problem(.readable, "\(subject(path))No such file or directory")
             }
         }
         guard let first = usable.first else { return false }
@@ -429,7 +430,8 @@ final class ConfigReader {
             return true
         } catch {
             let at = location ?? SourceLocation(file: path, line: 0)
-            report(checks.contains(.readable) ? .fatal : .note, "cannot read '\(path)': \(error.reason)", at: at)
+            let what = location == nil || at.file == path ? "" : "include '\(path)': "
+            report(checks.contains(.readable) ? .fatal : .note, "\(what)\(error.reason)", at: at)
             if let next = queue.first {
                 return openFile(next, queue: Array(queue.dropFirst()), checks: checks, saved: saved, from: location)
             }
