@@ -259,7 +259,6 @@ struct ReaderRepetitionTests {
     @Test("~SEQ can generate whole blocks: one real_server per value")
     func seqBlocks() {
         let text = virtualServer(
-            "10.0.0.1 80",
             "lb_algo rr\nlb_kind DR\nprotocol TCP\n~SEQ(N, 11, 13) real_server 10.0.1.$N 80 { weight $N }")
         let rs = check(text).configuration.virtualServers.first?.realServers
         #expect(rs?.map(\.address.description) == ["10.0.1.11", "10.0.1.12", "10.0.1.13"])

@@ -26,6 +26,6 @@ func messages(_ result: ConfigCheckResult, atLeast severity: DiagnosticSeverity 
 }
 
 /// A minimal virtual server wrapped around `body`, for LVS tests.
-func virtualServer(_ header: String = "10.0.0.1 80", _ body: String) -> String {
+func virtualServer(_ body: String, header: String = "10.0.0.1 80") -> String {
     "virtual_server \(header) {\n\(body)\n}\n"
 }

@@ -111,7 +111,7 @@ extension ConfigBuilder {
             let name = a[i]
             guard ["tcp", "tcpfin", "udp"].contains(name) else {
                 report(.error, "unknown lvs_timeouts option '\(name)'", at: node.location)
-                i += 1
+                i += i + 1 < a.count && a[i + 1].allSatisfy(\.isASCIIDigit) ? 2 : 1
                 continue
             }
             guard i + 1 < a.count else {

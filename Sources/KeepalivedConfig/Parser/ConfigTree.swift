@@ -31,6 +31,13 @@ struct ConfigTreeBuilder {
         reader.report(severity, message, at: location)
     }
 
+    /// Keywords whose keepalived handlers check for a missing parameter themselves (an error,
+    /// not an exit).
+    static let checkedForMissing: Set<String> = [
+        "lvs_timeouts", "virtualhost", "default_interface", "helo_name", "password", "ca", "certificate", "key",
+        "snmp_name", "reload_time_file", "tmp_config_directory", "config_save_dir",
+    ]
+
     /// Reads the whole configuration into top-level nodes.
     func parse() -> [ConfigNode] {
         parseBlock(.root, opener: nil).nodes
@@ -92,7 +99,10 @@ struct ConfigTreeBuilder {
         switch spec.shape {
         case .value:
             if arguments.count < spec.minArgs {
-                report(.fatal, "'\(keyword)' is missing a parameter", at: line.location)
+                // keepalived exits when a handler reads a missing word (null_strvec); a few
+                // handlers check first and only report it.
+                let severity: DiagnosticSeverity = Self.checkedForMissing.contains(keyword) ? .error : .fatal
+                report(severity, "'\(keyword)' is missing a parameter", at: line.location)
                 return nil
             }
             if let max = spec.maxArgs, arguments.count > max {

@@ -49,8 +49,8 @@ struct ConfigValidator {
         }
         if hasAddresses {
             if vs.transportProtocol == nil {
-                vs.transportProtocol = .udp
                 report(.warning, "virtual server \(vs.displayName): no protocol set - defaulting to UDP", at: vs.location)
+                vs.transportProtocol = .udp
             }
             if vs.flags.contains(.onePacket) && vs.transportProtocol != .udp {
                 report(
