@@ -4,7 +4,7 @@ extension ConfigReader {
     /// A running `~SEQ` / `~SEQx` / `~LST`: the variables it sets and the text it repeats.
     struct SequenceFrame {
         enum Values {
-            case numbers(variable: String, next: Int64, step: Int64, last: Int64, hex: Bool)
+            case numbers(variable: String, next: Int64, step: Int64, remaining: Int64, hex: Bool)
             case lists(variables: [String], sets: [[String]], index: Int)
         }
         var values: Values
@@ -88,6 +88,10 @@ extension ConfigReader {
             s.replaceSubrange(pos..<ref.end, with: Array(value.unicodeScalars))
             if value.drop(while: { $0 == " " || $0 == "\t" }).hasPrefix("~") { break }
         }
+        if !pendingLines.isEmpty && sources.count > 200 {
+            report(.error, "multi-line parameters nested too deeply (is one defined by itself?)", at: location)
+            return nil
+        }
         for lines in pendingLines.reversed() {
             sources.append(.expansion(lines: lines, index: 0, location: location))
         }
@@ -154,11 +158,11 @@ extension ConfigReader {
 
     func nextRepetition(_ frame: inout SequenceFrame) -> String? {
         switch frame.values {
-        case .numbers(let variable, let next, let step, let last, let hex):
-            if (step > 0 && next > last) || (step < 0 && next < last) { return nil }
+        case .numbers(let variable, let next, let step, let remaining, let hex):
+            guard remaining > 0 else { return nil }
             let text = hex ? String(next, radix: 16) : String(next)
             definitions[variable] = Definition(lines: [text], multiline: false)
-            frame.values = .numbers(variable: variable, next: next + step, step: step, last: last, hex: hex)
+            frame.values = .numbers(variable: variable, next: next &+ step, step: step, remaining: remaining - 1, hex: hex)
             return frame.text
         case .lists(let variables, let sets, let index):
             guard index < sets.count else { return nil }
@@ -214,13 +218,19 @@ extension ConfigReader {
                 return nil
             }
         }
+        let (span, overflow) = end.subtractingReportingOverflow(start)
+        if overflow || span / step >= 1_000_000 {
+            report(.error, "~SEQ would repeat more than 1000000 times '\(line)'", at: location)
+            return nil
+        }
         if hex && (start < 0 || end < 0) {
             report(.error, "~SEQx is only valid for non-negative numbers '\(line)'", at: location)
             return nil
         }
         let text = ConfigText.trimmed(rest[rest.index(after: close)...])
         return SequenceFrame(
-            values: .numbers(variable: parts[0], next: start, step: step, last: end, hex: hex), text: text,
+            values: .numbers(variable: parts[0], next: start, step: step, remaining: span / step + 1, hex: hex),
+            text: text,
             location: location)
     }
 
