@@ -14,33 +14,25 @@ struct ConfigBuilder {
     /// Builds every top-level block.
     mutating func build(_ nodes: [ConfigNode]) -> KeepalivedConfiguration {
         var config = KeepalivedConfiguration()
+        var seen: [String: Set<String>] = [:]
+        /// True the first time a block of that kind has that name; reports a duplicate otherwise.
+        func isNew(_ node: ConfigNode, _ builder: inout ConfigBuilder) -> Bool {
+            let name = node.arguments[0]
+            if seen[node.canonical, default: []].insert(name).inserted { return true }
+            builder.report(.error, "\(node.canonical) \(name) already defined - ignoring", at: node.location)
+            return false
+        }
         for node in nodes {
             switch node.canonical {
             case "global_defs": buildGlobalDefs(node, into: &config.globalDefs)
             case "vrrp_script":
-                if config.vrrpScript(named: node.arguments[0]) != nil {
-                    report(.error, "vrrp_script \(node.arguments[0]) already defined - ignoring", at: node.location)
-                } else {
-                    config.vrrpScripts.append(buildVRRPScript(node))
-                }
+                if isNew(node, &self) { config.vrrpScripts.append(buildVRRPScript(node)) }
             case "vrrp_instance":
-                if config.vrrpInstance(named: node.arguments[0]) != nil {
-                    report(.error, "vrrp_instance \(node.arguments[0]) already defined - ignoring", at: node.location)
-                } else {
-                    config.vrrpInstances.append(buildVRRPInstance(node))
-                }
+                if isNew(node, &self) { config.vrrpInstances.append(buildVRRPInstance(node)) }
             case "vrrp_sync_group":
-                if config.vrrpSyncGroups.contains(where: { $0.name == node.arguments[0] }) {
-                    report(.error, "vrrp_sync_group \(node.arguments[0]) already defined - ignoring", at: node.location)
-                } else if let group = buildSyncGroup(node) {
-                    config.vrrpSyncGroups.append(group)
-                }
+                if isNew(node, &self), let group = buildSyncGroup(node) { config.vrrpSyncGroups.append(group) }
             case "virtual_server_group":
-                if config.virtualServerGroup(named: node.arguments[0]) != nil {
-                    report(
-                        .error, "virtual_server_group \(node.arguments[0]) already defined - ignoring",
-                        at: node.location)
-                } else if let group = buildVirtualServerGroup(node) {
+                if isNew(node, &self), let group = buildVirtualServerGroup(node) {
                     config.virtualServerGroups.append(group)
                 }
             case "virtual_server":

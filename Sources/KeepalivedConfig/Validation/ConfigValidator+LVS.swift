@@ -97,9 +97,10 @@ struct ConfigValidator {
 
         var weightSum: UInt64 = 0
         var servers: [RealServer] = []
+        var seen: Set<Endpoint> = []
         for parsed in p.realServers {
             var rs = parsed.server
-            if servers.contains(where: { $0.address == rs.address && $0.configuredPort == rs.configuredPort }) {
+            if !seen.insert(Endpoint(rs.address, rs.configuredPort ?? 0)).inserted {
                 report(.error, "virtual server \(vs.displayName): real server \(Endpoint(rs.address, rs.configuredPort ?? 0)) is duplicated - removing the second", at: rs.location)
                 continue
             }

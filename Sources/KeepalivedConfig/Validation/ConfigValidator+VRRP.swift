@@ -8,6 +8,7 @@ extension ConfigValidator {
         let scriptNames = Set(config.vrrpScripts.filter { $0.script != nil }.map(\.name))
         config.vrrpScripts.removeAll { $0.script == nil }
         var kept: [VRRPInstance] = []
+        var multicastOwners: [String: String] = [:]
         for var v in config.vrrpInstances {
             guard v.virtualRouterID != nil else {
                 report(.error, "(\(v.name)) the virtual router id (virtual_router_id) must be set - ignoring the instance", at: v.location)
@@ -48,23 +49,26 @@ extension ConfigValidator {
                 report(.error, "(\(v.name)) track_script \(tracked.name) not found - ignoring", at: tracked.location)
                 return false
             }
-            if let clash = kept.first(where: {
-                $0.virtualRouterID == v.virtualRouterID && $0.interface == v.interface && $0.family == v.family
-                    && $0.unicastPeers.isEmpty && v.unicastPeers.isEmpty
-            }) {
-                report(
-                    .error, "(\(v.name)) VRID \(v.virtualRouterID!) is already used by \(clash.name) on the same interface",
-                    at: v.keywordLocations["virtual_router_id"] ?? v.location)
+            if v.unicastPeers.isEmpty {
+                let key = "\(v.virtualRouterID!)/\(v.interface ?? "")/\(String(describing: v.family))"
+                if let owner = multicastOwners[key] {
+                    report(
+                        .error, "(\(v.name)) VRID \(v.virtualRouterID!) is already used by \(owner) on the same interface",
+                        at: v.keywordLocations["virtual_router_id"] ?? v.location)
+                } else {
+                    multicastOwners[key] = v.name
+                }
             }
             kept.append(v)
         }
         config.vrrpInstances = kept
 
         var member: [String: String] = [:]
+        let instancesByName = Dictionary(kept.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         config.vrrpSyncGroups = config.vrrpSyncGroups.compactMap { g in
             var g = g
             g.instances = g.instances.filter { name in
-                guard let instance = config.vrrpInstance(named: name) else {
+                guard let instance = instancesByName[name] else {
                     report(.error, "virtual router \(name) specified in sync group \(g.name) doesn't exist - ignoring", at: g.location)
                     return false
                 }
