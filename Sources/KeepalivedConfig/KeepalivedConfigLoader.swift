@@ -95,7 +95,8 @@ public enum KeepalivedConfigLoader {
         let result = check(file: path, fileSystem: fileSystem, options: options)
         guard result.canRun else {
             throw ConfigLoadError(
-                code: .cannotRun, diagnostics: result.fatalDiagnostics + result.diagnostics.filter { $0.severity != .fatal })
+                code: .cannotRun,
+                diagnostics: result.fatalDiagnostics + result.diagnostics.filter { $0.severity != .fatal })
         }
         return result
     }

@@ -35,7 +35,9 @@ struct IncludeFakeFileSystemTests {
             ])
     }
 
-    @Test("K:keepalived.conf(5): csh braces {a,b} expand, alternatives in order; nested includes are relative to their own file")
+    @Test(
+        "K:keepalived.conf(5): csh braces {a,b} expand, alternatives in order; nested includes are relative to their own file"
+    )
     func bracesAndNesting() {
         let fs = Self.fileSystem(
             "include parts/{vs,vrrp}.conf\n",
@@ -100,7 +102,10 @@ struct IncludeFakeFileSystemTests {
     func wildcardChecks() {
         #expect(Self.run(Self.fileSystem("includem conf.d/*.conf\n")).exitCode == .ok)
         let r = Self.run(Self.fileSystem("includew conf.d/*.conf\n"))
-        #expect(messages(r) == ["/etc/keepalived/keepalived.conf:1: include '/etc/keepalived/conf.d/*.conf': no files match"])
+        #expect(
+            messages(r) == [
+                "/etc/keepalived/keepalived.conf:1: include '/etc/keepalived/conf.d/*.conf': no files match"
+            ])
         #expect(r.exitCode == .cannotRun)
     }
 
@@ -215,7 +220,8 @@ struct IncludeLocalFileSystemTests {
         let dir = TemporaryDirectory()
         dir.write(
             "keepalived.conf",
-            "global_defs {\n router_id real\n}\ninclude conf.d/*.conf\ninclude extra/{x,y}.conf\ninclude extra/z?.conf\n")
+            "global_defs {\n router_id real\n}\ninclude conf.d/*.conf\ninclude extra/{x,y}.conf\ninclude extra/z?.conf\n"
+        )
         dir.write("conf.d/b.conf", "vrrp_script b {\n script /bin/true\n}\n")
         dir.write("conf.d/a.conf", "vrrp_script a {\n script /bin/true\n}\n")
         dir.write("conf.d/run.conf", "vrrp_script exec {\n script /bin/true\n}\n", mode: 0o755)

@@ -79,7 +79,10 @@ struct KeywordCoverageTests {
                 "delay_before_retry", "warmup", "delay_loop", "alpha", "nb_get_retry", "fwmark",
             ]
         ),
-        (.httpGet, ["url", "virtualhost", "http_protocol", "enable_sni", "fast_recovery", "nb_get_retry", "connect_port"]),
+        (
+            .httpGet,
+            ["url", "virtualhost", "http_protocol", "enable_sni", "fast_recovery", "nb_get_retry", "connect_port"]
+        ),
         (.sslGet, ["url", "enable_sni", "sni_name", "tls_compliant", "nb_get_retry"]),
         (.url, ["path", "digest", "status_code", "virtualhost", "regex"]),
         (.miscCheck, ["misc_path", "misc_timeout", "misc_dynamic", "user", "retry", "delay_loop", "warmup"]),
@@ -91,7 +94,9 @@ struct KeywordCoverageTests {
         (.bfdCheck, ["name"]),
     ]
 
-    @Test("Every keyword of global_defs, vrrp_script, vrrp_instance, vrrp_sync_group, virtual_server, real_server and the checkers is recognised")
+    @Test(
+        "Every keyword of global_defs, vrrp_script, vrrp_instance, vrrp_sync_group, virtual_server, real_server and the checkers is recognised"
+    )
     func recognised() {
         for (block, keywords) in Self.expected {
             for keyword in keywords {
@@ -130,7 +135,9 @@ struct KeywordCoverageTests {
                 default: text = "virtual_server 10.0.0.1 80 {\n \(keyword) 1 1 1\n}\n"
                 }
                 let r = check(text)
-                #expect(!r.diagnostics.contains { $0.message.hasPrefix("unknown keyword") }, "\(keyword) in \(block.rawValue)")
+                #expect(
+                    !r.diagnostics.contains { $0.message.hasPrefix("unknown keyword") },
+                    "\(keyword) in \(block.rawValue)")
             }
         }
     }

@@ -53,7 +53,8 @@ struct ReaderLexicalTests {
 
     @Test("CRLF line endings read like LF ones")
     func crlf() {
-        #expect(words("global_defs {\r\n  router_id r1\r\n}\r\n") == [["global_defs"], ["{"], ["router_id", "r1"], ["}"]])
+        #expect(
+            words("global_defs {\r\n  router_id r1\r\n}\r\n") == [["global_defs"], ["{"], ["router_id", "r1"], ["}"]])
     }
 
     @Test("No-break and full-width spaces pasted from web pages read as spaces (noted once per file)")
@@ -111,14 +112,17 @@ struct ReaderBraceTests {
     @Test("K:parser.c init_data: a block left open at the end is reported (keepalived: missing '}')")
     func missingCloseBrace() {
         let r = check("global_defs {\n router_id r\n")
-        #expect(messages(r) == ["keepalived.conf:1: 'global_defs' block is not closed: missing '}' at end of configuration"])
+        #expect(
+            messages(r) == ["keepalived.conf:1: 'global_defs' block is not closed: missing '}' at end of configuration"]
+        )
         #expect(r.exitCode == .errors)
     }
 }
 
 @Suite("Reader: conditional lines (@id, @^id)")
 struct ReaderConditionalTests {
-    let text = "@main router_id main_router\n@backup router_id backup_router\n@^main peer not_main\n@^backup peer not_backup\n@main\n"
+    let text =
+        "@main router_id main_router\n@backup router_id backup_router\n@^main peer not_main\n@^backup peer not_backup\n@main\n"
 
     @Test("K:keepalived.conf(5): '@id line' is kept only when id is the config-id")
     func matching() {
@@ -141,9 +145,10 @@ struct ReaderConditionalTests {
 struct ReaderParameterTests {
     @Test("K:keepalived.conf(5): $NAME and ${NAME} are replaced; ${NAME} needs no blank after it")
     func simple() {
-        #expect(words("$PRIO=240\npriority $PRIO\nweight ${PRIO}0\nx $PRIOx") == [
-            ["priority", "240"], ["weight", "2400"], ["x", "$PRIOx"],
-        ])
+        #expect(
+            words("$PRIO=240\npriority $PRIO\nweight ${PRIO}0\nx $PRIOx") == [
+                ["priority", "240"], ["weight", "2400"], ["x", "$PRIOx"],
+            ])
     }
 
     @Test("K:keepalived.conf(5): substitution happens at use time, recursively (ADDRESS_BASE example)")
@@ -172,7 +177,8 @@ struct ReaderParameterTests {
     @Test("A parameter defined by itself is reported, not expanded forever")
     func selfReference() {
         let (_, diagnostics) = readLines("$A=x$A\nrouter_id $A")
-        #expect(diagnostics.contains { $0.line == 2 && $0.message.hasPrefix("parameter substitution does not terminate") })
+        #expect(
+            diagnostics.contains { $0.line == 2 && $0.message.hasPrefix("parameter substitution does not terminate") })
     }
 
     @Test("K:keepalived.conf(5): multi-line definitions end each line with '\\' and expand where used")
@@ -190,10 +196,11 @@ struct ReaderParameterTests {
             $INSTANCE
             """
         let (lines, _) = readLines(text)
-        #expect(lines.map(\.words) == [
-            ["vrrp_instance", "VI_0"], ["{"], ["interface", "eth0.0"], ["virtual_router_id", "10"], ["}"],
-            ["vrrp_instance", "VI_1"], ["{"], ["interface", "eth0.1"], ["virtual_router_id", "11"], ["}"],
-        ])
+        #expect(
+            lines.map(\.words) == [
+                ["vrrp_instance", "VI_0"], ["{"], ["interface", "eth0.0"], ["virtual_router_id", "10"], ["}"],
+                ["vrrp_instance", "VI_1"], ["{"], ["interface", "eth0.1"], ["virtual_router_id", "11"], ["}"],
+            ])
         #expect(lines.map(\.location.line) == [8, 8, 8, 8, 8, 10, 10, 10, 10, 10])
         let r = check(text)
         #expect(r.configuration.vrrpInstances.map(\.name) == ["VI_0", "VI_1"])

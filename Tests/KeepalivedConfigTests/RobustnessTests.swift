@@ -17,7 +17,9 @@ struct RobustnessTests {
         SeedConfigs.seed000Master, SeedConfigs.seed001, SeedConfigs.seed002Master, SeedConfigs.seed003Full,
     ]
 
-    @Test("Mangled seed configs (deleted, duplicated and inserted characters) never crash; every problem has a valid line")
+    @Test(
+        "Mangled seed configs (deleted, duplicated and inserted characters) never crash; every problem has a valid line"
+    )
     func mangledSeeds() {
         var rng = Mixer(state: 42)
         let alphabet = Array("{}\"'#!\\$@~()-,./:0123456789abcxyz \t\n\u{A0}路")
@@ -47,7 +49,8 @@ struct RobustnessTests {
     @Test("Pathological inputs are reported, not looped on or crashed by")
     func pathological() {
         let inputs = [
-            "}}}}\n{{{{\n", "~SEQ(\n", "~SEQ(i, 1, 100000000) x $i\n", "~SEQ(i, 9223372036854775806, 9223372036854775807) y\n",
+            "}}}}\n{{{{\n", "~SEQ(\n", "~SEQ(i, 1, 100000000) x $i\n",
+            "~SEQ(i, 9223372036854775806, 9223372036854775807) y\n",
             "~LST(\n", "~LST(a)\n", "${\n", "$\n", "@\n", "@^\n", "\"\n", "include\n", "$A= \\\nx \\\n$A\n$A\n",
             "virtual_server\n", "virtual_server_group g {\n fwmark\n 1.2.3.4-1.2.3.3\n ::1/200\n}\n",
             "vrrp_instance V {\n virtual_ipaddress {\n brd\n }\n}\n", String(repeating: "global_defs {\n", count: 500),
@@ -59,10 +62,14 @@ struct RobustnessTests {
             #expect(r.diagnostics.allSatisfy { !$0.message.isEmpty })
         }
         let runaway = check("~SEQ(i, 1, 100000000) x $i\n")
-        #expect(messages(runaway) == ["keepalived.conf:1: ~SEQ would repeat more than 1000000 times '~SEQ(i, 1, 100000000) x $i'"])
-        #expect(words("~SEQ(i, 9223372036854775806, 9223372036854775807) y $i") == [
-            ["y", "9223372036854775806"], ["y", "9223372036854775807"],
-        ])
+        #expect(
+            messages(runaway) == [
+                "keepalived.conf:1: ~SEQ would repeat more than 1000000 times '~SEQ(i, 1, 100000000) x $i'"
+            ])
+        #expect(
+            words("~SEQ(i, 9223372036854775806, 9223372036854775807) y $i") == [
+                ["y", "9223372036854775806"], ["y", "9223372036854775807"],
+            ])
         let selfExpanding = check("$A= \\\nx \\\n$A\n$A\n")
         #expect(selfExpanding.diagnostics.contains { $0.message.hasPrefix("multi-line parameters nested too deeply") })
     }

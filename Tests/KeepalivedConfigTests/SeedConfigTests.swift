@@ -6,7 +6,9 @@ import Testing
 /// `ipvsadm -Ln` service and destination lines (ipvsadm.c print_service_entry / list_dest
 /// formats) for a configured table, with zero counters, trailing blanks trimmed.
 func ipvsadmListing(_ table: [VirtualServiceEntry]) -> [String] {
-    func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s : s + String(repeating: " ", count: width - s.count) }
+    func pad(_ s: String, _ width: Int) -> String {
+        s.count >= width ? s : s + String(repeating: " ", count: width - s.count)
+    }
     var out: [String] = []
     for service in table {
         let spec = service.spec
@@ -18,7 +20,8 @@ func ipvsadmListing(_ table: [VirtualServiceEntry]) -> [String] {
         if spec.isPersistent { line += " persistent \(spec.persistenceTimeout)" }
         out.append(line)
         for rs in service.realServers.sorted(by: { $0.spec.endpoint < $1.spec.endpoint }) {
-            let dest = "  -> " + pad(rs.spec.endpoint.description, 28) + " " + pad(rs.spec.forwarding.listingName, 7) + " "
+            let dest =
+                "  -> " + pad(rs.spec.endpoint.description, 28) + " " + pad(rs.spec.forwarding.listingName, 7) + " "
                 + pad(String(rs.spec.weight), 6) + " " + pad("0", 10) + " " + "0"
             out.append(dest)
         }
@@ -32,7 +35,10 @@ struct Seed000Tests {
 
     @Test("Parses with no errors: only a note about the pasted no-break spaces (-t exit 0)")
     func clean() {
-        #expect(messages(result) == ["keepalived.conf:2: non-ASCII space characters (such as U+00A0 or U+3000) read as spaces"])
+        #expect(
+            messages(result) == [
+                "keepalived.conf:2: non-ASCII space characters (such as U+00A0 or U+3000) read as spaces"
+            ])
         #expect(result.exitCode == .ok)
     }
 
@@ -81,19 +87,24 @@ struct Seed000Tests {
         let ipvs = result.ipvs
         #expect(ipvs.services.count == 1)
         let s = try #require(ipvs.services.first)
-        #expect(s.spec == VirtualServiceSpec(
-            key: .endpoint(.tcp, Endpoint(IPAddress("192.168.0.110")!, 80)), scheduler: "wlc", flags: .persistent,
-            persistenceTimeout: 60))
+        #expect(
+            s.spec
+                == VirtualServiceSpec(
+                    key: .endpoint(.tcp, Endpoint(IPAddress("192.168.0.110")!, 80)), scheduler: "wlc",
+                    flags: .persistent,
+                    persistenceTimeout: 60))
         #expect(s.spec.netmask == 0xFFFF_FFFF)
-        #expect(s.realServers == [
-            RealServerSpec(endpoint: Endpoint(IPAddress("192.168.0.112")!, 80), forwarding: .route, weight: 100),
-            RealServerSpec(endpoint: Endpoint(IPAddress("192.168.0.113")!, 80), forwarding: .route, weight: 100),
-        ])
-        #expect(ipvsadmListing(ipvs.initialTable) == [
-            "TCP  192.168.0.110:80 wlc persistent 60",
-            "  -> 192.168.0.112:80             Route   100    0          0",
-            "  -> 192.168.0.113:80             Route   100    0          0",
-        ])
+        #expect(
+            s.realServers == [
+                RealServerSpec(endpoint: Endpoint(IPAddress("192.168.0.112")!, 80), forwarding: .route, weight: 100),
+                RealServerSpec(endpoint: Endpoint(IPAddress("192.168.0.113")!, 80), forwarding: .route, weight: 100),
+            ])
+        #expect(
+            ipvsadmListing(ipvs.initialTable) == [
+                "TCP  192.168.0.110:80 wlc persistent 60",
+                "  -> 192.168.0.112:80             Route   100    0          0",
+                "  -> 192.168.0.113:80             Route   100    0          0",
+            ])
     }
 
     @Test("The backup director's edit (state BACKUP, priority 90) reads as the tutorial says")
@@ -110,13 +121,16 @@ struct Seed000Tests {
 struct Seed001Tests {
     let result = KeepalivedConfigLoader.check(text: SeedConfigs.seed001)
 
-    @Test("K:parser.c: the unclosed virtual_server is reported like keepalived's missing '}' (exit 4); text after MASTER/100 is ignored")
+    @Test(
+        "K:parser.c: the unclosed virtual_server is reported like keepalived's missing '}' (exit 4); text after MASTER/100 is ignored"
+    )
     func diagnostics() {
-        #expect(messages(result) == [
-            "keepalived.conf:16: extra words after 'state' ignored: '---A机器为MASTER,B机器为BACKUP,请注意机器上修改'",
-            "keepalived.conf:19: extra words after 'priority' ignored: '---主机A 100, 备机B 99, 请主机机器上修改'",
-            "keepalived.conf:30: 'virtual_server' block is not closed: missing '}' at end of configuration",
-        ])
+        #expect(
+            messages(result) == [
+                "keepalived.conf:16: extra words after 'state' ignored: '---A机器为MASTER,B机器为BACKUP,请注意机器上修改'",
+                "keepalived.conf:19: extra words after 'priority' ignored: '---主机A 100, 备机B 99, 请主机机器上修改'",
+                "keepalived.conf:30: 'virtual_server' block is not closed: missing '}' at end of configuration",
+            ])
         #expect(result.exitCode == .errors)
         #expect(result.canRun)
     }
@@ -136,11 +150,12 @@ struct Seed001Tests {
         let v = try #require(result.configuration.vrrpInstances.first)
         #expect(v.state == .master)
         #expect(v.priority == 100)
-        #expect(ipvsadmListing(result.ipvs.initialTable) == [
-            "TCP  192.168.0.239:8898 rr persistent 50",
-            "  -> 192.168.0.236:8898           Route   1      0          0",
-            "  -> 192.168.0.238:8898           Route   1      0          0",
-        ])
+        #expect(
+            ipvsadmListing(result.ipvs.initialTable) == [
+                "TCP  192.168.0.239:8898 rr persistent 50",
+                "  -> 192.168.0.236:8898           Route   1      0          0",
+                "  -> 192.168.0.238:8898           Route   1      0          0",
+            ])
         let checkers = result.configuration.virtualServers.first?.realServers.flatMap(\.checkers) ?? []
         #expect(checkers.map(\.effective.destination.port) == [8898, 8898])
         #expect(checkers.map(\.effective.retry) == [3, 3])
@@ -173,9 +188,10 @@ struct Seed002Tests {
     func nopreempt() throws {
         let m = try #require(master.configuration.vrrpInstances.first)
         #expect(!m.nopreempt)
-        #expect(messages(master, atLeast: .warning) == [
-            "keepalived.conf:13: (VI_1) nopreempt will not work with initial state MASTER - clearing"
-        ])
+        #expect(
+            messages(master, atLeast: .warning) == [
+                "keepalived.conf:13: (VI_1) nopreempt will not work with initial state MASTER - clearing"
+            ])
         #expect(master.exitCode == .errors)
         let b = try #require(backup.configuration.vrrpInstances.first)
         #expect(b.nopreempt)
@@ -185,9 +201,10 @@ struct Seed002Tests {
 
     @Test("K:keepalived -t: a script run as root without enable_script_security gives exit 5")
     func scriptSecurity() {
-        #expect(messages(backup) == [
-            "keepalived.conf:2: scripts would run as root but enable_script_security is not set (first: '/etc/keepalived/nginx_check.sh')"
-        ])
+        #expect(
+            messages(backup) == [
+                "keepalived.conf:2: scripts would run as root but enable_script_security is not set (first: '/etc/keepalived/nginx_check.sh')"
+            ])
         #expect(backup.exitCode == .scriptSecurity)
         #expect(backup.canRun)
         let secured = KeepalivedConfigLoader.check(
@@ -232,16 +249,18 @@ struct Seed003Tests {
     @Test("Section 3.9: 'ipvsadm -Ln' shows the seed's own listing (TCP 192.168.0.240:80 rr, two Route servers)")
     func fullListing() {
         let r = KeepalivedConfigLoader.check(text: SeedConfigs.seed003Full)
-        #expect(messages(r) == [
-            "keepalived.conf:32: 'nat_mask' is obsolete (it only ever applied to LVS on Linux 2.2) and is ignored"
-        ])
+        #expect(
+            messages(r) == [
+                "keepalived.conf:32: 'nat_mask' is obsolete (it only ever applied to LVS on Linux 2.2) and is ignored"
+            ])
         #expect(r.exitCode == .ok)
         // The seed's output after "/etc/init.d/keepalived start; ipvsadm -Ln" (seed 003, lines 1009-1011).
-        #expect(ipvsadmListing(r.ipvs.initialTable) == [
-            "TCP  192.168.0.240:80 rr",
-            "  -> 192.168.0.223:80             Route   1      0          0",
-            "  -> 192.168.0.224:80             Route   1      0          0",
-        ])
+        #expect(
+            ipvsadmListing(r.ipvs.initialTable) == [
+                "TCP  192.168.0.240:80 rr",
+                "  -> 192.168.0.223:80             Route   1      0          0",
+                "  -> 192.168.0.224:80             Route   1      0          0",
+            ])
         let checker = r.configuration.virtualServers.first?.realServers.first?.checkers.first
         #expect(checker?.effective.connectTimeout == .seconds(8))
         #expect(checker?.effective.retry == 3)

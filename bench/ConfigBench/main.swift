@@ -62,7 +62,8 @@ func large(services: Int, reals: Int) -> String {
         for r in 0..<reals {
             out += "  real_server 172.16.\(s % 256).\(r + 1) 8080 {\n    weight \(r + 1)\n"
             out += "    TCP_CHECK {\n      connect_timeout 3\n    }\n"
-            out += "    HTTP_GET {\n      url {\n        path /health\n        status_code 200-299\n      }\n    }\n  }\n"
+            out +=
+                "    HTTP_GET {\n      url {\n        path /health\n        status_code 200-299\n      }\n    }\n  }\n"
         }
         out += "}\n"
     }
@@ -97,10 +98,10 @@ func measure(_ name: String, _ text: String, iterations: Int) {
     let objects = result.configuration.vrrpInstances.count + result.configuration.virtualServers.count
     print(
         "\(name): \(lines) source lines, \(objects) instances/virtual servers, "
-            + "\(String(format: seconds * 1e3)) ms per check (\(iterations) runs)")
+            + "\(milliseconds(seconds * 1e3)) ms per check (\(iterations) runs)")
 }
 
-func String(format ms: Double) -> String {
+func milliseconds(_ ms: Double) -> String {
     let scaled = (ms * 1000).rounded() / 1000
     return "\(scaled)"
 }

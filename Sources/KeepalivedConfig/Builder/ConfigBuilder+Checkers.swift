@@ -126,7 +126,9 @@ extension ConfigBuilder {
                     guard bounds.allSatisfy({ $0 != nil && (100...599).contains($0!) }), let low = bounds.first!,
                         let high = bounds.last!, low <= high
                     else {
-                        report(.error, "invalid status_code '\(word)' (expected N or N-M within 100-599)", at: node.location)
+                        report(
+                            .error, "invalid status_code '\(word)' (expected N or N-M within 100-599)",
+                            at: node.location)
                         continue
                     }
                     ranges.append(low...high)
@@ -259,8 +261,10 @@ extension ConfigBuilder {
             case "track_file": file.trackFile = node.arguments[0]
             case "dynamic": file.dynamic = true
             case "weight":
-                file.weight = integer(node.arguments[0], for: "weight", in: -2_147_483_647...2_147_483_647, at: node.location)
-                    .map { Int($0) }
+                file.weight = integer(
+                    node.arguments[0], for: "weight", in: -2_147_483_647...2_147_483_647, at: node.location
+                )
+                .map { Int($0) }
                 if node.arguments.count > 1 {
                     if node.arguments[1] == "reverse" {
                         file.reverse = true

@@ -140,15 +140,23 @@ extension ConfigBuilder {
             let value = i + 1 < a.count ? a[i + 1] : nil
             switch option {
             case "id":
-                if let v = value { config.syncID = unsigned(v, for: "lvs_sync_daemon id", in: 0...255, at: node.location).map(UInt8.init) }
+                if let v = value {
+                    config.syncID = unsigned(v, for: "lvs_sync_daemon id", in: 0...255, at: node.location).map(
+                        UInt8.init)
+                }
             case "maxlen":
                 if let v = value {
-                    config.maxLength = unsigned(v, for: "lvs_sync_daemon maxlen", in: 1...65507, at: node.location).map(UInt16.init)
+                    config.maxLength = unsigned(v, for: "lvs_sync_daemon maxlen", in: 1...65507, at: node.location).map(
+                        UInt16.init)
                 }
             case "port":
-                if let v = value { config.port = port(v, for: "lvs_sync_daemon port", at: node.location, allowZero: false) }
+                if let v = value {
+                    config.port = port(v, for: "lvs_sync_daemon port", at: node.location, allowZero: false)
+                }
             case "ttl":
-                if let v = value { config.ttl = unsigned(v, for: "lvs_sync_daemon ttl", in: 1...255, at: node.location).map(UInt8.init) }
+                if let v = value {
+                    config.ttl = unsigned(v, for: "lvs_sync_daemon ttl", in: 1...255, at: node.location).map(UInt8.init)
+                }
             case "group":
                 if let v = value { config.group = address(v, for: "lvs_sync_daemon group", at: node.location) }
             case "inst":

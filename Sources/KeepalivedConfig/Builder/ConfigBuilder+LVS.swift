@@ -215,7 +215,8 @@ extension ConfigBuilder {
         case "flag-1": p.server.flags.insert(.scheduler1)
         case "flag-2": p.server.flags.insert(.scheduler2)
         case "flag-3": p.server.flags.insert(.scheduler3)
-        case "sh-port", "sh-fallback", "mh-port", "mh-fallback": p.schedulerFlagWords.append((node.keyword, node.location))
+        case "sh-port", "sh-fallback", "mh-port", "mh-fallback":
+            p.schedulerFlagWords.append((node.keyword, node.location))
         case "lb_kind":
             if let f = forwarding(node, for: "virtual") {
                 p.server.forwarding = f
@@ -268,7 +269,8 @@ extension ConfigBuilder {
             }
         case "sorry_server_lvs_method":
             if p.sorry == nil {
-                report(.error, "sorry_server_lvs_method used before or without sorry_server - ignoring", at: node.location)
+                report(
+                    .error, "sorry_server_lvs_method used before or without sorry_server - ignoring", at: node.location)
             } else if let f = forwarding(node, for: "sorry") {
                 p.sorryForwarding = f
             }

@@ -20,7 +20,9 @@ extension ConfigBuilder {
                     if node.arguments[1] == "reverse" {
                         s.weightReverse = true
                     } else {
-                        report(.error, "unknown weight option '\(node.arguments[1])' in vrrp_script \(s.name)", at: node.location)
+                        report(
+                            .error, "unknown weight option '\(node.arguments[1])' in vrrp_script \(s.name)",
+                            at: node.location)
                     }
                 }
             case "rise": s.rise = unsigned(node, 1...0x7FFF_FFFF).map(UInt32.init) ?? 1
@@ -48,7 +50,8 @@ extension ConfigBuilder {
                 case "MASTER": v.state = .master
                 case "BACKUP":
                     if v.state == .master {
-                        report(.error, "(\(v.name)) state previously set as MASTER - ignoring BACKUP", at: node.location)
+                        report(
+                            .error, "(\(v.name)) state previously set as MASTER - ignoring BACKUP", at: node.location)
                     } else {
                         v.state = .backup
                     }
@@ -74,10 +77,13 @@ extension ConfigBuilder {
             case "nopreempt": v.nopreempt = true
             case "preempt": v.nopreempt = false
             case "preempt_delay":
-                if let t = timer(node), t <= .seconds(1000) {
-                    v.preemptDelay = t
-                } else {
-                    report(.error, "(\(v.name)) preempt_delay must be between 0 and 1000 seconds", at: node.location)
+                if let t = timer(node) {
+                    if t <= .seconds(1000) {
+                        v.preemptDelay = t
+                    } else {
+                        report(
+                            .error, "(\(v.name)) preempt_delay must be between 0 and 1000 seconds", at: node.location)
+                    }
                 }
             case "authentication": v.authentication = authentication(node, instance: v.name)
             case "virtual_ipaddress": v.virtualIPAddresses += node.values.compactMap { virtualIPAddress($0) }
@@ -100,7 +106,8 @@ extension ConfigBuilder {
                     if multicast {
                         v.multicastDestinationIP = ip
                     } else {
-                        report(.error, "(\(v.name)) mcast_dst_ip \(a[0]) is not multicast - ignoring", at: node.location)
+                        report(
+                            .error, "(\(v.name)) mcast_dst_ip \(a[0]) is not multicast - ignoring", at: node.location)
                     }
                 }
             case "unicast_peer": v.unicastPeers += node.values.compactMap { unicastPeer($0) }
@@ -112,7 +119,9 @@ extension ConfigBuilder {
             case "garp_master_repeat":
                 if let r = unsigned(node, 0...0xFFFF_FFFF) {
                     if r == 0 {
-                        report(.error, "(\(v.name)) garp_master_repeat must be greater than 0, setting to 1", at: node.location)
+                        report(
+                            .error, "(\(v.name)) garp_master_repeat must be greater than 0, setting to 1",
+                            at: node.location)
                     }
                     v.garpMasterRepeat = UInt32(max(r, 1))
                 }
@@ -215,13 +224,15 @@ extension ConfigBuilder {
                     auth.type = t
                 } else {
                     report(
-                        .error, "(\(instance)) unknown authentication type '\(node.arguments[0])' (expected PASS or AH)",
+                        .error,
+                        "(\(instance)) unknown authentication type '\(node.arguments[0])' (expected PASS or AH)",
                         at: node.location)
                 }
             case "auth_pass":
                 let bytes = Array(node.arguments[0].utf8)
                 if bytes.count > 8 {
-                    report(.warning, "(\(instance)) auth_pass is longer than 8 characters - truncating", at: node.location)
+                    report(
+                        .warning, "(\(instance)) auth_pass is longer than 8 characters - truncating", at: node.location)
                 }
                 auth.password = Array(bytes.prefix(8))
             default: break
@@ -277,7 +288,9 @@ extension ConfigBuilder {
                 if let scope = VirtualIPAddress.Scope(rawValue: s) {
                     vip.scope = scope
                 } else {
-                    report(.error, "invalid scope '\(s)' (expected global, site, link, host or nowhere)", at: line.location)
+                    report(
+                        .error, "invalid scope '\(s)' (expected global, site, link, host or nowhere)", at: line.location
+                    )
                 }
             case "label": vip.label = value()
             case "peer":

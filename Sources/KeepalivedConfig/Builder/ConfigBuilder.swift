@@ -114,7 +114,9 @@ struct ConfigBuilder {
     }
 
     /// A signed decimal in a range (keepalived `read_int()`).
-    mutating func integer(_ word: String, for keyword: String, in range: ClosedRange<Int64>, at location: SourceLocation)
+    mutating func integer(
+        _ word: String, for keyword: String, in range: ClosedRange<Int64>, at location: SourceLocation
+    )
         -> Int64?
     {
         guard let n = Int64(ConfigText.trimmed(word)) else {

@@ -144,7 +144,8 @@ extension KeepalivedConfiguration {
         let sorry = vs.sorryServer.map { destination($0.address, $0.port, $0.forwarding, weight: 1) }
         return ConfiguredVirtualService(
             spec: spec, realServers: realServers, inhibitOnFailure: vs.realServers.map(\.inhibitOnFailure),
-            alpha: vs.realServers.map(\.alpha), sorryServer: sorry, sorryServerInhibit: vs.sorryServer?.inhibit ?? false, virtualServerIndex: index,
+            alpha: vs.realServers.map(\.alpha), sorryServer: sorry,
+            sorryServerInhibit: vs.sorryServer?.inhibit ?? false, virtualServerIndex: index,
             location: vs.location)
     }
 }
@@ -172,17 +173,17 @@ public struct IPAddressRange: Sequence, Hashable, Sendable {
     }
 
     public struct Iterator: IteratorProtocol {
-        var next_: IPAddress?
+        var upcoming: IPAddress?
         let last: IPAddress
         public mutating func next() -> IPAddress? {
-            guard let current = next_, current <= last else { return nil }
+            guard let current = upcoming, current <= last else { return nil }
             switch current {
-            case .v4(let a): next_ = a.value == UInt32.max ? nil : .v4(IPv4Address(a.value + 1))
+            case .v4(let a): upcoming = a.value == UInt32.max ? nil : .v4(IPv4Address(a.value + 1))
             case .v6(let a):
                 if a.low == UInt64.max {
-                    next_ = a.high == UInt64.max ? nil : .v6(IPv6Address(high: a.high + 1, low: 0))
+                    upcoming = a.high == UInt64.max ? nil : .v6(IPv6Address(high: a.high + 1, low: 0))
                 } else {
-                    next_ = .v6(IPv6Address(high: a.high, low: a.low + 1))
+                    upcoming = .v6(IPv6Address(high: a.high, low: a.low + 1))
                 }
             }
             return current
@@ -190,6 +191,6 @@ public struct IPAddressRange: Sequence, Hashable, Sendable {
     }
 
     public func makeIterator() -> Iterator {
-        Iterator(next_: first.family == last.family ? first : nil, last: last)
+        Iterator(upcoming: first.family == last.family ? first : nil, last: last)
     }
 }

@@ -259,3 +259,11 @@ public struct VRRPSyncGroup: Hashable, Sendable {
         self.location = location
     }
 }
+
+extension VRRPInstance {
+    /// The instance's address family: that of its first VIP, else of its source address.
+    public var family: AddressFamily? {
+        virtualIPAddresses.first?.address.family ?? unicastSourceIP?.family ?? multicastSourceIP?.family
+            ?? unicastPeers.first?.address.family
+    }
+}

@@ -25,8 +25,6 @@ struct ConfigNode: Hashable, Sendable {
 struct ConfigTreeBuilder {
     let reader: ConfigReader
 
-    init(reader: ConfigReader) { self.reader = reader }
-
     func report(_ severity: DiagnosticSeverity, _ message: String, at location: SourceLocation) {
         reader.report(severity, message, at: location)
     }

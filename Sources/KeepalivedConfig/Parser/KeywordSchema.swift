@@ -151,19 +151,34 @@ enum KeywordSchema {
             v("vrrp_delay_after_boot"), flag("log_unknown_vrids"), v("vmac_prefix"), v("vmac_addr_prefix"),
             v("umask", 1, nil), v("random_seed"), v("reload_check_config", 0, 1), v("reload_time_file"),
             flag("reload_repeat"), v("reload_file", 0, 1), v("include_check", 0, nil), v("tmp_config_directory"),
-            v("config_save_dir"), bool("data_use_instance"), bool("use_symlink_paths"), flag("set_supplementary_groups"),
+            v("config_save_dir"), bool("data_use_instance"), bool("use_symlink_paths"),
+            flag("set_supplementary_groups"),
             flag("fifo_write_vrrp_states_on_reload"), v("state_file_location"), v("stats_file_location"),
             v("json_file_location"), v("json_version"), v("iproute_usr_dir"), v("iproute_etc_dir"),
         ]
         func find(_ n: String) -> KeywordSpec { k.first { $0.name == n }! }
         k += [
-            alias("lvs_process_name", of: find("checker_process_name"), note: "'lvs_process_name' is deprecated; read as 'checker_process_name'"),
-            alias("lvs_flush_onstop", of: find("lvs_flush_on_stop"), note: "'lvs_flush_onstop' is deprecated; read as 'lvs_flush_on_stop'"),
-            alias("vrrp_vmac_garp_intvl", of: find("vrrp_garp_extra_if"), note: "'vrrp_vmac_garp_intvl' is deprecated; read as 'vrrp_garp_extra_if'"),
-            alias("vrrp_rlimit_rtime", of: find("vrrp_rlimit_rttime"), note: "'vrrp_rlimit_rtime' is deprecated; read as 'vrrp_rlimit_rttime'"),
-            alias("checker_rlimit_rtime", of: find("checker_rlimit_rttime"), note: "'checker_rlimit_rtime' is deprecated; read as 'checker_rlimit_rttime'"),
-            alias("bfd_rlimit_rtime", of: find("bfd_rlimit_rttime"), note: "'bfd_rlimit_rtime' is deprecated; read as 'bfd_rlimit_rttime'"),
-            alias("enable_snmp_keepalived", of: find("enable_snmp_vrrp"), note: "'enable_snmp_keepalived' is deprecated; read as 'enable_snmp_vrrp'"),
+            alias(
+                "lvs_process_name", of: find("checker_process_name"),
+                note: "'lvs_process_name' is deprecated; read as 'checker_process_name'"),
+            alias(
+                "lvs_flush_onstop", of: find("lvs_flush_on_stop"),
+                note: "'lvs_flush_onstop' is deprecated; read as 'lvs_flush_on_stop'"),
+            alias(
+                "vrrp_vmac_garp_intvl", of: find("vrrp_garp_extra_if"),
+                note: "'vrrp_vmac_garp_intvl' is deprecated; read as 'vrrp_garp_extra_if'"),
+            alias(
+                "vrrp_rlimit_rtime", of: find("vrrp_rlimit_rttime"),
+                note: "'vrrp_rlimit_rtime' is deprecated; read as 'vrrp_rlimit_rttime'"),
+            alias(
+                "checker_rlimit_rtime", of: find("checker_rlimit_rttime"),
+                note: "'checker_rlimit_rtime' is deprecated; read as 'checker_rlimit_rttime'"),
+            alias(
+                "bfd_rlimit_rtime", of: find("bfd_rlimit_rttime"),
+                note: "'bfd_rlimit_rtime' is deprecated; read as 'bfd_rlimit_rttime'"),
+            alias(
+                "enable_snmp_keepalived", of: find("enable_snmp_vrrp"),
+                note: "'enable_snmp_keepalived' is deprecated; read as 'enable_snmp_vrrp'"),
             alias("lvs_id", of: find("router_id"), note: "'lvs_id' is keepalived 1.x's name for 'router_id'"),
         ]
         return k
@@ -217,7 +232,8 @@ enum KeywordSchema {
                 script("notify_master_rx_lower_pri"), bool("smtp_alert"), bool("notify_priority_changes"),
                 legacy(
                     "lvs_sync_daemon_interface", 1, 1,
-                    note: "'lvs_sync_daemon_interface' in a vrrp_instance is deprecated: use global_defs lvs_sync_daemon"),
+                    note:
+                        "'lvs_sync_daemon_interface' in a vrrp_instance is deprecated: use global_defs lvs_sync_daemon"),
                 v("garp_master_delay"), v("garp_master_refresh"), v("garp_master_repeat"),
                 v("garp_master_refresh_repeat"), v("garp_lower_prio_delay"), v("garp_lower_prio_repeat"),
                 v("down_timer_adverts"), v("timer_expired_backup", 0, 1), v("garp_extra_if", 1, 2),

@@ -82,7 +82,9 @@ extension ConfigReader {
             }
             replacements += 1
             if replacements > 1000 {
-                report(.error, "parameter substitution does not terminate (is a parameter defined by itself?)", at: location)
+                report(
+                    .error, "parameter substitution does not terminate (is a parameter defined by itself?)",
+                    at: location)
                 return nil
             }
             s.replaceSubrange(pos..<ref.end, with: Array(value.unicodeScalars))
@@ -162,7 +164,8 @@ extension ConfigReader {
             guard remaining > 0 else { return nil }
             let text = hex ? String(next, radix: 16) : String(next)
             definitions[variable] = Definition(lines: [text], multiline: false)
-            frame.values = .numbers(variable: variable, next: next &+ step, step: step, remaining: remaining - 1, hex: hex)
+            frame.values = .numbers(
+                variable: variable, next: next &+ step, step: step, remaining: remaining - 1, hex: hex)
             return frame.text
         case .lists(let variables, let sets, let index):
             guard index < sets.count else { return nil }
@@ -250,7 +253,8 @@ extension ConfigReader {
             if s.hasPrefix("{") {
                 guard let end = s.firstIndex(of: "}") else { return fail() }
                 let group = s[s.index(after: s.startIndex)..<end]
-                items.append(group.split(separator: ",", omittingEmptySubsequences: false).map { ConfigText.trimmed($0) })
+                items.append(
+                    group.split(separator: ",", omittingEmptySubsequences: false).map { ConfigText.trimmed($0) })
                 s = s[s.index(after: end)...].drop(while: { $0 == " " || $0 == "\t" })
             } else {
                 let end = s.firstIndex(where: { $0 == "," || $0 == ")" }) ?? s.endIndex

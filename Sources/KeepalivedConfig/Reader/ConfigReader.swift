@@ -332,11 +332,15 @@ final class ConfigReader {
         let afterKeyword = line.dropFirst(7)
         var checks: IncludeChecks = []
         var rest = afterKeyword
-        guard let first = afterKeyword.first else { return false }
+        guard let first = afterKeyword.first else {
+            report(.error, "include is missing a file name", at: location)
+            return true
+        }
         if first == " " || first == "\t" {
             checks = []
         } else {
-            guard afterKeyword.count > 1, afterKeyword.dropFirst().first == " " || afterKeyword.dropFirst().first == "\t"
+            guard afterKeyword.count > 1,
+                afterKeyword.dropFirst().first == " " || afterKeyword.dropFirst().first == "\t"
             else { return false }
             switch first {
             case "r": checks = .readable
@@ -353,7 +357,7 @@ final class ConfigReader {
             pattern = String(pattern.dropFirst().dropLast())
         }
         if pattern.isEmpty {
-            report(.fatal, "include is missing a file name", at: location)
+            report(.error, "include is missing a file name", at: location)
             return true
         }
         let base = Self.directory(of: location.file)
@@ -418,7 +422,8 @@ final class ConfigReader {
 
     @discardableResult
     private func openFile(
-        _ path: String, queue: [String], checks: IncludeChecks, saved: IncludeChecks, from location: SourceLocation? = nil
+        _ path: String, queue: [String], checks: IncludeChecks, saved: IncludeChecks,
+        from location: SourceLocation? = nil
     ) -> Bool {
         do {
             let bytes = try fileSystem.contents(of: path)

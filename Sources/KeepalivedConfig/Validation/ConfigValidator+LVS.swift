@@ -43,13 +43,20 @@ struct ConfigValidator {
             isFirewallMark = !hasAddresses
         }
         resolveFamily(&vs, p, group: group)
-        if vs.haSuspend && (isFirewallMark || (group?.entries.contains { if case .firewallMark = $0 { return true } else { return false } } ?? false)) {
-            report(.error, "virtual server \(vs.displayName): cannot use ha_suspend with fwmarks - clearing ha_suspend", at: vs.location)
+        if vs.haSuspend
+            && (isFirewallMark
+                || (group?.entries.contains { if case .firewallMark = $0 { return true } else { return false } }
+                    ?? false))
+        {
+            report(
+                .error, "virtual server \(vs.displayName): cannot use ha_suspend with fwmarks - clearing ha_suspend",
+                at: vs.location)
             vs.haSuspend = false
         }
         if hasAddresses {
             if vs.transportProtocol == nil {
-                report(.warning, "virtual server \(vs.displayName): no protocol set - defaulting to UDP", at: vs.location)
+                report(
+                    .warning, "virtual server \(vs.displayName): no protocol set - defaulting to UDP", at: vs.location)
                 vs.transportProtocol = .udp
             }
             if vs.flags.contains(.onePacket) && vs.transportProtocol != .udp {
@@ -63,11 +70,15 @@ struct ConfigValidator {
                 if case .endpoint(_, let port) = vs.address {
                     zeroPort = port == 0
                 } else {
-                    zeroPort = group?.entries.contains { if case .addresses(_, _, nil, _) = $0 { return true } else { return false } } ?? false
+                    zeroPort =
+                        group?.entries.contains {
+                            if case .addresses(_, _, nil, _) = $0 { return true } else { return false }
+                        } ?? false
                 }
                 if zeroPort {
                     report(
-                        .warning, "virtual server \(vs.displayName): zero port only valid for persistent services - setting persistence",
+                        .warning,
+                        "virtual server \(vs.displayName): zero port only valid for persistent services - setting persistence",
                         at: vs.location)
                     vs.persistenceTimeout = 360
                 }
@@ -80,7 +91,8 @@ struct ConfigValidator {
         }
         if vs.persistenceGranularity != nil && vs.persistenceTimeout == nil { vs.persistenceTimeout = 360 }
         if !p.schedulerSet {
-            report(.warning, "virtual server \(vs.displayName): no scheduler set, setting default 'wlc'", at: vs.location)
+            report(
+                .warning, "virtual server \(vs.displayName): no scheduler set, setting default 'wlc'", at: vs.location)
         }
         resolveSchedulerFlags(&vs, p)
 
@@ -101,7 +113,10 @@ struct ConfigValidator {
         for parsed in p.realServers {
             var rs = parsed.server
             if !seen.insert(Endpoint(rs.address, rs.configuredPort ?? 0)).inserted {
-                report(.error, "virtual server \(vs.displayName): real server \(Endpoint(rs.address, rs.configuredPort ?? 0)) is duplicated - removing the second", at: rs.location)
+                report(
+                    .error,
+                    "virtual server \(vs.displayName): real server \(Endpoint(rs.address, rs.configuredPort ?? 0)) is duplicated - removing the second",
+                    at: rs.location)
                 continue
             }
             rs.forwarding = parsed.forwarding ?? forwardingDefault(&vs, validator: &self)
@@ -109,7 +124,8 @@ struct ConfigValidator {
             if case .tunnel = rs.forwarding { tunnelled = true } else { tunnelled = false }
             if !tunnelled && rs.address.family != vs.family {
                 report(
-                    .error, "address family of virtual server \(vs.displayName) and real server \(rs.address) don't match - skipping the real server",
+                    .error,
+                    "address family of virtual server \(vs.displayName) and real server \(rs.address) don't match - skipping the real server",
                     at: rs.location)
                 continue
             }
@@ -128,17 +144,21 @@ struct ConfigValidator {
             servers.append(rs)
         }
         vs.realServers = servers
-        if vs.smtpAlert == nil { vs.smtpAlert = config.globalDefs.smtpAlertChecker ?? config.globalDefs.smtpAlert ?? false }
+        if vs.smtpAlert == nil {
+            vs.smtpAlert = config.globalDefs.smtpAlertChecker ?? config.globalDefs.smtpAlert ?? false
+        }
 
         if let sorry = p.sorry {
             let forwarding = p.sorryForwarding ?? forwardingDefault(&vs, validator: &self)
-            var s = SorryServer(address: sorry.address, port: sorry.port ?? 0, forwarding: forwarding, location: sorry.location)
+            var s = SorryServer(
+                address: sorry.address, port: sorry.port ?? 0, forwarding: forwarding, location: sorry.location)
             s.inhibit = p.sorryInhibit
             let tunnelled: Bool
             if case .tunnel = forwarding { tunnelled = true } else { tunnelled = false }
             if !tunnelled && s.address.family != vs.family {
                 report(
-                    .error, "address family of virtual server \(vs.displayName) and sorry server \(s.address) don't match - skipping the sorry server",
+                    .error,
+                    "address family of virtual server \(vs.displayName) and sorry server \(s.address) don't match - skipping the sorry server",
                     at: s.location)
             } else {
                 var asReal = RealServer(address: s.address, configuredPort: sorry.port, location: s.location)
@@ -151,7 +171,8 @@ struct ConfigValidator {
 
         if UInt64(vs.quorum) > weightSum {
             report(
-                .warning, "quorum \(vs.quorum) for \(vs.displayName) exceeds the total weight of its real servers \(weightSum), reducing quorum to \(weightSum)",
+                .warning,
+                "quorum \(vs.quorum) for \(vs.displayName) exceeds the total weight of its real servers \(weightSum), reducing quorum to \(weightSum)",
                 at: vs.keywordLocations["quorum"] ?? vs.location)
             vs.quorum = UInt32(weightSum)
         }
@@ -159,7 +180,8 @@ struct ConfigValidator {
             vs.hysteresis = 0
         } else if vs.hysteresis >= vs.quorum {
             report(
-                .warning, "virtual server \(vs.displayName): hysteresis \(vs.hysteresis) >= quorum \(vs.quorum); setting hysteresis to \(vs.quorum - 1)",
+                .warning,
+                "virtual server \(vs.displayName): hysteresis \(vs.hysteresis) >= quorum \(vs.quorum); setting hysteresis to \(vs.quorum - 1)",
                 at: vs.keywordLocations["hysteresis"] ?? vs.location)
             vs.hysteresis = vs.quorum - 1
         }
@@ -167,7 +189,8 @@ struct ConfigValidator {
     }
 
     /// The address family: the address's, else `ip_family`, else the real and sorry servers'.
-    private mutating func resolveFamily(_ vs: inout VirtualServer, _ p: ParsedVirtualServer, group: VirtualServerGroup?) {
+    private mutating func resolveFamily(_ vs: inout VirtualServer, _ p: ParsedVirtualServer, group: VirtualServerGroup?)
+    {
         var family: AddressFamily?
         switch vs.address {
         case .endpoint(let a, _): family = a.family
@@ -228,7 +251,8 @@ struct ConfigValidator {
             } else {
                 if let p = rs.configuredPort, p != vport {
                     report(
-                        .warning, "virtual server \(vs.displayName) and \(what) \(Endpoint(rs.address, p)) ports don't match - resetting to \(vport)",
+                        .warning,
+                        "virtual server \(vs.displayName) and \(what) \(Endpoint(rs.address, p)) ports don't match - resetting to \(vport)",
                         at: rs.location)
                 }
                 rs.port = vport
@@ -236,7 +260,8 @@ struct ConfigValidator {
         case .firewallMark:
             if !nat, let p = rs.configuredPort {
                 report(
-                    .warning, "fwmark virtual server \(vs.displayName), \(what) \(Endpoint(rs.address, p)) has a port - clearing",
+                    .warning,
+                    "fwmark virtual server \(vs.displayName), \(what) \(Endpoint(rs.address, p)) has a port - clearing",
                     at: rs.location)
                 rs.port = 0
             } else {
@@ -249,11 +274,13 @@ struct ConfigValidator {
                 switch entry {
                 case .firewallMark:
                     report(
-                        .warning, "fwmark virtual server \(vs.displayName), \(what) \(Endpoint(rs.address, p)) has a port - it will be ignored",
+                        .warning,
+                        "fwmark virtual server \(vs.displayName), \(what) \(Endpoint(rs.address, p)) has a port - it will be ignored",
                         at: rs.location)
                 case .addresses(_, _, let port?, _) where port != p:
                     report(
-                        .error, "virtual server \(vs.displayName) port \(port) and \(what) \(Endpoint(rs.address, p)) port don't match",
+                        .error,
+                        "virtual server \(vs.displayName) port \(port) and \(what) \(Endpoint(rs.address, p)) port don't match",
                         at: rs.location)
                 default: break
                 }

@@ -11,34 +11,48 @@ extension ConfigValidator {
         var multicastOwners: [String: String] = [:]
         for var v in config.vrrpInstances {
             guard v.virtualRouterID != nil else {
-                report(.error, "(\(v.name)) the virtual router id (virtual_router_id) must be set - ignoring the instance", at: v.location)
+                report(
+                    .error, "(\(v.name)) the virtual router id (virtual_router_id) must be set - ignoring the instance",
+                    at: v.location)
                 continue
             }
             if v.priority == 255 && v.nopreempt {
-                report(.warning, "(\(v.name)) nopreempt is incompatible with priority 255 - resetting nopreempt", at: v.keywordLocations["nopreempt"] ?? v.location)
+                report(
+                    .warning, "(\(v.name)) nopreempt is incompatible with priority 255 - resetting nopreempt",
+                    at: v.keywordLocations["nopreempt"] ?? v.location)
                 v.nopreempt = false
             }
             if v.state == .master {
                 if v.nopreempt {
-                    report(.warning, "(\(v.name)) nopreempt will not work with initial state MASTER - clearing", at: v.keywordLocations["nopreempt"] ?? v.location)
+                    report(
+                        .warning, "(\(v.name)) nopreempt will not work with initial state MASTER - clearing",
+                        at: v.keywordLocations["nopreempt"] ?? v.location)
                     v.nopreempt = false
                 }
                 if v.preemptDelay != nil {
-                    report(.warning, "(\(v.name)) preempt_delay will not work with initial state MASTER - clearing", at: v.keywordLocations["preempt_delay"] ?? v.location)
+                    report(
+                        .warning, "(\(v.name)) preempt_delay will not work with initial state MASTER - clearing",
+                        at: v.keywordLocations["preempt_delay"] ?? v.location)
                     v.preemptDelay = nil
                 }
             }
             if v.preemptDelay != nil && v.nopreempt {
-                report(.warning, "(\(v.name)) preempt_delay is incompatible with nopreempt - resetting", at: v.keywordLocations["preempt_delay"] ?? v.location)
+                report(
+                    .warning, "(\(v.name)) preempt_delay is incompatible with nopreempt - resetting",
+                    at: v.keywordLocations["preempt_delay"] ?? v.location)
                 v.preemptDelay = nil
             }
             if v.unicastTTL != nil && v.unicastPeers.isEmpty {
-                report(.error, "(\(v.name)) cannot use unicast_ttl without unicast peers - resetting", at: v.keywordLocations["unicast_ttl"] ?? v.location)
+                report(
+                    .error, "(\(v.name)) cannot use unicast_ttl without unicast peers - resetting",
+                    at: v.keywordLocations["unicast_ttl"] ?? v.location)
                 v.unicastTTL = nil
             }
             separateFamilies(&v)
             if v.family == .inet6 && v.version == 2 {
-                report(.error, "(\(v.name)) IPv6 instances cannot use VRRP version 2 - using version 3", at: v.keywordLocations["version"] ?? v.location)
+                report(
+                    .error, "(\(v.name)) IPv6 instances cannot use VRRP version 2 - using version 3",
+                    at: v.keywordLocations["version"] ?? v.location)
                 v.version = 3
             }
             if v.virtualIPAddresses.isEmpty && !v.noVirtualIPAddress {
@@ -53,7 +67,8 @@ extension ConfigValidator {
                 let key = "\(v.virtualRouterID!)/\(v.interface ?? "")/\(String(describing: v.family))"
                 if let owner = multicastOwners[key] {
                     report(
-                        .error, "(\(v.name)) VRID \(v.virtualRouterID!) is already used by \(owner) on the same interface",
+                        .error,
+                        "(\(v.name)) VRID \(v.virtualRouterID!) is already used by \(owner) on the same interface",
                         at: v.keywordLocations["virtual_router_id"] ?? v.location)
                 } else {
                     multicastOwners[key] = v.name
@@ -69,19 +84,25 @@ extension ConfigValidator {
             var g = g
             g.instances = g.instances.filter { name in
                 guard let instance = instancesByName[name] else {
-                    report(.error, "virtual router \(name) specified in sync group \(g.name) doesn't exist - ignoring", at: g.location)
+                    report(
+                        .error, "virtual router \(name) specified in sync group \(g.name) doesn't exist - ignoring",
+                        at: g.location)
                     return false
                 }
                 if let other = member[name] {
-                    report(.error, "vrrp instance \(name) cannot be in sync group \(g.name) and \(other) - ignoring", at: g.location)
+                    report(
+                        .error, "vrrp instance \(name) cannot be in sync group \(g.name) and \(other) - ignoring",
+                        at: g.location)
                     return false
                 }
                 member[name] = g.name
                 if !g.syncGroupTrackingWeight {
                     let t = instance.tracking
-                    for tracked in t.interfaces + t.scripts + t.files + t.processes + t.bfds where (tracked.weight ?? 0) != 0 {
+                    for tracked in t.interfaces + t.scripts + t.files + t.processes + t.bfds
+                    where (tracked.weight ?? 0) != 0 {
                         report(
-                            .warning, "(\(name)) tracker \(tracked.name) has a weight but the instance is in sync group \(g.name): the weight is ignored",
+                            .warning,
+                            "(\(name)) tracker \(tracked.name) has a weight but the instance is in sync group \(g.name): the weight is ignored",
                             at: tracked.location)
                     }
                 }
@@ -105,7 +126,8 @@ extension ConfigValidator {
         )
         for vip in other {
             report(
-                .warning, "(\(v.name)) virtual address \(vip.address) is not the instance's address family - treating it as excluded",
+                .warning,
+                "(\(v.name)) virtual address \(vip.address) is not the instance's address family - treating it as excluded",
                 at: vip.location)
         }
         v.virtualIPAddresses = same
@@ -140,21 +162,15 @@ extension ConfigValidator {
                 }
             }
         }
-        scripts += [g.notifyFIFOScript, g.vrrpNotifyFIFOScript, g.lvsNotifyFIFOScript, g.startupScript, g.shutdownScript]
-            .compactMap { $0 }
+        scripts += [
+            g.notifyFIFOScript, g.vrrpNotifyFIFOScript, g.lvsNotifyFIFOScript, g.startupScript, g.shutdownScript,
+        ]
+        .compactMap { $0 }
         let asRoot = scripts.filter { ($0.user ?? g.scriptUser ?? "root") == "root" }
         guard let first = asRoot.min(by: { $0.location < $1.location }) else { return }
         report(
             .security,
             "scripts would run as root but enable_script_security is not set (first: '\(first.commandLine)')",
             at: first.location)
-    }
-}
-
-extension VRRPInstance {
-    /// The instance's address family: that of its first VIP, else of its source address.
-    public var family: AddressFamily? {
-        virtualIPAddresses.first?.address.family ?? unicastSourceIP?.family ?? multicastSourceIP?.family
-            ?? unicastPeers.first?.address.family
     }
 }
