@@ -73,8 +73,18 @@ extension ConfigBuilder {
     }
 
     /// `IP`, `a.b.c.d-e`, `a.b.c.d-e.f.g.h`, `IP/len` (host bits must be zero), and the IPv6
-    /// forms (`x::a-b` ranges the last group, in hex).
+    /// forms (`x::a-b` ranges the last group, in hex). Each address becomes an IPVS service, so
+    /// a range may hold at most 65536 addresses.
     private mutating func addressRange(_ text: String, at location: SourceLocation) -> (IPAddress, IPAddress)? {
+        guard let (first, last) = parseAddressRange(text, at: location) else { return nil }
+        if IPAddressRange(first: first, last: last).count > 65536 {
+            report(.error, "address range \(text) holds more than 65536 addresses - skipping", at: location)
+            return nil
+        }
+        return (first, last)
+    }
+
+    private mutating func parseAddressRange(_ text: String, at location: SourceLocation) -> (IPAddress, IPAddress)? {
         if let slash = text.firstIndex(of: "/") {
             guard let base = IPAddress(text[..<slash]), let len = Int(text[text.index(after: slash)...]) else {
                 report(.error, "invalid address '\(text)' in virtual_server_group - skipping", at: location)
