@@ -43,7 +43,7 @@ struct IncludeFakeFileSystemTests {
             "include parts/{vs,vrrp}.conf\n",
             [
                 "/etc/keepalived/parts/vrrp.conf": "vrrp_script s2 {\n script /bin/true\n}\n",
-                "/etc/keepalived/parts/vs.conf": "include more/s1.conf\n",
+                "/etc/keepalived/parts/vs.conf": "include ../parts/./more/s1.conf\n",
                 "/etc/keepalived/parts/more/s1.conf": "vrrp_script s1 {\n script /bin/true\n}\n",
             ])
         let r = Self.run(fs)

@@ -104,12 +104,17 @@ public struct InMemoryConfigFileSystem: ConfigFileSystem {
         return matches.sorted()
     }
 
-    /// Removes `./` segments and doubled slashes so that joined paths compare equal.
+    /// Resolves `.` and `..` segments and doubled slashes so that joined paths compare equal.
     static func normalise(_ path: String) -> String {
         let absolute = path.hasPrefix("/")
         var out: [Substring] = []
         for part in path.split(separator: "/", omittingEmptySubsequences: true) {
             if part == "." { continue }
+            if part == "..", let last = out.last, last != ".." {
+                out.removeLast()
+                continue
+            }
+            if part == ".." && absolute { continue }
             out.append(part)
         }
         let joined = out.joined(separator: "/")

@@ -33,12 +33,11 @@ public enum GlobPattern {
         guard let close else { return [pattern] }
         let prefix = String(chars[..<open])
         let suffix = String(chars[(close + 1)...])
-        var bounds = [open] + commas + [close]
+        let bounds = [open] + commas + [close]
         var alternatives: [String] = []
         for k in 0..<(bounds.count - 1) {
             alternatives.append(String(chars[(bounds[k] + 1)..<bounds[k + 1]]))
         }
-        bounds.removeAll()
         var out: [String] = []
         for alternative in alternatives {
             out.append(contentsOf: expandBraces(prefix + alternative + suffix))
@@ -73,7 +72,7 @@ public enum GlobPattern {
     public static func matches(segment: String, pattern: String) -> Bool {
         let s = Array(segment)
         let p = Array(pattern)
-        if s.first == "." && p.first != "." { return p.isEmpty && s.isEmpty }
+        if s.first == "." && p.first != "." { return false }
         return match(s, 0, p, 0)
     }
 
