@@ -74,6 +74,7 @@ let package = Package(
             dependencies: ["LVSPacket", "LVSTestSupport", "CMallocCounter", "CPacketBaseline", "CLVSLinux"],
             path: "bench/PacketBench", swiftSettings: hotPathSettings
         ),
+        .executableTarget(name: "config-bench", dependencies: ["KeepalivedConfig"], path: "bench/ConfigBench"),
         .executableTarget(
             name: "control-bench", dependencies: ["LVSCore", "LVSControl", "IPVSAdmKit", "CLVSLinux"],
             path: "bench/ControlBench"
