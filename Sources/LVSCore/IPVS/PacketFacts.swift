@@ -46,7 +46,7 @@ public struct PacketFacts: Sendable {
 }
 
 /// Where and how to send a packet of a connection.
-public struct Forwarding: Hashable, Sendable {
+public struct ForwardingDecision: Hashable, Sendable {
     /// The connection's id, or `ConnectionTable.none` for one-packet scheduling.
     public var connection: UInt32
     /// How to reach the real server.
@@ -86,7 +86,7 @@ public enum PacketDropReason: Hashable, Sendable {
 /// The packet path's decision for a packet.
 public enum PacketVerdict: Hashable, Sendable {
     /// Forward as described.
-    case forward(Forwarding)
+    case forward(ForwardingDecision)
     /// Not IPVS's packet: leave it to the local stack (`NF_ACCEPT`).
     case pass
     /// Drop it, for a counted reason.
