@@ -29,6 +29,8 @@ public struct IPVSError: Error, Hashable, Sendable, CustomStringConvertible {
         case daemonRunning
         /// ESRCH on `--stop-daemon`.
         case noDaemon
+        /// ERANGE (negative weight, lower threshold above upper): ipvsadm prints strerror.
+        case outOfRange
     }
 
     public var code: Code
@@ -53,8 +55,9 @@ public struct IPVSError: Error, Hashable, Sendable, CustomStringConvertible {
         case .permissionDenied: return "Permission denied (you must be root)"
         case .invalidArgument: return "Invalid operation.  Possibly wrong module version, address not unicast, ..."
         case .tableFull: return "Connection table full"
-        case .daemonRunning: return "Sync daemon already running"
-        case .noDaemon: return "No such process"
+        case .daemonRunning: return "Daemon has already run"
+        case .noDaemon: return "No daemon is running"
+        case .outOfRange: return "Numerical result out of range"
         }
     }
 

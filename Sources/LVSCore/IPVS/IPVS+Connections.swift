@@ -1,0 +1,313 @@
+// The packet path: find or schedule a connection, count it, follow its protocol state
+// (K:ip_vs_core.c ip_vs_in / ip_vs_out, ip_vs_conn.c).
+
+extension IPVS {
+    /// Handles a client → VIP packet: finds its connection or schedules a new one, counts it,
+    /// moves the protocol state and restarts the connection's timer.
+    public func processInbound(_ p: PacketFacts, now: Timestamp) -> PacketVerdict {
+        let tick = ConnectionTable.tick(now)
+        connections.startClock(tick)
+        let proto = p.transport.rawValue
+        let client = RawAddress(p.source)
+        let virtual = RawAddress(p.destination)
+        var id = connections.lookupIn(
+            protocol: proto, family: p.source.family, client: client, clientPort: p.sourcePort, virtual: virtual,
+            virtualPort: p.destinationPort)
+
+        // A new connection attempt meeting an old entry (`conn_reuse_mode`, `expire_nodest_conn`).
+        if id != ConnectionTable.none && isNewConnection(p) {
+            let r = connections.pointer(id)
+            var reschedule = false
+            let server = r.pointee.server
+            if sysctls.expireNodestConn && server >= 0 && store.weight[Int(server)] == 0 {
+                reschedule = true
+            } else if sysctls.connReuseMode != 0 && isNewConnectionExpected(r.pointee) {
+                reschedule = true
+            }
+            if reschedule {
+                if r.pointee.controlled == 0 { expire(id, tick: tick) }
+                id = ConnectionTable.none
+            }
+        }
+
+        // The real server of an existing connection was deleted.
+        if id != ConnectionTable.none {
+            let server = connections.pointer(id).pointee.server
+            if server >= 0 && !store.flags[Int(server)].contains(.available) {
+                if sysctls.expireNodestConn {
+                    expire(id, tick: tick)
+                    id = ConnectionTable.none
+                } else {
+                    counters.destinationGone &+= 1
+                    return .drop(.destinationGone)
+                }
+            }
+        }
+
+        if id == ConnectionTable.none {
+            switch p.transport {
+            case .tcp:
+                guard p.tcpFlags.contains(.syn) || sysctls.sloppyTCP, !p.tcpFlags.contains(.rst) else {
+                    counters.notScheduled &+= 1
+                    return .pass
+                }
+            case .sctp:
+                guard p.sctpChunkType == 1 || sysctls.sloppySCTP else {
+                    counters.notScheduled &+= 1
+                    return .pass
+                }
+            case .udp:
+                break
+            }
+            guard
+                let sslot = findService(
+                    transport: p.transport, address: p.destination, port: p.destinationPort,
+                    firewallMark: p.firewallMark)
+            else { return .pass }
+            switch schedule(service(slot: sslot), p, tick: tick, now: now) {
+            case .success(let new): id = new
+            case .failure(let failure): return failure.verdict
+            }
+        }
+
+        let r = connections.pointer(id)
+        countIn(r.pointee.server, bytes: UInt64(p.length))
+        r.pointee.inPackets &+= 1
+        transition(id, direction: .input, p)
+        let forwarding = forwardingOf(id)
+        if r.pointee.flags.contains(.onePacket) {
+            expire(id, tick: tick)
+        } else {
+            connections.arm(id, expires: tick &+ ConnectionTable.ticks(seconds: r.pointee.timeout))
+        }
+        return .forward(forwarding)
+    }
+
+    /// Handles a real server → client packet of a NAT or FULLNAT connection (`ip_vs_out`): counts it,
+    /// moves the state (OUTPUT table) and restarts the timer. `.pass` when no connection matches.
+    public func processOutbound(_ p: PacketFacts, now: Timestamp) -> PacketVerdict {
+        let tick = ConnectionTable.tick(now)
+        connections.startClock(tick)
+        let id = connections.lookupOut(
+            protocol: p.transport.rawValue, source: RawAddress(p.source), sourcePort: p.sourcePort,
+            destination: RawAddress(p.destination), destinationPort: p.destinationPort)
+        if id == ConnectionTable.none { return .pass }
+        let r = connections.pointer(id)
+        countOut(r.pointee.server, bytes: UInt64(p.length))
+        transition(id, direction: .output, p)
+        connections.arm(id, expires: tick &+ ConnectionTable.ticks(seconds: r.pointee.timeout))
+        return .forward(forwardingOf(id))
+    }
+
+    /// The forwarding of an existing connection (for ICMP errors and fragments that carry no
+    /// usable transport header of their own).
+    public func forwarding(ofConnection id: UInt32) -> Forwarding? {
+        guard id != ConnectionTable.none, connections.pointer(id).pointee.server >= 0 else { return nil }
+        return forwardingOf(id)
+    }
+
+    /// A SYN (TCP) or INIT (SCTP) (`is_new_conn`).
+    func isNewConnection(_ p: PacketFacts) -> Bool {
+        switch p.transport {
+        case .tcp: return p.tcpFlags.contains(.syn)
+        case .sctp: return p.sctpChunkType == 1
+        case .udp: return false
+        }
+    }
+
+    /// `is_new_conn_expected`: an uncontrolled TCP connection in TIME_WAIT or CLOSE (or FIN_WAIT
+    /// of a DR/TUN server with `conn_reuse_mode & 2`), or an SCTP one in CLOSED.
+    func isNewConnectionExpected(_ r: ConnectionRecord) -> Bool {
+        if r.control != ConnectionTable.none { return false }
+        switch r.protocolNumber {
+        case TransportProtocol.tcp.rawValue:
+            let s = TCPState(rawValue: r.state)
+            return s == .timeWait || s == .close
+                || (sysctls.connReuseMode & 2 != 0 && s == .finWait && r.flags.contains(.noOutput))
+        case TransportProtocol.sctp.rawValue:
+            return SCTPState(rawValue: r.state) == .closed
+        default:
+            return false
+        }
+    }
+
+    func forwardingOf(_ id: UInt32) -> Forwarding {
+        let r = connections.pointer(id).pointee
+        let server = r.server
+        var method = store.forwarding[Int(server)]
+        if method.kernelCode != r.forwardingCode {
+            switch r.forwardingCode {
+            case 0: method = .masquerade
+            case 1: method = .local
+            case 3: method = .route
+            case 5: method = .fullNAT
+            default: method = .tunnel(TunnelSpec())
+            }
+        }
+        let family = r.family
+        return Forwarding(
+            connection: r.flags.contains(.onePacket) ? ConnectionTable.none : id, method: method,
+            server: Endpoint(r.destination.address(r.destinationFamily), r.destinationPort),
+            client: Endpoint(r.client.address(family), r.clientPort),
+            virtual: Endpoint(r.virtual.address(family), r.virtualPort),
+            local: r.forwardingCode == 5 ? Endpoint(r.local.address(family), r.localPort) : nil)
+    }
+
+    // MARK: state
+
+    /// `ip_vs_set_state`: the protocol's state machine, the active/inactive counters, and the
+    /// timeout of the new state.
+    func transition(_ id: UInt32, direction: PacketDirection, _ p: PacketFacts) {
+        let r = connections.pointer(id)
+        var dir = direction
+        if r.pointee.flags.contains(.noOutput) {
+            if dir == .output { r.pointee.flags.remove(.noOutput) } else { dir = .inputOnly }
+        }
+        switch p.transport {
+        case .udp:
+            r.pointee.timeout = udpTimeout
+        case .tcp:
+            let old = TCPState(rawValue: r.pointee.state) ?? .none
+            let new = TCPState.next(
+                from: old, direction: dir, syn: p.tcpFlags.contains(.syn), fin: p.tcpFlags.contains(.fin),
+                ack: p.tcpFlags.contains(.ack), rst: p.tcpFlags.contains(.rst), secure: sysctls.secureTCP)
+            if new != old {
+                setActive(id, new.isActive)
+                if new == .established { assureControl(id) }
+            }
+            r.pointee.state = new.rawValue
+            r.pointee.timeout = tcpTimeouts[Int(new.rawValue)]
+        case .sctp:
+            let old = SCTPState(rawValue: r.pointee.state) ?? .none
+            let new = SCTPState.next(from: old, direction: dir, chunkType: p.sctpChunkType)
+            if new != old { setActive(id, new.isActive) }
+            r.pointee.state = new.rawValue
+            r.pointee.timeout = sctpTimeouts[Int(new.rawValue)]
+        }
+    }
+
+    /// Moves a connection between the ActiveConn and InActConn counts of its server.
+    private func setActive(_ id: UInt32, _ active: Bool) {
+        let r = connections.pointer(id)
+        let d = r.pointee.server
+        guard d >= 0 else { return }
+        let inactive = r.pointee.flags.contains(.inactive)
+        if active && inactive {
+            r.pointee.flags.remove(.inactive)
+            store.addActive(1, slot: d)
+            store.addInactive(-1, slot: d)
+        } else if !active && !inactive {
+            r.pointee.flags.insert(.inactive)
+            store.addActive(-1, slot: d)
+            store.addInactive(1, slot: d)
+        } else {
+            return
+        }
+        notifyLoad(d)
+    }
+
+    /// `ip_vs_control_assure_ct`: a template whose connection reached ESTABLISHED is ASSURED.
+    private func assureControl(_ id: UInt32) {
+        let ct = connections.pointer(id).pointee.control
+        if ct != ConnectionTable.none && connections.pointer(ct).pointee.flags.contains(.template) {
+            connections.pointer(ct).pointee.flags.insert(.assured)
+        }
+    }
+
+    // MARK: statistics
+
+    private func countIn(_ d: Int32, bytes: UInt64) {
+        guard d >= 0 else { return }
+        store.withStats(d) { $0.countIn(bytes: bytes) }
+        if store.position[Int(d)] >= 0, let svc = serviceSlots[Int(store.service[Int(d)])] {
+            svc.stats.countIn(bytes: bytes)
+        }
+        totalStats.countIn(bytes: bytes)
+    }
+
+    private func countOut(_ d: Int32, bytes: UInt64) {
+        guard d >= 0 else { return }
+        store.withStats(d) { $0.countOut(bytes: bytes) }
+        if store.position[Int(d)] >= 0, let svc = serviceSlots[Int(store.service[Int(d)])] {
+            svc.stats.countOut(bytes: bytes)
+        }
+        totalStats.countOut(bytes: bytes)
+    }
+
+    func countConnection(_ d: Int32, service svc: VirtualServiceRuntime) {
+        store.withStats(d) { $0.countConnection() }
+        svc.stats.countConnection()
+        totalStats.countConnection()
+    }
+
+    // MARK: binding
+
+    /// Tells the owning service's scheduler that a listed server's load changed.
+    func notifyLoad(_ d: Int32) {
+        if store.position[Int(d)] >= 0, let svc = serviceSlots[Int(store.service[Int(d)])] {
+            svc.scheduler?.loadChanged(d)
+        }
+    }
+
+    private func notifyOverload(_ d: Int32) {
+        if store.position[Int(d)] >= 0, let svc = serviceSlots[Int(store.service[Int(d)])] {
+            svc.scheduler?.overloadChanged(d)
+        }
+    }
+
+    /// `ip_vs_bind_dest`: the connection takes the server's forwarding flags, is counted inactive
+    /// (or persistent for a template), and may set the server's overload flag.
+    func bind(_ id: UInt32, to d: Int32) {
+        let r = connections.pointer(id)
+        store.retain(d)
+        r.pointee.server = d
+        let code = store.forwarding[Int(d)].kernelCode
+        r.pointee.flags.insert(ConnectionFlags(rawValue: UInt16(code)))
+        if code != 0 && code != 5 { r.pointee.flags.insert(.noOutput) }
+        r.pointee.flags.insert(.inactive)
+        if r.pointee.flags.contains(.template) {
+            store.addPersistent(1, slot: d)
+        } else {
+            store.addInactive(1, slot: d)
+            notifyLoad(d)
+        }
+        let upper = store.upperThreshold[Int(d)]
+        if upper != 0 && UInt32(max(0, store.activeConnections[Int(d)] &+ store.inactiveConnections[Int(d)])) >= upper
+            && !store.flags[Int(d)].contains(.overload)
+        {
+            store.setOverloaded(slot: d, true)
+            notifyOverload(d)
+        }
+    }
+
+    /// `ip_vs_unbind_dest`: uncounts the connection and applies the overload-clearing rules.
+    func unbind(_ id: UInt32) {
+        let r = connections.pointer(id)
+        let d = r.pointee.server
+        guard d >= 0 else { return }
+        if r.pointee.flags.contains(.template) {
+            store.addPersistent(-1, slot: d)
+        } else {
+            if r.pointee.flags.contains(.inactive) {
+                store.addInactive(-1, slot: d)
+            } else {
+                store.addActive(-1, slot: d)
+            }
+            notifyLoad(d)
+        }
+        let total = Int64(store.activeConnections[Int(d)]) + Int64(store.inactiveConnections[Int(d)])
+        let lower = Int64(store.lowerThreshold[Int(d)])
+        let upper = Int64(store.upperThreshold[Int(d)])
+        let wasOverloaded = store.flags[Int(d)].contains(.overload)
+        if lower != 0 {
+            if total < lower { store.setOverloaded(slot: d, false) }
+        } else if upper != 0 {
+            if total * 4 < upper * 3 { store.setOverloaded(slot: d, false) }
+        } else {
+            store.setOverloaded(slot: d, false)
+        }
+        if wasOverloaded && !store.flags[Int(d)].contains(.overload) { notifyOverload(d) }
+        r.pointee.server = -1
+        store.release(d)
+    }
+}

@@ -1,0 +1,240 @@
+// The ipvsadm verbs: add/edit/delete services and real servers, flush, zero, timeouts, daemons.
+
+extension IPVS {
+    /// `IP_VS_SCHEDNAME_MAXLEN`: names this long or longer are refused with EINVAL.
+    static let schedulerNameLimit = 16
+
+    /// Persistence engines the table knows (`--pe`).
+    static let persistenceEngines: Set<String> = ["sip"]
+
+    /// Checks what the kernel checks on add and edit of a service (`ip_vs_add_service`,
+    /// `ip_vs_edit_service`), returning the scheduler class (nil for "none").
+    private func validate(_ spec: VirtualServiceSpec) throws(IPVSError) -> Scheduler.Type? {
+        if spec.scheduler.utf8.count >= Self.schedulerNameLimit { throw IPVSError(.invalidArgument) }
+        var schedulerClass: Scheduler.Type? = nil
+        if spec.scheduler != "none" {
+            guard let c = SchedulerRegistry.named(spec.scheduler) else {
+                throw IPVSError(.schedulerNotFound, detail: "scheduler \(spec.scheduler)")
+            }
+            schedulerClass = c
+        }
+        if let pe = spec.persistenceEngine, !pe.isEmpty, !Self.persistenceEngines.contains(pe) {
+            throw IPVSError(.schedulerNotFound, detail: "persistence engine \(pe)")
+        }
+        if spec.key.family == .inet6 && !(1...128).contains(spec.netmask) {
+            throw IPVSError(.invalidArgument, detail: "IPv6 prefix length \(spec.netmask)")
+        }
+        return schedulerClass
+    }
+
+    /// `ipvsadm -A`: adds a virtual service.
+    public func addService(_ spec: VirtualServiceSpec) throws(IPVSError) {
+        let schedulerClass = try validate(spec)
+        if serviceByKey[spec.key] != nil { throw IPVSError(.serviceExists) }
+        var stored = spec
+        stored.flags.remove(.hashed)
+        let slot: Int32
+        if let s = freeServiceSlots.popLast() {
+            slot = s
+        } else {
+            slot = Int32(serviceSlots.count)
+            serviceSlots.append(nil)
+        }
+        let svc = VirtualServiceRuntime(slot: slot, spec: stored, configuration: configuration)
+        svc.scheduler = schedulerClass.map { $0.init(service: svc, store: store) }
+        serviceSlots[Int(slot)] = svc
+        serviceOrder.append(slot)
+        serviceByKey[spec.key] = slot
+    }
+
+    /// `ipvsadm -E`: edits a service. A changed scheduler starts fresh; the same scheduler keeps
+    /// its state (`ip_vs_edit_service`).
+    public func editService(_ spec: VirtualServiceSpec) throws(IPVSError) {
+        guard let slot = serviceByKey[spec.key] else { throw IPVSError(.noSuchService) }
+        let schedulerClass = try validate(spec)
+        let svc = service(slot: slot)
+        let oldName = svc.spec.scheduler
+        var stored = spec
+        stored.flags.remove(.hashed)
+        svc.spec = stored
+        if oldName != spec.scheduler {
+            svc.scheduler = schedulerClass.map { $0.init(service: svc, store: store) }
+        }
+    }
+
+    /// `ipvsadm -D`: deletes a service. Its real servers leave the list but live on while
+    /// connections use them.
+    public func deleteService(_ key: ServiceKey) throws(IPVSError) {
+        guard let slot = serviceByKey[key] else { throw IPVSError(.noSuchService) }
+        removeService(slot)
+    }
+
+    private func removeService(_ slot: Int32) {
+        let svc = service(slot: slot)
+        for d in svc.members { store.unlist(d) }
+        svc.members = []
+        svc.scheduler = nil
+        serviceByKey[svc.spec.key] = nil
+        serviceOrder.removeAll { $0 == slot }
+        serviceSlots[Int(slot)] = nil
+        freeServiceSlots.append(slot)
+    }
+
+    /// `ipvsadm -C`: deletes every service.
+    public func flush() {
+        for slot in serviceOrder { removeService(slot) }
+    }
+
+    private func validate(_ spec: RealServerSpec, service svc: VirtualServiceRuntime) throws(IPVSError) {
+        if spec.weight < 0 { throw IPVSError(.outOfRange, detail: "weight below zero") }
+        if spec.lowerThreshold > spec.upperThreshold {
+            throw IPVSError(.outOfRange, detail: "lower threshold above upper threshold")
+        }
+        if case .tunnel(let t) = spec.forwarding, t.type == .gue, t.port == 0 {
+            throw IPVSError(.invalidArgument, detail: "GUE tunnel port is zero")
+        }
+        if spec.endpoint.address.family != svc.spec.key.family {
+            if case .tunnel = spec.forwarding {
+            } else {
+                throw IPVSError(.invalidArgument, detail: "mixed address families need tunnelling")
+            }
+        }
+    }
+
+    /// The forwarding the kernel stores: a server on a local address becomes "Local".
+    private func effectiveForwarding(_ spec: RealServerSpec) -> RealServerSpec {
+        var s = spec
+        if isLocalAddress(spec.endpoint.address) { s.forwarding = .local }
+        return s
+    }
+
+    /// `ipvsadm -a`: adds a real server at the head of the service's list. A server deleted
+    /// earlier but still used by connections is revived with its counters.
+    public func addRealServer(_ spec: RealServerSpec, to key: ServiceKey) throws(IPVSError) {
+        guard let sslot = serviceByKey[key] else { throw IPVSError(.serviceNotDefined) }
+        let svc = service(slot: sslot)
+        try validate(spec, service: svc)
+        if member(svc, spec.endpoint) != nil { throw IPVSError(.destinationExists) }
+        let spec = effectiveForwarding(spec)
+        let d: Int32
+        if let trashed = store.revive(service: key, endpoint: spec.endpoint) {
+            d = trashed
+            store.bind(d, serviceSlot: sslot)
+        } else {
+            d = store.allocate(spec, serviceSlot: sslot, serviceKey: key)
+        }
+        store.setLastWeight(spec.weight, slot: d)  // add: always (`__ip_vs_update_dest`)
+        update(d, to: spec)
+        svc.members.insert(d, at: 0)
+        renumber(svc)
+        svc.scheduler?.destinationAdded(d)
+    }
+
+    /// `ipvsadm -e`: edits a real server in place (weight, forwarding, thresholds).
+    public func editRealServer(_ spec: RealServerSpec, in key: ServiceKey) throws(IPVSError) {
+        guard let sslot = serviceByKey[key] else { throw IPVSError(.serviceNotDefined) }
+        let svc = service(slot: sslot)
+        try validate(spec, service: svc)
+        guard let d = member(svc, spec.endpoint) else { throw IPVSError(.noSuchDestination) }
+        let spec = effectiveForwarding(spec)
+        if spec.weight != 0 { store.setLastWeight(spec.weight, slot: d) }
+        update(d, to: spec)
+        svc.scheduler?.destinationUpdated(d)
+    }
+
+    /// `ipvsadm -d`: removes a real server from the list; it lives on for its connections.
+    public func deleteRealServer(_ endpoint: Endpoint, from key: ServiceKey) throws(IPVSError) {
+        guard let sslot = serviceByKey[key] else { throw IPVSError(.serviceNotDefined) }
+        let svc = service(slot: sslot)
+        guard let d = member(svc, endpoint) else { throw IPVSError(.noSuchDestination) }
+        let p = Int(store.position[Int(d)])
+        svc.members.remove(at: p)
+        store.unlist(d)
+        renumber(svc)
+        svc.scheduler?.destinationRemoved(d, formerPosition: p)
+    }
+
+    /// `ipvsadm -Z`: zeroes the counters and rates of one service and its servers, or of all and
+    /// the table's totals.
+    public func zero(_ key: ServiceKey?) throws(IPVSError) {
+        if let key {
+            guard let slot = serviceByKey[key] else { throw IPVSError(.noSuchService) }
+            zeroService(service(slot: slot))
+        } else {
+            for slot in serviceOrder { zeroService(service(slot: slot)) }
+            totalStats.zero()
+        }
+    }
+
+    private func zeroService(_ svc: VirtualServiceRuntime) {
+        for d in svc.members { store.withStats(d) { $0.zero() } }
+        svc.stats.zero()
+    }
+
+    /// The timeouts `ipvsadm -L --timeout` shows: TCP ESTABLISHED, TCP FIN_WAIT, UDP.
+    public var timeouts: IPVSTimeouts {
+        IPVSTimeouts(
+            tcp: tcpTimeouts[Int(TCPState.established.rawValue)], tcpFin: tcpTimeouts[Int(TCPState.finWait.rawValue)],
+            udp: udpTimeout)
+    }
+
+    /// `ipvsadm --set tcp tcpfin udp`: a zero field leaves that timeout unchanged.
+    public func setTimeouts(_ t: IPVSTimeouts) {
+        if t.tcp != 0 { tcpTimeouts[Int(TCPState.established.rawValue)] = t.tcp }
+        if t.tcpFin != 0 { tcpTimeouts[Int(TCPState.finWait.rawValue)] = t.tcpFin }
+        if t.udp != 0 { udpTimeout = t.udp }
+    }
+
+    /// `ipvsadm --start-daemon`: records a connection-sync daemon (one master and one backup at most).
+    /// SwiftLVS does not send or receive sync messages yet; the setting is kept and listed.
+    public func startSyncDaemon(_ spec: SyncDaemonSpec) throws(IPVSError) {
+        if daemons.contains(where: { $0.role == spec.role }) { throw IPVSError(.daemonRunning) }
+        daemons.append(spec)
+    }
+
+    /// `ipvsadm --stop-daemon`.
+    public func stopSyncDaemon(_ role: SyncDaemonSpec.Role) throws(IPVSError) {
+        guard daemons.contains(where: { $0.role == role }) else { throw IPVSError(.noDaemon) }
+        daemons.removeAll { $0.role == role }
+    }
+
+    /// The running sync daemons (`ipvsadm -L --daemon`).
+    public var syncDaemons: [SyncDaemonSpec] { daemons }
+
+    /// FULLNAT: adds a local address to a service's pool (DPVS `--add-laddr`).
+    public func addLocalAddress(_ address: IPAddress, to key: ServiceKey) throws(IPVSError) {
+        guard let slot = serviceByKey[key] else { throw IPVSError(.noSuchService) }
+        let svc = service(slot: slot)
+        if svc.localAddresses.contains(address) { throw IPVSError(.destinationExists) }
+        svc.localAddresses.append(address)
+    }
+
+    /// FULLNAT: removes a local address from a service's pool (DPVS `--del-laddr`).
+    public func deleteLocalAddress(_ address: IPAddress, from key: ServiceKey) throws(IPVSError) {
+        guard let slot = serviceByKey[key] else { throw IPVSError(.noSuchService) }
+        let svc = service(slot: slot)
+        guard let i = svc.localAddresses.firstIndex(of: address) else { throw IPVSError(.noSuchDestination) }
+        svc.localAddresses.remove(at: i)
+    }
+
+    // MARK: helpers
+
+    func member(_ svc: VirtualServiceRuntime, _ endpoint: Endpoint) -> Int32? {
+        svc.members.first { store.endpoint[Int($0)] == endpoint }
+    }
+
+    /// Applies a spec as `__ip_vs_update_dest` does: the server becomes available, and its overload
+    /// flag clears when the new upper threshold is 0 or above the old one.
+    private func update(_ d: Int32, to spec: RealServerSpec) {
+        let oldUpper = store.upperThreshold[Int(d)]
+        store.setSpec(spec, slot: d)
+        var f = store.flags[Int(d)]
+        f.insert(.available)
+        if spec.upperThreshold == 0 || spec.upperThreshold > oldUpper { f.remove(.overload) }
+        store.setFlags(f, slot: d)
+    }
+
+    func renumber(_ svc: VirtualServiceRuntime) {
+        for (p, d) in svc.members.enumerated() { store.setPosition(Int32(p), slot: d) }
+    }
+}

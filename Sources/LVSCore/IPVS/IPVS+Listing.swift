@@ -1,0 +1,32 @@
+// Listings: services with their real servers, statistics and rates, as ipvsadm reads them.
+
+extension IPVS {
+    /// Every service in the order they were added; real servers in kernel list order (newest
+    /// first). ipvsadm sorts unless `--nosort`.
+    public func services() -> [VirtualServiceEntry] {
+        serviceOrder.map { entry(service(slot: $0)) }
+    }
+
+    /// One service (`ipvsadm -L -t …`).
+    public func service(_ key: ServiceKey) throws(IPVSError) -> VirtualServiceEntry {
+        guard let slot = serviceByKey[key] else { throw IPVSError(.noSuchService) }
+        return entry(service(slot: slot))
+    }
+
+    /// The table's total counters and rates (`ipvsadm -L --stats` sums).
+    public var totals: (counters: IPVSCounters, rates: IPVSRates) { (totalStats.shown, totalStats.rates) }
+
+    func entry(_ svc: VirtualServiceRuntime) -> VirtualServiceEntry {
+        let servers = svc.members.map { d in
+            RealServerEntry(
+                spec: store.spec(d),
+                activeConnections: UInt32(bitPattern: store.activeConnections[Int(d)]),
+                inactiveConnections: UInt32(bitPattern: store.inactiveConnections[Int(d)]),
+                persistentConnections: UInt32(bitPattern: store.persistentConnections[Int(d)]),
+                counters: store.stats[Int(d)].shown, rates: store.stats[Int(d)].rates)
+        }
+        return VirtualServiceEntry(
+            spec: svc.spec, realServers: servers, counters: svc.stats.shown, rates: svc.stats.rates,
+            localAddresses: svc.localAddresses)
+    }
+}

@@ -1,0 +1,221 @@
+// Scheduling a new connection, with persistence templates (K:ip_vs_core.c ip_vs_schedule,
+// ip_vs_sched_persist; K:ip_vs_conn.c ip_vs_check_template).
+
+extension IPVS {
+    static let ftpPort: UInt16 = 21
+
+    /// Picks a real server for a new connection of `svc` and creates the connection (and its
+    /// template for persistent services). Failure carries the packet's verdict.
+    func schedule(_ svc: VirtualServiceRuntime, _ p: PacketFacts, tick: UInt32, now: Timestamp) -> Result<
+        UInt32, ScheduleFailure
+    > {
+        if svc.spec.isPersistent { return schedulePersistent(svc, p, tick: tick, now: now) }
+        let key = svc.spec.key
+        // A non-persistent service only takes its own port (port-0 services need persistence).
+        if key.firewallMark == 0 && p.destinationPort != key.port {
+            counters.portMismatch &+= 1
+            return .failure(ScheduleFailure(verdict: .drop(.portMismatch)))
+        }
+        let d = pick(svc, p, now: now)
+        guard d >= 0 else { return noDestination(svc, p) }
+        let serverPort = store.endpoint[Int(d)].port != 0 ? store.endpoint[Int(d)].port : p.destinationPort
+        let onePacket = svc.spec.flags.contains(.onePacket) && p.transport == .udp
+        guard
+            let id = newConnection(
+                svc, p, server: d, serverPort: serverPort, flags: onePacket ? [.onePacket] : [], tick: tick)
+        else { return .failure(ScheduleFailure(verdict: .drop(.tableFull))) }
+        countConnection(d, service: svc)
+        return .success(id)
+    }
+
+    /// The verdict when no server is available (`ip_vs_leave`): ICMP port unreachable, except that a
+    /// packet for another port of an FTP service's VIP is left alone.
+    private func noDestination(_ svc: VirtualServiceRuntime, _ p: PacketFacts) -> Result<UInt32, ScheduleFailure> {
+        if svc.spec.key.port == Self.ftpPort && p.destinationPort != Self.ftpPort {
+            return .failure(ScheduleFailure(verdict: .pass))
+        }
+        counters.noDestination &+= 1
+        return .failure(ScheduleFailure(verdict: .unreachable))
+    }
+
+    /// The scheduler's choice, or -1.
+    private func pick(_ svc: VirtualServiceRuntime, _ p: PacketFacts, now: Timestamp) -> Int32 {
+        guard let scheduler = svc.scheduler else { return -1 }
+        let request = SchedulingRequest(
+            transport: p.transport, source: p.source, sourcePort: p.sourcePort, destination: p.destination,
+            destinationPort: p.destinationPort, now: now)
+        return scheduler.schedule(request, random: &random)
+    }
+
+    /// `ip_vs_sched_persist`: the template `<proto, caddr & mask, 0, vaddr, vport>` (vport 0 for FTP
+    /// and port-0 services; proto IP and vaddr = fwmark for fwmark services) chooses the server;
+    /// without a usable template the scheduler picks and a template is made with the service's
+    /// persistence timeout.
+    private func schedulePersistent(_ svc: VirtualServiceRuntime, _ p: PacketFacts, tick: UInt32, now: Timestamp)
+        -> Result<UInt32, ScheduleFailure>
+    {
+        let spec = svc.spec
+        let family = p.source.family
+        let clientNet: RawAddress
+        switch p.source {
+        case .v4(let a): clientNet = RawAddress(.v4(IPv4Address(a.value & spec.netmask)))
+        case .v6(let a): clientNet = RawAddress(.v6(a.masked(prefixLength: Int(spec.netmask))))
+        }
+        var proto = p.transport.rawValue
+        var vaddr = RawAddress(p.destination)
+        var vport: UInt16 = 0
+        if p.destinationPort == spec.key.port {
+            if spec.key.port != Self.ftpPort { vport = p.destinationPort }
+        } else if spec.key.firewallMark != 0 {
+            proto = 0
+            vaddr =
+                family == .inet
+                ? RawAddress(high: 0, low: UInt64(spec.key.firewallMark))
+                : RawAddress(high: UInt64(spec.key.firewallMark) << 32, low: 0)
+        }
+        var ct = connections.lookupTemplate(
+            protocol: proto, family: family, client: clientNet, virtual: vaddr, virtualPort: vport)
+        if ct != ConnectionTable.none && !checkTemplate(ct) { ct = ConnectionTable.none }
+        let d: Int32
+        if ct == ConnectionTable.none {
+            let picked = pick(svc, p, now: now)
+            guard picked >= 0 else { return noDestination(svc, p) }
+            d = picked
+            let templatePort: UInt16 =
+                (p.destinationPort == spec.key.port && spec.key.port != Self.ftpPort) ? store.endpoint[Int(d)].port : 0
+            guard let t = connections.allocate() else {
+                counters.tableFull &+= 1
+                return .failure(ScheduleFailure(verdict: .drop(.tableFull)))
+            }
+            let r = connections.pointer(t)
+            r.pointee.protocolNumber = proto
+            r.pointee.familyRaw = family.rawValue
+            r.pointee.client = clientNet
+            r.pointee.clientPort = 0
+            r.pointee.virtual = vaddr
+            r.pointee.virtualPort = vport
+            r.pointee.destination = RawAddress(store.endpoint[Int(d)].address)
+            r.pointee.destinationFamilyRaw = store.endpoint[Int(d)].address.family.rawValue
+            r.pointee.destinationPort = templatePort
+            r.pointee.flags = [.template]
+            bind(t, to: d)
+            connections.hashIn(t)
+            r.pointee.timeout = spec.persistenceTimeout
+            ct = t
+        } else {
+            d = connections.pointer(ct).pointee.server
+        }
+        var dport = p.destinationPort
+        if dport == spec.key.port && store.endpoint[Int(d)].port != 0 { dport = store.endpoint[Int(d)].port }
+        let onePacket = spec.flags.contains(.onePacket) && p.transport == .udp
+        guard
+            let id = newConnection(
+                svc, p, server: d, serverPort: dport, flags: onePacket ? [.onePacket] : [], tick: tick)
+        else {
+            connections.arm(
+                ct, expires: tick &+ ConnectionTable.ticks(seconds: connections.pointer(ct).pointee.timeout))
+            return .failure(ScheduleFailure(verdict: .drop(.tableFull)))
+        }
+        // `ip_vs_control_add` + `ip_vs_conn_put(ct)`: the template's timer restarts on every use.
+        connections.pointer(id).pointee.control = ct
+        connections.pointer(ct).pointee.controlled &+= 1
+        connections.arm(ct, expires: tick &+ ConnectionTable.ticks(seconds: connections.pointer(ct).pointee.timeout))
+        countConnection(d, service: svc)
+        return .success(id)
+    }
+
+    /// `ip_vs_check_template`: a template whose server was deleted, or is quiesced while
+    /// `expire_quiescent_template` is set, is re-keyed to port 0xFFFF so it stops matching, and its
+    /// timer is left alone.
+    func checkTemplate(_ ct: UInt32) -> Bool {
+        let r = connections.pointer(ct)
+        let d = r.pointee.server
+        let usable =
+            d >= 0 && store.flags[Int(d)].contains(.available)
+            && !(sysctls.expireQuiescentTemplate && store.weight[Int(d)] == 0)
+        if usable { return true }
+        if r.pointee.virtualPort != 0xFFFF {
+            connections.unhash(ct)
+            r.pointee.destinationPort = 0xFFFF
+            r.pointee.virtualPort = 0xFFFF
+            r.pointee.clientPort = 0
+            connections.hashIn(ct)
+        }
+        return false
+    }
+
+    /// `ip_vs_conn_new` for a scheduled connection (plus FULLNAT's local address and port).
+    private func newConnection(
+        _ svc: VirtualServiceRuntime, _ p: PacketFacts, server d: Int32, serverPort: UInt16, flags: ConnectionFlags,
+        tick: UInt32
+    ) -> UInt32? {
+        var local: (RawAddress, UInt16)? = nil
+        if store.forwarding[Int(d)].kernelCode == 5 {
+            local = allocateLocalEndpoint(svc, p, server: d, serverPort: serverPort)
+            if local == nil {
+                counters.noLocalAddress &+= 1
+                return nil
+            }
+        }
+        guard let id = connections.allocate() else {
+            counters.tableFull &+= 1
+            return nil
+        }
+        let r = connections.pointer(id)
+        r.pointee.protocolNumber = p.transport.rawValue
+        r.pointee.familyRaw = p.source.family.rawValue
+        r.pointee.client = RawAddress(p.source)
+        r.pointee.clientPort = p.sourcePort
+        r.pointee.virtual = RawAddress(p.destination)
+        r.pointee.virtualPort = p.destinationPort
+        r.pointee.destination = RawAddress(store.endpoint[Int(d)].address)
+        r.pointee.destinationFamilyRaw = store.endpoint[Int(d)].address.family.rawValue
+        r.pointee.destinationPort = serverPort
+        r.pointee.flags = flags
+        r.pointee.state = 0
+        r.pointee.timeout = 3
+        if let (laddr, lport) = local {
+            r.pointee.local = laddr
+            r.pointee.localPort = lport
+        }
+        bind(id, to: d)
+        if !flags.contains(.onePacket) {
+            connections.hashIn(id)
+            if local != nil { connections.hashOut(id) }
+        }
+        return id
+    }
+
+    /// FULLNAT: the service's next local address (round robin) and a local port that no live
+    /// connection to the same server uses with it, so the reply `server → local:port` names
+    /// exactly one connection.
+    private func allocateLocalEndpoint(
+        _ svc: VirtualServiceRuntime, _ p: PacketFacts, server d: Int32, serverPort: UInt16
+    )
+        -> (RawAddress, UInt16)?
+    {
+        let candidates = svc.localAddresses.filter { $0.family == store.endpoint[Int(d)].address.family }
+        guard !candidates.isEmpty else { return nil }
+        let raddr = RawAddress(store.endpoint[Int(d)].address)
+        for _ in 0..<candidates.count {
+            let laddr = RawAddress(candidates[Int(svc.localCursor % UInt32(candidates.count))])
+            svc.localCursor &+= 1
+            for _ in 0..<64512 {
+                let port = UInt16(1024 + Int(localPortCursor % 64512))
+                localPortCursor &+= 1
+                if connections.lookupOut(
+                    protocol: p.transport.rawValue, source: raddr, sourcePort: serverPort, destination: laddr,
+                    destinationPort: port) == ConnectionTable.none
+                {
+                    return (laddr, port)
+                }
+            }
+        }
+        return nil
+    }
+}
+
+/// Why scheduling made no connection, with the packet's verdict.
+struct ScheduleFailure: Error {
+    var verdict: PacketVerdict
+}

@@ -1,0 +1,98 @@
+// Time: connection expiry on the timing wheel, the 2-second rate estimator, scheduler timers,
+// and the connection listing's countdowns.
+
+extension IPVS {
+    /// Runs every timer due at `now`: connection and template expiry, the rate estimator (every
+    /// 2 s) and the schedulers' periodic work (every 60 s). Call it regularly (the data plane does
+    /// once per batch); the packet path never reads a clock.
+    public func advance(to now: Timestamp) {
+        connections.advance(to: ConnectionTable.tick(now)) { id, tick in expire(id, tick: tick) }
+        if nextEstimate == nil { nextEstimate = now + .seconds(2) }
+        while let t = nextEstimate, t <= now {
+            estimate()
+            nextEstimate = t + .seconds(2)
+        }
+        if nextSchedulerTick == nil { nextSchedulerTick = now + .seconds(60) }
+        while let t = nextSchedulerTick, t <= now {
+            for slot in serviceOrder { service(slot: slot).scheduler?.periodic(now: t) }
+            nextSchedulerTick = t + .seconds(60)
+        }
+    }
+
+    /// One estimator step over every service, listed server and the totals.
+    func estimate() {
+        for slot in serviceOrder {
+            let svc = service(slot: slot)
+            svc.stats.estimate()
+            for d in svc.members { store.withStats(d) { $0.estimate() } }
+        }
+        totalStats.estimate()
+    }
+
+    /// `ip_vs_conn_expire`: a connection that still controls others waits 60 s more; otherwise it
+    /// leaves the table, releases its template (dropping it at once when this connection was
+    /// expired early and the template is unused and not assured) and its server.
+    func expire(_ id: UInt32, tick: UInt32) {
+        let r = connections.pointer(id)
+        if r.pointee.controlled > 0 {
+            r.pointee.timeout = 60
+            connections.arm(id, expires: tick &+ ConnectionTable.ticks(seconds: 60))
+            return
+        }
+        connections.unhash(id)
+        connections.wheelUnlink(id)
+        let ct = r.pointee.control
+        if ct != ConnectionTable.none {
+            let c = connections.pointer(ct)
+            c.pointee.controlled &-= 1
+            r.pointee.control = ConnectionTable.none
+            if r.pointee.timeout == 0 && c.pointee.controlled == 0
+                && (!c.pointee.flags.contains(.template) || !c.pointee.flags.contains(.assured))
+            {
+                expire(ct, tick: tick)
+            }
+        }
+        unbind(id)
+        connections.free(id)
+    }
+
+    /// `ipvsadm -Lnc`: every connection and template, with its state and time left.
+    public func connections(now: Timestamp) -> [ConnectionEntry] {
+        let tick = ConnectionTable.tick(now)
+        var out: [ConnectionEntry] = []
+        connections.forEachHashed { id in
+            let r = connections.pointer(id).pointee
+            let left = Int32(bitPattern: r.expires &- tick)
+            let family = r.family
+            let isTemplate = r.flags.contains(.template)
+            let protoName: String
+            let stateName: String
+            switch r.protocolNumber {
+            case TransportProtocol.tcp.rawValue:
+                protoName = "TCP"
+                stateName = TCPState(rawValue: r.state)?.name ?? "ERR!"
+            case TransportProtocol.udp.rawValue:
+                protoName = "UDP"
+                stateName = "UDP"
+            case TransportProtocol.sctp.rawValue:
+                protoName = "SCTP"
+                stateName = SCTPState(rawValue: r.state)?.name ?? "ERR!"
+            default:
+                protoName = "IP"
+                stateName = "NONE"
+            }
+            out.append(
+                ConnectionEntry(
+                    protocolName: protoName, client: Endpoint(r.client.address(family), r.clientPort),
+                    virtual: Endpoint(r.virtual.address(family), r.virtualPort),
+                    destination: Endpoint(r.destination.address(r.destinationFamily), r.destinationPort),
+                    state: isTemplate ? (r.flags.contains(.assured) ? "ASSURED" : "NONE") : stateName,
+                    expiresInSeconds: left > 0 ? ConnectionTable.seconds(ticks: UInt32(left)) : 0,
+                    isTemplate: isTemplate))
+        }
+        return out
+    }
+
+    /// Live connections and templates.
+    public var connectionCount: Int { connections.count }
+}

@@ -1,0 +1,102 @@
+// The IPVS table: virtual services, real servers, connections and statistics of one director.
+
+/// One director's IPVS table, with the kernel's semantics: the verbs of `ipvsadm` (add, edit and
+/// delete services and real servers, flush, zero, timeouts, listings) and the packet path
+/// (find or schedule a connection, follow TCP state, expire on the injected clock).
+///
+/// Not thread-safe: own it from one thread or task. Time never comes from the system; callers
+/// pass `Timestamp`s.
+public final class IPVS {
+    /// The settings this table was created with.
+    public let configuration: IPVSConfiguration
+    /// Runtime sysctls (may be changed at any time).
+    public var sysctls: IPVSSysctls
+
+    /// Every real server's runtime state.
+    @_spi(Internals) public let store = DestinationStore()
+    /// Services by slot (nil = free slot).
+    @_spi(Internals) public internal(set) var serviceSlots: [VirtualServiceRuntime?] = []
+    /// Slots in the order services were added.
+    var serviceOrder: [Int32] = []
+    var freeServiceSlots: [Int32] = []
+    var serviceByKey: [ServiceKey: Int32] = [:]
+    /// Table-wide statistics (`ipvs->tot_stats`).
+    var totalStats = StatsBlock()
+    var random: SchedulerRandom
+    /// TCP state timeouts in seconds, by `TCPState` raw value.
+    var tcpTimeouts: [UInt32] = TCPState.defaultTimeouts
+    /// The UDP timeout in seconds.
+    var udpTimeout: UInt32 = 300
+    /// SCTP state timeouts in seconds, by `SCTPState` raw value.
+    var sctpTimeouts: [UInt32] = SCTPState.defaultTimeouts
+    var daemons: [SyncDaemonSpec] = []
+    /// The connection table.
+    @_spi(Internals) public internal(set) var connections: ConnectionTable
+    /// When the estimator last ran, and the periodic scheduler timers.
+    var nextEstimate: Timestamp?
+    var nextSchedulerTick: Timestamp?
+    /// Counted outcomes of the packet path.
+    public internal(set) var counters = PacketPathCounters()
+    /// The next FULLNAT local port to try.
+    var localPortCursor: UInt32 = 0
+
+    /// Tells whether an address belongs to this host: a real server on a local address is
+    /// forwarded to the local stack ("Local"), as the kernel decides with `inet_addr_type`.
+    public var isLocalAddress: (IPAddress) -> Bool = { _ in false }
+
+    /// Creates an empty table.
+    public init(configuration: IPVSConfiguration = .init()) {
+        self.configuration = configuration
+        sysctls = configuration.sysctls
+        random = SchedulerRandom(seed: configuration.randomSeed)
+        connections = ConnectionTable(maxConnections: configuration.maxConnections, seed: configuration.hashSeed)
+    }
+
+    /// Version and sizes for the listing header.
+    public var info: IPVSInfo {
+        IPVSInfo(
+            versionCode: 0x01_02_01, connectionTableSize: UInt32(1) << UInt32(configuration.connectionTableBits),
+            serviceCount: UInt32(serviceOrder.count))
+    }
+
+    @_spi(Internals) public func service(slot: Int32) -> VirtualServiceRuntime { serviceSlots[Int(slot)]! }
+
+    /// The slot of a service by its exact key.
+    @_spi(Internals) public func serviceSlot(_ key: ServiceKey) -> Int32? { serviceByKey[key] }
+
+    /// The service a packet belongs to, as `ip_vs_service_find` looks it up: by fwmark first, then
+    /// `<protocol, VIP, port>`, then the FTP control service for FTP data (port 20 or ≥ 1024) on
+    /// TCP, then the VIP's port-0 service.
+    @_spi(Internals) public func findService(
+        transport: TransportProtocol, address: IPAddress, port: UInt16, firewallMark: UInt32 = 0
+    ) -> Int32? {
+        if firewallMark != 0, let s = serviceByKey[.firewallMark(firewallMark, address.family)] { return s }
+        if let s = serviceByKey[.endpoint(transport, Endpoint(address, port))] { return s }
+        if transport == .tcp && (port == 20 || port >= 1024),
+            let s = serviceByKey[.endpoint(transport, Endpoint(address, 21))]
+        {
+            return s
+        }
+        if port != 0, let s = serviceByKey[.endpoint(transport, Endpoint(address, 0))] { return s }
+        return nil
+    }
+}
+
+/// Counted outcomes of the packet path that are not a connection: every packet IPVS refuses is
+/// counted under one of these.
+public struct PacketPathCounters: Hashable, Sendable {
+    /// A new connection was refused because the table is at its maximum.
+    public var tableFull: UInt64 = 0
+    /// A service had no available real server (the kernel sends ICMP port unreachable).
+    public var noDestination: UInt64 = 0
+    /// A packet for a connection whose real server was deleted was dropped (`expire_nodest_conn` 0).
+    public var destinationGone: UInt64 = 0
+    /// A non-SYN TCP packet matched no connection (left to the local stack).
+    public var notScheduled: UInt64 = 0
+    /// A non-persistent service received a packet for another port (port-0 service misuse).
+    public var portMismatch: UInt64 = 0
+    /// A FULLNAT connection found no local address or free local port.
+    public var noLocalAddress: UInt64 = 0
+
+    public init() {}
+}

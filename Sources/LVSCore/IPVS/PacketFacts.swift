@@ -1,0 +1,96 @@
+// What the packet path needs to know about a packet, and what it decides.
+
+/// TCP header flags.
+public struct TCPFlags: OptionSet, Hashable, Sendable {
+    public var rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+    public static let fin = TCPFlags(rawValue: 0x01)
+    public static let syn = TCPFlags(rawValue: 0x02)
+    public static let rst = TCPFlags(rawValue: 0x04)
+    public static let psh = TCPFlags(rawValue: 0x08)
+    public static let ack = TCPFlags(rawValue: 0x10)
+}
+
+/// The facts of one TCP, UDP or SCTP packet that IPVS decides on, as a parser extracts them.
+public struct PacketFacts: Sendable {
+    public var transport: TransportProtocol
+    public var source: IPAddress
+    public var sourcePort: UInt16
+    public var destination: IPAddress
+    public var destinationPort: UInt16
+    /// TCP flags (TCP only).
+    public var tcpFlags: TCPFlags
+    /// The SCTP chunk type that drives the state machine (SCTP only; an ABORT bundled after a
+    /// COOKIE_ECHO/COOKIE_ACK counts as ABORT, as `set_sctp_state` reads it).
+    public var sctpChunkType: UInt8
+    /// The IP packet length in bytes (what the statistics count).
+    public var length: UInt32
+    /// The packet's firewall mark (0 for none).
+    public var firewallMark: UInt32
+
+    public init(
+        transport: TransportProtocol, source: IPAddress, sourcePort: UInt16, destination: IPAddress,
+        destinationPort: UInt16, tcpFlags: TCPFlags = [], sctpChunkType: UInt8 = 0, length: UInt32 = 60,
+        firewallMark: UInt32 = 0
+    ) {
+        self.transport = transport
+        self.source = source
+        self.sourcePort = sourcePort
+        self.destination = destination
+        self.destinationPort = destinationPort
+        self.tcpFlags = tcpFlags
+        self.sctpChunkType = sctpChunkType
+        self.length = length
+        self.firewallMark = firewallMark
+    }
+}
+
+/// Where and how to send a packet of a connection.
+public struct Forwarding: Hashable, Sendable {
+    /// The connection's id, or `ConnectionTable.none` for one-packet scheduling.
+    public var connection: UInt32
+    /// How to reach the real server.
+    public var method: ForwardingMethod
+    /// The real server's address and the port the packet must reach.
+    public var server: Endpoint
+    public var client: Endpoint
+    public var virtual: Endpoint
+    /// FULLNAT: the local address and port that replace the client's.
+    public var local: Endpoint?
+
+    public init(
+        connection: UInt32, method: ForwardingMethod, server: Endpoint, client: Endpoint, virtual: Endpoint,
+        local: Endpoint? = nil
+    ) {
+        self.connection = connection
+        self.method = method
+        self.server = server
+        self.client = client
+        self.virtual = virtual
+        self.local = local
+    }
+}
+
+/// Why the packet path dropped a packet.
+public enum PacketDropReason: Hashable, Sendable {
+    /// The connection table is at its maximum.
+    case tableFull
+    /// The connection's real server was deleted (`expire_nodest_conn` = 0).
+    case destinationGone
+    /// A persistent/port-0 rule could not be applied.
+    case portMismatch
+    /// FULLNAT service without a usable local address or port.
+    case noLocalAddress
+}
+
+/// The packet path's decision for a packet.
+public enum PacketVerdict: Hashable, Sendable {
+    /// Forward as described.
+    case forward(Forwarding)
+    /// Not IPVS's packet: leave it to the local stack (`NF_ACCEPT`).
+    case pass
+    /// Drop it, for a counted reason.
+    case drop(PacketDropReason)
+    /// Drop it and answer with ICMP port unreachable (no server available, `ip_vs_leave`).
+    case unreachable
+}

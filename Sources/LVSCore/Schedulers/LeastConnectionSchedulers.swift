@@ -1,0 +1,182 @@
+// lc, wlc, sed, nq, fo, ovf: the "pick the best server" schedulers (K:ip_vs_lc.c, ip_vs_wlc.c,
+// ip_vs_sed.c, ip_vs_nq.c, ip_vs_fo.c, ip_vs_ovf.c), each answered from an index tree.
+
+/// A scheduler whose choice is "the first server in list order that is best by some key among
+/// the candidates". Subclasses give the candidate test and the strict "better" relation; the
+/// tournament tree then returns exactly what the kernel's linear scan returns.
+class BestServerScheduler: Scheduler {
+    var tree = BestTree()
+
+    required init(service: VirtualServiceRuntime, store: DestinationStore) {
+        super.init(service: service, store: store)
+        rebuild()
+    }
+
+    /// Whether the server may be chosen at all.
+    func isCandidate(_ slot: Int32) -> Bool { store.isEligible(slot) }
+    /// Whether `b` (later in the list) strictly beats `a`.
+    func isBetter(_ b: Int32, than a: Int32) -> Bool { false }
+
+    final func rebuild() {
+        let m = members
+        tree.rebuild(count: m.count, leaf: { isCandidate(m[$0]) ? m[$0] : -1 }, better: isBetter)
+    }
+
+    final func refresh(_ slot: Int32) {
+        let p = Int(store.position[Int(slot)])
+        if p < 0 { return }
+        tree.update(p, leaf: isCandidate(slot) ? slot : -1, better: isBetter)
+    }
+
+    override func destinationAdded(_ slot: Int32) { rebuild() }
+    override func destinationRemoved(_ slot: Int32, formerPosition: Int) { rebuild() }
+    override func destinationUpdated(_ slot: Int32) { refresh(slot) }
+    override func overloadChanged(_ slot: Int32) { refresh(slot) }
+    override func loadChanged(_ slot: Int32) { refresh(slot) }
+
+    override func schedule(_ request: SchedulingRequest, random: inout SchedulerRandom) -> Int32 { tree.best }
+}
+
+/// lc: the smallest overhead (active × 256 + inactive), weight ignored except that weight 0
+/// excludes a server; first in list order on a tie.
+final class LeastConnectionScheduler: BestServerScheduler {
+    override class var name: String { "lc" }
+    override func isBetter(_ b: Int32, than a: Int32) -> Bool { store.overhead(b) < store.overhead(a) }
+    override func loadChanged(_ slot: Int32) { refresh(slot) }
+}
+
+/// wlc (the default): the smallest overhead/weight, compared without division:
+/// `oh(a)·w(b) > oh(b)·w(a)` in 64 bits.
+final class WeightedLeastConnectionScheduler: BestServerScheduler {
+    override class var name: String { "wlc" }
+    override func isBetter(_ b: Int32, than a: Int32) -> Bool {
+        Int64(store.overhead(a)) * Int64(store.weight[Int(b)]) > Int64(store.overhead(b))
+            * Int64(store.weight[Int(a)])
+    }
+}
+
+/// sed: the smallest (active + 1)/weight.
+final class ShortestExpectedDelayScheduler: BestServerScheduler {
+    override class var name: String { "sed" }
+    override func isBetter(_ b: Int32, than a: Int32) -> Bool {
+        let oa = Int64(store.activeConnections[Int(a)] &+ 1)
+        let ob = Int64(store.activeConnections[Int(b)] &+ 1)
+        return oa * Int64(store.weight[Int(b)]) > ob * Int64(store.weight[Int(a)])
+    }
+}
+
+/// nq: the first candidate with no active connection; otherwise as sed.
+final class NeverQueueScheduler: BestServerScheduler {
+    override class var name: String { "nq" }
+    private var idle = MaxTree()
+
+    required init(service: VirtualServiceRuntime, store: DestinationStore) {
+        super.init(service: service, store: store)
+        rebuildIdle()
+    }
+
+    private func idleValue(_ slot: Int32) -> Int32 {
+        isCandidate(slot) && store.activeConnections[Int(slot)] == 0 ? 1 : 0
+    }
+
+    private func rebuildIdle() {
+        let m = members
+        idle.rebuild(count: m.count) { idleValue(m[$0]) }
+    }
+
+    private func refreshIdle(_ slot: Int32) {
+        let p = Int(store.position[Int(slot)])
+        if p >= 0 { idle.set(p, idleValue(slot)) }
+    }
+
+    override func isBetter(_ b: Int32, than a: Int32) -> Bool {
+        let oa = Int64(store.activeConnections[Int(a)] &+ 1)
+        let ob = Int64(store.activeConnections[Int(b)] &+ 1)
+        return oa * Int64(store.weight[Int(b)]) > ob * Int64(store.weight[Int(a)])
+    }
+
+    override func destinationAdded(_ slot: Int32) {
+        super.destinationAdded(slot)
+        rebuildIdle()
+    }
+    override func destinationRemoved(_ slot: Int32, formerPosition: Int) {
+        super.destinationRemoved(slot, formerPosition: formerPosition)
+        rebuildIdle()
+    }
+    override func destinationUpdated(_ slot: Int32) {
+        refresh(slot)
+        refreshIdle(slot)
+    }
+    override func overloadChanged(_ slot: Int32) {
+        refresh(slot)
+        refreshIdle(slot)
+    }
+    override func loadChanged(_ slot: Int32) {
+        refresh(slot)
+        refreshIdle(slot)
+    }
+
+    override func schedule(_ request: SchedulingRequest, random: inout SchedulerRandom) -> Int32 {
+        let p = idle.first(atLeast: 1, from: 0, through: members.count - 1)
+        return p >= 0 ? members[p] : tree.best
+    }
+}
+
+/// fo (weighted failover): the highest weight among candidates, first on a tie.
+final class WeightedFailoverScheduler: BestServerScheduler {
+    override class var name: String { "fo" }
+    override func isBetter(_ b: Int32, than a: Int32) -> Bool { store.weight[Int(b)] > store.weight[Int(a)] }
+    override func loadChanged(_ slot: Int32) {}
+}
+
+/// ovf (weighted overflow): the highest weight among candidates that also have
+/// active ≤ weight, first on a tie.
+final class WeightedOverflowScheduler: BestServerScheduler {
+    override class var name: String { "ovf" }
+    override func isCandidate(_ slot: Int32) -> Bool {
+        store.isEligible(slot) && store.activeConnections[Int(slot)] <= store.weight[Int(slot)]
+    }
+    override func isBetter(_ b: Int32, than a: Int32) -> Bool { store.weight[Int(b)] > store.weight[Int(a)] }
+}
+
+/// twos (power of two choices): two weighted random draws `r = prandom % (total + 1)`, each
+/// choosing the first candidate where the running weight sum reaches r; the second choice wins
+/// if `w2·oh1 > w1·oh2` in the kernel's 32-bit int arithmetic.
+final class PowerOfTwoChoicesScheduler: Scheduler {
+    override class var name: String { "twos" }
+    private var sums = SumTree()
+
+    required init(service: VirtualServiceRuntime, store: DestinationStore) {
+        super.init(service: service, store: store)
+        rebuild()
+    }
+
+    private func rebuild() {
+        let m = members
+        sums.rebuild(count: m.count) { Int64(effectiveWeight(store, m[$0])) }
+    }
+
+    private func refresh(_ slot: Int32) {
+        let p = Int(store.position[Int(slot)])
+        if p >= 0 { sums.set(p, Int64(effectiveWeight(store, slot))) }
+    }
+
+    override func destinationAdded(_ slot: Int32) { rebuild() }
+    override func destinationRemoved(_ slot: Int32, formerPosition: Int) { rebuild() }
+    override func destinationUpdated(_ slot: Int32) { refresh(slot) }
+    override func overloadChanged(_ slot: Int32) { refresh(slot) }
+
+    override func schedule(_ request: SchedulingRequest, random: inout SchedulerRandom) -> Int32 {
+        let total = sums.total
+        if total <= 0 { return -1 }
+        let modulus = UInt32(truncatingIfNeeded: total + 1)
+        let r1 = Int64(random.next32() % modulus)
+        let r2 = Int64(random.next32() % modulus)
+        let m = members
+        let c1 = m[sums.first(prefixAtLeast: max(r1, 1))]
+        let c2 = m[sums.first(prefixAtLeast: max(r2, 1))]
+        let w1 = store.weight[Int(c1)]
+        let w2 = store.weight[Int(c2)]
+        return w2 &* store.overhead(c1) > w1 &* store.overhead(c2) ? c2 : c1
+    }
+}

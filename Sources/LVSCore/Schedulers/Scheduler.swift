@@ -1,0 +1,84 @@
+// The scheduler interface: what a scheduler sees of a packet and of its service's real servers.
+
+/// The packet that needs a real server, as a scheduler sees it.
+public struct SchedulingRequest: Sendable {
+    /// The transport protocol, or nil for other IP protocols (fwmark services).
+    public var transport: TransportProtocol?
+    public var source: IPAddress
+    public var sourcePort: UInt16
+    public var destination: IPAddress
+    public var destinationPort: UInt16
+    public var now: Timestamp
+
+    public init(
+        transport: TransportProtocol?, source: IPAddress, sourcePort: UInt16, destination: IPAddress,
+        destinationPort: UInt16, now: Timestamp = .zero
+    ) {
+        self.transport = transport
+        self.source = source
+        self.sourcePort = sourcePort
+        self.destination = destination
+        self.destinationPort = destinationPort
+        self.now = now
+    }
+}
+
+/// The kernel's pseudo-random numbers (`prandom_u32`) for twos, from a seedable generator
+/// (SplitMix64) so tests are repeatable.
+public struct SchedulerRandom: Sendable {
+    private var state: UInt64
+
+    public init(seed: UInt64) { state = seed }
+
+    /// The next 32-bit value.
+    public mutating func next32() -> UInt32 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return UInt32(truncatingIfNeeded: (z ^ (z >> 31)) >> 32)
+    }
+}
+
+/// `hash_32(v, bits)` of include/linux/hash.h: multiply by GOLDEN_RATIO_32, keep the top bits.
+@inlinable public func hash32(_ v: UInt32, bits: Int) -> UInt32 {
+    (v &* 0x61C8_8647) >> UInt32(32 - bits)
+}
+
+/// A scheduler bound to one virtual service. Subclasses implement the kernel's algorithms; the
+/// hooks mirror the kernel's `add_dest`/`del_dest`/`upd_dest`, plus load and overload
+/// notifications that feed the O(log n) indices.
+@_spi(Internals) open class Scheduler {
+    /// The service whose list this scheduler chooses from.
+    public unowned let service: VirtualServiceRuntime
+    /// Every real server's runtime state.
+    public let store: DestinationStore
+
+    public required init(service: VirtualServiceRuntime, store: DestinationStore) {
+        self.service = service
+        self.store = store
+    }
+
+    /// The scheduler's name (`rr`, `wlc`, …).
+    open class var name: String { "" }
+
+    /// A server was added at the head of the list (`add_dest`).
+    open func destinationAdded(_ slot: Int32) {}
+    /// A server at `formerPosition` was removed from the list (`del_dest`).
+    open func destinationRemoved(_ slot: Int32, formerPosition: Int) {}
+    /// A server's weight, thresholds or forwarding changed (`upd_dest`).
+    open func destinationUpdated(_ slot: Int32) {}
+    /// A listed server's active/inactive counts changed.
+    open func loadChanged(_ slot: Int32) {}
+    /// A listed server's overload flag changed.
+    open func overloadChanged(_ slot: Int32) {}
+    /// The periodic timer (every 60 s for lblc/lblcr cleanup).
+    open func periodic(now: Timestamp) {}
+
+    /// Picks a real server for the request: a destination slot, or -1 for "no destination
+    /// available".
+    open func schedule(_ request: SchedulingRequest, random: inout SchedulerRandom) -> Int32 { -1 }
+
+    /// The list: slots in kernel order (head = newest).
+    @inlinable public var members: [Int32] { service.members }
+}
