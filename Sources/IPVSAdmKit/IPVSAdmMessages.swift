@@ -9,7 +9,7 @@ import LVSCore
 /// Anything else falls back to `strerror(errno)`.
 public enum IPVSAdmMessages {
     enum Errno: Int32 {
-        case eperm = 1, enoent = 2, esrch = 3, enomem = 12, eexist = 17, einval = 22
+        case eperm = 1, enoent = 2, esrch = 3, enomem = 12, eexist = 17, einval = 22, erange = 34
     }
 
     static func errno(of code: IPVSError.Code) -> Errno? {
@@ -20,7 +20,8 @@ public enum IPVSAdmMessages {
         case .noMemory: return .enomem
         case .permissionDenied: return .eperm
         case .invalidArgument: return .einval
-        case .tableFull: return nil
+        case .outOfRange: return .erange
+        default: return nil  // SwiftLVS-only codes print their own message
         }
     }
 
@@ -42,6 +43,7 @@ public enum IPVSAdmMessages {
         case (_, .eexist): return "File exists"
         case (_, .enoent): return "No such file or directory"
         case (_, .esrch): return "No such process"
+        case (_, .erange): return "Numerical result out of range"
         }
     }
 }

@@ -57,3 +57,6 @@ extension ControlRequest {
         }
     }
 }
+
+/// The IPVS table is the model lvsd serves.
+extension IPVS: IPVSControlTarget {}

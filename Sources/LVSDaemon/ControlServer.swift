@@ -160,17 +160,17 @@ public final class ControlServer: Sendable {
             if state.withLock({ $0.connections.isEmpty }) { break }
             usleep(10_000)
         }
-        state.withLock { s in
-            if s.listenFD >= 0 {
-                close(s.listenFD)
-                s.listenFD = -1
-            }
+        let closed = state.withLock { s -> Bool in
+            guard s.listenFD >= 0 else { return false }
+            close(s.listenFD)
+            s.listenFD = -1
             if s.unlinkOnClose, case .path(let p) = endpoint {
                 unlink(p)
                 s.unlinkOnClose = false
             }
+            return true
         }
-        logger.info("control endpoint closed", metadata: ["endpoint": "\(endpoint)"])
+        if closed { logger.info("control endpoint closed", metadata: ["endpoint": "\(endpoint)"]) }
     }
 
     /// The number of clients connected now.
