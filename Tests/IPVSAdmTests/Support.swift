@@ -2,6 +2,7 @@
 import IPVSAdmKit
 import LVSControl
 import LVSCore
+import LVSTestSupport
 
 /// Answers listing requests from fixed values and records every state change it receives
 /// (answering with `results` when given, else `.ok`). For format and parse tests only: it has
@@ -77,4 +78,47 @@ func server(
         spec: RealServerSpec(endpoint: ep(a, p), forwarding: f, weight: weight, upperThreshold: upper, lowerThreshold: lower),
         activeConnections: active, inactiveConnections: inactive, persistentConnections: persistent,
         counters: counters, rates: rates)
+}
+
+/// A real IPVS table behind the real wire format: each request frame is encoded, decoded,
+/// applied to the table and answered through an encoded response, as lvsd does it.
+final class InProcessDirector: IPVSAdmBackend {
+    let ipvs: IPVS
+    let clock: FakeClock
+    var mayChangeState = true
+
+    init(_ ipvs: IPVS = IPVS(), clock: FakeClock = FakeClock()) {
+        self.ipvs = ipvs
+        self.clock = clock
+    }
+
+    func perform(_ requests: [ControlRequest]) throws(IPVSAdmBackendError) -> [ControlResult] {
+        do {
+            let frame = ControlCodec.encodeRequestFrame(requests)
+            _ = try ControlCodec.decodeHeader(frame, maxBody: ControlProtocol.maxRequestBody)
+            let decoded = try ControlCodec.decodeRequests(body: Array(frame[ControlProtocol.headerSize...]))
+            let results = decoded.map { $0.perform(on: ipvs, now: clock.now(), mayChangeState: mayChangeState) }
+            let response = ControlCodec.encodeResponseFrame(results)
+            return try ControlCodec.decodeResults(
+                body: Array(response[ControlProtocol.headerSize...]), expected: requests.count)
+        } catch {
+            throw IPVSAdmBackendError(message: "codec failure: \(error)")
+        }
+    }
+}
+
+/// Runs a shell-like script line by line against `director`, as `sh script` would: each line is
+/// one ipvsadm invocation (lines not starting with ipvsadm's path are skipped). Returns the runs.
+@discardableResult
+func runScript(_ script: String, on director: any IPVSAdmBackend, resolver: any IPVSAdmNameResolver = NumericOnlyResolver())
+    -> [Run]
+{
+    var runs: [Run] = []
+    for line in script.split(separator: "\n") {
+        var w = words(String(line))
+        guard let first = w.first, first.hasSuffix("ipvsadm") else { continue }
+        w.removeFirst()
+        runs.append(ipvsadm(w, backend: director, resolver: resolver, program: first))
+    }
+    return runs
 }
