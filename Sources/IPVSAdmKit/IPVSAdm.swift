@@ -111,6 +111,19 @@ public final class IPVSAdm {
         case .save:
             try listAll(cmd.format.union(.rule))
             return 0
+        case .getLocalAddress:
+            guard let key = cmd.service.key else { throw Terminate(status: 2) }
+            let result = try perform([.getService(key)])[0]
+            switch result {
+            case .service(let entry):
+                output.writeOut(formatter.listLocalAddresses(entry, format: cmd.format))
+            case .failure(let e):
+                output.writeErr(Array((IPVSAdmMessages.message(for: e, command: .getLocalAddress) + "\n").utf8))
+                throw Terminate(status: 1)
+            default:
+                throw unexpected()
+            }
+            return 0
         case .restore:
             if readingStdin {
                 output.writeErr(Array(IPVSAdmUsage.tryHelp(parser.program).utf8))
@@ -138,7 +151,13 @@ public final class IPVSAdm {
         case .timeout: return .setTimeouts(cmd.timeouts)
         case .startDaemon: return .startSyncDaemon(cmd.daemon.spec)
         case .stopDaemon: return .stopSyncDaemon(cmd.daemon.role)
-        case .list, .save, .restore: return nil
+        case .addLocalAddress:
+            guard let a = cmd.localAddress, let k = cmd.service.key else { return nil }
+            return .addLocalAddress(a, k)
+        case .deleteLocalAddress:
+            guard let a = cmd.localAddress, let k = cmd.service.key else { return nil }
+            return .deleteLocalAddress(a, k)
+        case .list, .save, .restore, .getLocalAddress: return nil
         }
     }
 

@@ -138,6 +138,8 @@ public struct IPVSAdmCommand: Hashable, Sendable {
     public var destination = DestinationArguments()
     public var timeouts = IPVSTimeouts(tcp: 0, tcpFin: 0, udp: 0)
     public var daemon = DaemonArguments()
+    /// `-z`: a FULLNAT local address (SwiftLVS extension, DPVS syntax).
+    public var localAddress: IPAddress?
     /// The option classes given (bits of `IPVSAdmOptionClass`).
     public var options: UInt64 = 0
     public var format: ListingFormat = []

@@ -35,6 +35,10 @@ public enum IPVSAdmMessages {
         case (.addDest, .esrch), (.editDest, .esrch), (.deleteDest, .esrch): return "Service not defined"
         case (.addDest, .eexist): return "Destination already exists"
         case (.editDest, .enoent), (.deleteDest, .enoent): return "No such destination"
+        case (.addLocalAddress, .eexist): return "Local address already exists"
+        case (.deleteLocalAddress, .enoent): return "No such local address"
+        case (.addLocalAddress, .esrch), (.deleteLocalAddress, .esrch), (.getLocalAddress, .esrch):
+            return "No such service"
         case (.startDaemon, .eexist): return "Daemon has already run"
         case (.stopDaemon, .esrch): return "No daemon is running"
         case (_, .eperm): return "Permission denied (you must be root)"

@@ -13,14 +13,18 @@ public enum IPVSAdmTag: Hashable, Sendable {
     case ipv6, ops, persistenceEngine, schedFlags
     case mcastGroup, mcastPort, mcastTTL, syncMaxLen
     case tunInfo, tunType, tunPort, tunNoCsum, tunCsum, tunRemCsum
-    /// SwiftLVS extension: FULLNAT forwarding for a real server (not in mainline ipvsadm).
+    /// SwiftLVS extensions (not in mainline ipvsadm): FULLNAT forwarding for a real server, and
+    /// DPVS-style FULLNAT local-address commands and their options.
     case fullNAT
+    case addLocalAddress, deleteLocalAddress, getLocalAddress, localAddress, interfaceName
 }
 
 /// The commands (`CMD_*`), in ipvsadm's order; `name` is its `cmdnames[]` entry.
 public enum IPVSAdmCommandKind: Int, CaseIterable, Sendable {
     case add = 0, edit, delete, flush, list, addDest, deleteDest, editDest, timeout, startDaemon, stopDaemon,
         restore, save, zero
+    /// SwiftLVS extensions (DPVS syntax): FULLNAT local addresses of a service.
+    case addLocalAddress, deleteLocalAddress, getLocalAddress
 
     public var name: String {
         switch self {
@@ -38,6 +42,9 @@ public enum IPVSAdmCommandKind: Int, CaseIterable, Sendable {
         case .restore: return "restore"
         case .save: return "save"
         case .zero: return "zero"
+        case .addLocalAddress: return "add-laddr"
+        case .deleteLocalAddress: return "del-laddr"
+        case .getLocalAddress: return "get-laddr"
         }
     }
 }
@@ -48,6 +55,8 @@ public enum IPVSAdmOptionClass: Int, CaseIterable, Sendable {
         lThreshold, mcast, timeout, daemon, stats, rate, thresholds, persistentConn, noSort, syncID, exact, onePacket,
         persistenceEngine, schedFlags, mcastGroup, mcastPort, mcastTTL, syncMaxLen, tunInfo, tunType, tunPort,
         tunNoCsum, tunCsum, tunRemCsum
+        /// SwiftLVS extensions: `-z` local address, `-F` interface (DPVS).
+        case localAddress, interfaceName
 
     /// `optnames[]`.
     public var name: String {
@@ -86,6 +95,8 @@ public enum IPVSAdmOptionClass: Int, CaseIterable, Sendable {
         case .tunNoCsum: return "tun-nocsum"
         case .tunCsum: return "tun-csum"
         case .tunRemCsum: return "tun-remcsum"
+        case .localAddress: return "laddr"
+        case .interfaceName: return "ifname"
         }
     }
 
@@ -155,29 +166,37 @@ public enum IPVSAdmTables {
         PoptOption("tun-nocsum", nil, .none, .tunNoCsum),
         PoptOption("tun-csum", nil, .none, .tunCsum),
         PoptOption("tun-remcsum", nil, .none, .tunRemCsum),
-        // SwiftLVS extensions (not in ipvsadm 1.31). Reserved for later, DPVS-style:
-        // --add-laddr/-P, --del-laddr/-Q, --get-laddr/-G with -z ADDR (FULLNAT local addresses).
+        // SwiftLVS extensions (not in ipvsadm 1.31): FULLNAT forwarding and, in DPVS's syntax, the
+        // FULLNAT local-address pool of a service (-F is accepted for DPVS scripts and unused).
         PoptOption("fullnat", nil, .none, .fullNAT),
+        PoptOption("add-laddr", "P", .none, .addLocalAddress),
+        PoptOption("del-laddr", "Q", .none, .deleteLocalAddress),
+        PoptOption("get-laddr", "G", .none, .getLocalAddress),
+        PoptOption("laddr", "z", .required, .localAddress),
+        PoptOption("ifname", "F", .required, .interfaceName),
     ]
 
     /// `commands_v_options`: for each command, each option class is '+' compulsory, 'x' illegal,
     /// '1' exclusive with the other '1' options, or ' ' optional.
     static let legality: [[UInt8]] = [
-        // -n   -c   svc  -s   -p   -M   -r   fwd  -w   -x   -y   -mc  tot  dmn  -st  -rt  thr  -pc  srt  sid  -ex  ops  -pe  -b   grp  port ttl  size tinf type tprt nocs csum remc
-        row("x x + _ _ _ x x x x x x x x x x x x x x x _ _ _ x x x x x x x x x x"),  // ADD
-        row("x x + _ _ _ x x x x x x x x x x x x x x x _ _ _ x x x x x x x x x x"),  // EDIT
-        row("x x + x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x"),  // DEL
-        row("x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x"),  // FLUSH
-        row("_ 1 1 x x x x x x x x x 1 1 _ _ _ _ _ _ _ x x x x x x x _ x x x x x"),  // LIST
-        row("x x + x x x + _ _ _ _ x x x x x x x x x x x x x x x x x x _ _ _ _ _"),  // ADDSRV
-        row("x x + x x x + x x x x x x x x x x x x x x x x x x x x x x x x x x x"),  // DELSRV
-        row("x x + x x x + _ _ _ _ x x x x x x x x x x x x x x x x x x _ _ _ _ _"),  // EDITSRV
-        row("x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x"),  // TIMEOUT
-        row("x x x x x x x x x x x _ x x x x x x x _ x x x x _ _ _ _ x x x x x x"),  // STARTD
-        row("x x x x x x x x x x x x x x x x x x x _ x x x x x x x x x x x x x x"),  // STOPD
-        row("x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x"),  // RESTORE
-        row("_ x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x"),  // SAVE
-        row("x x _ x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x"),  // ZERO
+        // -n   -c   svc  -s   -p   -M   -r   fwd  -w   -x   -y   -mc  tot  dmn  -st  -rt  thr  -pc  srt  sid  -ex  ops  -pe  -b   grp  port ttl  size tinf type tprt nocs csum remc (+ SwiftLVS: -z -F)
+        row("x x + _ _ _ x x x x x x x x x x x x x x x _ _ _ x x x x x x x x x x x x"),  // ADD
+        row("x x + _ _ _ x x x x x x x x x x x x x x x _ _ _ x x x x x x x x x x x x"),  // EDIT
+        row("x x + x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x"),  // DEL
+        row("x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x"),  // FLUSH
+        row("_ 1 1 x x x x x x x x x 1 1 _ _ _ _ _ _ _ x x x x x x x _ x x x x x x x"),  // LIST
+        row("x x + x x x + _ _ _ _ x x x x x x x x x x x x x x x x x x _ _ _ _ _ x x"),  // ADDSRV
+        row("x x + x x x + x x x x x x x x x x x x x x x x x x x x x x x x x x x x x"),  // DELSRV
+        row("x x + x x x + _ _ _ _ x x x x x x x x x x x x x x x x x x _ _ _ _ _ x x"),  // EDITSRV
+        row("x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x"),  // TIMEOUT
+        row("x x x x x x x x x x x _ x x x x x x x _ x x x x _ _ _ _ x x x x x x x x"),  // STARTD
+        row("x x x x x x x x x x x x x x x x x x x _ x x x x x x x x x x x x x x x x"),  // STOPD
+        row("x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x"),  // RESTORE
+        row("_ x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x"),  // SAVE
+        row("x x _ x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x"),  // ZERO
+        row("x x + x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x + _"),  // ADD-LADDR
+        row("x x + x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x + _"),  // DEL-LADDR
+        row("_ x + x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x"),  // GET-LADDR
     ]
 
     private static func row(_ s: String) -> [UInt8] {

@@ -81,6 +81,9 @@ public struct IPVSAdmParser {
                         tag == .startDaemon
                             ? "illegal start-daemon parameter specified" : "illegal start_daemon specified")
                 }
+            case .addLocalAddress: ce = IPVSAdmCommand(kind: .addLocalAddress)
+            case .deleteLocalAddress: ce = IPVSAdmCommand(kind: .deleteLocalAddress)
+            case .getLocalAddress: ce = IPVSAdmCommand(kind: .getLocalAddress)
             case .help: return .exit(status: 0, stdout: IPVSAdmUsage.help(program), stderr: "")
             case .version: return .exit(status: 0, stdout: IPVSAdmUsage.version, stderr: "")
             default: return tryHelp()
@@ -296,8 +299,20 @@ public struct IPVSAdmParser {
         case .tunRemCsum:
             try setOption(&ce, .tunRemCsum)
             ce.destination.tunnelFlags |= 2
+        case .localAddress:
+            try setOption(&ce, .localAddress)
+            if let a = CText.inetPton4(arg) {
+                ce.localAddress = .v4(a)
+            } else if let a = CText.inetPton6(arg) {
+                ce.localAddress = .v6(a)
+            } else {
+                throw fail("illegal local address specified")
+            }
+        case .interfaceName:
+            try setOption(&ce, .interfaceName)  // DPVS binds local addresses to a port; SwiftLVS does not need it
         case .addService, .editService, .deleteService, .clear, .list, .zero, .addServer, .editServer,
-            .deleteServer, .set, .help, .version, .restore, .save, .startDaemon, .stopDaemon:
+            .deleteServer, .set, .help, .version, .restore, .save, .startDaemon, .stopDaemon, .addLocalAddress,
+            .deleteLocalAddress, .getLocalAddress:
             // A second command (or -h/-v after a command) is not an option here.
             throw fail("invalid option `\(CText.text(popt.badOption))'")
         }

@@ -261,6 +261,41 @@ public struct IPVSListingFormatter {
         var servers = entry.realServers
         if !format.contains(.noSort) { GlibcSort.mergeSort(&servers, by: GlibcSort.compareRealServers) }
         for d in servers { realServer(d, service: name, protocolNumber: protoNumber, format: format, into: &out) }
+        // SwiftLVS: FULLNAT local addresses are saved as DPVS-style -P lines (never present on a
+        // mainline table, so mainline output is unchanged).
+        if rule {
+            for a in entry.localAddresses {
+                out.s("-P ")
+                out.b(name)
+                out.s(" -z \(a)\n")
+            }
+        }
+    }
+
+    /// `ipvsadm -G -t VIP:PORT` (SwiftLVS, DPVS syntax): a service's FULLNAT local addresses.
+    public func listLocalAddresses(_ entry: VirtualServiceEntry, format: ListingFormat) -> [UInt8] {
+        var out = TextOut()
+        out.left("VIP:VPORT", 20)
+        out.s(" ")
+        out.left("TOTAL", 8)
+        out.s(" SNAT_IP\n")
+        let vip: [UInt8]
+        switch entry.spec.key {
+        case .endpoint(let p, let e):
+            vip = addressPort(e.address, e.port, protocolNumber: p.rawValue, numeric: format.contains(.numeric))
+        case .firewallMark(let m, let f):
+            vip = Array((f == .inet6 ? "FWM \(m) IPv6" : "FWM \(m)").utf8)
+        }
+        out.left(vip, 20)
+        out.s(" ")
+        out.left(String(entry.localAddresses.count), 8)
+        out.newline()
+        for a in entry.localAddresses {
+            out.s(String(repeating: " ", count: 30))
+            out.s(a.description)
+            out.newline()
+        }
+        return out.bytes
     }
 
     func realServer(

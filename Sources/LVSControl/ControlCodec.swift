@@ -110,6 +110,14 @@ public enum ControlCodec {
         case .stopSyncDaemon(let role):
             w.u8(0x2A)
             w.role(role)
+        case .addLocalAddress(let a, let k):
+            w.u8(0x2B)
+            w.serviceKey(k)
+            w.address(a)
+        case .deleteLocalAddress(let a, let k):
+            w.u8(0x2C)
+            w.serviceKey(k)
+            w.address(a)
         }
     }
 
@@ -150,6 +158,12 @@ public enum ControlCodec {
         case 0x28: return .setTimeouts(try r.timeouts())
         case 0x29: return .startSyncDaemon(try r.syncDaemon())
         case 0x2A: return .stopSyncDaemon(try r.role())
+        case 0x2B:
+            let k = try r.serviceKey()
+            return .addLocalAddress(try r.address(), k)
+        case 0x2C:
+            let k = try r.serviceKey()
+            return .deleteLocalAddress(try r.address(), k)
         case let op: throw ControlProtocolError(.malformed, "unknown opcode 0x\(String(op, radix: 16))")
         }
     }

@@ -38,6 +38,10 @@ public enum ControlRequest: Hashable, Sendable {
     case startSyncDaemon(SyncDaemonSpec)
     /// `ipvsadm --stop-daemon`.
     case stopSyncDaemon(SyncDaemonSpec.Role)
+    /// `ipvsadm -P -z ADDR` (SwiftLVS, DPVS syntax): adds a FULLNAT local address to a service.
+    case addLocalAddress(IPAddress, ServiceKey)
+    /// `ipvsadm -Q -z ADDR` (SwiftLVS, DPVS syntax): removes a FULLNAT local address.
+    case deleteLocalAddress(IPAddress, ServiceKey)
 
     /// True when the operation changes the director's state (only root or the socket owner may send it).
     public var isMutating: Bool {

@@ -21,6 +21,8 @@ public protocol IPVSControlTarget: AnyObject {
     func startSyncDaemon(_ spec: SyncDaemonSpec) throws(IPVSError)
     func stopSyncDaemon(_ role: SyncDaemonSpec.Role) throws(IPVSError)
     var syncDaemons: [SyncDaemonSpec] { get }
+    func addLocalAddress(_ address: IPAddress, to key: ServiceKey) throws(IPVSError)
+    func deleteLocalAddress(_ address: IPAddress, from key: ServiceKey) throws(IPVSError)
 }
 
 extension ControlRequest {
@@ -50,6 +52,8 @@ extension ControlRequest {
             case .setTimeouts(let t): model.setTimeouts(t)
             case .startSyncDaemon(let d): try model.startSyncDaemon(d)
             case .stopSyncDaemon(let r): try model.stopSyncDaemon(r)
+            case .addLocalAddress(let a, let k): try model.addLocalAddress(a, to: k)
+            case .deleteLocalAddress(let a, let k): try model.deleteLocalAddress(a, from: k)
             }
             return .ok
         } catch {

@@ -31,7 +31,8 @@ struct ControlCodecTests {
             SyncDaemonSpec(
                 role: .backup, multicastInterface: "eth1", syncID: 200, maxLength: 1400, group: v4("224.0.0.81"),
                 port: 8848, ttl: 2)),
-        .stopSyncDaemon(.master),
+        .stopSyncDaemon(.master), .addLocalAddress(v4("10.9.9.9"), tcp("1.1.1.1", 80)),
+        .deleteLocalAddress(v4("2001:db8::9"), .firewallMark(3, .inet6)),
     ]
 
     static let results: [ControlResult] = [
