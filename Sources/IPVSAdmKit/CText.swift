@@ -68,7 +68,7 @@ public enum CText {
             if c == 0x30 {
                 i += 1
                 c = i < b.count ? b[i] : 0
-                if (c == 0x78 || c == 0x58), i + 1 < b.count, hexValue(b[i + 1]) != nil {  // 0x + hex digit
+                if c == 0x78 || c == 0x58, i + 1 < b.count, hexValue(b[i + 1]) != nil {  // 0x + hex digit
                     base = 16
                     i += 1
                     c = b[i]

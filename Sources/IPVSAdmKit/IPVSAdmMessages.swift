@@ -9,7 +9,13 @@ import LVSCore
 /// Anything else falls back to `strerror(errno)`.
 public enum IPVSAdmMessages {
     enum Errno: Int32 {
-        case eperm = 1, enoent = 2, esrch = 3, enomem = 12, eexist = 17, einval = 22, erange = 34
+        case eperm = 1
+        case enoent = 2
+        case esrch = 3
+        case enomem = 12
+        case eexist = 17
+        case einval = 22
+        case erange = 34
     }
 
     static func errno(of code: IPVSError.Code) -> Errno? {

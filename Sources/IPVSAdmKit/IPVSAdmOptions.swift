@@ -21,7 +21,8 @@ public enum IPVSAdmTag: Hashable, Sendable {
 
 /// The commands (`CMD_*`), in ipvsadm's order; `name` is its `cmdnames[]` entry.
 public enum IPVSAdmCommandKind: Int, CaseIterable, Sendable {
-    case add = 0, edit, delete, flush, list, addDest, deleteDest, editDest, timeout, startDaemon, stopDaemon,
+    case add = 0
+    case edit, delete, flush, list, addDest, deleteDest, editDest, timeout, startDaemon, stopDaemon,
         restore, save, zero
     /// SwiftLVS extensions (DPVS syntax): FULLNAT local addresses of a service.
     case addLocalAddress, deleteLocalAddress, getLocalAddress
@@ -51,12 +52,13 @@ public enum IPVSAdmCommandKind: Int, CaseIterable, Sendable {
 
 /// The option classes (`OPTC_*`) that the legality table is indexed by.
 public enum IPVSAdmOptionClass: Int, CaseIterable, Sendable {
-    case numeric = 0, connection, service, scheduler, persistent, netmask, server, forward, weight, uThreshold,
+    case numeric = 0
+    case connection, service, scheduler, persistent, netmask, server, forward, weight, uThreshold,
         lThreshold, mcast, timeout, daemon, stats, rate, thresholds, persistentConn, noSort, syncID, exact, onePacket,
         persistenceEngine, schedFlags, mcastGroup, mcastPort, mcastTTL, syncMaxLen, tunInfo, tunType, tunPort,
         tunNoCsum, tunCsum, tunRemCsum
-        /// SwiftLVS extensions: `-z` local address, `-F` interface (DPVS).
-        case localAddress, interfaceName
+    /// SwiftLVS extensions: `-z` local address, `-F` interface (DPVS).
+    case localAddress, interfaceName
 
     /// `optnames[]`.
     public var name: String {

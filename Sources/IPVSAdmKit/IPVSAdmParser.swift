@@ -131,7 +131,8 @@ public struct IPVSAdmParser {
         case .tcpService, .udpService, .sctpService:
             try setOption(&ce, .service)
             ce.service.protocolNumber =
-                tag == .tcpService ? IPProtocolNumber.tcp : tag == .udpService ? IPProtocolNumber.udp : IPProtocolNumber.sctp
+                tag == .tcpService
+                ? IPProtocolNumber.tcp : tag == .udpService ? IPProtocolNumber.udp : IPProtocolNumber.sctp
             let r = parseService(arg, into: &ce.service)
             if r & Self.serviceAddress == 0 { throw fail("illegal virtual server address[:port] specified") }
         case .fwmarkService:

@@ -141,12 +141,14 @@ public struct IPVSListingFormatter {
         }
         let prot = col("Prot LocalAddress:Port", 33)
         if format.contains(.stats) {
-            return prot + " " + ["Conns", "InPkts", "OutPkts", "InBytes", "OutBytes"].map { rcol($0, 8) }.joined(
-                separator: " ") + "\n  -> RemoteAddress:Port\n"
+            return prot + " "
+                + ["Conns", "InPkts", "OutPkts", "InBytes", "OutBytes"].map { rcol($0, 8) }.joined(
+                    separator: " ") + "\n  -> RemoteAddress:Port\n"
         }
         if format.contains(.rate) {
-            return prot + " " + ["CPS", "InPPS", "OutPPS", "InBPS", "OutBPS"].map { rcol($0, 8) }.joined(
-                separator: " ") + "\n  -> RemoteAddress:Port\n"
+            return prot + " "
+                + ["CPS", "InPPS", "OutPPS", "InBPS", "OutBPS"].map { rcol($0, 8) }.joined(
+                    separator: " ") + "\n  -> RemoteAddress:Port\n"
         }
         if format.contains(.thresholds) {
             return prot + " " + col("Uthreshold", 10) + " " + col("Lthreshold", 10) + " " + col("ActiveConn", 10)

@@ -181,7 +181,10 @@ public final class ControlServer: Sendable {
     func acceptLoop() {
         let (listenFD, wakeFD) = state.withLock { ($0.listenFD, $0.wakeRead) }
         while state.withLock({ $0.running }) {
-            var fds = [pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]
+            var fds = [
+                pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0),
+            ]
             let n = poll(&fds, 2, -1)
             if n < 0 {
                 if errno == EINTR { continue }
@@ -209,7 +212,8 @@ public final class ControlServer: Sendable {
                 setTimeout(client, SO_SNDTIMEO, .seconds(1))
                 try? ControlSocket.writeAll(
                     client,
-                    ControlCodec.encodeRejectionFrame(ControlProtocolError(.busy, "lvsd is busy: too many control connections")))
+                    ControlCodec.encodeRejectionFrame(
+                        ControlProtocolError(.busy, "lvsd is busy: too many control connections")))
                 close(client)
                 continue
             }
@@ -323,7 +327,8 @@ public final class ControlServer: Sendable {
         while done < buffer.count {
             let left = deadline - clock.now
             if left <= .zero { return .timedOut }
-            let ms = Int32(clamping: left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000 + 1)
+            let ms = Int32(
+                clamping: left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000 + 1)
             var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             let n = poll(&p, 1, ms)
             if n < 0 {

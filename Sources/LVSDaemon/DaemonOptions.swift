@@ -46,7 +46,8 @@ extension DaemonOptions {
     }
 
     static let specs: [Spec] = [
-        Spec(long: "use-file", short: "f", arg: .required) { o, v throws(DaemonOptionsError) in o.configurationFile = v },
+        Spec(long: "use-file", short: "f", arg: .required) { o, v throws(DaemonOptionsError) in o.configurationFile = v
+        },
         Spec(long: "dont-fork", short: "n", arg: .none) { o, _ throws(DaemonOptionsError) in o.dontFork = true },
         Spec(long: "log-console", short: "l", arg: .none) { o, _ throws(DaemonOptionsError) in o.logConsole = true },
         Spec(long: "log-detail", short: "D", arg: .none) { o, _ throws(DaemonOptionsError) in o.logDetail = true },
@@ -87,7 +88,8 @@ extension DaemonOptions {
             if a.hasPrefix("--") {
                 let body = a.dropFirst(2)
                 let name = body.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)[0]
-                let value: String? = body.contains("=") ? String(body[body.index(after: body.firstIndex(of: "=")!)...]) : nil
+                let value: String? =
+                    body.contains("=") ? String(body[body.index(after: body.firstIndex(of: "=")!)...]) : nil
                 let matches = specs.filter { $0.long.hasPrefix(name) }
                 let spec: Spec
                 if let exact = matches.first(where: { $0.long == name }) {

@@ -26,7 +26,8 @@ struct CommandRequestTests {
 
     @Test("libipvs.h IPVS_SVC_PERSISTENT_TIMEOUT: -p without a value is 360 s; popt leaves '-s' to the next option")
     func persistentDefault() {
-        let spec = VirtualServiceSpec(key: tcp("1.2.3.4", 0), scheduler: "rr", flags: .persistent, persistenceTimeout: 360)
+        let spec = VirtualServiceSpec(
+            key: tcp("1.2.3.4", 0), scheduler: "rr", flags: .persistent, persistenceTimeout: 360)
         #expect(sent("-A -t 1.2.3.4 -p -s rr").1 == [.addService(spec)])
         #expect(sent("-A -t 1.2.3.4 -s rr -p").1 == [.addService(spec)])
         #expect(sent("-A -t 1.2.3.4 -s rr --persistent").1 == [.addService(spec)])
@@ -57,8 +58,14 @@ struct CommandRequestTests {
     @Test("-r without a port takes the service port; -g and -i force it (ipvsadm.c), -m and fwmark keep it")
     func realServerPorts() {
         let k = tcp("192.168.0.240", 80)
-        #expect(sent("-a -t 192.168.0.240:80 -r 192.168.0.223 -g -w 1").1 == [.addRealServer(RealServerSpec(endpoint: ep("192.168.0.223", 80)), k)])
-        #expect(sent("-a -t 192.168.0.240:80 -r 192.168.0.223:8080 -g").1 == [.addRealServer(RealServerSpec(endpoint: ep("192.168.0.223", 80)), k)])
+        #expect(
+            sent("-a -t 192.168.0.240:80 -r 192.168.0.223 -g -w 1").1 == [
+                .addRealServer(RealServerSpec(endpoint: ep("192.168.0.223", 80)), k)
+            ])
+        #expect(
+            sent("-a -t 192.168.0.240:80 -r 192.168.0.223:8080 -g").1 == [
+                .addRealServer(RealServerSpec(endpoint: ep("192.168.0.223", 80)), k)
+            ])
         #expect(
             sent("-a -t 192.168.0.240:80 -r 192.168.0.223:8080 -m -w 3 -x 100 -y 50").1 == [
                 .addRealServer(
@@ -100,7 +107,10 @@ struct CommandRequestTests {
 
     @Test("fwmark -6, IPv6 [addr]:port, bare IPv6 address, IPv6 -M prefix, UDP ops and sh flags")
     func addressForms() {
-        #expect(sent("-A -f 1 -6 -s rr").1 == [.addService(VirtualServiceSpec(key: .firewallMark(1, .inet6), scheduler: "rr"))])
+        #expect(
+            sent("-A -f 1 -6 -s rr").1 == [
+                .addService(VirtualServiceSpec(key: .firewallMark(1, .inet6), scheduler: "rr"))
+            ])
         #expect(
             sent("-A -u [2001:db8::1]:53 -s sh -b sh-fallback,sh-port -o").1 == [
                 .addService(
@@ -139,9 +149,14 @@ struct CommandRequestTests {
         #expect(sent("-D -t 192.168.0.240:80").1 == [.deleteService(tcp("192.168.0.240", 80))])
         #expect(sent("-Z").1 == [.zero(nil)])
         #expect(sent("-Z -f 3").1 == [.zero(.firewallMark(3, .inet))])
-        #expect(sent("--start-daemon master").1 == [.startSyncDaemon(SyncDaemonSpec(role: .master, multicastInterface: "eth0"))])
         #expect(
-            sent("--start-daemon backup --mcast-interface eth1 --syncid 7 --sync-maxlen 1400 --mcast-group 239.1.1.1 --mcast-port 9000 --mcast-ttl 3").1
+            sent("--start-daemon master").1 == [
+                .startSyncDaemon(SyncDaemonSpec(role: .master, multicastInterface: "eth0"))
+            ])
+        #expect(
+            sent(
+                "--start-daemon backup --mcast-interface eth1 --syncid 7 --sync-maxlen 1400 --mcast-group 239.1.1.1 --mcast-port 9000 --mcast-ttl 3"
+            ).1
                 == [
                     .startSyncDaemon(
                         SyncDaemonSpec(
@@ -161,7 +176,8 @@ struct ParseErrorTests {
         return r
     }
 
-    func fails(_ line: String, _ message: String, status: Int32 = 2, sourceLocation: SourceLocation = #_sourceLocation) {
+    func fails(_ line: String, _ message: String, status: Int32 = 2, sourceLocation: SourceLocation = #_sourceLocation)
+    {
         let r = run(words(line))
         #expect(r.status == status, "\(line)", sourceLocation: sourceLocation)
         #expect(r.stderr == message + "\n", "\(line)", sourceLocation: sourceLocation)
@@ -200,15 +216,20 @@ struct ParseErrorTests {
         fails("-A -t [2001:db8::1]:80 -p -M 129", "illegal ipv6 netmask specified")
         fails("-A -t 1.2.3.4:80 -s rr -b sh-port", "incompatible scheduler flag `sh-port'")
         fails("-A -t 1.2.3.4:80 -s mh -b mh-port,bogus", "invalid scheduler flag `bogus'")
-        fails("-a -t 1.2.3.4:80 -r [2001:db8::2]:80 -m", "Different address family is allowed only for tunneling servers")
+        fails(
+            "-a -t 1.2.3.4:80 -r [2001:db8::2]:80 -m", "Different address family is allowed only for tunneling servers")
         fails("-a -t 1.2.3.4:80 -r 5.6.7.8 -m --tun-type gue", "Tunnel options conflict with forward method")
-        fails("-a -t 1.2.3.4:80 -r 5.6.7.8 -i --tun-type gue", "You need to supply the 'tun-port' option for the 'gue' tunnel type")
+        fails(
+            "-a -t 1.2.3.4:80 -r 5.6.7.8 -i --tun-type gue",
+            "You need to supply the 'tun-port' option for the 'gue' tunnel type")
         fails("-a -t 1.2.3.4:80 -r 5.6.7.8 -i --tun-port 9", "Illegal 'tun-port' option with the 'ipip' tunnel type")
         fails(
             "-a -t 1.2.3.4:80 -r 5.6.7.8 -i --tun-type gue --tun-port 9 --tun-nocsum --tun-csum",
             "The option 'tun-csum' conflicts with the 'tun-nocsum' option in the 'gue' tunnel type")
         fails("-a -t 1.2.3.4:80 -r 5.6.7.8 -i --tun-type vxlan", "illegal tunnel type specified")
-        fails("-L -t 1.2.3.4:80 -c", "The option 'service-address' conflicts with the 'connection' option in the 'list' command")
+        fails(
+            "-L -t 1.2.3.4:80 -c",
+            "The option 'service-address' conflicts with the 'connection' option in the 'list' command")
         fails("-L --timeout --stats", "options conflicts in the list command")
         fails("-L --daemon --persistent-conn", "options conflicts in the list command")
         fails("--start-daemon primary", "illegal start-daemon parameter specified")
@@ -259,8 +280,13 @@ struct ParseErrorTests {
         b.unreachable = IPVSAdmBackendError(message: "unreachable")
         let h = ipvsadm(["-h"], backend: b)
         #expect(h.status == 0)
-        #expect(h.stdout.hasPrefix("ipvsadm v1.31 2019/12/24 (compiled with popt and IPVS v1.2.1)\nUsage:\n  ipvsadm -A|E virtual-service"))
-        #expect(h.stdout.contains("  --scheduler    -s scheduler         one of rr|wrr|lc|wlc|lblc|lblcr|dh|sh|sed|nq|fo|ovf|mh,\n"))
+        #expect(
+            h.stdout.hasPrefix(
+                "ipvsadm v1.31 2019/12/24 (compiled with popt and IPVS v1.2.1)\nUsage:\n  ipvsadm -A|E virtual-service")
+        )
+        #expect(
+            h.stdout.contains(
+                "  --scheduler    -s scheduler         one of rr|wrr|lc|wlc|lblc|lblcr|dh|sh|sed|nq|fo|ovf|mh,\n"))
         #expect(h.stdout.hasSuffix("  --mcast-ttl ttl                     Multicast TTL (default=1)\n"))
         let v = ipvsadm(["--version"], backend: b)
         #expect(v.status == 0 && v.stdout == "ipvsadm v1.31 2019/12/24 (compiled with popt and IPVS v1.2.1)\n")
@@ -291,7 +317,10 @@ struct RefusalTests {
             ("--start-daemon master", .daemonRunning, "Daemon has already run"),
             ("--stop-daemon master", .noDaemon, "No daemon is running"),
             ("-C", .permissionDenied, "Permission denied (you must be root)"),
-            ("-a -t 1.2.3.4:80 -r 5.6.7.8", .invalidArgument, "Invalid operation.  Possibly wrong module version, address not unicast, ..."),
+            (
+                "-a -t 1.2.3.4:80 -r 5.6.7.8", .invalidArgument,
+                "Invalid operation.  Possibly wrong module version, address not unicast, ..."
+            ),
             ("-A -t 1.2.3.4:80", .noMemory, "Memory allocation problem"),
         ]
         for (line, code, message) in cases {
@@ -305,7 +334,9 @@ struct RefusalTests {
     func unreachable() {
         let b = StaticBackend()
         b.unreachable = IPVSAdmBackendError(
-            message: "Can't initialize ipvs: lvsd is not running in this network namespace (no control socket at @x: Connection refused)")
+            message:
+                "Can't initialize ipvs: lvsd is not running in this network namespace (no control socket at @x: Connection refused)"
+        )
         for args in [["-Ln"], ["-A", "-t", "1.2.3.4:80"], [], ["-S"]] {
             let r = ipvsadm(args, backend: b)
             #expect(r.status == 1)

@@ -23,7 +23,8 @@ struct ControlCodecTests {
         .getInfo, .listServices, .getService(.firewallMark(7, .inet6)), .getTimeouts, .getSyncDaemons, .listConnections,
         .addService(sampleService.spec), .editService(VirtualServiceSpec(key: .endpoint(.sctp, ep("2001:db8::1", 9)))),
         .deleteService(udp("10.0.0.1", 53)), .flush,
-        .addRealServer(RealServerSpec(endpoint: ep("1.2.3.4", 0), forwarding: .masquerade, weight: 65535), tcp("1.1.1.1", 1)),
+        .addRealServer(
+            RealServerSpec(endpoint: ep("1.2.3.4", 0), forwarding: .masquerade, weight: 65535), tcp("1.1.1.1", 1)),
         .editRealServer(RealServerSpec(endpoint: ep("1.2.3.4", 0), forwarding: .local), .firewallMark(1, .inet)),
         .deleteRealServer(ep("1.2.3.4", 80), tcp("1.1.1.1", 80)), .zero(nil), .zero(tcp("1.1.1.1", 80)),
         .setTimeouts(IPVSTimeouts(tcp: 1, tcpFin: 2, udp: 3)),
@@ -94,7 +95,9 @@ struct ControlCodecTests {
         }
         #expect(throws: ControlProtocolError.self) { try ControlCodec.decodeRequests(body: body + [0]) }
         // A forged count of 4 billion operations in a 5-byte body.
-        #expect(throws: ControlProtocolError.self) { try ControlCodec.decodeRequests(body: [0xFF, 0xFF, 0xFF, 0xFF, 1]) }
+        #expect(throws: ControlProtocolError.self) {
+            try ControlCodec.decodeRequests(body: [0xFF, 0xFF, 0xFF, 0xFF, 1])
+        }
         #expect(throws: ControlProtocolError.self) { try ControlCodec.decodeRequests(body: [0, 0, 0, 1, 0x7F]) }
         #expect(throws: ControlProtocolError.self) { try ControlCodec.decodeRequests(body: [0, 0, 0, 0]) }
         let results = Array(ControlCodec.encodeResponseFrame(Self.results)[12...])

@@ -124,8 +124,11 @@ struct ListingGoldenTests {
         let b = StaticBackend()
         b.services = [
             VirtualServiceEntry(
-                spec: VirtualServiceSpec(key: tcp("10.0.0.1", 80), scheduler: "lc", flags: .persistent, persistenceTimeout: 360),
-                realServers: [server("192.168.1.2", 80, weight: 3, active: 4, inactive: 5, persistent: 6, upper: 100, lower: 80)])
+                spec: VirtualServiceSpec(
+                    key: tcp("10.0.0.1", 80), scheduler: "lc", flags: .persistent, persistenceTimeout: 360),
+                realServers: [
+                    server("192.168.1.2", 80, weight: 3, active: 4, inactive: 5, persistent: 6, upper: 100, lower: 80)
+                ])
         ]
         // "%-33s %-10s %-10s %-10s %-10s\n" and "  -> %-28s %-10u %-10u %-10u %-10u\n"
         #expect(
@@ -213,7 +216,8 @@ struct ListingGoldenTests {
                 + "  -> 192.168.1.5:80               Tunnel  1      0          0         \n"
                 + "  -> 192.168.1.6:80               Local   1      0          0         \n"
                 + "UDP  10.0.0.1:5060 wlc persistent 360 pe sip\n"
-                + "TCP  [2001:db8::2]:80 wlc persistent 60 mask 64\n" + "UDP  [2001:db8::1]:53 sh (sh-fallback,sh-port) ops\n"
+                + "TCP  [2001:db8::2]:80 wlc persistent 60 mask 64\n"
+                + "UDP  [2001:db8::1]:53 sh (sh-fallback,sh-port) ops\n"
                 + "  -> [2001:db8::10]:53            Masq    1      0          0         \n"
                 + "FWM  1 rr persistent 300 mask 255.255.255.0\n"
                 + "  -> 192.168.1.7:0                Masq    5      0          0         \n" + "FWM  2 IPv6 wlc\n")
@@ -231,7 +235,8 @@ struct ListingGoldenTests {
                 + "-a -t 10.0.0.1:80 -r 192.168.1.4:80 -i -w 2 --tun-type gue --tun-port 6080 --tun-csum\n"
                 + "-a -t 10.0.0.1:80 -r 192.168.1.5:80 -i -w 1 --tun-type gre --tun-nocsum\n"
                 + "-a -t 10.0.0.1:80 -r 192.168.1.6:80 -g -w 1\n" + "-A -u 10.0.0.1:5060 -s wlc -p 360 --pe sip\n"
-                + "-A -t [2001:db8::2]:80 -s wlc -p 60 -M 64\n" + "-A -u [2001:db8::1]:53 -s sh -o -b sh-fallback,sh-port\n"
+                + "-A -t [2001:db8::2]:80 -s wlc -p 60 -M 64\n"
+                + "-A -u [2001:db8::1]:53 -s sh -o -b sh-fallback,sh-port\n"
                 + "-a -u [2001:db8::1]:53 -r [2001:db8::10]:53 -m -w 1\n" + "-A -f 1 -s rr -p 300 -M 255.255.255.0\n"
                 + "-a -f 1 -r 192.168.1.7:0 -m -w 5\n" + "-A -f 2 -6 -s wlc\n")
     }
@@ -259,7 +264,8 @@ struct ListingGoldenTests {
                 == Self.header + "TCP  10.0.0.1:80 rr\n"
                 + "  -> 10.0.0.2:80                  Route   1      0          0         \n"
                 + "  -> 192.168.0.1:80               Route   1      0          0         \n"
-                + "  -> 172.16.0.1:80                Route   1      0          0         \n" + "TCP  192.168.0.1:80 rr\n")
+                + "  -> 172.16.0.1:80                Route   1      0          0         \n"
+                + "TCP  192.168.0.1:80 rr\n")
     }
 
     @Test("-L -t VIP:PORT lists one service without the version header; unknown → No such service, exit 1")
@@ -302,7 +308,8 @@ struct ListingGoldenTests {
             ipvsadm(["-S"], backend: b, resolver: names).stdout
                 == "-A -t a-very-long-virtual-service-name.example.com:http -s rr\n"
                 + "-a -t a-very-long-virtual-service-name.example.com:http -r rs1.example.com:http -g -w 1\n"
-                + "-a -t a-very-long-virtual-service-name.example.com:http -r real-server-number-two.example.com:8080 -g -w 1\n")
+                + "-a -t a-very-long-virtual-service-name.example.com:http -r real-server-number-two.example.com:8080 -g -w 1\n"
+        )
     }
 
     @Test("-Lnc: '%-3s %-6s %-11s %-18s %-18s %s', expiry %02d:%02d with minutes uncapped (seed 003 rows)")

@@ -9,7 +9,8 @@ struct RestoreTests {
     @Test("config_stream_read: blanks, tabs and CR separate tokens; 'ipvsadm' words and empty lines are skipped")
     func tokenising() {
         let b = StaticBackend()
-        let input = "-A -t 10.0.0.1:80 -s rr\r\n\n   \n\tipvsadm -a\t-t 10.0.0.1:80   -r 10.0.0.2 -m\n"
+        let input =
+            "-A -t 10.0.0.1:80 -s rr\r\n\n   \n\tipvsadm -a\t-t 10.0.0.1:80   -r 10.0.0.2 -m\n"
             + "/sbin/ipvsadm -a -t 10.0.0.1:80 -r 10.0.0.3 -m"  // no final newline; '/sbin/ipvsadm' is not dropped
         let r = ipvsadm(["-R"], backend: b, stdin: input)
         let k = tcp("10.0.0.1", 80)

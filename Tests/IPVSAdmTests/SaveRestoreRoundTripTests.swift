@@ -66,7 +66,9 @@ struct SaveRestoreRoundTripTests {
             ipvsadm -A -t 10.0.0.1:80
             ipvsadm -a -t 10.0.0.1:80 -r 10.0.0.2 -x 100 -y 10
             """, on: d)
-        #expect(ipvsadm(["-S", "-n"], backend: d).stdout == "-A -t 10.0.0.1:80 -s wlc\n-a -t 10.0.0.1:80 -r 10.0.0.2:80 -g -w 1\n")
+        #expect(
+            ipvsadm(["-S", "-n"], backend: d).stdout
+                == "-A -t 10.0.0.1:80 -s wlc\n-a -t 10.0.0.1:80 -r 10.0.0.2:80 -g -w 1\n")
     }
 
     @Test("real-world save files: RHEL /etc/sysconfig/ipvsadm with names, CRLF, 'ipvsadm' prefixes, blank lines")
@@ -76,8 +78,10 @@ struct SaveRestoreRoundTripTests {
             hosts: ["lb.example.com": IPv4Address(10, 1, 1, 100), "web1": IPv4Address(10, 1, 1, 11)],
             services: ["http": 80, "https": 443, "domain": 53])
         let file =
-            "-A -t lb.example.com:http -s wlc -p 300\r\n" + "-a -t lb.example.com:http -r web1:http -g -w 1\r\n" + "\r\n"
-            + "ipvsadm -A -u 10.1.1.100:domain -s rr\n" + "ipvsadm -a -u 10.1.1.100:domain -r 10.1.1.11:domain -m -w 100\n"
+            "-A -t lb.example.com:http -s wlc -p 300\r\n" + "-a -t lb.example.com:http -r web1:http -g -w 1\r\n"
+            + "\r\n"
+            + "ipvsadm -A -u 10.1.1.100:domain -s rr\n"
+            + "ipvsadm -a -u 10.1.1.100:domain -r 10.1.1.11:domain -m -w 100\n"
             + "-A -f 10 -s wrr -p 120 -M 255.255.255.0\n" + "-a -f 10 -r 10.1.1.12:0 -g -w 5\n"
             + "-A -t 10.1.1.100:https -s sh -b sh-port\n"
         let r = ipvsadm(["-R"], backend: d, stdin: file, resolver: names)

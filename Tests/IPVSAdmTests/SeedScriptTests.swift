@@ -104,7 +104,9 @@ struct SeedScriptTests {
         #expect(ipvsadm(["-L", "--timeout"], backend: d).stdout == "Timeout (tcp tcpfin udp): 30 5 60\n")
         // start() runs stop() first when the VIP is up; running start twice leaves the same table.
         runScript("ipvsadm -C\n" + start, on: d)
-        #expect(ipvsadm(["-Ln"], backend: d).stdout.hasSuffix("192.168.0.224:80             Route   1      0          0         \n"))
+        #expect(
+            ipvsadm(["-Ln"], backend: d).stdout.hasSuffix(
+                "192.168.0.224:80             Route   1      0          0         \n"))
         // stop: `ipvsadm -C` → seed 003 lines 998–1001, the empty table.
         runScript("ipvsadm -C", on: d)
         #expect(ipvsadm(["-Ln"], backend: d).stdout == Self.header)

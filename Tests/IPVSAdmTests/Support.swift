@@ -75,7 +75,8 @@ func server(
     counters: IPVSCounters = .init(), rates: IPVSRates = .init()
 ) -> RealServerEntry {
     RealServerEntry(
-        spec: RealServerSpec(endpoint: ep(a, p), forwarding: f, weight: weight, upperThreshold: upper, lowerThreshold: lower),
+        spec: RealServerSpec(
+            endpoint: ep(a, p), forwarding: f, weight: weight, upperThreshold: upper, lowerThreshold: lower),
         activeConnections: active, inactiveConnections: inactive, persistentConnections: persistent,
         counters: counters, rates: rates)
 }
@@ -110,7 +111,9 @@ final class InProcessDirector: IPVSAdmBackend {
 /// Runs a shell-like script line by line against `director`, as `sh script` would: each line is
 /// one ipvsadm invocation (lines not starting with ipvsadm's path are skipped). Returns the runs.
 @discardableResult
-func runScript(_ script: String, on director: any IPVSAdmBackend, resolver: any IPVSAdmNameResolver = NumericOnlyResolver())
+func runScript(
+    _ script: String, on director: any IPVSAdmBackend, resolver: any IPVSAdmNameResolver = NumericOnlyResolver()
+)
     -> [Run]
 {
     var runs: [Run] = []

@@ -87,7 +87,8 @@ struct ControlServerTests {
             defer { close(fd) }
             var bytes: [UInt8]
             switch round % 4 {
-            case 0: bytes = (0..<Int.random(in: 1...400, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            case 0:
+                bytes = (0..<Int.random(in: 1...400, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
             case 1: bytes = ControlProtocol.magic + [0, 1, 0, 1] + [0, 0, 0, 3] + [0xFF, 0xFF, 0xFF]
             case 2: bytes = ControlProtocol.magic + [0, 9, 0, 1, 0, 0, 0, 0]
             default:

@@ -6,7 +6,9 @@ import Testing
 struct DaemonOptionsTests {
     @Test("-f -n -l -D -t -p -i, long forms, clusters and attached values")
     func flags() throws {
-        let o = try DaemonOptions.parse(["-f", "/etc/keepalived/keepalived.conf", "-nlD", "-p/run/lvsd.pid", "-i", "lb1"])
+        let o = try DaemonOptions.parse([
+            "-f", "/etc/keepalived/keepalived.conf", "-nlD", "-p/run/lvsd.pid", "-i", "lb1",
+        ])
         #expect(o.configurationFile == "/etc/keepalived/keepalived.conf")
         #expect(o.dontFork && o.logConsole && o.logDetail)
         #expect(o.pidFile == "/run/lvsd.pid")

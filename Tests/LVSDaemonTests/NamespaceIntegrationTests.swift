@@ -8,7 +8,8 @@ enum Lab {
 
     /// The build directory holding the test bundle, lvsd and ipvsadm (`swift test -c release`).
     static let buildDirectory: String = {
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let exe =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var dir = (exe as NSString).deletingLastPathComponent
         // The bundle may sit inside an .xctest directory on some layouts.
         while !dir.isEmpty && dir != "/" && !FileManager.default.isExecutableFile(atPath: dir + "/lvsd") {
@@ -95,7 +96,9 @@ enum Lab {
         func ipvsadm(_ args: [String], stdin: String? = nil, asNobody: Bool = false) throws -> Output {
             var argv = ["/usr/sbin/ip", "netns", "exec", name]
             if asNobody { argv += ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] }
-            return try Lab.run(argv + [Lab.binary("ipvsadm")] + args, stdin: stdin, environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"])
+            return try Lab.run(
+                argv + [Lab.binary("ipvsadm")] + args, stdin: stdin,
+                environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"])
         }
 
         /// Waits until lvsd answers in this namespace.
@@ -156,7 +159,9 @@ struct NamespaceIntegrationTests {
         "IP Virtual Server version 1.2.1 (size=4096)\n" + "Prot LocalAddress:Port Scheduler Flags\n"
         + "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n"
 
-    @Test("lvsd -n in its namespace, driven only by ipvsadm: seed 003 listing, -S/-R, multi-call save/restore, EPERM, signals")
+    @Test(
+        "lvsd -n in its namespace, driven only by ipvsadm: seed 003 listing, -S/-R, multi-call save/restore, EPERM, signals"
+    )
     func singleDirector() throws {
         let ns = try Lab.Namespace("one")
         defer { ns.close() }
@@ -174,7 +179,8 @@ struct NamespaceIntegrationTests {
         #expect(recorded == "\(lvsdPID)\n")
 
         for line in [
-            "-C", "--set 30 5 60", "-A -t 192.168.0.240:80 -s rr -p 20", "-a -t 192.168.0.240:80 -r 192.168.0.223 -g -w 1",
+            "-C", "--set 30 5 60", "-A -t 192.168.0.240:80 -s rr -p 20",
+            "-a -t 192.168.0.240:80 -r 192.168.0.223 -g -w 1",
             "-a -t 192.168.0.240:80 -r 192.168.0.224 -g -w 1",
         ] {
             let r = try ns.ipvsadm(line.split(separator: " ").map(String.init))
@@ -200,8 +206,10 @@ struct NamespaceIntegrationTests {
         #expect(try ns.ipvsadm(["-L", "-n"]).stdout == listing.stdout)
 
         // Installed as ipvsadm-save / ipvsadm-restore (symlinks), the binary behaves like those scripts.
-        try FileManager.default.createSymbolicLink(atPath: dir + "/ipvsadm-save", withDestinationPath: Lab.binary("ipvsadm"))
-        try FileManager.default.createSymbolicLink(atPath: dir + "/ipvsadm-restore", withDestinationPath: Lab.binary("ipvsadm"))
+        try FileManager.default.createSymbolicLink(
+            atPath: dir + "/ipvsadm-save", withDestinationPath: Lab.binary("ipvsadm"))
+        try FileManager.default.createSymbolicLink(
+            atPath: dir + "/ipvsadm-restore", withDestinationPath: Lab.binary("ipvsadm"))
         let viaSave = try Lab.run(["/usr/sbin/ip", "netns", "exec", ns.name, dir + "/ipvsadm-save", "-n"])
         #expect(viaSave.stdout == saved.stdout)
         #expect(try ns.ipvsadm(["-C"]).status == 0)
@@ -249,7 +257,10 @@ struct NamespaceIntegrationTests {
             let pidFile = dir + "/\(ns.name).pid"
             let r = try Lab.run(["/usr/sbin/ip", "netns", "exec", ns.name, Lab.binary("lvsd"), "-p", pidFile])
             #expect(r.status == 0, "lvsd: \(r.stderr)")
-            let pid = Int32((try String(contentsOfFile: pidFile, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+            let pid =
+                Int32(
+                    (try String(contentsOfFile: pidFile, encoding: .utf8)).trimmingCharacters(
+                        in: .whitespacesAndNewlines)) ?? 0
             #expect(pid > 0)
             pids.append(pid)
             // The control socket is up as soon as the parent returned.

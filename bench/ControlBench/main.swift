@@ -16,7 +16,9 @@ var runs = 3
 var args = Array(CommandLine.arguments.dropFirst())
 while !args.isEmpty {
     let a = args.removeFirst()
-    guard let v = args.first.flatMap({ Int($0) }) else { fatalError("usage: control-bench [--services N] [--servers M] [--runs R]") }
+    guard let v = args.first.flatMap({ Int($0) }) else {
+        fatalError("usage: control-bench [--services N] [--servers M] [--runs R]")
+    }
     args.removeFirst()
     switch a {
     case "--services": services = v
@@ -186,8 +188,12 @@ let listing = IPVSListingFormatter(resolver: NumericOnlyResolver()).listAll(
     info: ipvs.info, services: entries, format: .numeric)
 let formatTime = now() - t4
 print("")
-print("In-process parts (one run): parse \(services * (servers + 1)) lines \(ms(parseTime)); apply to IPVS \(ms(applyTime));")
-print("encode listing (\(frame.count / 1024) KiB) \(ms(encodeTime)); decode \(ms(decodeTime)); format \(listing.count / 1024) KiB \(ms(formatTime)).")
+print(
+    "In-process parts (one run): parse \(services * (servers + 1)) lines \(ms(parseTime)); apply to IPVS \(ms(applyTime));"
+)
+print(
+    "encode listing (\(frame.count / 1024) KiB) \(ms(encodeTime)); decode \(ms(decodeTime)); format \(listing.count / 1024) KiB \(ms(formatTime))."
+)
 print("best -R \(ms(restoreTimes.min()!)), best -Ln \(ms(listTimes.min()!)) (goal ≤ 1 s each)")
 _ = unlink(restorePath)
 for f in ["listing", "saved", "ipvsadm.err", "lvsd.log"] { unlink(dir + "/" + f) }
