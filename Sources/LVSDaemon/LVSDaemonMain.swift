@@ -72,7 +72,9 @@ public enum LVSDaemonMain {
         }
 
         // Before any thread exists: every thread inherits these signals blocked, so they reach
-        // the service group's signal sources (signalfd) instead of killing the process.
+        // the service group's signal sources (signalfd) instead of killing the process. Anything
+        // lvsd spawns later (notify scripts, checkers) must unblock them in the child
+        // (posix_spawnattr_setsigmask), or the child would ignore SIGTERM.
         var set = sigset_t()
         sigemptyset(&set)
         for s in [SIGHUP, SIGTERM, SIGINT] { sigaddset(&set, s) }

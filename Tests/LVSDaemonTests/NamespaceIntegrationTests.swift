@@ -111,12 +111,21 @@ enum Lab {
         }
     }
 
+    /// True while `pid` runs (a zombie waiting for init to reap it counts as stopped).
+    static func isRunning(_ pid: Int32) -> Bool {
+        guard kill(pid, 0) == 0 else { return false }
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return false }
+        return !stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
+    }
+
     /// Sends SIGTERM to `pid` (a daemon, not our child) and waits (bounded) for it to go away.
     static func stop(pid: Int32) -> Bool {
         guard pid > 0 else { return false }
         kill(pid, SIGTERM)
         for _ in 0..<100 {
-            if kill(pid, 0) != 0 { return true }
+            if !isRunning(pid) { return true }
             usleep(50_000)
         }
         kill(pid, SIGKILL)
