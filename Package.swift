@@ -21,6 +21,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
     ],
     targets: [
         // core (pure): the IPVS model and packet transforms. No I/O, no Foundation.
@@ -32,7 +33,7 @@ let package = Package(
         .target(name: "IPVSAdmKit", dependencies: ["LVSCore", "LVSControl"]),
         .target(name: "KeepalivedConfig", dependencies: ["LVSCore"]),
         .target(name: "LVSHealthCheck", dependencies: ["LVSCore", "KeepalivedConfig"]),
-        .target(name: "LVSVRRP", dependencies: ["LVSCore", "KeepalivedConfig"]),
+        .target(name: "LVSVRRP", dependencies: ["LVSCore", "CLVSLinux"]),
 
         // data plane: Linux packet I/O, nftables guard, neighbours.
         .target(name: "CLVSLinux"),
@@ -74,12 +75,18 @@ let package = Package(
             dependencies: ["LVSPacket", "LVSTestSupport", "CMallocCounter", "CPacketBaseline", "CLVSLinux"],
             path: "bench/PacketBench", swiftSettings: hotPathSettings
         ),
+        .executableTarget(name: "config-bench", dependencies: ["KeepalivedConfig"], path: "bench/ConfigBench"),
         .executableTarget(
             name: "control-bench", dependencies: ["LVSCore", "LVSControl", "IPVSAdmKit", "CLVSLinux"],
             path: "bench/ControlBench"
         ),
 
-        .testTarget(name: "LVSCoreTests", dependencies: ["LVSCore", "LVSTestSupport"]),
+        .testTarget(
+            name: "LVSCoreTests",
+            dependencies: [
+                "LVSCore", "LVSTestSupport", .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
         .testTarget(name: "LVSPacketTests", dependencies: ["LVSPacket", "LVSTestSupport"]),
         .testTarget(name: "IPVSAdmTests", dependencies: ["IPVSAdmKit", "LVSControl", "LVSTestSupport"]),
         .testTarget(name: "KeepalivedConfigTests", dependencies: ["KeepalivedConfig", "LVSTestSupport"]),

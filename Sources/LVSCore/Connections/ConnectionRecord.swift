@@ -22,45 +22,67 @@ public struct ConnectionFlags: OptionSet, Hashable, Sendable {
     public static let forwardingMask = ConnectionFlags(rawValue: 0x7)
 }
 
-/// An address in a fixed 16 bytes: IPv4 in the low 32 bits of `low`, IPv6 in both halves.
+/// An address in a fixed 16 bytes as four 32-bit words (4-byte aligned, so a record packs tightly):
+/// IPv4 in `w3`, IPv6 in network word order.
 public struct RawAddress: Hashable, Sendable {
-    public var high: UInt64
-    public var low: UInt64
+    public var w0: UInt32
+    public var w1: UInt32
+    public var w2: UInt32
+    public var w3: UInt32
 
     @inlinable public init(high: UInt64, low: UInt64) {
-        self.high = high
-        self.low = low
+        w0 = UInt32(truncatingIfNeeded: high >> 32)
+        w1 = UInt32(truncatingIfNeeded: high)
+        w2 = UInt32(truncatingIfNeeded: low >> 32)
+        w3 = UInt32(truncatingIfNeeded: low)
     }
 
     @inlinable public init(_ a: IPAddress) {
         switch a {
         case .v4(let v):
-            high = 0
-            low = UInt64(v.value)
+            (w0, w1, w2, w3) = (0, 0, 0, v.value)
         case .v6(let v):
-            high = v.high
-            low = v.low
+            (w0, w1) = (UInt32(truncatingIfNeeded: v.high >> 32), UInt32(truncatingIfNeeded: v.high))
+            (w2, w3) = (UInt32(truncatingIfNeeded: v.low >> 32), UInt32(truncatingIfNeeded: v.low))
         }
     }
 
+    /// Bytes 0–7 as a host integer.
+    @inlinable public var high: UInt64 { UInt64(w0) << 32 | UInt64(w1) }
+    /// Bytes 8–15 as a host integer.
+    @inlinable public var low: UInt64 { UInt64(w2) << 32 | UInt64(w3) }
+
     /// The address for a family.
     @inlinable public func address(_ family: AddressFamily) -> IPAddress {
-        family == .inet ? .v4(IPv4Address(UInt32(truncatingIfNeeded: low))) : .v6(IPv6Address(high: high, low: low))
+        family == .inet ? .v4(IPv4Address(w3)) : .v6(IPv6Address(high: high, low: low))
     }
 }
 
 /// One entry of the connection table. Plain data: indices instead of references, so entries
 /// live in large unmanaged arrays with no ARC or per-entry allocation.
 public struct ConnectionRecord: Sendable {
+    // First cache line: everything a lookup compares, so a chain walk touches one line per entry.
     public var client: RawAddress
     public var virtual: RawAddress
-    public var destination: RawAddress
-    /// FULLNAT local address.
-    public var local: RawAddress
     public var clientPort: UInt16
     public var virtualPort: UInt16
+    /// IP protocol number (0 for fwmark templates).
+    public var protocolNumber: UInt8
+    /// `AddressFamily` raw value of the client side.
+    public var familyRaw: UInt8
+    public var flags: ConnectionFlags
+    var inNext: UInt32
+    public var destination: RawAddress
     public var destinationPort: UInt16
+    /// Protocol state (TCPState / SCTPState raw value; 0 for UDP and templates).
+    public var state: UInt8
+    /// `AddressFamily` raw value of the real server side.
+    public var destinationFamilyRaw: UInt8
+    // Second line: FULLNAT, timers, bookkeeping.
+    /// FULLNAT local address.
+    public var local: RawAddress
     public var localPort: UInt16
+    var wheelSlot: UInt16
     /// Real-server slot, or -1.
     public var server: Int32
     /// The controlling template's id, or `ConnectionTable.none`.
@@ -71,22 +93,9 @@ public struct ConnectionRecord: Sendable {
     public var expires: UInt32
     /// Current timeout in seconds.
     public var timeout: UInt32
-    /// Packets from the client (sync threshold counting).
-    public var inPackets: UInt32
-    var inNext: UInt32
     var outNext: UInt32
     var wheelNext: UInt32
     var wheelPrev: UInt32
-    var wheelSlot: UInt16
-    public var flags: ConnectionFlags
-    /// IP protocol number (0 for fwmark templates).
-    public var protocolNumber: UInt8
-    /// `AddressFamily` raw value of the client side.
-    public var familyRaw: UInt8
-    /// Protocol state (TCPState / SCTPState raw value; 0 for UDP and templates).
-    public var state: UInt8
-    /// `AddressFamily` raw value of the real server side.
-    public var destinationFamilyRaw: UInt8
 
     /// The client side's address family.
     @inlinable public var family: AddressFamily { AddressFamily(rawValue: familyRaw) ?? .inet }
@@ -100,10 +109,10 @@ public struct ConnectionRecord: Sendable {
     static var empty: ConnectionRecord {
         let z = RawAddress(high: 0, low: 0)
         return ConnectionRecord(
-            client: z, virtual: z, destination: z, local: z, clientPort: 0, virtualPort: 0, destinationPort: 0,
-            localPort: 0, server: -1, control: ConnectionTable.none, controlled: 0, expires: 0, timeout: 0,
-            inPackets: 0, inNext: ConnectionTable.none, outNext: ConnectionTable.none, wheelNext: ConnectionTable.none,
-            wheelPrev: ConnectionTable.none, wheelSlot: 0, flags: [], protocolNumber: 0, familyRaw: 2, state: 0,
-            destinationFamilyRaw: 2)
+            client: z, virtual: z, clientPort: 0, virtualPort: 0, protocolNumber: 0, familyRaw: 2, flags: [],
+            inNext: ConnectionTable.none, destination: z, destinationPort: 0, state: 0, destinationFamilyRaw: 2,
+            local: z, localPort: 0, wheelSlot: 0, server: -1, control: ConnectionTable.none, controlled: 0,
+            expires: 0, timeout: 0, outNext: ConnectionTable.none, wheelNext: ConnectionTable.none,
+            wheelPrev: ConnectionTable.none)
     }
 }

@@ -38,7 +38,7 @@
     private var cursorStarted = false
     private var scratch: [UInt32] = []
 
-    init(maxConnections: Int, seed: UInt64) {
+    @_spi(Testing) public init(maxConnections: Int, seed: UInt64) {
         self.maxConnections = min(maxConnections, Int(Int32.max) - 1)
         self.seed = seed
         bucketBits = 10
@@ -66,15 +66,17 @@
     // MARK: time
 
     /// The tick of a timestamp.
-    static func tick(_ t: Timestamp) -> UInt32 { UInt32(truncatingIfNeeded: t.nanoseconds >> tickShift) }
+    @_spi(Testing) public static func tick(_ t: Timestamp) -> UInt32 {
+        UInt32(truncatingIfNeeded: t.nanoseconds >> tickShift)
+    }
 
     /// Ticks for a timeout in seconds.
-    static func ticks(seconds: UInt32) -> UInt32 {
+    @_spi(Testing) public static func ticks(seconds: UInt32) -> UInt32 {
         UInt32(truncatingIfNeeded: (UInt64(seconds) * 1_000_000_000 + (1 << tickShift) - 1) >> tickShift)
     }
 
     /// Whole seconds in a number of ticks.
-    static func seconds(ticks: UInt32) -> UInt32 {
+    @_spi(Testing) public static func seconds(ticks: UInt32) -> UInt32 {
         UInt32(truncatingIfNeeded: (UInt64(ticks) << tickShift) / 1_000_000_000)
     }
 
@@ -89,7 +91,7 @@
     }
 
     /// Allocates a record, or nil when the table is at its maximum.
-    func allocate() -> UInt32? {
+    @_spi(Testing) public func allocate() -> UInt32? {
         if count >= maxConnections { return nil }
         let id: UInt32
         if freeHead != ConnectionTable.none {
@@ -110,7 +112,7 @@
     }
 
     /// Returns a record to the free list. It must be unhashed and out of the wheel.
-    func free(_ id: UInt32) {
+    @_spi(Testing) public func free(_ id: UInt32) {
         let r = pointer(id)
         r.pointee.flags = []
         r.pointee.wheelSlot = ConnectionTable.notInWheel
@@ -192,21 +194,21 @@
     }
 
     /// Enters a record under its client key (newest first in its chain, as `hlist_add_head`).
-    func hashIn(_ id: UInt32) {
+    @_spi(Testing) public func hashIn(_ id: UInt32) {
         let r = pointer(id)
         insert(ref: id << 1, bucket: bucket(r.pointee.protocolNumber, r.pointee.client, r.pointee.clientPort))
         r.pointee.flags.insert(.hashedIn)
     }
 
     /// Enters a FULLNAT record under its local key.
-    func hashOut(_ id: UInt32) {
+    @_spi(Testing) public func hashOut(_ id: UInt32) {
         let r = pointer(id)
         insert(ref: id << 1 | 1, bucket: bucket(r.pointee.protocolNumber, r.pointee.local, r.pointee.localPort))
         r.pointee.flags.insert(.hashedOut)
     }
 
     /// Removes a record from the lookup table.
-    func unhash(_ id: UInt32) {
+    @_spi(Testing) public func unhash(_ id: UInt32) {
         let r = pointer(id)
         if r.pointee.flags.contains(.hashedIn) {
             remove(ref: id << 1, bucket: bucket(r.pointee.protocolNumber, r.pointee.client, r.pointee.clientPort))
@@ -312,7 +314,7 @@
     }
 
     /// Takes a record off the wheel.
-    func wheelUnlink(_ id: UInt32) {
+    @_spi(Testing) public func wheelUnlink(_ id: UInt32) {
         let r = pointer(id)
         let s = r.pointee.wheelSlot
         if s == ConnectionTable.notInWheel { return }
@@ -329,14 +331,14 @@
 
     /// Sets a record's expiry (`mod_timer`). Moving it later is free (the wheel re-files it when
     /// its old slot comes round); moving it earlier re-files it now.
-    @inline(__always) func arm(_ id: UInt32, expires: UInt32) {
+    @inline(__always) @_spi(Testing) public func arm(_ id: UInt32, expires: UInt32) {
         let r = pointer(id)
         r.pointee.expires = expires
         let s = r.pointee.wheelSlot
         if s == ConnectionTable.inScratch { return }
         if s != ConnectionTable.notInWheel {
             let visit = cursor &+ ((UInt32(s) &- cursor) & UInt32(ConnectionTable.wheelSize - 1))
-            if !ConnectionTable.notAfter(visit, expires) { return }
+            if ConnectionTable.notAfter(visit, expires) { return }
             let target = ConnectionTable.notAfter(expires, cursor) ? cursor : expires
             if slot(target) == s { return }
             wheelUnlink(id)
@@ -348,7 +350,7 @@
     }
 
     /// Starts the wheel's clock at `now` if it has not started.
-    func startClock(_ now: UInt32) {
+    @_spi(Testing) public func startClock(_ now: UInt32) {
         if !cursorStarted {
             cursor = now
             cursorStarted = true
@@ -356,8 +358,10 @@
     }
 
     /// Runs every timer due up to `now`, calling `expire(id, tick)` for each record whose expiry has
-    /// come. The handler may re-arm, unhash or free records.
-    func advance(to now: UInt32, expire: (UInt32, UInt32) -> Void) {
+    /// come, with the tick it was due. The handler may re-arm, unhash or free records. Timers fire in
+    /// tick order, except after a jump of more than one wheel revolution (≈ 275 s), when the
+    /// overdue ones fire in slot order.
+    @_spi(Testing) public func advance(to now: UInt32, expire: (UInt32, UInt32) -> Void) {
         startClock(now)
         if Int32(bitPattern: now &- cursor) >= Int32(ConnectionTable.wheelSize) {
             cursor = now &- UInt32(ConnectionTable.wheelSize - 1)
@@ -381,7 +385,8 @@
                     let r = pointer(id)
                     r.pointee.wheelSlot = ConnectionTable.notInWheel
                     if ConnectionTable.notAfter(r.pointee.expires, tick) {
-                        expire(id, tick)
+                        // Late only after a jump of more than a revolution: report the due tick.
+                        expire(id, r.pointee.expires)
                     } else {
                         arm(id, expires: r.pointee.expires)
                     }

@@ -10,34 +10,43 @@ public struct DestinationFlags: OptionSet, Hashable, Sendable {
     public static let overload = DestinationFlags(rawValue: 2)
 }
 
-/// The runtime state of all real servers, structure-of-arrays by slot. A slot stays allocated
-/// after its server is deleted ("the trash" in the kernel) while connections, templates or
-/// scheduler caches still refer to it, so their counters keep working; re-adding the same
-/// server to the same service revives the slot (`K:ip_vs_ctl.c ip_vs_trash_get_dest`).
-@_spi(Internals) public final class DestinationStore {
-    public private(set) var endpoint: [Endpoint] = []
-    public internal(set) var forwarding: [ForwardingMethod] = []
-    /// Current weight (0 quiesces).
-    public internal(set) var weight: [Int32] = []
-    /// The last non-zero weight (`last_weight`, used by mh).
-    public internal(set) var lastWeight: [Int32] = []
-    public internal(set) var activeConnections: [Int32] = []
-    public internal(set) var inactiveConnections: [Int32] = []
-    public internal(set) var persistentConnections: [Int32] = []
-    public internal(set) var flags: [DestinationFlags] = []
-    public internal(set) var upperThreshold: [UInt32] = []
-    public internal(set) var lowerThreshold: [UInt32] = []
-    /// The owning service's slot.
-    public internal(set) var service: [Int32] = []
+/// One real server's runtime state. Plain data with no references, so it lives in an unmanaged
+/// buffer and the packet path reads it without reference counting.
+public struct DestinationState: Sendable {
+    public var endpoint: Endpoint
+    public var forwarding: ForwardingMethod
     /// The owning service's key (a deleted server is revived by a service with the same key).
-    public internal(set) var serviceKey: [ServiceKey] = []
+    public var serviceKey: ServiceKey
+    /// Current weight (0 quiesces).
+    public var weight: Int32
+    /// The last non-zero weight (`last_weight`, used by mh).
+    public var lastWeight: Int32
+    public var activeConnections: Int32
+    public var inactiveConnections: Int32
+    public var persistentConnections: Int32
+    public var upperThreshold: UInt32
+    public var lowerThreshold: UInt32
+    /// The owning service's slot.
+    public var service: Int32
     /// Position in the service's list (0 = head), or -1 when deleted.
-    public internal(set) var position: [Int32] = []
+    public var position: Int32
     /// References from connections, templates and scheduler caches.
-    public internal(set) var references: [Int32] = []
-    public internal(set) var stats: [StatsBlock] = []
+    public var references: Int32
+    public var flags: DestinationFlags
     /// True while the slot holds a server (listed or in the trash).
-    public private(set) var inUse: [Bool] = []
+    public var inUse: Bool
+    public var stats: StatsBlock
+}
+
+/// The runtime state of all real servers by slot. A slot stays allocated after its server is
+/// deleted ("the trash" in the kernel) while connections, templates or scheduler caches still
+/// refer to it, so their counters keep working; re-adding the same server to the same service
+/// revives the slot (`K:ip_vs_ctl.c ip_vs_trash_get_dest`).
+@_spi(Internals) public final class DestinationStore {
+    private var base: UnsafeMutablePointer<DestinationState>
+    /// Number of slots ever allocated.
+    public private(set) var capacity = 0
+    private var allocated = 16
     private var freeSlots: [Int32] = []
     /// Deleted servers still referenced, by owning service key and endpoint ("the trash").
     private var trash: [TrashKey: Int32] = [:]
@@ -47,62 +56,63 @@ public struct DestinationFlags: OptionSet, Hashable, Sendable {
         var endpoint: Endpoint
     }
 
-    public init() {}
+    public init() {
+        base = .allocate(capacity: 16)
+    }
 
-    /// Number of slots ever allocated.
-    public var capacity: Int { endpoint.count }
+    deinit {
+        base.deinitialize(count: capacity)
+        base.deallocate()
+    }
+
+    /// The state of a slot.
+    @inline(__always) public func state(_ d: Int32) -> UnsafeMutablePointer<DestinationState> { base + Int(d) }
+
+    @inline(__always) public func endpoint(_ d: Int32) -> Endpoint { base[Int(d)].endpoint }
+    @inline(__always) public func forwarding(_ d: Int32) -> ForwardingMethod { base[Int(d)].forwarding }
+    @inline(__always) public func weight(_ d: Int32) -> Int32 { base[Int(d)].weight }
+    @inline(__always) public func lastWeight(_ d: Int32) -> Int32 { base[Int(d)].lastWeight }
+    @inline(__always) public func activeConnections(_ d: Int32) -> Int32 { base[Int(d)].activeConnections }
+    @inline(__always) public func inactiveConnections(_ d: Int32) -> Int32 { base[Int(d)].inactiveConnections }
+    @inline(__always) public func persistentConnections(_ d: Int32) -> Int32 { base[Int(d)].persistentConnections }
+    @inline(__always) public func upperThreshold(_ d: Int32) -> UInt32 { base[Int(d)].upperThreshold }
+    @inline(__always) public func lowerThreshold(_ d: Int32) -> UInt32 { base[Int(d)].lowerThreshold }
+    @inline(__always) public func service(_ d: Int32) -> Int32 { base[Int(d)].service }
+    @inline(__always) public func position(_ d: Int32) -> Int32 { base[Int(d)].position }
+    @inline(__always) public func flags(_ d: Int32) -> DestinationFlags { base[Int(d)].flags }
+    @inline(__always) public func stats(_ d: Int32) -> StatsBlock { base[Int(d)].stats }
+    @inline(__always) public func inUse(_ d: Int32) -> Bool { base[Int(d)].inUse }
 
     /// Allocates a slot for a new real server of `serviceSlot`.
     func allocate(_ spec: RealServerSpec, serviceSlot: Int32, serviceKey key: ServiceKey) -> Int32 {
-        let slot: Int32
+        let fresh = DestinationState(
+            endpoint: spec.endpoint, forwarding: spec.forwarding, serviceKey: key, weight: spec.weight,
+            lastWeight: spec.weight, activeConnections: 0, inactiveConnections: 0, persistentConnections: 0,
+            upperThreshold: spec.upperThreshold, lowerThreshold: spec.lowerThreshold, service: serviceSlot,
+            position: -1, references: 0, flags: [], inUse: true, stats: StatsBlock())
         if let s = freeSlots.popLast() {
-            slot = s
-            let i = Int(s)
-            endpoint[i] = spec.endpoint
-            forwarding[i] = spec.forwarding
-            weight[i] = spec.weight
-            lastWeight[i] = spec.weight
-            activeConnections[i] = 0
-            inactiveConnections[i] = 0
-            persistentConnections[i] = 0
-            flags[i] = []
-            upperThreshold[i] = spec.upperThreshold
-            lowerThreshold[i] = spec.lowerThreshold
-            service[i] = serviceSlot
-            serviceKey[i] = key
-            position[i] = -1
-            references[i] = 0
-            stats[i] = StatsBlock()
-            inUse[i] = true
-        } else {
-            slot = Int32(endpoint.count)
-            endpoint.append(spec.endpoint)
-            forwarding.append(spec.forwarding)
-            weight.append(spec.weight)
-            lastWeight.append(spec.weight)
-            activeConnections.append(0)
-            inactiveConnections.append(0)
-            persistentConnections.append(0)
-            flags.append([])
-            upperThreshold.append(spec.upperThreshold)
-            lowerThreshold.append(spec.lowerThreshold)
-            service.append(serviceSlot)
-            serviceKey.append(key)
-            position.append(-1)
-            references.append(0)
-            stats.append(StatsBlock())
-            inUse.append(true)
+            base[Int(s)] = fresh
+            return s
         }
-        return slot
+        if capacity == allocated {
+            let bigger = UnsafeMutablePointer<DestinationState>.allocate(capacity: allocated * 2)
+            bigger.moveInitialize(from: base, count: capacity)
+            base.deallocate()
+            base = bigger
+            allocated *= 2
+        }
+        (base + capacity).initialize(to: fresh)
+        capacity += 1
+        return Int32(capacity - 1)
     }
 
     /// Takes a server off its service's list: it goes to the trash while referenced, else is freed.
     func unlist(_ slot: Int32) {
-        let i = Int(slot)
-        flags[i].remove(.available)
-        position[i] = -1
-        if references[i] > 0 {
-            trash[TrashKey(service: serviceKey[i], endpoint: endpoint[i])] = slot
+        let s = state(slot)
+        s.pointee.flags.remove(.available)
+        s.pointee.position = -1
+        if s.pointee.references > 0 {
+            trash[TrashKey(service: s.pointee.serviceKey, endpoint: s.pointee.endpoint)] = slot
         } else {
             free(slot)
         }
@@ -117,23 +127,23 @@ public struct DestinationFlags: OptionSet, Hashable, Sendable {
     /// Rebinds a revived server to a (possibly new) service slot; a different service zeroes its
     /// statistics (`__ip_vs_update_dest`: `if (old_svc != svc) ip_vs_zero_stats`).
     func bind(_ slot: Int32, serviceSlot: Int32) {
-        let i = Int(slot)
-        if service[i] != serviceSlot {
-            stats[i] = StatsBlock()
-            service[i] = serviceSlot
+        let s = state(slot)
+        if s.pointee.service != serviceSlot {
+            s.pointee.stats = StatsBlock()
+            s.pointee.service = serviceSlot
         }
     }
 
     /// Frees a slot once nothing refers to it and it is not listed.
     func releaseIfUnused(_ slot: Int32) {
-        let i = Int(slot)
-        guard inUse[i], references[i] <= 0, position[i] < 0 else { return }
-        trash.removeValue(forKey: TrashKey(service: serviceKey[i], endpoint: endpoint[i]))
+        let s = state(slot)
+        guard s.pointee.inUse, s.pointee.references <= 0, s.pointee.position < 0 else { return }
+        trash.removeValue(forKey: TrashKey(service: s.pointee.serviceKey, endpoint: s.pointee.endpoint))
         free(slot)
     }
 
     private func free(_ slot: Int32) {
-        inUse[Int(slot)] = false
+        state(slot).pointee.inUse = false
         freeSlots.append(slot)
     }
 
@@ -141,53 +151,50 @@ public struct DestinationFlags: OptionSet, Hashable, Sendable {
     public var trashCount: Int { trash.count }
 
     /// `ip_vs_dest_conn_overhead`: active × 256 + inactive, in the kernel's 32-bit arithmetic.
-    @inlinable public func overhead(_ slot: Int32) -> Int32 {
-        (activeConnections[Int(slot)] &<< 8) &+ inactiveConnections[Int(slot)]
+    @inline(__always) public func overhead(_ d: Int32) -> Int32 {
+        (base[Int(d)].activeConnections &<< 8) &+ base[Int(d)].inactiveConnections
     }
 
     /// True when the server may take a new connection from the simple schedulers: weight > 0
     /// and not overloaded.
-    @inlinable public func isEligible(_ slot: Int32) -> Bool {
-        weight[Int(slot)] > 0 && !flags[Int(slot)].contains(.overload)
+    @inline(__always) public func isEligible(_ d: Int32) -> Bool {
+        base[Int(d)].weight > 0 && !base[Int(d)].flags.contains(.overload)
     }
 
     /// The configured description of a server.
-    public func spec(_ slot: Int32) -> RealServerSpec {
-        let i = Int(slot)
+    public func spec(_ d: Int32) -> RealServerSpec {
+        let s = base[Int(d)]
         return RealServerSpec(
-            endpoint: endpoint[i], forwarding: forwarding[i], weight: weight[i],
-            upperThreshold: upperThreshold[i], lowerThreshold: lowerThreshold[i])
+            endpoint: s.endpoint, forwarding: s.forwarding, weight: s.weight, upperThreshold: s.upperThreshold,
+            lowerThreshold: s.lowerThreshold)
     }
 
     func setSpec(_ spec: RealServerSpec, slot: Int32) {
-        let i = Int(slot)
-        forwarding[i] = spec.forwarding
-        weight[i] = spec.weight
-        upperThreshold[i] = spec.upperThreshold
-        lowerThreshold[i] = spec.lowerThreshold
+        let s = state(slot)
+        s.pointee.forwarding = spec.forwarding
+        s.pointee.weight = spec.weight
+        s.pointee.upperThreshold = spec.upperThreshold
+        s.pointee.lowerThreshold = spec.lowerThreshold
     }
 
-    func setPosition(_ p: Int32, slot: Int32) { position[Int(slot)] = p }
-    func setFlags(_ f: DestinationFlags, slot: Int32) { flags[Int(slot)] = f }
-    func setLastWeight(_ w: Int32, slot: Int32) { lastWeight[Int(slot)] = w }
-    func retain(_ slot: Int32) { references[Int(slot)] &+= 1 }
+    func setPosition(_ p: Int32, slot: Int32) { state(slot).pointee.position = p }
+    func setFlags(_ f: DestinationFlags, slot: Int32) { state(slot).pointee.flags = f }
+    func setLastWeight(_ w: Int32, slot: Int32) { state(slot).pointee.lastWeight = w }
+    func retain(_ slot: Int32) { state(slot).pointee.references &+= 1 }
     func release(_ slot: Int32) {
-        references[Int(slot)] &-= 1
+        state(slot).pointee.references &-= 1
         releaseIfUnused(slot)
     }
-    func addActive(_ d: Int32, slot: Int32) { activeConnections[Int(slot)] &+= d }
-    func addInactive(_ d: Int32, slot: Int32) { inactiveConnections[Int(slot)] &+= d }
-    func addPersistent(_ d: Int32, slot: Int32) { persistentConnections[Int(slot)] &+= d }
-    func withStats<R>(_ slot: Int32, _ body: (inout StatsBlock) -> R) -> R { body(&stats[Int(slot)]) }
+    func addActive(_ d: Int32, slot: Int32) { state(slot).pointee.activeConnections &+= d }
+    func addInactive(_ d: Int32, slot: Int32) { state(slot).pointee.inactiveConnections &+= d }
+    func addPersistent(_ d: Int32, slot: Int32) { state(slot).pointee.persistentConnections &+= d }
 
-    /// Test hook: sets a server's connection counts directly (scheduler differential tests).
-    public func setLoad(slot: Int32, active: Int32, inactive: Int32) {
-        activeConnections[Int(slot)] = active
-        inactiveConnections[Int(slot)] = inactive
+    func setLoad(slot: Int32, active: Int32, inactive: Int32) {
+        state(slot).pointee.activeConnections = active
+        state(slot).pointee.inactiveConnections = inactive
     }
 
-    /// Test hook: sets a server's overload flag directly.
-    public func setOverloaded(slot: Int32, _ on: Bool) {
-        if on { flags[Int(slot)].insert(.overload) } else { flags[Int(slot)].remove(.overload) }
+    func setOverloaded(slot: Int32, _ on: Bool) {
+        if on { state(slot).pointee.flags.insert(.overload) } else { state(slot).pointee.flags.remove(.overload) }
     }
 }

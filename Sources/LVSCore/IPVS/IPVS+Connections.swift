@@ -19,7 +19,7 @@ extension IPVS {
             let r = connections.pointer(id)
             var reschedule = false
             let server = r.pointee.server
-            if sysctls.expireNodestConn && server >= 0 && store.weight[Int(server)] == 0 {
+            if sysctls.expireNodestConn && server >= 0 && store.weight(server) == 0 {
                 reschedule = true
             } else if sysctls.connReuseMode != 0 && isNewConnectionExpected(r.pointee) {
                 reschedule = true
@@ -33,7 +33,7 @@ extension IPVS {
         // The real server of an existing connection was deleted.
         if id != ConnectionTable.none {
             let server = connections.pointer(id).pointee.server
-            if server >= 0 && !store.flags[Int(server)].contains(.available) {
+            if server >= 0 && !store.flags(server).contains(.available) {
                 if sysctls.expireNodestConn {
                     expire(id, tick: tick)
                     id = ConnectionTable.none
@@ -72,7 +72,6 @@ extension IPVS {
 
         let r = connections.pointer(id)
         countIn(r.pointee.server, bytes: UInt64(p.length))
-        r.pointee.inPackets &+= 1
         transition(id, direction: .input, p)
         let forwarding = forwardingOf(id)
         if r.pointee.flags.contains(.onePacket) {
@@ -134,7 +133,7 @@ extension IPVS {
     func forwardingOf(_ id: UInt32) -> Forwarding {
         let r = connections.pointer(id).pointee
         let server = r.server
-        var method = store.forwarding[Int(server)]
+        var method = store.forwarding(server)
         if method.kernelCode != r.forwardingCode {
             switch r.forwardingCode {
             case 0: method = .masquerade
@@ -218,25 +217,23 @@ extension IPVS {
 
     private func countIn(_ d: Int32, bytes: UInt64) {
         guard d >= 0 else { return }
-        store.withStats(d) { $0.countIn(bytes: bytes) }
-        if store.position[Int(d)] >= 0, let svc = serviceSlots[Int(store.service[Int(d)])] {
-            svc.stats.countIn(bytes: bytes)
-        }
+        let s = store.state(d)
+        s.pointee.stats.countIn(bytes: bytes)
+        if s.pointee.position >= 0 { serviceStats[Int(s.pointee.service)].countIn(bytes: bytes) }
         totalStats.countIn(bytes: bytes)
     }
 
     private func countOut(_ d: Int32, bytes: UInt64) {
         guard d >= 0 else { return }
-        store.withStats(d) { $0.countOut(bytes: bytes) }
-        if store.position[Int(d)] >= 0, let svc = serviceSlots[Int(store.service[Int(d)])] {
-            svc.stats.countOut(bytes: bytes)
-        }
+        let s = store.state(d)
+        s.pointee.stats.countOut(bytes: bytes)
+        if s.pointee.position >= 0 { serviceStats[Int(s.pointee.service)].countOut(bytes: bytes) }
         totalStats.countOut(bytes: bytes)
     }
 
     func countConnection(_ d: Int32, service svc: VirtualServiceRuntime) {
-        store.withStats(d) { $0.countConnection() }
-        svc.stats.countConnection()
+        store.state(d).pointee.stats.countConnection()
+        serviceStats[Int(svc.slot)].countConnection()
         totalStats.countConnection()
     }
 
@@ -244,13 +241,13 @@ extension IPVS {
 
     /// Tells the owning service's scheduler that a listed server's load changed.
     func notifyLoad(_ d: Int32) {
-        if store.position[Int(d)] >= 0, let svc = serviceSlots[Int(store.service[Int(d)])] {
+        if store.position(d) >= 0, let svc = serviceSlots[Int(store.service(d))] {
             svc.scheduler?.loadChanged(d)
         }
     }
 
     private func notifyOverload(_ d: Int32) {
-        if store.position[Int(d)] >= 0, let svc = serviceSlots[Int(store.service[Int(d)])] {
+        if store.position(d) >= 0, let svc = serviceSlots[Int(store.service(d))] {
             svc.scheduler?.overloadChanged(d)
         }
     }
@@ -261,7 +258,7 @@ extension IPVS {
         let r = connections.pointer(id)
         store.retain(d)
         r.pointee.server = d
-        let code = store.forwarding[Int(d)].kernelCode
+        let code = store.forwarding(d).kernelCode
         r.pointee.flags.insert(ConnectionFlags(rawValue: UInt16(code)))
         if code != 0 && code != 5 { r.pointee.flags.insert(.noOutput) }
         r.pointee.flags.insert(.inactive)
@@ -271,9 +268,9 @@ extension IPVS {
             store.addInactive(1, slot: d)
             notifyLoad(d)
         }
-        let upper = store.upperThreshold[Int(d)]
-        if upper != 0 && UInt32(max(0, store.activeConnections[Int(d)] &+ store.inactiveConnections[Int(d)])) >= upper
-            && !store.flags[Int(d)].contains(.overload)
+        let upper = store.upperThreshold(d)
+        if upper != 0 && UInt32(max(0, store.activeConnections(d) &+ store.inactiveConnections(d))) >= upper
+            && !store.flags(d).contains(.overload)
         {
             store.setOverloaded(slot: d, true)
             notifyOverload(d)
@@ -295,10 +292,10 @@ extension IPVS {
             }
             notifyLoad(d)
         }
-        let total = Int64(store.activeConnections[Int(d)]) + Int64(store.inactiveConnections[Int(d)])
-        let lower = Int64(store.lowerThreshold[Int(d)])
-        let upper = Int64(store.upperThreshold[Int(d)])
-        let wasOverloaded = store.flags[Int(d)].contains(.overload)
+        let total = Int64(store.activeConnections(d)) + Int64(store.inactiveConnections(d))
+        let lower = Int64(store.lowerThreshold(d))
+        let upper = Int64(store.upperThreshold(d))
+        let wasOverloaded = store.flags(d).contains(.overload)
         if lower != 0 {
             if total < lower { store.setOverloaded(slot: d, false) }
         } else if upper != 0 {
@@ -306,7 +303,7 @@ extension IPVS {
         } else {
             store.setOverloaded(slot: d, false)
         }
-        if wasOverloaded && !store.flags[Int(d)].contains(.overload) { notifyOverload(d) }
+        if wasOverloaded && !store.flags(d).contains(.overload) { notifyOverload(d) }
         r.pointee.server = -1
         store.release(d)
     }

@@ -41,6 +41,7 @@ extension IPVS {
             serviceSlots.append(nil)
         }
         let svc = VirtualServiceRuntime(slot: slot, spec: stored, configuration: configuration)
+        resetServiceStats(slot)
         svc.scheduler = schedulerClass.map { $0.init(service: svc, store: store) }
         serviceSlots[Int(slot)] = svc
         serviceOrder.append(slot)
@@ -127,6 +128,7 @@ extension IPVS {
         update(d, to: spec)
         svc.members.insert(d, at: 0)
         renumber(svc)
+        svc.scheduler?.syncMembers()
         svc.scheduler?.destinationAdded(d)
     }
 
@@ -147,10 +149,11 @@ extension IPVS {
         guard let sslot = serviceByKey[key] else { throw IPVSError(.serviceNotDefined) }
         let svc = service(slot: sslot)
         guard let d = member(svc, endpoint) else { throw IPVSError(.noSuchDestination) }
-        let p = Int(store.position[Int(d)])
+        let p = Int(store.position(d))
         svc.members.remove(at: p)
         store.unlist(d)
         renumber(svc)
+        svc.scheduler?.syncMembers()
         svc.scheduler?.destinationRemoved(d, formerPosition: p)
     }
 
@@ -167,8 +170,8 @@ extension IPVS {
     }
 
     private func zeroService(_ svc: VirtualServiceRuntime) {
-        for d in svc.members { store.withStats(d) { $0.zero() } }
-        svc.stats.zero()
+        for d in svc.members { store.state(d).pointee.stats.zero() }
+        serviceStats[Int(svc.slot)].zero()
     }
 
     /// The timeouts `ipvsadm -L --timeout` shows: TCP ESTABLISHED, TCP FIN_WAIT, UDP.
@@ -220,15 +223,15 @@ extension IPVS {
     // MARK: helpers
 
     func member(_ svc: VirtualServiceRuntime, _ endpoint: Endpoint) -> Int32? {
-        svc.members.first { store.endpoint[Int($0)] == endpoint }
+        svc.members.first { store.endpoint($0) == endpoint }
     }
 
     /// Applies a spec as `__ip_vs_update_dest` does: the server becomes available, and its overload
     /// flag clears when the new upper threshold is 0 or above the old one.
     private func update(_ d: Int32, to spec: RealServerSpec) {
-        let oldUpper = store.upperThreshold[Int(d)]
+        let oldUpper = store.upperThreshold(d)
         store.setSpec(spec, slot: d)
-        var f = store.flags[Int(d)]
+        var f = store.flags(d)
         f.insert(.available)
         if spec.upperThreshold == 0 || spec.upperThreshold > oldUpper { f.remove(.overload) }
         store.setFlags(f, slot: d)

@@ -20,13 +20,14 @@ extension IPVS {
         let servers = svc.members.map { d in
             RealServerEntry(
                 spec: store.spec(d),
-                activeConnections: UInt32(bitPattern: store.activeConnections[Int(d)]),
-                inactiveConnections: UInt32(bitPattern: store.inactiveConnections[Int(d)]),
-                persistentConnections: UInt32(bitPattern: store.persistentConnections[Int(d)]),
-                counters: store.stats[Int(d)].shown, rates: store.stats[Int(d)].rates)
+                activeConnections: UInt32(bitPattern: store.activeConnections(d)),
+                inactiveConnections: UInt32(bitPattern: store.inactiveConnections(d)),
+                persistentConnections: UInt32(bitPattern: store.persistentConnections(d)),
+                counters: store.stats(d).shown, rates: store.stats(d).rates)
         }
+        let stats = serviceStats[Int(svc.slot)]
         return VirtualServiceEntry(
-            spec: svc.spec, realServers: servers, counters: svc.stats.shown, rates: svc.stats.rates,
+            spec: svc.spec, realServers: servers, counters: stats.shown, rates: stats.rates,
             localAddresses: svc.localAddresses)
     }
 }

@@ -18,7 +18,7 @@ extension IPVS {
         }
         let d = pick(svc, p, now: now)
         guard d >= 0 else { return noDestination(svc, p) }
-        let serverPort = store.endpoint[Int(d)].port != 0 ? store.endpoint[Int(d)].port : p.destinationPort
+        let serverPort = store.endpoint(d).port != 0 ? store.endpoint(d).port : p.destinationPort
         let onePacket = svc.spec.flags.contains(.onePacket) && p.transport == .udp
         guard
             let id = newConnection(
@@ -82,7 +82,7 @@ extension IPVS {
             guard picked >= 0 else { return noDestination(svc, p) }
             d = picked
             let templatePort: UInt16 =
-                (p.destinationPort == spec.key.port && spec.key.port != Self.ftpPort) ? store.endpoint[Int(d)].port : 0
+                (p.destinationPort == spec.key.port && spec.key.port != Self.ftpPort) ? store.endpoint(d).port : 0
             guard let t = connections.allocate() else {
                 counters.tableFull &+= 1
                 return .failure(ScheduleFailure(verdict: .drop(.tableFull)))
@@ -94,8 +94,8 @@ extension IPVS {
             r.pointee.clientPort = 0
             r.pointee.virtual = vaddr
             r.pointee.virtualPort = vport
-            r.pointee.destination = RawAddress(store.endpoint[Int(d)].address)
-            r.pointee.destinationFamilyRaw = store.endpoint[Int(d)].address.family.rawValue
+            r.pointee.destination = RawAddress(store.endpoint(d).address)
+            r.pointee.destinationFamilyRaw = store.endpoint(d).address.family.rawValue
             r.pointee.destinationPort = templatePort
             r.pointee.flags = [.template]
             bind(t, to: d)
@@ -106,7 +106,7 @@ extension IPVS {
             d = connections.pointer(ct).pointee.server
         }
         var dport = p.destinationPort
-        if dport == spec.key.port && store.endpoint[Int(d)].port != 0 { dport = store.endpoint[Int(d)].port }
+        if dport == spec.key.port && store.endpoint(d).port != 0 { dport = store.endpoint(d).port }
         let onePacket = spec.flags.contains(.onePacket) && p.transport == .udp
         guard
             let id = newConnection(
@@ -131,8 +131,8 @@ extension IPVS {
         let r = connections.pointer(ct)
         let d = r.pointee.server
         let usable =
-            d >= 0 && store.flags[Int(d)].contains(.available)
-            && !(sysctls.expireQuiescentTemplate && store.weight[Int(d)] == 0)
+            d >= 0 && store.flags(d).contains(.available)
+            && !(sysctls.expireQuiescentTemplate && store.weight(d) == 0)
         if usable { return true }
         if r.pointee.virtualPort != 0xFFFF {
             connections.unhash(ct)
@@ -150,7 +150,7 @@ extension IPVS {
         tick: UInt32
     ) -> UInt32? {
         var local: (RawAddress, UInt16)? = nil
-        if store.forwarding[Int(d)].kernelCode == 5 {
+        if store.forwarding(d).kernelCode == 5 {
             local = allocateLocalEndpoint(svc, p, server: d, serverPort: serverPort)
             if local == nil {
                 counters.noLocalAddress &+= 1
@@ -168,8 +168,8 @@ extension IPVS {
         r.pointee.clientPort = p.sourcePort
         r.pointee.virtual = RawAddress(p.destination)
         r.pointee.virtualPort = p.destinationPort
-        r.pointee.destination = RawAddress(store.endpoint[Int(d)].address)
-        r.pointee.destinationFamilyRaw = store.endpoint[Int(d)].address.family.rawValue
+        r.pointee.destination = RawAddress(store.endpoint(d).address)
+        r.pointee.destinationFamilyRaw = store.endpoint(d).address.family.rawValue
         r.pointee.destinationPort = serverPort
         r.pointee.flags = flags
         r.pointee.state = 0
@@ -194,9 +194,9 @@ extension IPVS {
     )
         -> (RawAddress, UInt16)?
     {
-        let candidates = svc.localAddresses.filter { $0.family == store.endpoint[Int(d)].address.family }
+        let candidates = svc.localAddresses.filter { $0.family == store.endpoint(d).address.family }
         guard !candidates.isEmpty else { return nil }
-        let raddr = RawAddress(store.endpoint[Int(d)].address)
+        let raddr = RawAddress(store.endpoint(d).address)
         for _ in 0..<candidates.count {
             let laddr = RawAddress(candidates[Int(svc.localCursor % UInt32(candidates.count))])
             svc.localCursor &+= 1

@@ -23,8 +23,8 @@ extension IPVS {
     func estimate() {
         for slot in serviceOrder {
             let svc = service(slot: slot)
-            svc.stats.estimate()
-            for d in svc.members { store.withStats(d) { $0.estimate() } }
+            serviceStats[Int(slot)].estimate()
+            for d in svc.members { store.state(d).pointee.stats.estimate() }
         }
         totalStats.estimate()
     }

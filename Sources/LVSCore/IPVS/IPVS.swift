@@ -23,15 +23,19 @@ public final class IPVS {
     /// Table-wide statistics (`ipvs->tot_stats`).
     var totalStats = StatsBlock()
     var random: SchedulerRandom
-    /// TCP state timeouts in seconds, by `TCPState` raw value.
-    var tcpTimeouts: [UInt32] = TCPState.defaultTimeouts
+    /// TCP state timeouts in seconds, by `TCPState` raw value (an unmanaged buffer: the packet
+    /// path reads it without reference counting).
+    let tcpTimeouts: UnsafeMutablePointer<UInt32>
     /// The UDP timeout in seconds.
     var udpTimeout: UInt32 = 300
     /// SCTP state timeouts in seconds, by `SCTPState` raw value.
-    var sctpTimeouts: [UInt32] = SCTPState.defaultTimeouts
+    let sctpTimeouts: UnsafeMutablePointer<UInt32>
+    /// Statistics of each service, by service slot.
+    var serviceStats: UnsafeMutablePointer<StatsBlock>
+    var serviceStatsCapacity = 16
     var daemons: [SyncDaemonSpec] = []
     /// The connection table.
-    @_spi(Internals) public internal(set) var connections: ConnectionTable
+    @_spi(Internals) public let connections: ConnectionTable
     /// When the estimator last ran, and the periodic scheduler timers.
     var nextEstimate: Timestamp?
     var nextSchedulerTick: Timestamp?
@@ -50,6 +54,33 @@ public final class IPVS {
         sysctls = configuration.sysctls
         random = SchedulerRandom(seed: configuration.randomSeed)
         connections = ConnectionTable(maxConnections: configuration.maxConnections, seed: configuration.hashSeed)
+        tcpTimeouts = .allocate(capacity: TCPState.defaultTimeouts.count)
+        tcpTimeouts.initialize(from: TCPState.defaultTimeouts, count: TCPState.defaultTimeouts.count)
+        sctpTimeouts = .allocate(capacity: SCTPState.defaultTimeouts.count)
+        sctpTimeouts.initialize(from: SCTPState.defaultTimeouts, count: SCTPState.defaultTimeouts.count)
+        serviceStats = .allocate(capacity: 16)
+        serviceStats.initialize(repeating: StatsBlock(), count: 16)
+    }
+
+    deinit {
+        tcpTimeouts.deallocate()
+        sctpTimeouts.deallocate()
+        serviceStats.deinitialize(count: serviceStatsCapacity)
+        serviceStats.deallocate()
+    }
+
+    /// Makes room for statistics of service slot `slot` and zeroes them.
+    func resetServiceStats(_ slot: Int32) {
+        if Int(slot) >= serviceStatsCapacity {
+            let n = max(serviceStatsCapacity * 2, Int(slot) + 1)
+            let bigger = UnsafeMutablePointer<StatsBlock>.allocate(capacity: n)
+            bigger.moveInitialize(from: serviceStats, count: serviceStatsCapacity)
+            (bigger + serviceStatsCapacity).initialize(repeating: StatsBlock(), count: n - serviceStatsCapacity)
+            serviceStats.deallocate()
+            serviceStats = bigger
+            serviceStatsCapacity = n
+        }
+        serviceStats[Int(slot)] = StatsBlock()
     }
 
     /// Version and sizes for the listing header.

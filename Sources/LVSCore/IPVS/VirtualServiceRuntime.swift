@@ -7,7 +7,6 @@
     public internal(set) var spec: VirtualServiceSpec
     public internal(set) var members: [Int32] = []
     public internal(set) var scheduler: Scheduler?
-    public internal(set) var stats = StatsBlock()
     /// FULLNAT local addresses.
     public internal(set) var localAddresses: [IPAddress] = []
     /// The next local address to hand out (FULLNAT round robin).

@@ -23,7 +23,7 @@ final class DestinationHashingScheduler: Scheduler {
 
     override func schedule(_ request: SchedulingRequest, random: inout SchedulerRandom) -> Int32 {
         let slot = buckets[Int(hash32(request.destination.folded32, bits: Self.bits))]
-        guard slot >= 0, store.flags[Int(slot)].contains(.available), store.isEligible(slot) else { return -1 }
+        guard slot >= 0, store.flags(slot).contains(.available), store.isEligible(slot) else { return -1 }
         return slot
     }
 }
@@ -58,7 +58,7 @@ final class SourceHashingScheduler: Scheduler {
             let slot = m[p]
             buckets[i] = slot
             count += 1
-            if count >= store.weight[Int(slot)] {
+            if count >= store.weight(slot) {
                 p = (p + 1) % m.count
                 count = 0
             }

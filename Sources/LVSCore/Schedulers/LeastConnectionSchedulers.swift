@@ -7,6 +7,8 @@
 class BestServerScheduler: Scheduler {
     var tree = BestTree()
 
+    deinit { tree.release() }
+
     required init(service: VirtualServiceRuntime, store: DestinationStore) {
         super.init(service: service, store: store)
         rebuild()
@@ -23,7 +25,7 @@ class BestServerScheduler: Scheduler {
     }
 
     final func refresh(_ slot: Int32) {
-        let p = Int(store.position[Int(slot)])
+        let p = Int(store.position(slot))
         if p < 0 { return }
         tree.update(p, leaf: isCandidate(slot) ? slot : -1, better: isBetter)
     }
@@ -50,8 +52,8 @@ final class LeastConnectionScheduler: BestServerScheduler {
 final class WeightedLeastConnectionScheduler: BestServerScheduler {
     override class var name: String { "wlc" }
     override func isBetter(_ b: Int32, than a: Int32) -> Bool {
-        Int64(store.overhead(a)) * Int64(store.weight[Int(b)]) > Int64(store.overhead(b))
-            * Int64(store.weight[Int(a)])
+        Int64(store.overhead(a)) * Int64(store.weight(b)) > Int64(store.overhead(b))
+            * Int64(store.weight(a))
     }
 }
 
@@ -59,9 +61,9 @@ final class WeightedLeastConnectionScheduler: BestServerScheduler {
 final class ShortestExpectedDelayScheduler: BestServerScheduler {
     override class var name: String { "sed" }
     override func isBetter(_ b: Int32, than a: Int32) -> Bool {
-        let oa = Int64(store.activeConnections[Int(a)] &+ 1)
-        let ob = Int64(store.activeConnections[Int(b)] &+ 1)
-        return oa * Int64(store.weight[Int(b)]) > ob * Int64(store.weight[Int(a)])
+        let oa = Int64(store.activeConnections(a) &+ 1)
+        let ob = Int64(store.activeConnections(b) &+ 1)
+        return oa * Int64(store.weight(b)) > ob * Int64(store.weight(a))
     }
 }
 
@@ -70,13 +72,15 @@ final class NeverQueueScheduler: BestServerScheduler {
     override class var name: String { "nq" }
     private var idle = MaxTree()
 
+    deinit { idle.release() }
+
     required init(service: VirtualServiceRuntime, store: DestinationStore) {
         super.init(service: service, store: store)
         rebuildIdle()
     }
 
     private func idleValue(_ slot: Int32) -> Int32 {
-        isCandidate(slot) && store.activeConnections[Int(slot)] == 0 ? 1 : 0
+        isCandidate(slot) && store.activeConnections(slot) == 0 ? 1 : 0
     }
 
     private func rebuildIdle() {
@@ -85,14 +89,14 @@ final class NeverQueueScheduler: BestServerScheduler {
     }
 
     private func refreshIdle(_ slot: Int32) {
-        let p = Int(store.position[Int(slot)])
+        let p = Int(store.position(slot))
         if p >= 0 { idle.set(p, idleValue(slot)) }
     }
 
     override func isBetter(_ b: Int32, than a: Int32) -> Bool {
-        let oa = Int64(store.activeConnections[Int(a)] &+ 1)
-        let ob = Int64(store.activeConnections[Int(b)] &+ 1)
-        return oa * Int64(store.weight[Int(b)]) > ob * Int64(store.weight[Int(a)])
+        let oa = Int64(store.activeConnections(a) &+ 1)
+        let ob = Int64(store.activeConnections(b) &+ 1)
+        return oa * Int64(store.weight(b)) > ob * Int64(store.weight(a))
     }
 
     override func destinationAdded(_ slot: Int32) {
@@ -117,15 +121,15 @@ final class NeverQueueScheduler: BestServerScheduler {
     }
 
     override func schedule(_ request: SchedulingRequest, random: inout SchedulerRandom) -> Int32 {
-        let p = idle.first(atLeast: 1, from: 0, through: members.count - 1)
-        return p >= 0 ? members[p] : tree.best
+        let p = idle.first(atLeast: 1, from: 0, through: memberCount - 1)
+        return p >= 0 ? memberSlots[p] : tree.best
     }
 }
 
 /// fo (weighted failover): the highest weight among candidates, first on a tie.
 final class WeightedFailoverScheduler: BestServerScheduler {
     override class var name: String { "fo" }
-    override func isBetter(_ b: Int32, than a: Int32) -> Bool { store.weight[Int(b)] > store.weight[Int(a)] }
+    override func isBetter(_ b: Int32, than a: Int32) -> Bool { store.weight(b) > store.weight(a) }
     override func loadChanged(_ slot: Int32) {}
 }
 
@@ -134,9 +138,9 @@ final class WeightedFailoverScheduler: BestServerScheduler {
 final class WeightedOverflowScheduler: BestServerScheduler {
     override class var name: String { "ovf" }
     override func isCandidate(_ slot: Int32) -> Bool {
-        store.isEligible(slot) && store.activeConnections[Int(slot)] <= store.weight[Int(slot)]
+        store.isEligible(slot) && store.activeConnections(slot) <= store.weight(slot)
     }
-    override func isBetter(_ b: Int32, than a: Int32) -> Bool { store.weight[Int(b)] > store.weight[Int(a)] }
+    override func isBetter(_ b: Int32, than a: Int32) -> Bool { store.weight(b) > store.weight(a) }
 }
 
 /// twos (power of two choices): two weighted random draws `r = prandom % (total + 1)`, each
@@ -145,6 +149,8 @@ final class WeightedOverflowScheduler: BestServerScheduler {
 final class PowerOfTwoChoicesScheduler: Scheduler {
     override class var name: String { "twos" }
     private var sums = SumTree()
+
+    deinit { sums.release() }
 
     required init(service: VirtualServiceRuntime, store: DestinationStore) {
         super.init(service: service, store: store)
@@ -157,7 +163,7 @@ final class PowerOfTwoChoicesScheduler: Scheduler {
     }
 
     private func refresh(_ slot: Int32) {
-        let p = Int(store.position[Int(slot)])
+        let p = Int(store.position(slot))
         if p >= 0 { sums.set(p, Int64(effectiveWeight(store, slot))) }
     }
 
@@ -172,11 +178,11 @@ final class PowerOfTwoChoicesScheduler: Scheduler {
         let modulus = UInt32(truncatingIfNeeded: total + 1)
         let r1 = Int64(random.next32() % modulus)
         let r2 = Int64(random.next32() % modulus)
-        let m = members
+        let m = memberSlots
         let c1 = m[sums.first(prefixAtLeast: max(r1, 1))]
         let c2 = m[sums.first(prefixAtLeast: max(r2, 1))]
-        let w1 = store.weight[Int(c1)]
-        let w2 = store.weight[Int(c2)]
+        let w1 = store.weight(c1)
+        let w2 = store.weight(c2)
         return w2 &* store.overhead(c1) > w1 &* store.overhead(c2) ? c2 : c1
     }
 }

@@ -91,18 +91,18 @@ final class LocalityBasedLeastConnectionScheduler: BestServerScheduler {
     }
 
     override func isBetter(_ b: Int32, than a: Int32) -> Bool {
-        Int64(store.overhead(a)) * Int64(store.weight[Int(b)]) > Int64(store.overhead(b)) * Int64(store.weight[Int(a)])
+        Int64(store.overhead(a)) * Int64(store.weight(b)) > Int64(store.overhead(b)) * Int64(store.weight(a))
     }
 
     private func recountUnderHalf() {
-        isUnderHalf = members.map { store.activeConnections[Int($0)] &* 2 < store.weight[Int($0)] }
+        isUnderHalf = members.map { store.activeConnections($0) &* 2 < store.weight($0) }
         underHalf = isUnderHalf.filter { $0 }.count
     }
 
     private func refreshUnderHalf(_ slot: Int32) {
-        let p = Int(store.position[Int(slot)])
+        let p = Int(store.position(slot))
         if p < 0 { return }
-        let now = store.activeConnections[Int(slot)] &* 2 < store.weight[Int(slot)]
+        let now = store.activeConnections(slot) &* 2 < store.weight(slot)
         if now != isUnderHalf[p] {
             isUnderHalf[p] = now
             underHalf += now ? 1 : -1
@@ -111,7 +111,7 @@ final class LocalityBasedLeastConnectionScheduler: BestServerScheduler {
 
     /// lblc/lblcr's `is_overloaded`.
     func isLocallyOverloaded(_ slot: Int32) -> Bool {
-        store.activeConnections[Int(slot)] > store.weight[Int(slot)] && underHalf > 0
+        store.activeConnections(slot) > store.weight(slot) && underHalf > 0
     }
 
     override func destinationAdded(_ slot: Int32) {
@@ -139,7 +139,7 @@ final class LocalityBasedLeastConnectionScheduler: BestServerScheduler {
         if let (b, i) = cache.find(request.destination) {
             cache.buckets[b][i].lastUse = request.now
             let d = cache.buckets[b][i].value
-            if store.flags[Int(d)].contains(.available) && store.weight[Int(d)] > 0 && !isLocallyOverloaded(d) {
+            if store.flags(d).contains(.available) && store.weight(d) > 0 && !isLocallyOverloaded(d) {
                 return d
             }
         }
@@ -179,18 +179,18 @@ final class LocalityBasedLeastConnectionReplicationScheduler: BestServerSchedule
     }
 
     override func isBetter(_ b: Int32, than a: Int32) -> Bool {
-        Int64(store.overhead(a)) * Int64(store.weight[Int(b)]) > Int64(store.overhead(b)) * Int64(store.weight[Int(a)])
+        Int64(store.overhead(a)) * Int64(store.weight(b)) > Int64(store.overhead(b)) * Int64(store.weight(a))
     }
 
     private func recountUnderHalf() {
-        isUnderHalf = members.map { store.activeConnections[Int($0)] &* 2 < store.weight[Int($0)] }
+        isUnderHalf = members.map { store.activeConnections($0) &* 2 < store.weight($0) }
         underHalfCount = isUnderHalf.filter { $0 }.count
     }
 
     private func refreshUnderHalf(_ slot: Int32) {
-        let p = Int(store.position[Int(slot)])
+        let p = Int(store.position(slot))
         if p < 0 { return }
-        let now = store.activeConnections[Int(slot)] &* 2 < store.weight[Int(slot)]
+        let now = store.activeConnections(slot) &* 2 < store.weight(slot)
         if now != isUnderHalf[p] {
             isUnderHalf[p] = now
             underHalfCount += now ? 1 : -1
@@ -198,7 +198,7 @@ final class LocalityBasedLeastConnectionReplicationScheduler: BestServerSchedule
     }
 
     private func isLocallyOverloaded(_ slot: Int32) -> Bool {
-        store.activeConnections[Int(slot)] > store.weight[Int(slot)] && underHalfCount > 0
+        store.activeConnections(slot) > store.weight(slot) && underHalfCount > 0
     }
 
     override func destinationAdded(_ slot: Int32) {
@@ -231,8 +231,8 @@ final class LocalityBasedLeastConnectionReplicationScheduler: BestServerSchedule
         while i < set.members.count {
             let d = set.members[i]
             i += 1
-            if store.flags[Int(d)].contains(.overload) { continue }
-            if store.weight[Int(d)] > 0 && store.flags[Int(d)].contains(.available) {
+            if store.flags(d).contains(.overload) { continue }
+            if store.weight(d) > 0 && store.flags(d).contains(.available) {
                 least = d
                 break
             }
@@ -242,10 +242,10 @@ final class LocalityBasedLeastConnectionReplicationScheduler: BestServerSchedule
         while i < set.members.count {
             let d = set.members[i]
             i += 1
-            if store.flags[Int(d)].contains(.overload) { continue }
+            if store.flags(d).contains(.overload) { continue }
             let doh = Int64(store.overhead(d))
-            if loh * Int64(store.weight[Int(d)]) > doh * Int64(store.weight[Int(least)])
-                && store.flags[Int(d)].contains(.available)
+            if loh * Int64(store.weight(d)) > doh * Int64(store.weight(least))
+                && store.flags(d).contains(.available)
             {
                 least = d
                 loh = doh
@@ -261,7 +261,7 @@ final class LocalityBasedLeastConnectionReplicationScheduler: BestServerSchedule
         while i < set.members.count {
             let d = set.members[i]
             i += 1
-            if store.weight[Int(d)] > 0 {
+            if store.weight(d) > 0 {
                 most = d
                 break
             }
@@ -272,7 +272,7 @@ final class LocalityBasedLeastConnectionReplicationScheduler: BestServerSchedule
             let d = set.members[i]
             i += 1
             let doh = Int64(store.overhead(d))
-            if moh * Int64(store.weight[Int(d)]) < doh * Int64(store.weight[Int(most)]) && store.weight[Int(d)] > 0 {
+            if moh * Int64(store.weight(d)) < doh * Int64(store.weight(most)) && store.weight(d) > 0 {
                 most = d
                 moh = doh
             }

@@ -2,7 +2,7 @@
 
 /// The kernel's `hsiphash` on 64-bit machines (SipHash-1-3 over one 32-bit word, truncated to
 /// 32 bits), as ip_vs_mh hashes `offset + port + ntohl(addr)`.
-@inlinable func hsiphash32(_ value: UInt32, key0: UInt64, key1: UInt64) -> UInt32 {
+@_spi(Internals) @inlinable public func hsiphash32(_ value: UInt32, key0: UInt64, key1: UInt64) -> UInt32 {
     var v0: UInt64 = 0x736f_6d65_7073_6575 ^ key0
     var v1: UInt64 = 0x646f_7261_6e64_6f6d ^ key1
     var v2: UInt64 = 0x6c79_6765_6e65_7261 ^ key0
@@ -80,7 +80,7 @@ final class MaglevHashingScheduler: Scheduler {
         var g: Int32 = 0
         var maxW: Int32 = 0
         for s in m {
-            let w = store.lastWeight[Int(s)]
+            let w = store.lastWeight(s)
             if w > 0 { g = g > 0 ? Self.gcd(w, g) : w }
             if w > maxW { maxW = w }
         }
@@ -94,10 +94,10 @@ final class MaglevHashingScheduler: Scheduler {
         var skip = [UInt32](repeating: 0, count: m.count)
         var turns = [Int32](repeating: 0, count: m.count)
         for (i, s) in m.enumerated() {
-            let v = UInt32(store.endpoint[Int(s)].port) &+ store.endpoint[Int(s)].address.folded32
+            let v = UInt32(store.endpoint(s).port) &+ store.endpoint(s).address.folded32
             perm[i] = Self.hash(v, key: Self.key1) % msize
             skip[i] = Self.hash(v, key: Self.key2) % (msize - 1) + 1
-            let lw = store.lastWeight[Int(s)]
+            let lw = store.lastWeight(s)
             let t = (lw / g) >> shift
             turns[i] = t != 0 ? t : (lw != 0 ? 1 : 0)
         }

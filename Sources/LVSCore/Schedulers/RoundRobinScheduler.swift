@@ -2,7 +2,7 @@
 
 /// The effective weight a round-robin walk compares against: 0 when overloaded.
 @inline(__always) func effectiveWeight(_ store: DestinationStore, _ slot: Int32) -> Int32 {
-    store.flags[Int(slot)].contains(.overload) ? 0 : max(store.weight[Int(slot)], 0)
+    store.flags(slot).contains(.overload) ? 0 : max(store.weight(slot), 0)
 }
 
 /// rr: continue from the last server picked to the next one with weight > 0 that is not
@@ -13,6 +13,8 @@ final class RoundRobinScheduler: Scheduler {
     /// The slot of the last server picked, or -1 for the list head.
     private(set) var cursor: Int32 = -1
     private var tree = MaxTree()
+
+    deinit { tree.release() }
 
     required init(service: VirtualServiceRuntime, store: DestinationStore) {
         super.init(service: service, store: store)
@@ -33,18 +35,18 @@ final class RoundRobinScheduler: Scheduler {
     override func overloadChanged(_ slot: Int32) { refresh(slot) }
 
     private func refresh(_ slot: Int32) {
-        let p = Int(store.position[Int(slot)])
+        let p = Int(store.position(slot))
         if p >= 0 { tree.set(p, effectiveWeight(store, slot)) }
     }
 
     override func schedule(_ request: SchedulingRequest, random: inout SchedulerRandom) -> Int32 {
-        let m = members
-        let last = m.count - 1
+        let m = memberSlots
+        let last = memberCount - 1
         var found = -1
         if cursor < 0 {
             found = tree.first(atLeast: 1, from: 0, through: last)
         } else {
-            let p = Int(store.position[Int(cursor)])
+            let p = Int(store.position(cursor))
             found = tree.first(atLeast: 1, from: p + 1, through: last)
             if found < 0 { found = tree.first(atLeast: 1, from: 0, through: p) }
         }
@@ -66,6 +68,8 @@ final class WeightedRoundRobinScheduler: Scheduler {
     private(set) var di: Int32 = 1
     private var tree = MaxTree()
 
+    deinit { tree.release() }
+
     required init(service: VirtualServiceRuntime, store: DestinationStore) {
         super.init(service: service, store: store)
         (di, mw) = weights()
@@ -84,7 +88,7 @@ final class WeightedRoundRobinScheduler: Scheduler {
         var g: Int32 = 0
         var maxW: Int32 = 0
         for s in members {
-            let w = store.weight[Int(s)]
+            let w = store.weight(s)
             if w > 0 { g = g > 0 ? Self.gcd(w, g) : w }
             if w > maxW { maxW = w }
         }
@@ -112,17 +116,17 @@ final class WeightedRoundRobinScheduler: Scheduler {
     override func destinationRemoved(_ slot: Int32, formerPosition: Int) { changed() }
     override func destinationUpdated(_ slot: Int32) { changed() }
     override func overloadChanged(_ slot: Int32) {
-        let p = Int(store.position[Int(slot)])
+        let p = Int(store.position(slot))
         if p >= 0 { tree.set(p, effectiveWeight(store, slot)) }
     }
 
     /// `ip_vs_wrr_schedule`: each walk over the list is one tree query; runs of fruitless walks
     /// from the head are skipped in one step (they only lower cw).
     override func schedule(_ request: SchedulingRequest, random: inout SchedulerRandom) -> Int32 {
-        let m = members
+        let m = memberSlots
         if mw == 0 { return -1 }
-        let end = m.count - 1
-        let lastPos = cursor < 0 ? -1 : Int(store.position[Int(cursor)])  // -1: last is the head
+        let end = memberCount - 1
+        let lastPos = cursor < 0 ? -1 : Int(store.position(cursor))  // -1: last is the head
         var from = lastPos + 1
         var stop = -2  // position of `stop`, or -2 for none
         var lastPass = false

@@ -50,13 +50,35 @@ public struct SchedulerRandom: Sendable {
 /// notifications that feed the O(log n) indices.
 @_spi(Internals) open class Scheduler {
     /// The service whose list this scheduler chooses from.
-    public unowned let service: VirtualServiceRuntime
+    public unowned(unsafe) let service: VirtualServiceRuntime
     /// Every real server's runtime state.
     public let store: DestinationStore
+
+    /// The list, copied into unmanaged memory so the packet path reads it without reference
+    /// counting: `memberSlots[p]` is the slot at position p.
+    public private(set) var memberSlots: UnsafeMutablePointer<Int32>
+    public private(set) var memberCount = 0
+    private var memberCapacity = 0
 
     public required init(service: VirtualServiceRuntime, store: DestinationStore) {
         self.service = service
         self.store = store
+        memberSlots = .allocate(capacity: 1)
+        syncMembers()
+    }
+
+    deinit { memberSlots.deallocate() }
+
+    /// Copies the service's list; called by the table before every add/remove hook.
+    public final func syncMembers() {
+        let m = service.members
+        if m.count > memberCapacity {
+            memberSlots.deallocate()
+            memberCapacity = max(m.count, memberCapacity * 2, 8)
+            memberSlots = .allocate(capacity: memberCapacity)
+        }
+        for (i, s) in m.enumerated() { memberSlots[i] = s }
+        memberCount = m.count
     }
 
     /// The scheduler's name (`rr`, `wlc`, …).

@@ -1,2 +1,0 @@
-// Tests of KeepalivedConfig.
-import Testing

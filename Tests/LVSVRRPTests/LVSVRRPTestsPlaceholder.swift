@@ -1,2 +1,0 @@
-// Tests of LVSVRRP.
-import Testing
