@@ -1,22 +1,44 @@
 // lvsd's process lifecycle: flags, pid file, control socket, fork, service group, clean exit.
 import Dispatch
 import Glibc
+import KeepalivedConfig
 import LVSControl
 import Logging
 import ServiceLifecycle
 import UnixSignals
 
-/// keepalived configuration support, provided by the configuration module when it exists.
+/// `lvsd -t`: checks a keepalived configuration without running it.
+public protocol ConfigurationTester: Sendable {
+    /// Checks `file`; returns one `file:line: problem` line per problem and keepalived's `-t`
+    /// exit code (0 clean, 3 cannot run, 4 errors, 5 script security).
+    func test(file: String, configID: String?) -> (report: [String], exitCode: Int32)
+}
+
+/// `lvsd -f`: runs a keepalived configuration (the director's table, checkers, VRRP).
 public protocol DaemonConfigurationSupport: Sendable {
-    /// `-t`: checks `file`; returns one `file:line: problem` line per problem (empty when fine).
-    func test(file: String, configID: String?) -> [String]
-    /// `-f` at start: loads `file` into the director; throws a `file:line: problem` message.
+    /// Loads `file` into the director at start; throws a `file:line: problem` message.
     func load(file: String, configID: String?, director: Director, logger: Logger) throws
+}
+
+/// `-t` with the KeepalivedConfig module: keepalived's checks, diagnostics and exit codes.
+public struct KeepalivedConfigurationTester: ConfigurationTester {
+    let environment: [String: String]
+
+    public init(environment: [String: String]) { self.environment = environment }
+
+    public func test(file: String, configID: String?) -> (report: [String], exitCode: Int32) {
+        let options = ConfigReaderOptions(
+            configID: configID ?? LocalConfigFileSystem.shortHostName(), environment: environment)
+        let result = KeepalivedConfigLoader.check(file: file, options: options)
+        return (result.diagnostics.map(\.description), result.exitCode.rawValue)
+    }
 }
 
 /// How later parts of SwiftLVS plug into lvsd without touching its lifecycle.
 public struct LVSDaemonHooks: Sendable {
-    /// keepalived.conf support (`-f`, `-t`); nil until the configuration module provides it.
+    /// `-t`: the configuration check (keepalived's, from the KeepalivedConfig module).
+    public var configurationTester: (any ConfigurationTester)?
+    /// `-f`: running a keepalived.conf; nil until lvsd's configuration issue provides it.
     public var configuration: (any DaemonConfigurationSupport)?
     /// What SIGHUP does.
     public var reload: any ReloadHandler = NoConfigurationReload()
@@ -55,8 +77,9 @@ public enum LVSDaemonMain {
         }
         if let file = options.configurationFile, hooks.configuration == nil {
             printErr(
-                "lvsd: -f \(file): keepalived configuration files are not supported yet "
-                    + "(lvsd starts with an empty table that ipvsadm fills when -f is not given)\n")
+                "lvsd: -f \(file): running a keepalived configuration is not implemented yet "
+                    + "(`lvsd -t -f \(file)` checks it; without -f lvsd starts with an empty table that ipvsadm fills)\n"
+            )
             return 1
         }
         let endpoint: ControlEndpoint
@@ -167,14 +190,12 @@ public enum LVSDaemonMain {
     }
 
     static func configTest(_ options: DaemonOptions, _ hooks: LVSDaemonHooks) -> Int32 {
-        guard let configuration = hooks.configuration else {
-            printErr(
-                "lvsd: configuration test: keepalived configuration files are not supported yet, "
-                    + "nothing was checked\n")
+        guard let tester = hooks.configurationTester else {
+            printErr("lvsd: configuration test: no configuration support in this build, nothing was checked\n")
             return 1
         }
         let file = options.configurationFile ?? "/etc/keepalived/keepalived.conf"
-        let problems = configuration.test(file: file, configID: options.configID)
+        let (problems, exitCode) = tester.test(file: file, configID: options.configID)
         let report = problems.map { $0 + "\n" }.joined()
         if let log = options.configTestLogFile {
             let fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
@@ -185,7 +206,7 @@ public enum LVSDaemonMain {
         } else {
             printErr(report)
         }
-        return problems.isEmpty ? 0 : 1
+        return exitCode
     }
 
     static func printOut(_ s: String) { _ = Array(s.utf8).withUnsafeBytes { write(1, $0.baseAddress, $0.count) } }

@@ -4,10 +4,17 @@ import LVSCore
 import LVSDaemon
 
 var environment: [String: String] = [:]
-for name in ["LVSD_CONTROL"] {
-    if let v = getenv(name) { environment[name] = String(cString: v) }
+var entry = environ
+while let p = entry.pointee {
+    let text = String(cString: p)
+    if let eq = text.firstIndex(of: "=") {
+        environment[String(text[..<eq])] = String(text[text.index(after: eq)...])
+    }
+    entry += 1
 }
+var hooks = LVSDaemonHooks()
+hooks.configurationTester = KeepalivedConfigurationTester(environment: environment)
 exit(
-    LVSDaemonMain.run(arguments: Array(CommandLine.arguments.dropFirst()), environment: environment) {
+    LVSDaemonMain.run(arguments: Array(CommandLine.arguments.dropFirst()), environment: environment, hooks: hooks) {
         IPVS()
     })
