@@ -37,8 +37,12 @@ public final class ControlServer: Sendable {
     /// Resource limits of the server.
     public struct Limits: Sendable {
         public var maxConnections = 64
-        /// How long a connection may sit idle between frames.
+        /// Connections kept for root and lvsd's user: other users can never take the last ones.
+        public var reservedForPrivileged = 8
+        /// How long a privileged connection may sit idle between frames (an interactive `-R`).
         public var idleTimeout: Duration = .seconds(3600)
+        /// How long any other connection may sit idle between frames.
+        public var unprivilegedIdleTimeout: Duration = .seconds(10)
         /// How long the rest of a frame may take once its first byte arrived.
         public var frameTimeout: Duration = .seconds(10)
         /// How long writing a response may block.
@@ -51,8 +55,8 @@ public final class ControlServer: Sendable {
     let handler: any ControlRequestHandler
     let logger: Logger
     let limits: Limits
-    /// The uid allowed to change state besides root (lvsd's effective uid).
-    let ownerUID: UInt32
+    /// The uids allowed to change state: root and lvsd's effective uid.
+    let privilegedUIDs: Set<UInt32>
 
     struct State {
         var listenFD: Int32 = -1
@@ -60,19 +64,22 @@ public final class ControlServer: Sendable {
         var wakeWrite: Int32 = -1
         var acceptThread: pthread_t?
         var connections: Set<Int32> = []
+        var unprivileged: Set<Int32> = []
         var running = false
         var unlinkOnClose = false
     }
     let state = Mutex(State())
 
+    /// `privilegedUIDs` are the users that may change state (default: root and lvsd's user).
     public init(
-        endpoint: ControlEndpoint, handler: any ControlRequestHandler, logger: Logger, limits: Limits = .init()
+        endpoint: ControlEndpoint, handler: any ControlRequestHandler, logger: Logger, limits: Limits = .init(),
+        privilegedUIDs: Set<UInt32>? = nil
     ) {
         self.endpoint = endpoint
         self.handler = handler
         self.logger = logger
         self.limits = limits
-        ownerUID = geteuid()
+        self.privilegedUIDs = privilegedUIDs ?? [0, geteuid()]
     }
 
     deinit {
@@ -202,8 +209,20 @@ public final class ControlServer: Sendable {
                 continue
             }
             _ = fcntl(client, F_SETFD, FD_CLOEXEC)
+            guard let peer = Self.peer(of: client) else {
+                logger.warning("control connection without peer credentials dropped")
+                close(client)
+                continue
+            }
+            let privileged = privilegedUIDs.contains(peer.uid)
             let admitted = state.withLock { s -> Bool in
                 guard s.running, s.connections.count < limits.maxConnections else { return false }
+                if !privileged {
+                    guard s.unprivileged.count < limits.maxConnections - limits.reservedForPrivileged else {
+                        return false
+                    }
+                    s.unprivileged.insert(client)
+                }
                 s.connections.insert(client)
                 return true
             }
@@ -217,9 +236,12 @@ public final class ControlServer: Sendable {
                 close(client)
                 continue
             }
-            if startThread(detached: true, { [self] in serve(client) }) == nil {
+            if startThread(detached: true, { [self] in serve(client, peer: peer, privileged: privileged) }) == nil {
                 logger.error("cannot start a thread for a control connection")
-                state.withLock { _ = $0.connections.remove(client) }
+                state.withLock {
+                    $0.connections.remove(client)
+                    $0.unprivileged.remove(client)
+                }
                 close(client)
             }
         }
@@ -240,25 +262,24 @@ public final class ControlServer: Sendable {
         return ControlPeer(pid: cred.pid, uid: cred.uid, gid: cred.gid)
     }
 
-    func serve(_ fd: Int32) {
+    /// Serves one client until it leaves. Only root and lvsd's user may change state.
+    func serve(_ fd: Int32, peer: ControlPeer, privileged: Bool) {
         defer {
             state.withLock { s in
                 s.connections.remove(fd)
+                s.unprivileged.remove(fd)
                 close(fd)
             }
         }
         setTimeout(fd, SO_SNDTIMEO, limits.sendTimeout)
-        guard let peer = Self.peer(of: fd) else {
-            logger.warning("control connection without peer credentials dropped")
-            return
-        }
-        let mayChangeState = peer.uid == 0 || peer.uid == ownerUID
+        let mayChangeState = privileged
+        let idle = privileged ? limits.idleTimeout : limits.unprivilegedIdleTimeout
         var log = logger
         log[metadataKey: "peer"] = "pid \(peer.pid) uid \(peer.uid)"
         log.debug("control connection opened")
         while state.withLock({ $0.running }) {
             var header = [UInt8](repeating: 0, count: ControlProtocol.headerSize)
-            switch readFully(fd, &header, waitFirst: limits.idleTimeout) {
+            switch readFully(fd, &header, waitFirst: idle) {
             case .ok: break
             case .closed: return
             case .timedOut:

@@ -13,14 +13,15 @@ final class TestServer {
     let server: ControlServer
     let directory: String
 
-    init(limits: ControlServer.Limits = .init()) throws {
+    init(limits: ControlServer.Limits = .init(), privilegedUIDs: Set<UInt32>? = nil) throws {
         directory = NSTemporaryDirectory() + "lvsd-test-\(getpid())-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         endpoint = .path(directory + "/control.sock")
         director = Director(model: IPVS())
         var logger = Logger(label: "test")
         logger.logLevel = .critical
-        server = ControlServer(endpoint: endpoint, handler: director, logger: logger, limits: limits)
+        server = ControlServer(
+            endpoint: endpoint, handler: director, logger: logger, limits: limits, privilegedUIDs: privilegedUIDs)
         try server.bind()
         server.start()
     }
@@ -183,5 +184,48 @@ struct ControlServerTests {
         }
         #expect(h.kind == .rejection)
         #expect(try ControlCodec.decodeRejection(body: body).code == .busy)
+    }
+
+    @Test("an unprivileged peer may list, is refused changes, idles out fast and cannot take the reserved slots")
+    func unprivilegedPeer() throws {
+        var limits = ControlServer.Limits()
+        limits.maxConnections = 4
+        limits.reservedForPrivileged = 2
+        limits.unprivilegedIdleTimeout = .milliseconds(300)
+        // Nobody we connect as is privileged here (uid 4242 only).
+        let t = try TestServer(limits: limits, privilegedUIDs: [4242])
+        let client = ControlClient(endpoint: t.endpoint)
+        let key = ServiceKey.endpoint(.tcp, Endpoint(IPAddress("10.0.0.1")!, 80))
+        #expect(try client.perform(.addService(VirtualServiceSpec(key: key))) == .failure(IPVSError(.permissionDenied)))
+        #expect(try client.perform(.listServices) == .services([]))
+        client.close()
+
+        let a = try t.connect()
+        let b = try t.connect()
+        defer {
+            close(a)
+            close(b)
+        }
+        for fd in [a, b] {
+            try ControlSocket.writeAll(fd, ControlCodec.encodeRequestFrame([.getInfo]))
+            _ = readReply(fd)
+        }
+        // Two unprivileged clients hold all unreserved slots: a third is refused.
+        let c = try t.connect()
+        defer { close(c) }
+        guard case .success(let (h, body)) = readReply(c) else {
+            Issue.record("no reply")
+            return
+        }
+        #expect(h.kind == .rejection)
+        #expect(try ControlCodec.decodeRejection(body: body).code == .busy)
+        // Idle unprivileged connections are closed after their short timeout.
+        var tv = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(a, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        guard case .failure(.socket(let e)) = readReply(a) else {
+            Issue.record("expected the idle connection to be closed")
+            return
+        }
+        #expect(e.closedByPeer)
     }
 }
