@@ -6,9 +6,12 @@ import LVSDaemon
 import Testing
 
 @Suite("lvsd -t / -f")
-struct ConfigTestFlagTests {
+final class ConfigTestFlagTests {
+    let dir = NSTemporaryDirectory() + "lvsd-t-\(getpid())-\(UUID().uuidString.prefix(8))"
+
+    deinit { try? FileManager.default.removeItem(atPath: dir) }
+
     func temporaryFile(_ name: String, _ text: String) throws -> String {
-        let dir = NSTemporaryDirectory() + "lvsd-t-\(getpid())-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let path = dir + "/" + name
         try text.write(toFile: path, atomically: true, encoding: .utf8)
