@@ -19,13 +19,13 @@ public struct FixtureNet: Sendable {
         client: Endpoint(.v4(IPv4Address(203, 0, 113, 5)), 40000),
         virtual: Endpoint(.v4(IPv4Address(192, 0, 2, 10)), 80),
         server: Endpoint(.v4(IPv4Address(10, 0, 2, 11)), 8080), director: .v4(IPv4Address(10, 0, 2, 1)),
-        local: Endpoint(.v4(IPv4Address(10, 0, 2, 1)), 5001), router: .v4(IPv4Address(198, 51, 100, 1)))
+        local: Endpoint(.v4(IPv4Address(10, 0, 2, 1)), 20001), router: .v4(IPv4Address(198, 51, 100, 1)))
 
     /// IPv6: client 2001:db8:c::5, VIP 2001:db8:1::10, RS fd00:2::11, director fd00:2::1.
     public static let v6 = FixtureNet(
         client: Endpoint(IPAddress("2001:db8:c::5")!, 40000), virtual: Endpoint(IPAddress("2001:db8:1::10")!, 80),
         server: Endpoint(IPAddress("fd00:2::11")!, 8080), director: IPAddress("fd00:2::1")!,
-        local: Endpoint(IPAddress("fd00:2::1")!, 5001), router: IPAddress("2001:db8:ffff::1")!)
+        local: Endpoint(IPAddress("fd00:2::1")!, 20001), router: IPAddress("2001:db8:ffff::1")!)
 
     public static func of(v6: Bool) -> FixtureNet { v6 ? .v6 : .v4 }
 }

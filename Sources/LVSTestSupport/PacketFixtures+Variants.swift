@@ -35,12 +35,12 @@ extension PacketFixtures {
             src: n4.client.address.v4!, dst: n4.virtual.address.v4!, proto: 17,
             payload: PacketBuilder.udp(
                 src: n4.client.address, dst: n4.virtual.address, sport: n4.client.port, dport: n4.virtual.port,
-                payload: payload, zeroChecksum: true), dontFragment: false)
+                payload: payload, zeroChecksum: true), id: 0x2003, dontFragment: false)
         let zr = PacketBuilder.ipv4(
             src: n4.client.address.v4!, dst: n4.server.address.v4!, proto: 17,
             payload: PacketBuilder.udp(
                 src: n4.client.address, dst: n4.server.address, sport: n4.client.port, dport: n4.server.port,
-                payload: payload, zeroChecksum: true), ttl: 63, dontFragment: false)
+                payload: payload, zeroChecksum: true), ttl: 63, id: 0x2003, dontFragment: false)
         out.append(
             PacketFixture(
                 "nat-in IPv4 UDP checksum 0, first fragment: 0 kept (the payload is in other fragments)",
@@ -55,7 +55,7 @@ extension PacketFixtures {
                 ]))
         // SCTP's CRC covers the whole packet, whose length a first fragment does not know.
         let s = PacketBuilder.ipPacket(
-            PacketBuilder.frame(.sctp, from: n4.client, to: n4.virtual, dontFragment: false, payload: payload))
+            PacketBuilder.frame(.sctp, from: n4.client, to: n4.virtual, dontFragment: false, payload: payload, id: 0x2004))
         out.append(
             PacketFixture(
                 "nat-in IPv4 SCTP fragment: dropped as unsupported_fragment",
