@@ -75,6 +75,20 @@ public enum InternetChecksum {
         fold(sum(p, count) &+ initial) == 0xFFFF
     }
 
+    /// True if an IPv4 header of `length` bytes (a multiple of 4) sums to 0xFFFF. The 20-byte case
+    /// is five loads; the memory-order sum needs no byte swap since 0xFFFF reads the same both ways.
+    @inlinable @inline(__always)
+    public static func verifyIPv4Header(_ p: UnsafeRawPointer, _ length: Int) -> Bool {
+        var s = UInt64(p.raw32(0)) &+ UInt64(p.raw32(4)) &+ UInt64(p.raw32(8)) &+ UInt64(p.raw32(12))
+            &+ UInt64(p.raw32(16))
+        var i = 20
+        while i < length {
+            s &+= UInt64(p.raw32(i))
+            i &+= 4
+        }
+        return foldRaw(s) == 0xFFFF
+    }
+
     /// The sum of an IPv4 address's two 16-bit words.
     @inlinable @inline(__always)
     public static func sum(_ a: IPv4Address) -> UInt64 { UInt64(a.value >> 16) &+ UInt64(a.value & 0xFFFF) }

@@ -9,7 +9,7 @@ extension Forwarding {
     /// ```
     ///  [dir MAC ← client GW][client → VIP]    ⇒    [RS MAC ← dir MAC][client → VIP, TTL−1]
     /// ```
-    @inlinable
+    @inlinable @inline(__always)
     public static func directRoute(_ frame: inout Frame, _ info: PacketInfo, link: EgressLink) -> ForwardVerdict {
         var fragmentAfter = 0
         if let v = precheck(

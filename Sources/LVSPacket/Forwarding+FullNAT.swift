@@ -11,7 +11,7 @@ extension Forwarding {
     /// ```
     /// Pick `localPort` with `FullNATPortRule` so the reply finds its connection. An ICMP error
     /// from the client side is rewritten to read LIP → RS, quoting RS:rport → LIP:lport.
-    @inlinable
+    @inlinable @inline(__always)
     public static func fullNATInbound(
         _ frame: inout Frame, _ info: PacketInfo, localAddress: IPAddress, localPort: UInt16,
         server: IPAddress, serverPort: UInt16, link: EgressLink
@@ -27,7 +27,7 @@ extension Forwarding {
     /// ```
     ///  RS:rport → LIP:lport    ⇒    VIP:vport → client:cport
     /// ```
-    @inlinable
+    @inlinable @inline(__always)
     public static func fullNATOutbound(
         _ frame: inout Frame, _ info: PacketInfo, virtualAddress: IPAddress, virtualPort: UInt16,
         client: IPAddress, clientPort: UInt16, link: EgressLink

@@ -11,7 +11,7 @@ extension Forwarding {
     /// ```
     /// An ICMP error from the client side about one of the connection's replies gets its outer
     /// destination and its quoted source rewritten to the real server.
-    @inlinable
+    @inlinable @inline(__always)
     public static func natInbound(
         _ frame: inout Frame, _ info: PacketInfo, server: IPAddress, serverPort: UInt16, link: EgressLink
     ) -> ForwardVerdict {
@@ -27,7 +27,7 @@ extension Forwarding {
     /// ```
     /// An ICMP error from the server side gets its outer source and quoted destination rewritten
     /// to VIP:vport.
-    @inlinable
+    @inlinable @inline(__always)
     public static func natOutbound(
         _ frame: inout Frame, _ info: PacketInfo, virtualAddress: IPAddress, virtualPort: UInt16, link: EgressLink
     ) -> ForwardVerdict {

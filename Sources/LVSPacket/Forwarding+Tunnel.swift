@@ -65,6 +65,7 @@ extension Forwarding {
         let ecn = info.tos & 3
         let tos = (info.tos & 0xFC) | (ecn == 3 ? 2 : ecn)
         let innerLen = info.ipTotalLength
+        let innerV6 = info.isIPv6
         let outerTotal = overhead &+ innerLen
         let innerProto = info.isIPv6 ? IPProtocolNumber.ipv6 : IPProtocolNumber.ipip
         let outerProto: UInt8
@@ -80,7 +81,8 @@ extension Forwarding {
             o.setU8(tos, 1)
             o.setBE16(UInt16(truncatingIfNeeded: outerTotal), 2)
             o.setBE16(ipID, 4)
-            o.setBE16(!info.isIPv6 && info.dontFragment ? 0x4000 : 0, 6)
+            let innerDF = info.dontFragment
+            o.setBE16(!innerV6 && innerDF ? 0x4000 : 0, 6)
             o.setU8(ttl, 8)
             o.setU8(outerProto, 9)
             o.setBE16(0, 10)
@@ -136,8 +138,8 @@ extension Forwarding {
     /// 32768..<61000 as udp_flow_src_port does.
     @inlinable
     public static func tunnelSourcePort(_ info: PacketInfo) -> UInt16 {
-        var h = info.source.folded32 &* 0x9E37_79B1
-        h = (h ^ (h >> 15)) ^ (info.destination.folded32 &* 0x85EB_CA6B)
+        var h = info.sourceFold32 &* 0x9E37_79B1
+        h = (h ^ (h >> 15)) ^ (info.destinationFold32 &* 0x85EB_CA6B)
         h = (h ^ (h >> 13)) ^ UInt32(info.protocolNumber)
         if !info.isFragment {
             h = h ^ ((UInt32(info.sourcePort) << 16 | UInt32(info.destinationPort)) &* 0xC2B2_AE35)

@@ -49,13 +49,15 @@ public struct Frame {
 /// Where a forwarded frame leaves: the link-layer header to put on it and the link's IP MTU.
 public struct EgressLink: Sendable, Equatable {
     /// The director's MAC on the egress interface.
-    public var sourceMAC: MACAddress
+    public var sourceMAC: MACAddress { didSet { image = Self.image(destinationMAC, sourceMAC) } }
     /// The next hop's MAC (the real server's for DR, the gateway's for routed servers).
-    public var destinationMAC: MACAddress
+    public var destinationMAC: MACAddress { didSet { image = Self.image(destinationMAC, sourceMAC) } }
     /// The egress IP MTU (1500 on plain Ethernet).
     public var mtu: Int
     /// The 802.1Q TCI to tag with, or nil for an untagged egress.
     public var vlan: UInt16?
+    /// The 12 bytes of both MACs as they lie in the frame, precomputed: two stores per packet.
+    @usableFromInline var image: (UInt64, UInt32)
 
     @inlinable
     public init(sourceMAC: MACAddress, destinationMAC: MACAddress, mtu: Int = 1500, vlan: UInt16? = nil) {
@@ -63,6 +65,19 @@ public struct EgressLink: Sendable, Equatable {
         self.destinationMAC = destinationMAC
         self.mtu = mtu
         self.vlan = vlan
+        image = Self.image(destinationMAC, sourceMAC)
+    }
+
+    @inlinable
+    static func image(_ dst: MACAddress, _ src: MACAddress) -> (UInt64, UInt32) {
+        // Bytes 0-5 destination, 6-11 source, in wire order, as native integers.
+        let hi = dst.value << 16 | src.value >> 32
+        let lo = UInt32(truncatingIfNeeded: src.value)
+        return (hi.bigEndian, lo.bigEndian)
+    }
+
+    public static func == (a: EgressLink, b: EgressLink) -> Bool {
+        a.sourceMAC == b.sourceMAC && a.destinationMAC == b.destinationMAC && a.mtu == b.mtu && a.vlan == b.vlan
     }
 }
 
@@ -88,7 +103,7 @@ public enum ForwardVerdict: Equatable, Sendable {
 /// The forwarding methods as transforms over raw frames: NAT (masquerade), DR (gateway), TUN
 /// (ipip/GUE/GRE) and FULLNAT, with explicit parameters and no state.
 ///
-/// Before any transform the data plane parses the frame, looks the connection up by `info.flow`
+/// Before any transform the data plane parses the frame, looks the connection up by `info.flow(in:)`
 /// and finishes partial checksums (`PartialChecksum.complete`) and GSO frames (`TCPSegmenter`).
 /// Every method decrements the TTL, checks the egress MTU and writes the egress link header.
 public enum Forwarding {
@@ -99,14 +114,17 @@ public enum Forwarding {
     static func precheck(
         _ info: PacketInfo, mtu: Int, outerOverhead: Int, outerIsIPv6: Bool, fragmentAfter: inout Int
     ) -> ForwardVerdict? {
-        let isError = info.icmpError != nil
+        let isError = info.isICMPError
+        let v6 = info.isIPv6
+        let df = info.dontFragment
+        let later = info.isLaterFragment
         if info.ttl <= 1 {
             // No ICMP error about an ICMP error (RFC 1122 §3.2.2).
             return isError ? .drop(.ttlExpired) : .timeExceeded
         }
         let innerMTU = mtu &- outerOverhead
         if info.ipTotalLength > innerMTU {
-            if !info.isIPv6 && (!info.dontFragment || isError) {
+            if !v6 && (!df || isError) {
                 // IPv4 without DF (or an ICMP error, which is never refused): fragment the result.
                 if outerIsIPv6 && outerOverhead > 0 { return .drop(.needsIPv6Fragmentation) }
                 fragmentAfter = outerOverhead > 0 ? mtu : innerMTU
@@ -114,7 +132,7 @@ public enum Forwarding {
             }
             if isError { return .drop(.icmpErrorTooBig) }
             // Only the first fragment gets packet-too-big (K:ip_vs_xmit.c ensure_mtu_is_adequate).
-            if info.isLaterFragment { return .drop(.mtuExceeded) }
+            if later { return .drop(.mtuExceeded) }
             return .fragmentationNeeded(mtu: innerMTU)
         }
         return nil
@@ -148,8 +166,8 @@ public enum Forwarding {
         let l2 = link.vlan == nil ? 14 : 18
         let start = l3Abs &- l2
         let p = frame.buffer + start
-        link.destinationMAC.store(p, 0)
-        link.sourceMAC.store(p, 6)
+        p.setRaw64(link.image.0, 0)
+        p.setRaw32(link.image.1, 8)
         if let tci = link.vlan {
             p.setBE16(EtherType.vlan, 12)
             p.setBE16(tci, 14)

@@ -69,14 +69,6 @@ public struct FragmentTracker: Sendable {
     public var capacity: Int { entries.count }
 
     @inlinable @inline(__always)
-    static func words(_ a: IPAddress) -> (UInt64, UInt64) {
-        switch a {
-        case .v4(let x): return (0, UInt64(x.value))
-        case .v6(let x): return (x.high, x.low)
-        }
-    }
-
-    @inlinable @inline(__always)
     func set(sh: UInt64, sl: UInt64, dh: UInt64, dl: UInt64, id: UInt32, proto: UInt8) -> Int {
         var h = sh ^ (sl &* 0x9E37_79B9_7F4A_7C15) ^ (dh &* 0xC2B2_AE3D_27D4_EB4F) ^ dl
         h ^= UInt64(id) << 8 | UInt64(proto)
@@ -97,8 +89,7 @@ public struct FragmentTracker: Sendable {
     /// if a live entry had to be evicted (counted in `overflows`; count `.fragmentTrackerOverflow`).
     @inlinable @discardableResult
     public mutating func recordFirst(_ info: PacketInfo, value: UInt64, now: Timestamp) -> Bool {
-        let (sh, sl) = Self.words(info.source)
-        let (dh, dl) = Self.words(info.destination)
+        let (sh, sl, dh, dl) = (info.srcHigh, info.srcLow, info.dstHigh, info.dstLow)
         let base = set(sh: sh, sl: sl, dh: dh, dl: dl, id: info.fragmentID, proto: info.protocolNumber)
         let t = now.nanoseconds
         var victim = base
@@ -145,8 +136,7 @@ public struct FragmentTracker: Sendable {
     /// (count `.untrackedFragment`).
     @inlinable
     public func lookup(_ info: PacketInfo, now: Timestamp) -> Match? {
-        let (sh, sl) = Self.words(info.source)
-        let (dh, dl) = Self.words(info.destination)
+        let (sh, sl, dh, dl) = (info.srcHigh, info.srcLow, info.dstHigh, info.dstLow)
         let base = set(sh: sh, sl: sl, dh: dh, dl: dl, id: info.fragmentID, proto: info.protocolNumber)
         let t = now.nanoseconds
         return entries.withUnsafeBufferPointer { e -> Match? in

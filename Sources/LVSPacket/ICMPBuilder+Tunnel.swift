@@ -44,7 +44,7 @@ extension ICMPBuilder {
     /// GUE tunnel packet, down to the client's packet inside. Nil for anything else.
     @inlinable
     public static func tunnelQuote(_ frame: UnsafeRawBufferPointer, _ info: PacketInfo) -> TunnelQuote? {
-        guard let p = frame.baseAddress, let e = info.icmpError, info.ipEnd <= frame.count else { return nil }
+        guard let p = frame.baseAddress, let e = info.icmpError(in: frame), info.ipEnd <= frame.count else { return nil }
         let isTooBig = info.isIPv6 ? info.icmpType == 2 : (info.icmpType == 3 && info.icmpCode == 4)
         guard isTooBig else { return nil }
         let end = e.offset &+ e.available
@@ -92,7 +92,7 @@ extension ICMPBuilder {
             innerOffset: inner, innerAvailable: end &- inner, innerIsIPv6: innerV6,
             flow: FlowKey(protocolNumber: proto, source: src, sourcePort: sport, destination: dst, destinationPort: dport),
             innerTOS: tos, tunnelSource: e.source, tunnelDestination: e.destination, overhead: inner &- e.offset,
-            reportedMTU: Int(info.icmpMTU))
+            reportedMTU: Int(e.reportedMTU))
     }
 
     /// Relays a tunnel MTU error to the client (K:ip_vs_core.c ip_vs_in_icmp, "tunnel frag

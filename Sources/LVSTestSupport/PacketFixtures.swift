@@ -70,7 +70,7 @@ public enum PacketFixtures {
     public static let headroom = Frame.recommendedHeadroom
 
     /// Applies `action` to a parsed frame with LVSPacket's transforms.
-    @inlinable
+    @inlinable @inline(__always)
     public static func apply(_ action: FixtureAction, _ frame: inout Frame, _ info: PacketInfo, link: EgressLink)
         -> ForwardVerdict
     {

@@ -20,7 +20,7 @@ func pcap(_ frames: [[UInt8]]) -> [UInt8] {
 /// a prefix). tshark then checks the quoted transport checksum over the prefix and calls it bad.
 func hasTruncatedQuote(_ f: [UInt8]) -> Bool {
     let (_, info) = parse(f)
-    guard let e = info.icmpError else { return false }
+    guard let e = f.withUnsafeBytes({ info.icmpError(in: $0) }) else { return false }
     let declared = e.isIPv6
         ? 40 + (Int(f[e.offset + 4]) << 8 | Int(f[e.offset + 5]))
         : Int(f[e.offset + 2]) << 8 | Int(f[e.offset + 3])
