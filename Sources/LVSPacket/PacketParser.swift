@@ -336,7 +336,8 @@ public enum PacketParser {
         guard isError else { return r }
         var e = EmbeddedPacket()
         if let reason = readEmbedded(p, l4 &+ 8, len &- 8, isIPv6: v6, into: &e) {
-            r.verdict = .drop(reason)
+            // A first fragment may cut its quote short: then it is not handled as an error, not dropped.
+            if !fragment { r.verdict = .drop(reason) }
             return r
         }
         r.embeddedAt = UInt16(truncatingIfNeeded: l4 &+ 8)
