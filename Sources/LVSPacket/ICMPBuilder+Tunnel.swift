@@ -44,7 +44,9 @@ extension ICMPBuilder {
     /// GUE tunnel packet, down to the client's packet inside. Nil for anything else.
     @inlinable
     public static func tunnelQuote(_ frame: UnsafeRawBufferPointer, _ info: PacketInfo) -> TunnelQuote? {
-        guard let p = frame.baseAddress, let e = info.icmpError(in: frame), info.ipEnd <= frame.count else { return nil }
+        guard let p = frame.baseAddress, let e = info.icmpError(in: frame), info.ipEnd <= frame.count else {
+            return nil
+        }
         let isTooBig = info.isIPv6 ? info.icmpType == 2 : (info.icmpType == 3 && info.icmpCode == 4)
         guard isTooBig else { return nil }
         let end = e.offset &+ e.available
@@ -82,7 +84,8 @@ extension ICMPBuilder {
         return TunnelQuote(
             innerOffset: inner, innerAvailable: end &- inner, innerIsIPv6: innerV6,
             flow: FlowKey(
-                protocolNumber: q.protocolNumber, source: q.source, sourcePort: q.sourcePort, destination: q.destination,
+                protocolNumber: q.protocolNumber, source: q.source, sourcePort: q.sourcePort,
+                destination: q.destination,
                 destinationPort: q.destinationPort),
             innerTOS: tos, tunnelSource: e.source, tunnelDestination: e.destination, overhead: inner &- e.offset,
             reportedMTU: Int(e.reportedMTU))

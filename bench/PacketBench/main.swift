@@ -51,7 +51,8 @@ final class FrameRing {
         flows = [cpb_flow](repeating: cpb_flow(), count: ringSize)
         refresh()
         for i in 0..<ringSize {
-            _ = PacketParser.parse(UnsafeRawBufferPointer(start: base + i * slot + headroom, count: frame.count), into: &infos[i])
+            _ = PacketParser.parse(
+                UnsafeRawBufferPointer(start: base + i * slot + headroom, count: frame.count), into: &infos[i])
         }
     }
 
@@ -65,7 +66,9 @@ final class FrameRing {
     }
 
     @inline(__always) func frame(_ i: Int) -> Frame {
-        Frame(buffer: UnsafeMutableRawBufferPointer(start: base + i &* slot, count: slot), start: headroom, length: template.count)
+        Frame(
+            buffer: UnsafeMutableRawBufferPointer(start: base + i &* slot, count: slot), start: headroom,
+            length: template.count)
     }
 }
 
@@ -164,7 +167,8 @@ func loops(_ action: FixtureAction, _ link: EgressLink) -> Loops {
     case .natInbound(let s): return make(NATIn(a: s.address, p: s.port, link: link))
     case .natOutbound(let v): return make(NATOut(a: v.address, p: v.port, link: link))
     case .directRoute: return make(DR(link: link))
-    case .tunnel(let src, let dst, let spec, let id): return make(TUN(src: src, dst: dst, spec: spec, id: id, link: link))
+    case .tunnel(let src, let dst, let spec, let id):
+        return make(TUN(src: src, dst: dst, spec: spec, id: id, link: link))
     case .fullNATInbound(let l, let s):
         return make(FullNATIn(la: l.address, lp: l.port, sa: s.address, sp: s.port, link: link))
     case .fullNATOutbound(let v, let c):
@@ -233,7 +237,11 @@ if let dir = corpusDir {
 
 if let i = CommandLine.arguments.firstIndex(of: "--profile"), i + 1 < CommandLine.arguments.count {
     let name = CommandLine.arguments[i + 1]
-    guard let f = (PacketFixtures.forwarding(frameSize: 64) + PacketFixtures.forwarding(frameSize: 1500)).first(where: { $0.name.hasPrefix(name) }) else {
+    guard
+        let f = (PacketFixtures.forwarding(frameSize: 64) + PacketFixtures.forwarding(frameSize: 1500)).first(where: {
+            $0.name.hasPrefix(name)
+        })
+    else {
         print("no fixture \(name)")
         exit(1)
     }
@@ -263,7 +271,21 @@ if let i = CommandLine.arguments.firstIndex(of: "--spin") {
         case "swift-nat": sink &+= microNAT(ring, rs.address, rs.port, f.link)
         case "swift-parse": sink &+= parseOnly(ring)
         case "c-nat":
-            sink &+= Int(cpb_batch(CPB_NAT_IN, ring.base + headroom, slot, f.input.count, ringSize, rs.address.v4!.value.bigEndian, rs.port.bigEndian, m, &flows))
+            sink &+= Int(
+                cpb_batch(
+                    CPB_NAT_IN, ring.base + headroom, slot, f.input.count, ringSize, rs.address.v4!.value.bigEndian,
+                    rs.port.bigEndian, m, &flows))
+        case "c-parse":
+            for i in 0..<ringSize {
+                sink &+= Int(cpb_parse_v4(ring.base + i &* slot + headroom, f.input.count, &flows[i]))
+            }
+        case "c-rewrite":
+            sink &+= Int(
+                cpb_batch_rewrite(
+                    CPB_NAT_IN, ring.base + headroom, slot, ringSize, rs.address.v4!.value.bigEndian, rs.port.bigEndian,
+                    m, flows))
+        case "swift-rewrite":
+            sink &+= onlyLoop(NATIn(a: rs.address, p: rs.port, link: f.link), ring)
         case "refresh": sink &+= 1
         default: break
         }
@@ -276,7 +298,9 @@ if CommandLine.arguments.contains("--micro") {
     let f = PacketFixtures.forwarding(frameSize: 64)[2]  // dr IPv4 tcp 64B
     let ring = FrameRing(f.input)
     let link = f.link
-    func report(_ label: String, _ body: (FrameRing) -> Int) { print("\(label): \(fmt(measure(ring, passes: passes, body))) ns") }
+    func report(_ label: String, _ body: (FrameRing) -> Int) {
+        print("\(label): \(fmt(measure(ring, passes: passes, body))) ns")
+    }
     report("parse only") { parseOnly($0) }
     report("parse + directRoute") { r in
         var ok = 0
@@ -333,8 +357,7 @@ for size in [64, 1500] {
 }
 do {
     let ring = FrameRing(PacketFixtures.forwarding(frameSize: 64)[0].input)
-    print("\nTiming overhead (empty body): \(fmt(measure(ring, passes: passes) { _ in 0 })) ns/packet")
-    print("Touch one byte per frame: \(fmt(measure(ring, passes: passes) { r in var s = 0; for i in 0..<ringSize { s &+= Int(r.frame(i).data.load(fromByteOffset: 22, as: UInt8.self)) }; return s }))")
+    print("\nTiming overhead (empty loop body): \(fmt(measure(ring, passes: passes) { _ in 0 })) ns/packet")
 }
 print("\nParse alone:")
 for size in [64, 1500] {
@@ -383,28 +406,37 @@ for size in [64, 1500] {
         var sOnly: [Double] = []
         for i in 0..<ringSize { _ = cpb_parse_v4(ring.base + i * slot + headroom, len, &ring.flows[i]) }
         for _ in 0..<passes {
-            cFull.append(measure(ring, passes: 1) { r in
-                macs.withUnsafeBufferPointer { m in
-                    r.flows.withUnsafeMutableBufferPointer { fl in
-                        Int(cpb_batch(op, r.base + headroom, slot, len, ringSize, addr, port, m.baseAddress, fl.baseAddress))
+            cFull.append(
+                measure(ring, passes: 1) { r in
+                    macs.withUnsafeBufferPointer { m in
+                        r.flows.withUnsafeMutableBufferPointer { fl in
+                            Int(
+                                cpb_batch(
+                                    op, r.base + headroom, slot, len, ringSize, addr, port, m.baseAddress,
+                                    fl.baseAddress))
+                        }
                     }
-                }
-            })
+                })
             sFull.append(measure(ring, passes: 1, l.full))
-            cOnly.append(measure(ring, passes: 1) { r in
-                macs.withUnsafeBufferPointer { m in
-                    r.flows.withUnsafeBufferPointer { fl in
-                        Int(cpb_batch_rewrite(op, r.base + headroom, slot, ringSize, addr, port, m.baseAddress, fl.baseAddress))
+            cOnly.append(
+                measure(ring, passes: 1) { r in
+                    macs.withUnsafeBufferPointer { m in
+                        r.flows.withUnsafeBufferPointer { fl in
+                            Int(
+                                cpb_batch_rewrite(
+                                    op, r.base + headroom, slot, ringSize, addr, port, m.baseAddress, fl.baseAddress))
+                        }
                     }
-                }
-            })
+                })
             sOnly.append(measure(ring, passes: 1, l.only))
         }
         func median(_ a: [Double]) -> Double { a.sorted()[a.count / 2] }
         let (cf, sf, co, so) = (median(cFull), median(sFull), median(cOnly), median(sOnly))
         let label = String(f.name.prefix { $0 != ":" })
         ratios.append((label, sf / cf, so / co))
-        print("| \(label) | \(len) B | \(fmt(cf)) | \(fmt(sf)) | \(ratio(sf / cf)) | \(fmt(co)) | \(fmt(so)) | \(ratio(so / co)) |")
+        print(
+            "| \(label) | \(len) B | \(fmt(cf)) | \(fmt(sf)) | \(ratio(sf / cf)) | \(fmt(co)) | \(fmt(so)) | \(ratio(so / co)) |"
+        )
     }
 }
 print("\nWorst mallocs per 1M packets over all transforms: \(worstMallocs)")

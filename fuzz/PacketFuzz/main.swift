@@ -34,7 +34,9 @@ func transportChecksumOK(_ frame: UnsafeRawBufferPointer, _ info: PacketInfo) ->
     var len = info.l4Length
     if proto == 17 {
         if l4.load(fromByteOffset: 6, as: UInt16.self) == 0 { return nil }
-        len = Int(UInt16(l4.load(fromByteOffset: 4, as: UInt8.self)) << 8 | UInt16(l4.load(fromByteOffset: 5, as: UInt8.self)))
+        len = Int(
+            UInt16(l4.load(fromByteOffset: 4, as: UInt8.self)) << 8 | UInt16(l4.load(fromByteOffset: 5, as: UInt8.self))
+        )
     }
     let pseudo = InternetChecksum.pseudoHeader(
         source: info.source, destination: info.destination, protocol: proto, length: len)
@@ -42,7 +44,10 @@ func transportChecksumOK(_ frame: UnsafeRawBufferPointer, _ info: PacketInfo) ->
 }
 
 /// Every frame a split or builder produced must parse as IP.
-func checkFrames(_ out: UnsafeMutableRawBufferPointer, _ stride: Int, _ lengths: UnsafeMutableBufferPointer<Int>, _ n: Int, _ what: String) {
+func checkFrames(
+    _ out: UnsafeMutableRawBufferPointer, _ stride: Int, _ lengths: UnsafeMutableBufferPointer<Int>, _ n: Int,
+    _ what: String
+) {
     for i in 0..<n {
         let f = UnsafeRawBufferPointer(start: out.baseAddress! + i * stride, count: lengths[i])
         let info = PacketParser.parse(f)
@@ -64,7 +69,8 @@ func run(_ data: UnsafeRawBufferPointer, _ sel: UInt8, _ mtu: Int, _ which: Int)
     let v6 = info.isIPv6
     let (a, b, c) = v6 ? (v6a, v6b, v6c) : (v4a, v4b, v4c)
     let vlan: UInt16? = sel & 0x80 != 0 ? UInt16(sel) << 4 : nil
-    let link = EgressLink(sourceMAC: MACAddress(0x0200_0000_000E), destinationMAC: MACAddress(0x0200_0000_0051), mtu: mtu, vlan: vlan)
+    let link = EgressLink(
+        sourceMAC: MACAddress(0x0200_0000_000E), destinationMAC: MACAddress(0x0200_0000_0051), mtu: mtu, vlan: vlan)
     let port = UInt16(sel) &* 257 &+ 1
     let verdict: ForwardVerdict
     var rewritesL4 = true
@@ -73,13 +79,19 @@ func run(_ data: UnsafeRawBufferPointer, _ sel: UInt8, _ mtu: Int, _ which: Int)
     case 1: verdict = Forwarding.natOutbound(&frame, info, virtualAddress: c, virtualPort: 80, link: link)
     case 2:
         verdict = Forwarding.directRoute(&frame, info, link: link)
-    case 3: verdict = Forwarding.fullNATInbound(&frame, info, localAddress: b, localPort: port, server: a, serverPort: 8080, link: link)
-    case 4: verdict = Forwarding.fullNATOutbound(&frame, info, virtualAddress: c, virtualPort: 80, client: b, clientPort: port, link: link)
+    case 3:
+        verdict = Forwarding.fullNATInbound(
+            &frame, info, localAddress: b, localPort: port, server: a, serverPort: 8080, link: link)
+    case 4:
+        verdict = Forwarding.fullNATOutbound(
+            &frame, info, virtualAddress: c, virtualPort: 80, client: b, clientPort: port, link: link)
     default:
         let outer6 = sel & 1 != 0
         let types: [TunnelType] = [.ipip, .gue, .gre]
         let spec = TunnelSpec(type: types[Int(sel >> 1) % 3], port: 6080, flags: sel & 8 != 0 ? .checksum : [])
-        verdict = Forwarding.tunnel(&frame, info, source: outer6 ? v6b : v4b, destination: outer6 ? v6a : v4a, spec: spec, ipID: UInt16(sel), link: link)
+        verdict = Forwarding.tunnel(
+            &frame, info, source: outer6 ? v6b : v4b, destination: outer6 ? v6a : v4a, spec: spec, ipID: UInt16(sel),
+            link: link)
         rewritesL4 = false
     }
     check(frame.start >= 0 && frame.start + frame.length <= frame.capacity, "frame outside its buffer")
@@ -98,12 +110,18 @@ func run(_ data: UnsafeRawBufferPointer, _ sel: UInt8, _ mtu: Int, _ which: Int)
         defer { o.deallocate() }
         let lengths = UnsafeMutableBufferPointer<Int>.allocate(capacity: 48)
         defer { lengths.deallocate() }
-        if case .split(let k) = IPv4Fragmenter.fragment(frame.bytes, out, mtu: m, into: o, stride: stride, lengths: lengths) {
+        if case .split(let k) = IPv4Fragmenter.fragment(
+            frame.bytes, out, mtu: m, into: o, stride: stride, lengths: lengths)
+        {
             checkFrames(o, stride, lengths, k, "fragment")
         }
     case .timeExceeded, .fragmentationNeeded:
         let kind: ICMPBuilder.Kind
-        if case .fragmentationNeeded(let m) = verdict { kind = .fragmentationNeeded(mtu: m) } else { kind = .timeExceeded }
+        if case .fragmentationNeeded(let m) = verdict {
+            kind = .fragmentationNeeded(mtu: m)
+        } else {
+            kind = .timeExceeded
+        }
         let o = UnsafeMutableRawBufferPointer.allocate(byteCount: 1400, alignment: 8)
         defer { o.deallocate() }
         let k = ICMPBuilder.build(kind, about: frame.bytes, info, source: c, into: o)
@@ -139,7 +157,11 @@ public func fuzz(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             defer { o.deallocate() }
             let link = EgressLink(sourceMAC: MACAddress(1), destinationMAC: MACAddress(2))
             let k = ICMPBuilder.relayFragmentationNeeded(frame, q, source: q.flow.destination, link: link, into: o)
-            if k > 0 { check(PacketParser.parse(UnsafeRawBufferPointer(rebasing: o[0..<k])).verdict == .ip, "relay does not parse") }
+            if k > 0 {
+                check(
+                    PacketParser.parse(UnsafeRawBufferPointer(rebasing: o[0..<k])).verdict == .ip,
+                    "relay does not parse")
+            }
         }
         // Fragments: record first ones, resolve later ones.
         if info.isFirstFragment {
@@ -153,7 +175,11 @@ public func fuzz(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         let o = UnsafeMutableRawBufferPointer.allocate(byteCount: 1400, alignment: 8)
         defer { o.deallocate() }
         let k = ICMPBuilder.build(.portUnreachable, about: frame, info, source: info.destination, into: o)
-        if k > 0 { check(PacketParser.parse(UnsafeRawBufferPointer(rebasing: o[0..<k])).verdict == .ip, "port unreachable does not parse") }
+        if k > 0 {
+            check(
+                PacketParser.parse(UnsafeRawBufferPointer(rebasing: o[0..<k])).verdict == .ip,
+                "port unreachable does not parse")
+        }
         // GSO segmentation.
         if info.protocolNumber == 6 {
             let stride = 2048
@@ -162,7 +188,9 @@ public func fuzz(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             let lengths = UnsafeMutableBufferPointer<Int>.allocate(capacity: 16)
             defer { lengths.deallocate() }
             let gso = Int(sel) * 8 + 1
-            if case .split(let c) = TCPSegmenter.segment(frame, info, gsoSize: gso, into: out, stride: stride, lengths: lengths) {
+            if case .split(let c) = TCPSegmenter.segment(
+                frame, info, gsoSize: gso, into: out, stride: stride, lengths: lengths)
+            {
                 checkFrames(out, stride, lengths, c, "segment")
             }
         }
