@@ -6,7 +6,12 @@ import LVSCore
 import LVSPacket
 import LVSTestSupport
 
-// Usage: packet-bench [--passes N] [--filter TEXT] [--write-corpus DIR]
+// Usage: packet-bench [--passes N] [--filter TEXT] [--write-corpus DIR] [--micro] [--spin WHAT]
+//   --filter TEXT       only rows whose name contains TEXT
+//   --write-corpus DIR  write the fixture inputs as fuzz seeds and exit
+//   --micro             a few isolated costs (parse, parse + DR, parse + NAT, C parse)
+//   --spin WHAT         spin one loop for `perf stat`: swift-nat, swift-parse, swift-rewrite, c-nat,
+//                       c-parse, c-rewrite, refresh
 
 let ringSize = 256
 /// 2 KiB of frame plus the headroom: a stride that is not a power of two keeps frames off the same cache sets.
@@ -22,11 +27,10 @@ while let a = args.popFirst() {
     case "--passes": passes = Int(args.popFirst() ?? "") ?? passes
     case "--filter": filter = args.popFirst()
     case "--write-corpus": corpusDir = args.popFirst()
-    case "--profile": _ = args.popFirst()
     case "--micro": break
     case "--spin": _ = args.popFirst()
     default:
-        print("usage: packet-bench [--passes N] [--filter TEXT] [--write-corpus DIR]")
+        print("usage: packet-bench [--passes N] [--filter TEXT] [--write-corpus DIR] [--micro] [--spin WHAT]")
         exit(2)
     }
 }
@@ -233,28 +237,7 @@ if let dir = corpusDir {
     exit(0)
 }
 
-// MARK: Profiling: one fixture, parse + transform only, for perf.
-
-if let i = CommandLine.arguments.firstIndex(of: "--profile"), i + 1 < CommandLine.arguments.count {
-    let name = CommandLine.arguments[i + 1]
-    guard
-        let f = (PacketFixtures.forwarding(frameSize: 64) + PacketFixtures.forwarding(frameSize: 1500)).first(where: {
-            $0.name.hasPrefix(name)
-        })
-    else {
-        print("no fixture \(name)")
-        exit(1)
-    }
-    let ring = FrameRing(f.input)
-    let ns = measure(ring, passes: passes, loops(f.action, f.link).full)
-    let t0 = nanos()
-    for _ in 0..<1000 { ring.refresh() }
-    let t1 = nanos()
-    print("\(f.name): \(fmt(ns)) ns; refresh \(Double(t1 - t0) / 1000 / Double(ringSize)) ns/frame")
-    exit(0)
-}
-
-// MARK: Micro experiments (--micro): where the time goes.
+// MARK: Diagnostics: --spin WHAT runs one loop for `perf stat`; --micro prints a few isolated costs.
 
 if let i = CommandLine.arguments.firstIndex(of: "--spin") {
     // Spin one loop for perf stat: --spin swift-nat | c-nat | swift-dr | c-dr | swift-parse
@@ -264,6 +247,7 @@ if let i = CommandLine.arguments.firstIndex(of: "--spin") {
     let rs = FixtureNet.v4.server
     let m: [UInt8] = PacketBuilder.mac(Macs.server) + PacketBuilder.mac(Macs.directorInside)
     var flows = [cpb_flow](repeating: cpb_flow(), count: ringSize)
+    for i in 0..<ringSize { _ = cpb_parse_v4(ring.base + i &* slot + headroom, f.input.count, &flows[i]) }
     var sink = 0
     for _ in 0..<passes {
         ring.refresh()
