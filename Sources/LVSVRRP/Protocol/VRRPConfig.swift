@@ -183,6 +183,18 @@ public struct VRRPScriptConfig: Hashable, Sendable {
     public var effectiveTimeout: Duration { timeout ?? interval }
 }
 
+/// The user (and group) a script runs as: `script_user`, `user`, or the words after a notify
+/// script's command line.
+public struct VRRPScriptUser: Hashable, Sendable {
+    public var user: String
+    public var group: String?
+
+    public init(_ user: String, group: String? = nil) {
+        self.user = user
+        self.group = group
+    }
+}
+
 /// The notify scripts of an instance or a sync group.
 public struct VRRPNotifyScripts: Hashable, Sendable {
     public var master: String?
@@ -191,16 +203,19 @@ public struct VRRPNotifyScripts: Hashable, Sendable {
     public var stop: String?
     /// `notify`: called with `INSTANCE|GROUP name STATE priority` appended.
     public var generic: String?
+    /// Who runs each script; a kind not listed runs as the daemon's own user.
+    public var runAs: [VRRPNotifyKind: VRRPScriptUser]
 
     public init(
         master: String? = nil, backup: String? = nil, fault: String? = nil, stop: String? = nil,
-        generic: String? = nil
+        generic: String? = nil, runAs: [VRRPNotifyKind: VRRPScriptUser] = [:]
     ) {
         self.master = master
         self.backup = backup
         self.fault = fault
         self.stop = stop
         self.generic = generic
+        self.runAs = runAs
     }
 }
 

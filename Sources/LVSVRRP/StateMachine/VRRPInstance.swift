@@ -225,13 +225,16 @@ public struct VRRPInstance: Sendable {
         case .stop: own = (.stop, n.stop)
         case .initialize: return
         }
-        if let cmd = own.1 { out.append(.notify(VRRPNotifyInvocation(kind: own.0, command: cmd))) }
+        if let cmd = own.1 {
+            out.append(.notify(VRRPNotifyInvocation(kind: own.0, command: cmd, runAs: n.runAs[own.0])))
+        }
         if let g = n.generic {
             out.append(
                 .notify(
                     VRRPNotifyInvocation(
                         kind: .generic, command: g,
-                        arguments: ["INSTANCE", name, state.rawValue, String(effectivePriority)])))
+                        arguments: ["INSTANCE", name, state.rawValue, String(effectivePriority)],
+                        runAs: n.runAs[.generic])))
         }
     }
 
