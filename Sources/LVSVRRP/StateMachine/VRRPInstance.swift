@@ -183,6 +183,7 @@ public struct VRRPInstance: Sendable {
         case .backup:
             if let d = downDeadline, d <= now {
                 downDeadline = nil
+                out.append(.log("(\(name)) Receive advertisement timeout"))
                 becomeMaster(now: now, into: &out)
             }
         case .master:
