@@ -100,6 +100,13 @@ public final class VRRPDaemon: @unchecked Sendable {
             makeAdapters ?? { setup, log in try LinuxVRRPAdapters.make(for: setup.instances, log: log) }
     }
 
+    /// The host name (`gethostname`), keepalived's default `router_id`.
+    public static func systemHostName() -> String {
+        var buf = [CChar](repeating: 0, count: 256)
+        gethostname(&buf, buf.count - 1)
+        return String(decoding: buf.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     /// Sets where SMTP alerts go (nil: none are sent).
     public func setAlertSender(_ sender: AlertSender?) { lock.withLock { sendAlert = sender } }
 

@@ -14,6 +14,12 @@ while let p = entry.pointee {
 }
 var hooks = LVSDaemonHooks()
 hooks.configurationTester = KeepalivedConfigurationTester(environment: environment)
+// -f FILE: the configuration's VRRP instances (VIPs, GARP, notify scripts), reloaded on SIGHUP.
+let vrrp = VRRPDaemon(hostName: VRRPDaemon.systemHostName())
+let vrrpConfiguration = VRRPConfigurationSupport(daemon: vrrp, environment: environment)
+hooks.configuration = vrrpConfiguration
+hooks.reload = vrrpConfiguration
+hooks.additionalServices.append { _, logger in vrrp.makeService(logger: logger) }
 exit(
     LVSDaemonMain.run(arguments: Array(CommandLine.arguments.dropFirst()), environment: environment, hooks: hooks) {
         IPVS()

@@ -101,6 +101,13 @@ public actor VRRPService {
         let (events, cont) = AsyncStream.makeStream(of: VRRPNodeEvent.self)
         continuation = cont
         for k in transports.keys { startReader(k) }
+        // keepalived at start-up (not on reload) removes the instances' addresses left on their
+        // interfaces, e.g. by a predecessor killed with SIGKILL (vrrp_complete_instance).
+        for c in instances {
+            for v in c.allInstalledAddresses {
+                try? adapters.addresses.remove(v, interface: v.device ?? c.interface ?? "")
+            }
+        }
         // Initial link states before start.
         let now0 = adapters.clock.now()
         var initial: [VRRPNodeAction] = []
