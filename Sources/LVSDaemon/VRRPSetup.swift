@@ -120,8 +120,7 @@ private struct Mapper {
         let unsupported: [(String, Bool)] = [
             ("vrrp_garp_interval", g.vrrpGarpInterval != nil), ("vrrp_gna_interval", g.vrrpGnaInterval != nil),
             ("vrrp_startup_delay", g.vrrpStartupDelay != nil), ("vrrp_notify_fifo", g.vrrpNotifyFIFO != nil),
-            ("notify_fifo", g.notifyFIFO != nil), ("vrrp_garp_lower_prio_delay", g.vrrpGarpLowerPrioDelay != nil),
-            ("vrrp_garp_lower_prio_repeat", g.vrrpGarpLowerPrioRepeat != nil),
+            ("notify_fifo", g.notifyFIFO != nil),
         ]
         for (keyword, set) in unsupported where set {
             report(.warning, "\(keyword) is not supported by SwiftLVS's VRRP - ignored", at: globalLocation(keyword))
@@ -266,6 +265,9 @@ private struct Mapper {
             v.garpMasterRefreshRepeat
                 ?? globalGarp(
                     "vrrp_garp_master_refresh_repeat", g.vrrpGarpMasterRefreshRepeat, minGarp: 1, otherwise: 1))
+        // After a lower-priority advert (split brain healing): 5 GARPs now and 5 s later; none in strict mode.
+        c.garpLowerPriorityRepeat = Int(v.garpLowerPrioRepeat ?? (strict ? 0 : g.vrrpGarpLowerPrioRepeat ?? 5))
+        c.garpLowerPriorityDelay = .seconds(Int(v.garpLowerPrioDelay ?? (strict ? 0 : g.vrrpGarpLowerPrioDelay ?? 5)))
         c.lowerPriorityNoAdvert = v.lowerPrioNoAdvert ?? (strict ? true : g.vrrpLowerPrioNoAdvert ?? false)
         if strict && !c.lowerPriorityNoAdvert {
             report(
@@ -374,8 +376,6 @@ private struct Mapper {
         if !v.virtualRoutes.isEmpty { options.append("virtual_routes") }
         if !v.virtualRules.isEmpty { options.append("virtual_rules") }
         if v.accept == false { options.append("no_accept") }
-        if v.garpLowerPrioDelay != nil { options.append("garp_lower_prio_delay") }
-        if v.garpLowerPrioRepeat != nil { options.append("garp_lower_prio_repeat") }
         if v.trackSourceIP { options.append("track_src_ip") }
         if v.unicastFaultNoPeer { options.append("unicast_fault_no_peer") }
         if v.promoteSecondaries { options.append("promote_secondaries") }

@@ -60,6 +60,7 @@ struct VRRPSetupSeedTests {
         #expect(c.garpMasterRefresh == .zero)
         #expect(c.garpMasterRefreshRepeat == 1)
         #expect(c.downTimerAdverts == 3)
+        #expect(c.garpLowerPriorityRepeat == 5 && c.garpLowerPriorityDelay == .seconds(5))
         #expect(c.multicastGroup4 == v4("224.0.0.18"))
         #expect(!c.nopreempt && !c.lowerPriorityNoAdvert && !c.higherPrioritySendAdvert)
         #expect(s.routerID == "LVS01")
@@ -301,6 +302,8 @@ struct VRRPSetupRuleTests {
                     vrrp_higher_prio_send_advert
                     vrrp_mcast_group4 224.0.0.19
                     vrrp_check_unicast_src
+                    vrrp_garp_lower_prio_repeat 2
+                    vrrp_garp_lower_prio_delay 0
                     """))
         let c = try #require(s.instances.first)
         #expect(c.garpMasterDelay == .seconds(10))
@@ -311,6 +314,7 @@ struct VRRPSetupRuleTests {
         #expect(c.higherPrioritySendAdvert)
         #expect(c.multicastGroup4 == v4("224.0.0.19"))
         #expect(c.checkUnicastSource)
+        #expect(c.garpLowerPriorityRepeat == 2 && c.garpLowerPriorityDelay == .zero)
     }
 
     @Test("K:global_parser vrrp_min_garp: one GARP and no second burst; a later vrrp_garp_master_repeat wins")

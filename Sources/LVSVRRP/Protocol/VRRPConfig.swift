@@ -260,6 +260,11 @@ public struct VRRPInstanceConfig: Hashable, Sendable {
     public var garpMasterRefresh: Duration
     /// `garp_master_refresh_repeat`, default 1.
     public var garpMasterRefreshRepeat: Int
+    /// `garp_lower_prio_repeat`, default 5: GARPs sent by a master that hears a lower-priority
+    /// advert (0 disables them).
+    public var garpLowerPriorityRepeat: Int = 5
+    /// `garp_lower_prio_delay`, default 5 s: the same burst again after this delay (0: not again).
+    public var garpLowerPriorityDelay: Duration = .seconds(5)
     /// `lower_prio_no_advert`: stay silent on a lower-priority advert (RFC 3768/5798 behaviour).
     public var lowerPriorityNoAdvert: Bool
     /// `higher_prio_send_advert`: send one advert before yielding to a higher-priority master.

@@ -46,6 +46,7 @@ public struct VRRPInstance: Sendable {
     var advertDeadline: Timestamp?
     var garpDelayDeadline: Timestamp?
     var garpRefreshDeadline: Timestamp?
+    var garpLowerPriorityDeadline: Timestamp?
     var preemptUntil: Timestamp?
     var wantMaster: Bool
     var started = false
@@ -126,7 +127,8 @@ public struct VRRPInstance: Sendable {
 
     /// The earliest pending deadline.
     public var nextDeadline: Timestamp? {
-        [downDeadline, advertDeadline, garpDelayDeadline, garpRefreshDeadline].compactMap { $0 }.min()
+        [downDeadline, advertDeadline, garpDelayDeadline, garpRefreshDeadline, garpLowerPriorityDeadline]
+            .compactMap { $0 }.min()
     }
 
     // MARK: - Events
@@ -190,6 +192,10 @@ public struct VRRPInstance: Sendable {
             if let g = garpDelayDeadline, g <= now {
                 garpDelayDeadline = nil
                 out.append(.sendGratuitous(config.allInstalledAddresses, repeat: config.garpMasterRepeat))
+            }
+            if let l = garpLowerPriorityDeadline, l <= now {
+                garpLowerPriorityDeadline = nil
+                out.append(.sendGratuitous(config.allInstalledAddresses, repeat: config.garpLowerPriorityRepeat))
             }
             if let r = garpRefreshDeadline, r <= now {
                 out.append(.sendGratuitous(config.allInstalledAddresses, repeat: config.garpMasterRefreshRepeat))
@@ -273,6 +279,7 @@ public struct VRRPInstance: Sendable {
         advertDeadline = nil
         garpDelayDeadline = nil
         garpRefreshDeadline = nil
+        garpLowerPriorityDeadline = nil
     }
 
     /// MASTER or FAULT → BACKUP with a full Master_Down_Interval.
