@@ -16,14 +16,17 @@ public final class VRRPConfigurationSupport: DaemonConfigurationSupport, ReloadH
         self.environment = environment
     }
 
-    func read(_ file: String, configID: String?) throws -> KeepalivedConfiguration {
+    /// Reads `file`; throws its fatal problems, logs the others.
+    func read(_ file: String, configID: String?, logger: Logger) throws -> KeepalivedConfiguration {
         let options = ConfigReaderOptions(
             configID: configID ?? LocalConfigFileSystem.shortHostName(), environment: environment)
-        return try KeepalivedConfigLoader.load(file: file, options: options).configuration
+        let result = try KeepalivedConfigLoader.load(file: file, options: options)
+        for d in result.diagnostics { logger.warning("\(d.description)") }
+        return result.configuration
     }
 
     public func load(file: String, configID: String?, director: Director, logger: Logger) throws {
-        let configuration = try read(file, configID: configID)
+        let configuration = try read(file, configID: configID, logger: logger)
         self.file = file
         self.configID = configID
         daemon.configure(configuration, logger: logger)
@@ -32,7 +35,7 @@ public final class VRRPConfigurationSupport: DaemonConfigurationSupport, ReloadH
     public func reload(logger: Logger) async {
         guard let file else { return }
         do {
-            let configuration = try read(file, configID: configID)
+            let configuration = try read(file, configID: configID, logger: logger)
             await daemon.reload(configuration, logger: logger)
         } catch {
             logger.error("Configuration \(file) refused, the running VRRP configuration stays:\n\(error)")
