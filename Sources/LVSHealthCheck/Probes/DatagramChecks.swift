@@ -77,11 +77,11 @@ enum UDPCheck {
     }
 
     /// keepalived `check_udp_reply`: the length within bounds and the first bytes matching
-    /// the pattern where the mask says they matter.
+    /// the pattern where the mask says they matter (the config keeps, per byte, the bits that must match).
     static func matches(_ reply: [UInt8], pattern: [UInt8], mask: [UInt8]?, config u: UDPCheckConfig) -> Bool {
         if reply.count < Int(u.minReplyLength) || reply.count > Int(u.maxReplyLength) { return false }
         for i in 0..<min(reply.count, pattern.count) {
-            let care: UInt8 = mask.map { i < $0.count ? ~$0[i] : 0xFF } ?? 0xFF
+            let care: UInt8 = mask.map { i < $0.count ? $0[i] : 0xFF } ?? 0xFF
             if (reply[i] ^ pattern[i]) & care != 0 { return false }
         }
         return true
