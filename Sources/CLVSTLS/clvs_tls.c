@@ -4,6 +4,8 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <pthread.h>
+#include <signal.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +21,25 @@ static void make_ctx(void) {
     OPENSSL_init_ssl(0, NULL);
     shared_ctx = SSL_CTX_new(TLS_client_method());
     if (shared_ctx) SSL_CTX_set_verify(shared_ctx, SSL_VERIFY_NONE, NULL);
+}
+
+// OpenSSL writes with write(2): a peer that has closed would raise SIGPIPE and kill the
+// process. Block it around our calls and drop any that became pending.
+static void sigpipe_block(sigset_t *old) {
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &s, old);
+}
+
+static void sigpipe_restore(const sigset_t *old) {
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, SIGPIPE);
+    struct timespec zero = {0, 0};
+    while (sigtimedwait(&s, NULL, &zero) > 0) {
+    }
+    pthread_sigmask(SIG_SETMASK, old, NULL);
 }
 
 static void set_error(char *err, size_t errlen, const char *what) {
@@ -46,7 +67,11 @@ clvs_tls *clvs_tls_connect(int fd, const char *sni, char *err, size_t errlen) {
     }
     if (sni && *sni) SSL_set_tlsext_host_name(ssl, sni);
     SSL_set_fd(ssl, fd);
-    if (SSL_connect(ssl) != 1) {
+    sigset_t old;
+    sigpipe_block(&old);
+    int ok = SSL_connect(ssl);
+    sigpipe_restore(&old);
+    if (ok != 1) {
         set_error(err, errlen, "SSL handshake/communication error");
         SSL_free(ssl);
         return NULL;
@@ -62,11 +87,17 @@ clvs_tls *clvs_tls_connect(int fd, const char *sni, char *err, size_t errlen) {
 
 int clvs_tls_write(clvs_tls *t, const void *buf, size_t len) {
     size_t done = 0;
+    sigset_t old;
+    sigpipe_block(&old);
     while (done < len) {
         int n = SSL_write(t->ssl, (const char *)buf + done, (int)(len - done));
-        if (n <= 0) return -1;
+        if (n <= 0) {
+            sigpipe_restore(&old);
+            return -1;
+        }
         done += (size_t)n;
     }
+    sigpipe_restore(&old);
     return 0;
 }
 
@@ -91,7 +122,10 @@ ssize_t clvs_tls_read(clvs_tls *t, void *buf, size_t len) {
 
 void clvs_tls_free(clvs_tls *t) {
     if (!t) return;
+    sigset_t old;
+    sigpipe_block(&old);
     SSL_shutdown(t->ssl);
+    sigpipe_restore(&old);
     SSL_free(t->ssl);
     free(t);
 }

@@ -43,6 +43,9 @@ final class LocalTCPServer: @unchecked Sendable {
         port = UInt16(bigEndian: sin.sin_port)
         let listener = fd
         Thread { [self] in
+            // The listener is closed here, when accept fails after stop(): closing it in stop()
+            // could let another test's socket reuse the number while this thread still uses it.
+            defer { close(listener) }
             while true {
                 let c = accept(listener, nil, nil)
                 if c < 0 { break }
@@ -58,7 +61,6 @@ final class LocalTCPServer: @unchecked Sendable {
         if !stopped {
             stopped = true
             shutdown(fd, Int32(SHUT_RDWR))
-            close(fd)
         }
         lock.unlock()
     }
@@ -154,15 +156,16 @@ final class LocalUDPServer: @unchecked Sendable {
         self.fd = fd
         port = UInt16(bigEndian: sin.sin_port)
         let sock = fd
-        Thread {
+        Thread { [self] in
+            defer { close(sock) }
             var buf = [UInt8](repeating: 0, count: 4096)
-            while true {
+            while !isStopped {
                 var from = sockaddr_storage()
                 var flen = socklen_t(MemoryLayout<sockaddr_storage>.size)
                 let n = withUnsafeMutablePointer(to: &from) {
                     $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(sock, &buf, buf.count, 0, $0, &flen) }
                 }
-                if n < 0 { break }
+                if n <= 0 || isStopped { break }
                 if let r = reply(Array(buf[0..<n])) {
                     _ = withUnsafePointer(to: &from) {
                         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(sock, r, r.count, 0, $0, flen) }
@@ -172,9 +175,20 @@ final class LocalUDPServer: @unchecked Sendable {
         }.start()
     }
 
+    private let lock = NSLock()
+    private var stopped = false
+    var isStopped: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return stopped
+    }
+
     func stop() {
-        shutdown(fd, Int32(SHUT_RDWR))
-        close(fd)
+        lock.lock()
+        let was = stopped
+        stopped = true
+        lock.unlock()
+        if !was { shutdown(fd, Int32(SHUT_RDWR)) }
     }
 
     deinit { stop() }
