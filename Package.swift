@@ -53,6 +53,7 @@ let package = Package(
                 "LVSHealthCheck", "LVSVRRP", "CLVSLinux",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
 

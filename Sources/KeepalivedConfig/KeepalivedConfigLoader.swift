@@ -14,7 +14,7 @@ public struct ConfigCheckResult: Hashable, Sendable {
     /// The problems that stop the configuration from running.
     public var fatalDiagnostics: [Diagnostic] { diagnostics.filter { $0.severity == .fatal } }
     /// The IPVS table the configuration describes.
-    public var ipvs: IPVSConfiguration { configuration.ipvsConfiguration() }
+    public var ipvs: ConfiguredIPVSTable { configuration.ipvsConfiguration() }
 }
 
 /// Why `lvsd -f` refuses a configuration: its fatal problems, each as `file:line: message`.

@@ -1,2 +1,40 @@
-// ipvsadm entry point.
-print("not yet implemented")
+// ipvsadm entry point: ipvsadm 1.31's command line against the lvsd of this network namespace.
+import Glibc
+import IPVSAdmKit
+import LVSControl
+
+var args = CommandLine.arguments
+let invokedAs = args.isEmpty ? "ipvsadm" : args.removeFirst()
+let base = invokedAs.split(separator: "/").last.map(String.init) ?? invokedAs
+
+var environment: [String: String] = [:]
+if let v = getenv(ControlEndpoint.environmentVariable) {
+    environment[ControlEndpoint.environmentVariable] = String(cString: v)
+}
+let endpoint: ControlEndpoint
+do {
+    endpoint = try ControlEndpoint.resolve(environment: environment)
+} catch {
+    FileDescriptorOutput().writeErr(Array("ipvsadm: \(ControlEndpoint.environmentVariable): \(error)\n".utf8))
+    exit(1)
+}
+
+// Multi-call: installed as ipvsadm-save / ipvsadm-restore it behaves like those scripts.
+var program = invokedAs
+var input: any IPVSAdmInput = FileDescriptorInput()
+switch base {
+case "ipvsadm-save":
+    program = "ipvsadm"
+    args = ["-S"] + args
+case "ipvsadm-restore":
+    program = "ipvsadm"
+    args = ["-R"] + args
+    input = CommentStrippingInput(input)
+default:
+    break
+}
+
+let ipvsadm = IPVSAdm(
+    program: program, backend: ControlSocketBackend(endpoint: endpoint), resolver: SystemResolver(),
+    output: FileDescriptorOutput(), input: input)
+exit(ipvsadm.run(bytes: args.map { Array($0.utf8) }))

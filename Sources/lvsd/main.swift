@@ -1,2 +1,20 @@
-// lvsd entry point.
-print("not yet implemented")
+// lvsd entry point: the director of this network namespace (keepalived's flags, ipvsadm's control endpoint).
+import Glibc
+import LVSCore
+import LVSDaemon
+
+var environment: [String: String] = [:]
+var entry = environ
+while let p = entry.pointee {
+    let text = String(cString: p)
+    if let eq = text.firstIndex(of: "=") {
+        environment[String(text[..<eq])] = String(text[text.index(after: eq)...])
+    }
+    entry += 1
+}
+var hooks = LVSDaemonHooks()
+hooks.configurationTester = KeepalivedConfigurationTester(environment: environment)
+exit(
+    LVSDaemonMain.run(arguments: Array(CommandLine.arguments.dropFirst()), environment: environment, hooks: hooks) {
+        IPVS()
+    })

@@ -45,7 +45,7 @@ public struct ConfiguredVirtualService: Hashable, Sendable {
 }
 
 /// The IPVS state a configuration asks for.
-public struct IPVSConfiguration: Hashable, Sendable {
+public struct ConfiguredIPVSTable: Hashable, Sendable {
     /// Services in configuration order (a group's in entry and address order).
     public var services: [ConfiguredVirtualService]
     /// `lvs_timeouts` (0 fields: leave unchanged, as `ipvsadm --set`).
@@ -80,14 +80,14 @@ extension KeepalivedConfiguration {
     /// The IPVS services, real servers, sorry servers and timeouts this configuration describes:
     /// `lb_kind NAT` → masquerade, `DR` → route, `TUN` → tunnel (with its type), persistence
     /// granularity → netmask, virtual_server_group ranges, CIDRs and fwmarks expanded.
-    public func ipvsConfiguration() -> IPVSConfiguration {
+    public func ipvsConfiguration() -> ConfiguredIPVSTable {
         var services: [ConfiguredVirtualService] = []
         for (index, vs) in virtualServers.enumerated() {
             for key in serviceKeys(of: vs) {
                 services.append(service(vs, key: key, index: index))
             }
         }
-        return IPVSConfiguration(
+        return ConfiguredIPVSTable(
             services: services, timeouts: globalDefs.lvsTimeouts, flushOnStart: globalDefs.lvsFlush,
             flushOnStop: globalDefs.lvsFlushOnStop)
     }

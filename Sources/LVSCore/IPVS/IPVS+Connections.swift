@@ -100,7 +100,7 @@ extension IPVS {
 
     /// The forwarding of an existing connection (for ICMP errors and fragments that carry no
     /// usable transport header of their own).
-    public func forwarding(ofConnection id: UInt32) -> Forwarding? {
+    public func forwarding(ofConnection id: UInt32) -> ForwardingDecision? {
         guard id != ConnectionTable.none, connections.pointer(id).pointee.server >= 0 else { return nil }
         return forwardingOf(id)
     }
@@ -130,7 +130,7 @@ extension IPVS {
         }
     }
 
-    func forwardingOf(_ id: UInt32) -> Forwarding {
+    func forwardingOf(_ id: UInt32) -> ForwardingDecision {
         let r = connections.pointer(id).pointee
         let server = r.server
         var method = store.forwarding(server)
@@ -144,7 +144,7 @@ extension IPVS {
             }
         }
         let family = r.family
-        return Forwarding(
+        return ForwardingDecision(
             connection: r.flags.contains(.onePacket) ? ConnectionTable.none : id, method: method,
             server: Endpoint(r.destination.address(r.destinationFamily), r.destinationPort),
             client: Endpoint(r.client.address(family), r.clientPort),

@@ -47,11 +47,6 @@ struct InteropRun {
                 usleep(100_000)
             }
         }
-        let ka: KeepalivedPeer
-        do { ka = try KeepalivedPeer(namespace: lab.b, config: conf) } catch {
-            lab.destroy()
-            throw error
-        }
         let cfg = VRRPInstanceConfig(
             name: "VI_1", interface: "va", virtualRouterID: ourVRID, priority: ourPriority, initialState: .backup,
             version: version, authentication: ourPass.map { .pass($0) } ?? .none,
@@ -61,15 +56,26 @@ struct InteropRun {
                     : VirtualIPAddress(IPAddress(lab.vip)!, prefixLength: 24)
             ], garpMasterDelay: .zero)
         let ours = LogLines()
+        // Our instance starts first: both sides begin as BACKUP, and on a loaded machine a late
+        // start of ours would let keepalived's master-down timer expire first (a brief, legitimate
+        // MASTER period that the election assertions below do not expect).
+        let service: VRRPService
+        let task: Task<Void, Error>
         do {
             let adapters = try inNamespace(lab.a) {
                 try LinuxVRRPAdapters.make(for: [cfg], scripts: FakeScriptRunner(), log: { ours.append($0) })
             }
-            let service = VRRPService(instances: [cfg], adapters: adapters)
-            let task = Task { try await service.run() }
+            service = VRRPService(instances: [cfg], adapters: adapters)
+            task = Task { try await service.run() }
+        } catch {
+            lab.destroy()
+            throw error
+        }
+        do {
+            let ka = try KeepalivedPeer(namespace: lab.b, config: conf)
             return InteropRun(lab: lab, ka: ka, service: service, task: task, ours: ours)
         } catch {
-            ka.stop()
+            task.cancel()
             lab.destroy()
             throw error
         }

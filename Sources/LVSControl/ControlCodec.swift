@@ -1,0 +1,272 @@
+// Encoding and decoding of whole frames: headers, request batches, result batches and rejections.
+import LVSCore
+
+/// A decoded frame header.
+public struct ControlFrameHeader: Hashable, Sendable {
+    public var version: UInt16
+    public var kind: ControlFrameKind
+    public var bodyLength: Int
+}
+
+/// Turns requests and results into frames and back. Decoding never traps: any malformed input
+/// throws `ControlProtocolError`.
+public enum ControlCodec {
+    // MARK: header
+
+    /// Parses and checks the 12-byte header; `maxBody` bounds the announced body length.
+    public static func decodeHeader(_ bytes: [UInt8], maxBody: Int) throws(ControlProtocolError) -> ControlFrameHeader {
+        guard bytes.count >= ControlProtocol.headerSize else {
+            throw ControlProtocolError(.malformed, "truncated frame header")
+        }
+        guard Array(bytes[0..<4]) == ControlProtocol.magic else {
+            throw ControlProtocolError(.badMagic, "not an lvsd control frame")
+        }
+        var r = ControlByteReader(bytes, from: 4)
+        let version = try r.u16()
+        let rawKind = try r.u16()
+        let length = Int(try r.u32())
+        guard version == ControlProtocol.version else {
+            throw ControlProtocolError(
+                .unsupportedVersion,
+                "control protocol version \(version) is not supported (this side speaks \(ControlProtocol.version))")
+        }
+        guard let kind = ControlFrameKind(rawValue: rawKind) else {
+            throw ControlProtocolError(.malformed, "bad frame kind \(rawKind)")
+        }
+        guard length <= maxBody else {
+            throw ControlProtocolError(.tooLarge, "frame body of \(length) bytes exceeds the limit of \(maxBody)")
+        }
+        return ControlFrameHeader(version: version, kind: kind, bodyLength: length)
+    }
+
+    static func frame(_ kind: ControlFrameKind, body: (inout ControlByteWriter) -> Void) -> [UInt8] {
+        var w = ControlByteWriter(reservingCapacity: 1024)
+        for b in ControlProtocol.magic { w.u8(b) }
+        w.u16(ControlProtocol.version)
+        w.u16(kind.rawValue)
+        w.u32(0)
+        body(&w)
+        w.patchU32(UInt32(w.count - ControlProtocol.headerSize), at: 8)
+        return w.bytes
+    }
+
+    // MARK: requests
+
+    /// A request frame carrying `requests` in order.
+    public static func encodeRequestFrame(_ requests: [ControlRequest]) -> [UInt8] {
+        frame(.request) { w in
+            w.u32(UInt32(requests.count))
+            for r in requests { encode(r, into: &w) }
+        }
+    }
+
+    /// Appends one request's encoding (opcode + fields).
+    public static func encode(_ r: ControlRequest, into w: inout ControlByteWriter) {
+        switch r {
+        case .getInfo: w.u8(0x01)
+        case .listServices: w.u8(0x02)
+        case .getService(let k):
+            w.u8(0x03)
+            w.serviceKey(k)
+        case .getTimeouts: w.u8(0x04)
+        case .getSyncDaemons: w.u8(0x05)
+        case .listConnections: w.u8(0x06)
+        case .addService(let s):
+            w.u8(0x20)
+            w.serviceSpec(s)
+        case .editService(let s):
+            w.u8(0x21)
+            w.serviceSpec(s)
+        case .deleteService(let k):
+            w.u8(0x22)
+            w.serviceKey(k)
+        case .flush: w.u8(0x23)
+        case .addRealServer(let s, let k):
+            w.u8(0x24)
+            w.serviceKey(k)
+            w.realServerSpec(s)
+        case .editRealServer(let s, let k):
+            w.u8(0x25)
+            w.serviceKey(k)
+            w.realServerSpec(s)
+        case .deleteRealServer(let e, let k):
+            w.u8(0x26)
+            w.serviceKey(k)
+            w.endpoint(e)
+        case .zero(let k):
+            w.u8(0x27)
+            if let k {
+                w.u8(1)
+                w.serviceKey(k)
+            } else {
+                w.u8(0)
+            }
+        case .setTimeouts(let t):
+            w.u8(0x28)
+            w.timeouts(t)
+        case .startSyncDaemon(let d):
+            w.u8(0x29)
+            w.syncDaemon(d)
+        case .stopSyncDaemon(let role):
+            w.u8(0x2A)
+            w.role(role)
+        case .addLocalAddress(let a, let k):
+            w.u8(0x2B)
+            w.serviceKey(k)
+            w.address(a)
+        case .deleteLocalAddress(let a, let k):
+            w.u8(0x2C)
+            w.serviceKey(k)
+            w.address(a)
+        }
+    }
+
+    /// Decodes a request body (everything after the header).
+    public static func decodeRequests(body: [UInt8]) throws(ControlProtocolError) -> [ControlRequest] {
+        var r = ControlByteReader(body)
+        let n = try r.count("operations", minimumElementSize: 1, limit: ControlProtocol.maxOperationsPerRequest)
+        guard n > 0 else { throw ControlProtocolError(.malformed, "empty request") }
+        var out: [ControlRequest] = []
+        out.reserveCapacity(n)
+        for _ in 0..<n { out.append(try decodeRequest(&r)) }
+        try r.expectEnd()
+        return out
+    }
+
+    static func decodeRequest(_ r: inout ControlByteReader) throws(ControlProtocolError) -> ControlRequest {
+        switch try r.u8("opcode") {
+        case 0x01: return .getInfo
+        case 0x02: return .listServices
+        case 0x03: return .getService(try r.serviceKey())
+        case 0x04: return .getTimeouts
+        case 0x05: return .getSyncDaemons
+        case 0x06: return .listConnections
+        case 0x20: return .addService(try r.serviceSpec())
+        case 0x21: return .editService(try r.serviceSpec())
+        case 0x22: return .deleteService(try r.serviceKey())
+        case 0x23: return .flush
+        case 0x24:
+            let k = try r.serviceKey()
+            return .addRealServer(try r.realServerSpec(), k)
+        case 0x25:
+            let k = try r.serviceKey()
+            return .editRealServer(try r.realServerSpec(), k)
+        case 0x26:
+            let k = try r.serviceKey()
+            return .deleteRealServer(try r.endpoint(), k)
+        case 0x27: return .zero(try r.bool("service present") ? try r.serviceKey() : nil)
+        case 0x28: return .setTimeouts(try r.timeouts())
+        case 0x29: return .startSyncDaemon(try r.syncDaemon())
+        case 0x2A: return .stopSyncDaemon(try r.role())
+        case 0x2B:
+            let k = try r.serviceKey()
+            return .addLocalAddress(try r.address(), k)
+        case 0x2C:
+            let k = try r.serviceKey()
+            return .deleteLocalAddress(try r.address(), k)
+        case let op: throw ControlProtocolError(.malformed, "unknown opcode 0x\(String(op, radix: 16))")
+        }
+    }
+
+    // MARK: results
+
+    /// A response frame carrying `results` in order.
+    public static func encodeResponseFrame(_ results: [ControlResult]) -> [UInt8] {
+        frame(.response) { w in
+            w.u32(UInt32(results.count))
+            for r in results { encode(r, into: &w) }
+        }
+    }
+
+    /// Appends one result's encoding (tag + fields).
+    public static func encode(_ r: ControlResult, into w: inout ControlByteWriter) {
+        switch r {
+        case .ok: w.u8(0)
+        case .failure(let e):
+            w.u8(1)
+            w.ipvsError(e)
+        case .info(let i):
+            w.u8(2)
+            w.info(i)
+        case .services(let list):
+            w.u8(3)
+            w.u32(UInt32(list.count))
+            for s in list { w.serviceEntry(s) }
+        case .service(let s):
+            w.u8(4)
+            w.serviceEntry(s)
+        case .timeouts(let t):
+            w.u8(5)
+            w.timeouts(t)
+        case .syncDaemons(let list):
+            w.u8(6)
+            w.u32(UInt32(list.count))
+            for d in list { w.syncDaemon(d) }
+        case .connections(let list):
+            w.u8(7)
+            w.u32(UInt32(list.count))
+            for c in list { w.connection(c) }
+        }
+    }
+
+    /// Decodes a response body into exactly `expected` results.
+    public static func decodeResults(body: [UInt8], expected: Int) throws(ControlProtocolError) -> [ControlResult] {
+        var r = ControlByteReader(body)
+        let n = try r.count("results", minimumElementSize: 1)
+        guard n == expected else {
+            throw ControlProtocolError(.malformed, "\(n) results for \(expected) operations")
+        }
+        var out: [ControlResult] = []
+        out.reserveCapacity(n)
+        for _ in 0..<n { out.append(try decodeResult(&r)) }
+        try r.expectEnd()
+        return out
+    }
+
+    static func decodeResult(_ r: inout ControlByteReader) throws(ControlProtocolError) -> ControlResult {
+        switch try r.u8("result tag") {
+        case 0: return .ok
+        case 1: return .failure(try r.ipvsError())
+        case 2: return .info(try r.info())
+        case 3:
+            let n = try r.count("services", minimumElementSize: 100)
+            var list: [VirtualServiceEntry] = []
+            list.reserveCapacity(n)
+            for _ in 0..<n { list.append(try r.serviceEntry()) }
+            return .services(list)
+        case 4: return .service(try r.serviceEntry())
+        case 5: return .timeouts(try r.timeouts())
+        case 6:
+            let n = try r.count("sync daemons", minimumElementSize: 10)
+            var list: [SyncDaemonSpec] = []
+            for _ in 0..<n { list.append(try r.syncDaemon()) }
+            return .syncDaemons(list)
+        case 7:
+            let n = try r.count("connections", minimumElementSize: 30)
+            var list: [ConnectionEntry] = []
+            list.reserveCapacity(n)
+            for _ in 0..<n { list.append(try r.connection()) }
+            return .connections(list)
+        case let t: throw ControlProtocolError(.malformed, "bad result tag \(t)")
+        }
+    }
+
+    // MARK: rejections
+
+    /// A rejection frame: the whole request could not be served.
+    public static func encodeRejectionFrame(_ e: ControlProtocolError) -> [UInt8] {
+        frame(.rejection) { w in
+            w.u16(e.code.rawValue)
+            w.string(e.message)
+        }
+    }
+
+    /// Decodes a rejection body back into the error it carries.
+    public static func decodeRejection(body: [UInt8]) throws(ControlProtocolError) -> ControlProtocolError {
+        var r = ControlByteReader(body)
+        let raw = try r.u16("rejection code")
+        let message = try r.string("rejection message")
+        try r.expectEnd()
+        return ControlProtocolError(ControlProtocolError.Code(rawValue: raw) ?? .malformed, message)
+    }
+}

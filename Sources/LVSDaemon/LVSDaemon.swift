@@ -1,1 +1,0 @@
-// LVSDaemon module root (see docs/ARCHITECTURE.md for what it holds).

@@ -1,2 +1,0 @@
-// Tests of IPVSAdm.
-import Testing

@@ -1,2 +1,0 @@
-// Tests of LVSDaemon.
-import Testing
