@@ -43,6 +43,9 @@ public struct HealthCheckEngine: Sendable {
 
     // MARK: introspection
 
+    /// True once `start` has run.
+    public var isStarted: Bool { started }
+
     /// How many virtual servers run.
     public var virtualServerCount: Int { virtualServers.count }
 

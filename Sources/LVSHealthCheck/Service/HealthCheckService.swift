@@ -70,6 +70,7 @@ public actor HealthCheckService {
     private var knownAddresses: Set<IPAddress> = []
     private var probesInFlight = 0
     private var running = false
+    private var pendingActions: [HealthCheckAction] = []
 
     /// How often the loop looks at the clock (checks are due at most this late).
     public static let tick: Duration = .milliseconds(20)
@@ -98,6 +99,28 @@ public actor HealthCheckService {
         self.log = log
     }
 
+    /// Takes over an engine already started (the daemon starts it before forking, so the
+    /// table is complete when `lvsd -f` returns) and the actions of its start that were not
+    /// carried out yet (scripts, FIFO lines, alerts, log lines).
+    public init(
+        startedEngine: HealthCheckEngine, pendingActions: [HealthCheckAction], target: any HealthCheckIPVSTarget,
+        probe: any HealthProbe = LinuxHealthProbe(), notifier: (any HealthCheckNotifier)? = nil,
+        clock: any LVSClock = MonotonicHealthClock(), hostName: String = HealthCheckService.hostName(),
+        addressSource: (any LocalAddressSource)? = SystemLocalAddresses(), log: @escaping @Sendable (String) -> Void
+    ) {
+        engine = startedEngine
+        self.pendingActions = pendingActions
+        knownAddresses = addressSource?.current() ?? []
+        self.target = target
+        self.probe = probe
+        self.notifier =
+            notifier ?? SystemNotifier(globalDefs: startedEngine.configuration.globalDefs, hostName: hostName, log: log)
+        self.clock = clock
+        self.hostName = hostName
+        self.addressSource = addressSource
+        self.log = log
+    }
+
     /// The short host name (keepalived's default `router_id`).
     public static func hostName() -> String {
         var buf = [CChar](repeating: 0, count: 256)
@@ -110,7 +133,12 @@ public actor HealthCheckService {
     /// services as keepalived does on SIGTERM.
     public func run() async {
         running = true
-        perform(engine.start(now: clock.now()))
+        if engine.isStarted {
+            perform(pendingActions)
+            pendingActions = []
+        } else {
+            perform(engine.start(now: clock.now()))
+        }
         var lastAddressPoll = ContinuousClock.now
         while !Task.isCancelled {
             perform(engine.advance(to: clock.now()))
