@@ -34,11 +34,25 @@ public final class KeepalivedDaemonSupport: DaemonConfigurationSupport, ReloadHa
         ConfigReaderOptions(configID: configID ?? LocalConfigFileSystem.shortHostName(), environment: environment)
     }
 
-    /// Reads `file`; throws its fatal problems (`file:line: ...`), logs the others.
-    func read(_ file: String, configID: String?, logger: Logger) throws -> KeepalivedConfiguration {
+    /// Reads `file`; throws its fatal problems (`file:line: ...`), logs the others. For a
+    /// reload, a file whose blocks do not close (a half-saved edit) is refused too.
+    func read(_ file: String, configID: String?, logger: Logger, reloading: Bool = false) throws
+        -> KeepalivedConfiguration
+    {
         let result = try KeepalivedConfigLoader.load(file: file, options: options(configID))
+        if reloading {
+            let structural = result.diagnostics.filter { Self.isStructural($0) }
+            if !structural.isEmpty { throw ConfigRefused(lines: structural.map(\.description)) }
+        }
         for d in result.diagnostics { logger.warning("\(d.description)") }
         return result.configuration
+    }
+
+    /// Brace problems: the file does not parse as a whole.
+    static func isStructural(_ d: Diagnostic) -> Bool {
+        d.severity >= .error
+            && (d.message.contains("block is not closed") || d.message.contains("extra '}'")
+                || d.message.contains("missing '{'") || d.message.contains("unexpected '{'"))
     }
 
     /// `-f` at start: the configuration's services and initial real servers go into the
@@ -91,7 +105,7 @@ public final class KeepalivedDaemonSupport: DaemonConfigurationSupport, ReloadHa
         logger.info("Reloading configuration \(file)")
         let configuration: KeepalivedConfiguration
         do {
-            configuration = try read(file, configID: configID, logger: logger)
+            configuration = try read(file, configID: configID, logger: logger, reloading: true)
         } catch {
             logger.error("Configuration \(file) refused, the running configuration stays:\n\(error)")
             return
@@ -99,6 +113,12 @@ public final class KeepalivedDaemonSupport: DaemonConfigurationSupport, ReloadHa
         await service.reload(configuration)
         logger.info("Configuration \(file) reloaded")
     }
+}
+
+/// A reload refused for problems that are not fatal at start-up (unclosed blocks).
+struct ConfigRefused: Error, CustomStringConvertible {
+    var lines: [String]
+    var description: String { lines.joined(separator: "\n") }
 }
 
 /// The director's table as the health checker's IPVS target, with keepalived's tolerance:
