@@ -114,3 +114,19 @@ struct EngineReloadTests {
         #expect(h.table.weight("10.0.1.1") == nil)
     }
 }
+
+@Suite("Engine: reload of weights")
+struct EngineReloadWeightTests {
+    @Test("A weight changed in the configuration is applied by the reload as an edit")
+    func weightChange() {
+        var h = EngineHarness(twoServerConfig())
+        h.start()
+        h.run(until: 2)
+        h.ipvsCommands = []
+        let text = twoServerConfig().replacingOccurrences(of: "weight 1\n", with: "weight 4\n")
+        h.reload(text)
+        #expect(h.table.weight("10.0.1.2") == 4)
+        #expect(h.ipvsCommands.count == 1)
+        #expect(h.logs.contains("Changing weight from 1 to 4 for active service [10.0.1.2]:tcp:80 of VS [10.0.0.1]:tcp:80"))
+    }
+}

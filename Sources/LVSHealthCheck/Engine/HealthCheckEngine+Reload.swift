@@ -194,12 +194,22 @@ extension HealthCheckEngine {
             var n = new.realServers[nr]
             n.alive = o.alive
             n.set = o.set
-            n.effectiveWeight = o.effectiveWeight
+            // A weight changed in the configuration applies (with "Changing weight" in
+            // init_service_rs); a weight set by misc_dynamic stays until the script says otherwise.
+            if o.effectiveWeight != o.configuredWeight { n.effectiveWeight = o.effectiveWeight }
             n.previousEffectiveWeight = o.effectiveWeight
             n.reloaded = true
             migrateCheckers(oldVS: old, old: o, new: &n)
             new.realServers[nr] = n
-            if n.alive && n.set && (n.specs.map(\.forwarding) != o.specs.map(\.forwarding) || n.specs != o.specs) {
+            // Forwarding or thresholds changed: edit (a weight change is applied by initService).
+            func unweighted(_ specs: [RealServerSpec]) -> [RealServerSpec] {
+                specs.map {
+                    var x = $0
+                    x.weight = 0
+                    return x
+                }
+            }
+            if n.alive && n.set && unweighted(n.specs) != unweighted(o.specs) {
                 for (i, key) in new.keys.enumerated() where i < n.specs.count {
                     var spec = n.specs[i]
                     spec.weight = realWeight(n.effectiveWeight)
