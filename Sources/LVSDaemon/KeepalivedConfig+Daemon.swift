@@ -151,7 +151,7 @@ struct DirectorIPVSTarget: HealthCheckIPVSTarget {
             case .deleteService(let k): try m.deleteService(k)
             case .addRealServer(let r, let k): try m.addRealServer(r, to: k)
             case .editRealServer(let r, let k):
-                do throws(IPVSError) { try m.editRealServer(r, in: k) } catch where error.code == .noSuchDestination {
+                do throws(IPVSError) { try m.editRealServer(r, in: k) } catch  where error.code == .noSuchDestination {
                     try m.addRealServer(r, to: k)
                 }
             case .deleteRealServer(let e, let k): try m.deleteRealServer(e, from: k)

@@ -47,7 +47,9 @@ final class HealthLab {
         try ip(director, "link add br0 type bridge")
         try ip(director, "link set br0 up")
         try ip(director, "addr add 192.168.0.221/24 dev br0")
-        for (ns, name, address) in [(rs1, "vr1", "192.168.0.223"), (rs2, "vr2", "192.168.0.224"), (mail, "vm", "192.168.0.230")] {
+        for (ns, name, address) in [
+            (rs1, "vr1", "192.168.0.223"), (rs2, "vr2", "192.168.0.224"), (mail, "vm", "192.168.0.230"),
+        ] {
             // Each veth is created inside the director's namespace with its peer moved straight
             // into the other namespace: nothing ever appears in the host's namespace.
             try ip(director, "link add \(name) type veth peer name eth0 netns \(ns.name)")
@@ -93,7 +95,9 @@ final class HealthLab {
             ["/usr/sbin/ip", "netns", "exec", ns.name, Self.nginxBinary, "-c", root + "/nginx.conf"],
             stderrPath: root + "/stderr.log")
         for _ in 0..<100 {
-            if let r = try? Lab.run(["/usr/sbin/ip", "netns", "exec", ns.name, "/usr/bin/curl", "-s", "-o", "/dev/null", "http://127.0.0.1/"]),
+            if let r = try? Lab.run([
+                "/usr/sbin/ip", "netns", "exec", ns.name, "/usr/bin/curl", "-s", "-o", "/dev/null", "http://127.0.0.1/",
+            ]),
                 r.status == 0
             {
                 return
@@ -126,7 +130,10 @@ final class HealthLab {
     func startLVSD(config: String) throws {
         try config.write(toFile: dir + "/keepalived.conf", atomically: true, encoding: .utf8)
         lvsd = try Lab.spawn(
-            ["/usr/sbin/ip", "netns", "exec", director.name, Lab.binary("lvsd"), "-n", "-l", "-f", dir + "/keepalived.conf"],
+            [
+                "/usr/sbin/ip", "netns", "exec", director.name, Lab.binary("lvsd"), "-n", "-l", "-f",
+                dir + "/keepalived.conf",
+            ],
             stderrPath: dir + "/lvsd.log")
         try director.waitForDirector()
     }
@@ -143,7 +150,8 @@ final class HealthLab {
             if try condition() { return Date().timeIntervalSince(start) }
             usleep(200_000)
         }
-        throw LabError("timed out after \(seconds) s waiting for \(what)\nlisting:\n\(try listing())\nlvsd log:\n\(lvsdLog)")
+        throw LabError(
+            "timed out after \(seconds) s waiting for \(what)\nlisting:\n\(try listing())\nlvsd log:\n\(lvsdLog)")
     }
 
     func close() {
@@ -240,7 +248,9 @@ struct HealthCheckLabTests {
         #expect(try lab.listing().contains(Self.rs1Line))
         lab.stopNginx("rs1")
         // delay_loop 6 + connect_timeout 8 × (retry 3 + 1) + 5 s slack.
-        let down = try lab.waitFor("rs1 to leave", seconds: 6 + 8 * 4 + 5) { !(try lab.listing().contains("192.168.0.223")) }
+        let down = try lab.waitFor("rs1 to leave", seconds: 6 + 8 * 4 + 5) {
+            !(try lab.listing().contains("192.168.0.223"))
+        }
         #expect(down <= 43)
         #expect(try lab.listing().contains(Self.rs2Line))
         try lab.startNginx("rs1", in: lab.rs1, text: "rs1 nginx\n")
@@ -248,10 +258,14 @@ struct HealthCheckLabTests {
         #expect(lab.lvsdLog.contains("TCP_CHECK on service [192.168.0.223]:tcp:80 failed after 3 retries."))
         if smtp {
             try lab.waitFor("the UP alert", seconds: 10) {
-                lab.mailLog.contains("Subject: [LVS01] Realserver [192.168.0.223]:tcp:80 of virtual server [192.168.0.240]:tcp:80 - UP")
+                lab.mailLog.contains(
+                    "Subject: [LVS01] Realserver [192.168.0.223]:tcp:80 of virtual server [192.168.0.240]:tcp:80 - UP")
             }
             let mails = lab.mailLog
-            #expect(mails.contains("Subject: [LVS01] Realserver [192.168.0.223]:tcp:80 of virtual server [192.168.0.240]:tcp:80 - DOWN"))
+            #expect(
+                mails.contains(
+                    "Subject: [LVS01] Realserver [192.168.0.223]:tcp:80 of virtual server [192.168.0.240]:tcp:80 - DOWN"
+                ))
             #expect(mails.contains("=> TCP CHECK failed on service <="))
             #expect(mails.contains("From: yunjisuan"))
             #expect(mails.contains("215379068@qq.com"))
@@ -427,7 +441,9 @@ struct HealthCheckLabTests {
         }
     }
 
-    @Test("SIGHUP: a bad configuration is refused with file:line and the table stays; a good one applies only the difference")
+    @Test(
+        "SIGHUP: a bad configuration is refused with file:line and the table stays; a good one applies only the difference"
+    )
     func reload() throws {
         let lab = try HealthLab("hr")
         defer { lab.close() }
@@ -450,7 +466,8 @@ struct HealthCheckLabTests {
         lab.stopNginx("rs1")
         try lab.waitFor("rs1 to leave", seconds: 10) { !(try lab.listing().contains("192.168.0.223")) }
         let heavier = fast.replacingOccurrences(
-            of: "192.168.0.224 80 {      #RS节点\n        weight 1", with: "192.168.0.224 80 {      #RS节点\n        weight 4")
+            of: "192.168.0.224 80 {      #RS节点\n        weight 1",
+            with: "192.168.0.224 80 {      #RS节点\n        weight 4")
         #expect(heavier != fast)
         try heavier.write(toFile: lab.dir + "/keepalived.conf", atomically: true, encoding: .utf8)
         kill(lab.lvsd, SIGHUP)

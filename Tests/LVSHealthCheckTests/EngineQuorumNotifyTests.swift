@@ -141,7 +141,12 @@ struct EngineQuorumNotifyTests {
         var h = EngineHarness(fourServerConfig("smtp_alert", global: global), answer: health.answer)
         h.start()
         #expect(h.fifo == ["VS [10.0.0.1]:tcp:80 UP\n"])
-        #expect(h.mails == [AlertMail(subject: "[LVS_A] Virtualserver [10.0.0.1]:tcp:80 - UP", body: "=> Starting with quorum up 1+0=1 <= 4 <=")])
+        #expect(
+            h.mails == [
+                AlertMail(
+                    subject: "[LVS_A] Virtualserver [10.0.0.1]:tcp:80 - UP",
+                    body: "=> Starting with quorum up 1+0=1 <= 4 <=")
+            ])
         h.fifo = []
         h.mails = []
         h.run(until: 3)
@@ -161,7 +166,8 @@ struct EngineQuorumNotifyTests {
         h.run(until: 40)
         #expect(h.scriptNames() == ["/bin/down 2", "/bin/up 2"])
         #expect(h.fifo.last == "RS [10.0.1.2]:tcp:80 [10.0.0.1]:tcp:80 UP\n")
-        #expect(h.mails.last?.subject == "[LVS_A] Realserver [10.0.1.2]:tcp:80 of virtual server [10.0.0.1]:tcp:80 - UP")
+        #expect(
+            h.mails.last?.subject == "[LVS_A] Realserver [10.0.1.2]:tcp:80 of virtual server [10.0.0.1]:tcp:80 - UP")
         #expect(h.mails.last?.body == "=> TCP CHECK succeed on service <=")
         #expect(h.mails.count == 2)
     }
@@ -201,7 +207,9 @@ struct EngineQuorumNotifyTests {
         #expect(h.table.weight("10.0.1.1") == 10)
         h.run(until: 2)
         #expect(h.table.weight("10.0.1.1") == 5)
-        #expect(h.logs.contains("Changing weight from 10 to 5 for active service [10.0.1.1]:tcp:80 of VS [10.0.0.1]:tcp:80"))
+        #expect(
+            h.logs.contains("Changing weight from 10 to 5 for active service [10.0.1.1]:tcp:80 of VS [10.0.0.1]:tcp:80")
+        )
         health.exitCodes["10.0.1.1"] = 2
         h.run(until: 7)
         #expect(h.table.weight("10.0.1.1") == 0)
@@ -212,7 +220,9 @@ struct EngineQuorumNotifyTests {
         h.run(until: 17)
         #expect(h.table.weight("10.0.1.1") == nil)
         #expect(
-            h.logs.contains("Misc check for [[10.0.1.1]:tcp:80 VS [10.0.0.1]:tcp:80] by [/bin/check] failed (exited with status 1).")
+            h.logs.contains(
+                "Misc check for [[10.0.1.1]:tcp:80 VS [10.0.0.1]:tcp:80] by [/bin/check] failed (exited with status 1)."
+            )
         )
         #expect(h.probes.first?.request.timeout == .seconds(5))
     }
@@ -271,7 +281,9 @@ struct EngineQuorumNotifyTests {
             }
             """
         let badB = Box(true)
-        var h = EngineHarness(text) { r in r.url?.path == "/b" && badB.value ? .failed("HTTP status code error to") : .passed }
+        var h = EngineHarness(text) { r in
+            r.url?.path == "/b" && badB.value ? .failed("HTTP status code error to") : .passed
+        }
         h.start()
         h.run(until: 11)
         // /a at 1, /b at 11 fails: the first failure takes it down (retry preset at start).
@@ -315,7 +327,8 @@ struct EngineQuorumNotifyTests {
 
     @Test("K:check_daemon.c: lvs_flush and lvs_timeouts at start, lvs_flush_on_stop at stop")
     func flushAndTimeouts() {
-        var h = EngineHarness(fourServerConfig("", global: "lvs_flush\nlvs_timeouts tcp 900 tcpfin 120 udp 300\nlvs_flush_on_stop"))
+        var h = EngineHarness(
+            fourServerConfig("", global: "lvs_flush\nlvs_timeouts tcp 900 tcpfin 120 udp 300\nlvs_flush_on_stop"))
         h.start()
         #expect(h.ipvsCommands.first == .flush)
         #expect(h.table.timeouts == IPVSTimeouts(tcp: 900, tcpFin: 120, udp: 300))

@@ -1,9 +1,9 @@
+import Foundation
 // Engine: SIGHUP reload applies the difference (keepalived clear_diff_services, migrate_checkers).
 import KeepalivedConfig
 import LVSCore
 import LVSHealthCheck
 import LVSTestSupport
-import Foundation
 import Testing
 
 @Suite("Engine: reload")
@@ -127,6 +127,7 @@ struct EngineReloadWeightTests {
         h.reload(text)
         #expect(h.table.weight("10.0.1.2") == 4)
         #expect(h.ipvsCommands.count == 1)
-        #expect(h.logs.contains("Changing weight from 1 to 4 for active service [10.0.1.2]:tcp:80 of VS [10.0.0.1]:tcp:80"))
+        #expect(
+            h.logs.contains("Changing weight from 1 to 4 for active service [10.0.1.2]:tcp:80 of VS [10.0.0.1]:tcp:80"))
     }
 }

@@ -51,7 +51,10 @@ final class LocalTCPServer: @unchecked Sendable {
                 if c < 0 { break }
                 var tv = timeval(tv_sec: 5, tv_usec: 0)
                 setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-                Thread { handler(c, self); close(c) }.start()
+                Thread {
+                    handler(c, self)
+                    close(c)
+                }.start()
             }
         }.start()
     }
@@ -101,7 +104,9 @@ final class LocalTCPServer: @unchecked Sendable {
     static func http(status: Int = 200, body: String) -> LocalTCPServer {
         LocalTCPServer { c, server in
             server.record(readRequest(c))
-            send(c, "HTTP/1.0 \(status) X\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+            send(
+                c,
+                "HTTP/1.0 \(status) X\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
         }
     }
 
@@ -163,7 +168,9 @@ final class LocalUDPServer: @unchecked Sendable {
                 var from = sockaddr_storage()
                 var flen = socklen_t(MemoryLayout<sockaddr_storage>.size)
                 let n = withUnsafeMutablePointer(to: &from) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(sock, &buf, buf.count, 0, $0, &flen) }
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        recvfrom(sock, &buf, buf.count, 0, $0, &flen)
+                    }
                 }
                 if n <= 0 || isStopped { break }
                 if let r = reply(Array(buf[0..<n])) {
@@ -202,7 +209,9 @@ func closedLocalPort(udp: Bool = false) -> UInt16 {
     sin.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
     _ = withUnsafePointer(to: &sin) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, 16) } }
     var len = socklen_t(16)
-    _ = withUnsafeMutablePointer(to: &sin) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+    _ = withUnsafeMutablePointer(to: &sin) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+    }
     close(fd)
     return UInt16(bigEndian: sin.sin_port)
 }

@@ -8,7 +8,8 @@ import Testing
 
 @Suite("Notifications and SSL_GET")
 struct NotifyAndTLSTests {
-    @Test("K:smtp.c: a real SMTP exchange: HELO, MAIL FROM, RCPT TO per recipient, DATA with keepalived's headers, QUIT")
+    @Test(
+        "K:smtp.c: a real SMTP exchange: HELO, MAIL FROM, RCPT TO per recipient, DATA with keepalived's headers, QUIT")
     func smtpAlert() {
         let sink = LocalTCPServer.smtp()
         defer { sink.stop() }
@@ -74,7 +75,9 @@ struct NotifyAndTLSTests {
         let n = read(reader, &buf, buf.count)
         #expect(String(decoding: buf[0..<max(0, n)], as: UTF8.self) == "RS [10.0.1.1]:tcp:80 [10.0.0.1]:tcp:80 DOWN\n")
         notifier.runScript(
-            NotifyScript(kind: .notifyDown, arguments: ["/bin/sh", "-c", "echo \"$0 $1\" > \(dir)/out", "rs1", "down"], user: nil, group: nil))
+            NotifyScript(
+                kind: .notifyDown, arguments: ["/bin/sh", "-c", "echo \"$0 $1\" > \(dir)/out", "rs1", "down"],
+                user: nil, group: nil))
         var text = ""
         for _ in 0..<100 {
             text = (try? String(contentsOfFile: "\(dir)/out", encoding: .utf8)) ?? ""
@@ -164,7 +167,8 @@ struct NotifyAndTLSTests {
         let s = LinuxHealthProbe.runBlocking(
             request("SSL_GET {\nenable_sni\nurl {\npath /\ndigest \(withSNI)\n}\n}", port: port, host: "www.lvs.test"))
         #expect(s.success, "\(s)")
-        let plain = LinuxHealthProbe.runBlocking(request("HTTP_GET {\nurl {\npath /\n}\n}", port: port, timeout: .seconds(1)))
+        let plain = LinuxHealthProbe.runBlocking(
+            request("HTTP_GET {\nurl {\npath /\n}\n}", port: port, timeout: .seconds(1)))
         #expect(!plain.success)
     }
 }

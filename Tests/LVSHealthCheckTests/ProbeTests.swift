@@ -82,7 +82,9 @@ struct ProbeTests {
         let server = LocalTCPServer { c, s in
             var sin = sockaddr_in()
             var len = socklen_t(16)
-            _ = withUnsafeMutablePointer(to: &sin) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(c, $0, &len) } }
+            _ = withUnsafeMutablePointer(to: &sin) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(c, $0, &len) }
+            }
             s.record("\(IPv4Address(UInt32(bigEndian: sin.sin_addr.s_addr)))")
         }
         defer { server.stop() }
@@ -102,7 +104,9 @@ struct ProbeTests {
         let r = request("HTTP_GET {\nurl {\npath /index.html\ndigest \(digest)\n}\n}", port: server.port)
         let o = LinuxHealthProbe.runBlocking(r)
         #expect(o.success, "\(o)")
-        #expect(server.requests.first == "GET /index.html HTTP/1.0\r\nUser-Agent: KeepAliveClient\r\nHost: 127.0.0.1:\(server.port)\r\n\r\n")
+        #expect(
+            server.requests.first
+                == "GET /index.html HTTP/1.0\r\nUser-Agent: KeepAliveClient\r\nHost: 127.0.0.1:\(server.port)\r\n\r\n")
     }
 
     @Test("HTTP_GET: a wrong digest fails")
@@ -122,7 +126,8 @@ struct ProbeTests {
         let o = LinuxHealthProbe.runBlocking(request("HTTP_GET {\nurl {\npath /\n}\n}", port: server.port))
         #expect(!o.success)
         #expect(o.detail.hasPrefix("HTTP status code error"))
-        let ok = LinuxHealthProbe.runBlocking(request("HTTP_GET {\nurl {\npath /\nstatus_code 500-503\n}\n}", port: server.port))
+        let ok = LinuxHealthProbe.runBlocking(
+            request("HTTP_GET {\nurl {\npath /\nstatus_code 500-503\n}\n}", port: server.port))
         #expect(ok.success)
     }
 
@@ -130,11 +135,13 @@ struct ProbeTests {
     func httpVirtualHost() {
         let server = LocalTCPServer.http(body: "x")
         defer { server.stop() }
-        let r = request("HTTP_GET {\nhttp_protocol 1.1\nurl {\npath /health\n}\n}", port: server.port, host: "www.example.org")
+        let r = request(
+            "HTTP_GET {\nhttp_protocol 1.1\nurl {\npath /health\n}\n}", port: server.port, host: "www.example.org")
         #expect(LinuxHealthProbe.runBlocking(r).success)
         #expect(
             server.requests.first
-                == "GET /health HTTP/1.1\r\nUser-Agent: KeepAliveClient\r\nConnection: close\r\nHost: www.example.org\r\n\r\n")
+                == "GET /health HTTP/1.1\r\nUser-Agent: KeepAliveClient\r\nConnection: close\r\nHost: www.example.org\r\n\r\n"
+        )
     }
 
     @Test("HTTP_GET: a server that closes without a reply fails; regex matches the body")
@@ -145,8 +152,13 @@ struct ProbeTests {
         #expect(!o.success)
         let server = LocalTCPServer.http(body: "status: healthy\n")
         defer { server.stop() }
-        #expect(LinuxHealthProbe.runBlocking(request("HTTP_GET {\nurl {\npath /\nregex \"heal+thy\"\n}\n}", port: server.port)).success)
-        #expect(!LinuxHealthProbe.runBlocking(request("HTTP_GET {\nurl {\npath /\nregex \"sick\"\n}\n}", port: server.port)).success)
+        #expect(
+            LinuxHealthProbe.runBlocking(
+                request("HTTP_GET {\nurl {\npath /\nregex \"heal+thy\"\n}\n}", port: server.port)
+            ).success)
+        #expect(
+            !LinuxHealthProbe.runBlocking(request("HTTP_GET {\nurl {\npath /\nregex \"sick\"\n}\n}", port: server.port))
+                .success)
     }
 
     @Test("MISC_CHECK: the exit status is reported; a script over misc_timeout is killed")
@@ -178,7 +190,9 @@ struct ProbeTests {
             return r
         }
         defer { server.stop() }
-        #expect(LinuxHealthProbe.runBlocking(request("DNS_CHECK {\ntype A\nname example.org\n}", port: server.port)).success)
+        #expect(
+            LinuxHealthProbe.runBlocking(request("DNS_CHECK {\ntype A\nname example.org\n}", port: server.port)).success
+        )
         rcode.value = 3
         let nx = LinuxHealthProbe.runBlocking(request("DNS_CHECK {\nname example.org\n}", port: server.port))
         #expect(!nx.success && nx.detail.contains("rcode = 3"))
@@ -215,15 +229,23 @@ struct ProbeTests {
         #expect(!refused.success)
         let silent = LocalUDPServer { _ in nil }
         defer { silent.stop() }
-        #expect(LinuxHealthProbe.runBlocking(request("UDP_CHECK {\n}", port: silent.port, timeout: .milliseconds(300))).success)
+        #expect(
+            LinuxHealthProbe.runBlocking(request("UDP_CHECK {\n}", port: silent.port, timeout: .milliseconds(300)))
+                .success)
         #expect(
             !LinuxHealthProbe.runBlocking(
                 request("UDP_CHECK {\nrequire_reply\n}", port: silent.port, timeout: .milliseconds(300))
             ).success)
         let echo = LocalUDPServer { _ in Array("pong".utf8) }
         defer { echo.stop() }
-        #expect(LinuxHealthProbe.runBlocking(request("UDP_CHECK {\npayload 70696e67\nrequire_reply 706f6e67\n}", port: echo.port)).success)
-        #expect(!LinuxHealthProbe.runBlocking(request("UDP_CHECK {\npayload 70696e67\nrequire_reply 6e6f7065\n}", port: echo.port)).success)
+        #expect(
+            LinuxHealthProbe.runBlocking(
+                request("UDP_CHECK {\npayload 70696e67\nrequire_reply 706f6e67\n}", port: echo.port)
+            ).success)
+        #expect(
+            !LinuxHealthProbe.runBlocking(
+                request("UDP_CHECK {\npayload 70696e67\nrequire_reply 6e6f7065\n}", port: echo.port)
+            ).success)
     }
 
     @Test("PING_CHECK: 127.0.0.1 answers an ICMP echo")

@@ -58,7 +58,8 @@ struct ServiceDriverTests {
         let target = LockedIPVSTarget(IPVS())
         let notifier = RecordingNotifier()
         let service = HealthCheckService(
-            configuration: config, target: target, notifier: notifier, addressSource: nil) { _ in }
+            configuration: config, target: target, notifier: notifier, addressSource: nil
+        ) { _ in }
         let task = Task { await service.run() }
         var seen: [String: Int32] = [:]
         for _ in 0..<50 {

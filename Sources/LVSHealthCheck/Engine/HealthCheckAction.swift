@@ -103,7 +103,9 @@ public struct ProbeOutcome: Hashable, Sendable, CustomStringConvertible {
     /// The probe ran out of time (connect, read, or script timeout).
     public var timedOut: Bool
 
-    public init(success: Bool, detail: String = "", exitStatus: Int? = nil, signal: Int32? = nil, timedOut: Bool = false) {
+    public init(
+        success: Bool, detail: String = "", exitStatus: Int? = nil, signal: Int32? = nil, timedOut: Bool = false
+    ) {
         self.success = success
         self.detail = detail
         self.exitStatus = exitStatus

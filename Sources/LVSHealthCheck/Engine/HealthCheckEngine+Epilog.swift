@@ -18,16 +18,19 @@ extension HealthCheckEngine {
         switch ck.config.kind {
         case .tcp:
             return KindWords(
-                successLog: "TCP connection to \(chk) success.", failLog: "TCP_CHECK on service \(chk) failed\(retries).",
+                successLog: "TCP connection to \(chk) success.",
+                failLog: "TCP_CHECK on service \(chk) failed\(retries).",
                 upMail: "=> TCP CHECK succeed on service <=", downMail: "=> TCP CHECK failed on service <=")
         case .udp:
             return KindWords(
-                successLog: "UDP connection to \(chk) success.", failLog: "UDP_CHECK on service \(chk) failed\(retries).",
+                successLog: "UDP connection to \(chk) success.",
+                failLog: "UDP_CHECK on service \(chk) failed\(retries).",
                 upMail: "=> UDP CHECK succeed on service <=", downMail: "=> UDP CHECK failed on service <=")
         case .ping:
             let fail =
                 retries.isEmpty
-                ? "ICMP CHECK on service \(chk) failed." : "ICMP CHECK on service \(chk) of \(formatVS(v)) failed\(retries)."
+                ? "ICMP CHECK on service \(chk) failed."
+                : "ICMP CHECK on service \(chk) of \(formatVS(v)) failed\(retries)."
             return KindWords(
                 successLog: "ICMP connection to \(chk) success.", failLog: fail,
                 upMail: "=> ICMP CHECK succeed on service <=", downMail: "=> ICMP CHECK failed on service <=")
@@ -60,7 +63,9 @@ extension HealthCheckEngine {
         case .retryAlways: mayConclude = outcome.success || ck.retryIt >= ck.retry
         default: mayConclude = outcome.success || ((ck.isUp || !ck.hasRun) && ck.retryIt >= ck.retry)
         }
-        if !outcome.success && ck.isUp && ck.config.logAllFailures == true {
+        if !outcome.success && ck.isUp
+            && (ck.config.logAllFailures ?? configuration.globalDefs.checkerLogAllFailures ?? false)
+        {
             log("\(ck.config.kind.keyword) to \(formatRS(v, r)) failed: \(outcome.detail)")
         }
         if mayConclude {
@@ -126,7 +131,8 @@ extension HealthCheckEngine {
         if let exitType {
             let retries = !success && ck.retry > 0 ? " after \(ck.retry) retries" : ""
             log("Misc check for [\(formatRS(v, r)) VS \(formatVS(v))] by [\(program)] \(exitType)\(retries)\(reason).")
-            transition(v, r, c, up: success, mail: "=> MISC CHECK \(exitType) on service <=", requireCheckerChange: false)
+            transition(
+                v, r, c, up: success, mail: "=> MISC CHECK \(exitType) on service <=", requireCheckerChange: false)
         }
         let after = virtualServers[v].realServers[r].checkers[c]
         var next = after.startedAt + (after.retryIt > 0 ? after.delayBeforeRetry : after.delayLoop)
@@ -148,7 +154,7 @@ extension HealthCheckEngine {
         if outcome.success {
             method = .new
         } else if ck.isUp || !ck.hasRun {
-            if ck.config.logAllFailures == true {
+            if ck.config.logAllFailures ?? configuration.globalDefs.checkerLogAllFailures ?? false {
                 log("\(outcome.detail) server \(formatRS(v, r)).")
             }
             ck.hasRun = true

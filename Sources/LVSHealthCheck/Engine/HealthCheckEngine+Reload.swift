@@ -61,7 +61,9 @@ extension HealthCheckEngine {
         let d = virtualServers[v].realServers[r]
         if d.set || stopping {
             let inhibited = d.inhibit && !d.alive ? "(inhibited) " : ""
-            log("\(stopping ? "Shutting down" : "Removing") \(inhibited)service \(formatRS(v, r)) from VS \(formatVS(v))")
+            log(
+                "\(stopping ? "Shutting down" : "Removing") \(inhibited)service \(formatRS(v, r)) from VS \(formatVS(v))"
+            )
         }
         guard d.set else { return }
         ipvs(.delete, v, .real(r), force: true)
@@ -95,7 +97,10 @@ extension HealthCheckEngine {
         // Old virtual servers: removed, or matched and diffed.
         var matched = Set<Int>()
         for (ov, oldVS) in old.enumerated() {
-            guard let nv = fresh.indices.first(where: { !matched.contains($0) && Self.sameVirtualServer(oldVS, fresh[$0]) })
+            guard
+                let nv = fresh.indices.first(where: {
+                    !matched.contains($0) && Self.sameVirtualServer(oldVS, fresh[$0])
+                })
             else {
                 log("Removing Virtual Server \(oldVS.config.displayName)")
                 withOld(old: oldVS, oldConfiguration: oldConfiguration) { $0.clearService(0, stopping: false) }

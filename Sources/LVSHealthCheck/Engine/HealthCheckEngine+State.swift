@@ -249,7 +249,9 @@ extension HealthCheckEngine {
         let d = virtualServers[v].realServers[r]
         if let s = d.alive ? d.notifyUp : d.notifyDown {
             let (u, g) = scriptUser(s)
-            emit(.runScript(NotifyScript(kind: d.alive ? .notifyUp : .notifyDown, arguments: s.arguments, user: u, group: g)))
+            emit(
+                .runScript(
+                    NotifyScript(kind: d.alive ? .notifyUp : .notifyDown, arguments: s.arguments, user: u, group: g)))
         }
         if configuration.globalDefs.lvsNotifyFIFO != nil {
             emit(.writeFIFO("RS \(formatRS(v, r)) \(formatVS(v)) \(d.alive ? "UP" : "DOWN")\n"))
@@ -263,7 +265,10 @@ extension HealthCheckEngine {
         if stopping && !vs.config.omega { return }
         if let s = vs.quorumUp ? vs.config.quorumUp : vs.config.quorumDown {
             let (u, g) = scriptUser(s)
-            emit(.runScript(NotifyScript(kind: vs.quorumUp ? .quorumUp : .quorumDown, arguments: s.arguments, user: u, group: g)))
+            emit(
+                .runScript(
+                    NotifyScript(kind: vs.quorumUp ? .quorumUp : .quorumDown, arguments: s.arguments, user: u, group: g)
+                ))
         }
         if configuration.globalDefs.lvsNotifyFIFO != nil {
             emit(.writeFIFO("VS \(formatVS(v)) \(vs.quorumUp ? "UP" : "DOWN")\n"))
@@ -285,7 +290,9 @@ extension HealthCheckEngine {
 
     /// `[router_id] Realserver <rs> of virtual server <vs> - UP|DOWN`.
     mutating func realServerMail(_ v: Int, _ r: Int, state: String, body: String) {
-        mail(subject: "[\(routerID)] Realserver \(formatRS(v, r)) of virtual server \(formatVS(v)) - \(state)", body: body)
+        mail(
+            subject: "[\(routerID)] Realserver \(formatRS(v, r)) of virtual server \(formatVS(v)) - \(state)",
+            body: body)
     }
 
     mutating func mail(subject: String, body: String) {

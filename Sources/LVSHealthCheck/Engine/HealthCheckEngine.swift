@@ -174,6 +174,9 @@ public struct HealthCheckEngine: Sendable {
                     guard ck.supported else {
                         ck.nextRun = nil
                         virtualServers[v].realServers[r].checkers[c] = ck
+                        log(
+                            "\(ck.config.kind.keyword) for service \(formatRS(v, r)) is not run by SwiftLVS; it does not change the server's state"
+                        )
                         continue
                     }
                     let warmup = Double(ck.config.effective.warmup.microseconds) * random.unitInterval()

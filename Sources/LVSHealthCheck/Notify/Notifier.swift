@@ -35,7 +35,8 @@ public final class SystemNotifier: HealthCheckNotifier, @unchecked Sendable {
             if fifoFD < 0 { log("Unable to open lvs_notify_fifo \(fifo.path): \(String(cString: strerror(errno)))") }
             if let script = globalDefs.lvsNotifyFIFOScript, fifoFD >= 0 {
                 // keepalived runs the FIFO script with the FIFO's name appended.
-                ScriptProcess.runDetached(script.arguments + [fifo.path], user: script.user ?? globalDefs.scriptUser,
+                ScriptProcess.runDetached(
+                    script.arguments + [fifo.path], user: script.user ?? globalDefs.scriptUser,
                     group: script.user != nil ? script.group : globalDefs.scriptGroup, log: log)
             }
         } else {
@@ -68,7 +69,11 @@ public final class SystemNotifier: HealthCheckNotifier, @unchecked Sendable {
         lock.unlock()
         let log = self.log
         let t = Thread { [self] in
-            if let problem = SMTPAlertClient.send(mail, settings: smtp) { log(problem) } else { log("SMTP alert successfully sent.") }
+            if let problem = SMTPAlertClient.send(mail, settings: smtp) {
+                log(problem)
+            } else {
+                log("SMTP alert successfully sent.")
+            }
             lock.lock()
             mailsInFlight -= 1
             lock.unlock()
@@ -86,7 +91,8 @@ public final class SystemNotifier: HealthCheckNotifier, @unchecked Sendable {
 
 extension ScriptProcess {
     /// Starts `argv` and reaps it on a thread of its own, logging a failure to start.
-    static func runDetached(_ argv: [String], user: String?, group: String?, log: @escaping @Sendable (String) -> Void) {
+    static func runDetached(_ argv: [String], user: String?, group: String?, log: @escaping @Sendable (String) -> Void)
+    {
         switch spawn(argv, user: user, group: group) {
         case .failure(let e): log("Failed to run script \(argv.joined(separator: " ")): \(e.message)")
         case .success(let pid):

@@ -76,7 +76,7 @@ public enum SMTPAlertClient {
                     var buf = [CChar](repeating: 0, count: 64)
                     var a = $0.pointee.sin6_addr
                     inet_ntop(AF_INET6, &a, &buf, 64)
-                    t = String(cString: buf)
+                    t = stringFromCBuffer(buf)
                     if let ip = IPAddress(t) { out.append(Endpoint(ip, port)) }
                 }
             }
@@ -111,7 +111,9 @@ public enum SMTPAlertClient {
             func step(_ command: String?, expect: Int, _ name: String) throws(ProbeSocketError) -> String? {
                 if let command { try s.sendAll(Array(command.utf8), deadline: ProbeDeadline(after: settings.timeout)) }
                 let code = try reply(s, &buffer, settings.timeout)
-                if code != expect { return "Error processing \(name) cmd on SMTP server \(host). SMTP status code = \(code)" }
+                if code != expect {
+                    return "Error processing \(name) cmd on SMTP server \(host). SMTP status code = \(code)"
+                }
                 return nil
             }
             if let e = try step(nil, expect: 220, "connect") {
@@ -129,7 +131,8 @@ public enum SMTPAlertClient {
             return nil
         } catch {
             return error.timedOut
-                ? "Timeout reading data to remote SMTP server \(host)." : "Error reading data from remote SMTP server \(host)."
+                ? "Timeout reading data to remote SMTP server \(host)."
+                : "Error reading data from remote SMTP server \(host)."
         }
     }
 }

@@ -29,7 +29,9 @@ enum DNSCheck {
         guard case .dns(let d) = r.checker.kind else { return .failed("not DNS_CHECK") }
         do {
             let s = try ProbeSocket(family: r.destination.address.family, type: Int32(SOCK_DGRAM.rawValue), protocol: 0)
-            try s.configure(source: r.source, interface: r.checker.connection.bindInterface, mark: r.checker.connection.firewallMark)
+            try s.configure(
+                source: r.source, interface: r.checker.connection.bindInterface, mark: r.checker.connection.firewallMark
+            )
             let deadline = ProbeDeadline(after: r.timeout)
             try s.connect(to: r.destination, deadline: deadline)
             let id = UInt16.random(in: 0...UInt16.max)
@@ -56,7 +58,9 @@ enum UDPCheck {
         guard case .udp(let u) = r.checker.kind else { return .failed("not UDP_CHECK") }
         do {
             let s = try ProbeSocket(family: r.destination.address.family, type: Int32(SOCK_DGRAM.rawValue), protocol: 0)
-            try s.configure(source: r.source, interface: r.checker.connection.bindInterface, mark: r.checker.connection.firewallMark)
+            try s.configure(
+                source: r.source, interface: r.checker.connection.bindInterface, mark: r.checker.connection.firewallMark
+            )
             let deadline = ProbeDeadline(after: r.timeout)
             try s.connect(to: r.destination, deadline: deadline)
             let payload = u.payload ?? (0..<16).map { _ in UInt8.random(in: 0...255) }
@@ -64,7 +68,7 @@ enum UDPCheck {
             let reply: [UInt8]
             do {
                 reply = try s.receive(max: Int(u.maxReplyLength) + 1, deadline: deadline)
-            } catch where error.timedOut {
+            } catch  where error.timedOut {
                 return u.requireReply ? .failed("no reply", timedOut: true) : .passed
             }
             if let pattern = u.replyPattern, !matches(reply, pattern: pattern, mask: u.replyMask, config: u) {
@@ -111,7 +115,9 @@ enum PingCheck {
         let echoReply: UInt8 = v6 ? 129 : 0
         let id = UInt16.random(in: 1...UInt16.max)
         let seq = UInt16.random(in: 0...UInt16.max)
-        var packet: [UInt8] = [echoRequest, 0, 0, 0, UInt8(id >> 8), UInt8(id & 0xFF), UInt8(seq >> 8), UInt8(seq & 0xFF)]
+        var packet: [UInt8] = [
+            echoRequest, 0, 0, 0, UInt8(id >> 8), UInt8(id & 0xFF), UInt8(seq >> 8), UInt8(seq & 0xFF),
+        ]
         packet += (0..<56).map { UInt8($0) }
         if !v6 {
             let c = checksum(packet)
@@ -122,12 +128,16 @@ enum PingCheck {
             let s: ProbeSocket
             var raw = false
             do throws(ProbeSocketError) {
-                s = try ProbeSocket(family: r.destination.address.family, type: Int32(SOCK_DGRAM.rawValue), protocol: proto)
+                s = try ProbeSocket(
+                    family: r.destination.address.family, type: Int32(SOCK_DGRAM.rawValue), protocol: proto)
             } catch {
-                s = try ProbeSocket(family: r.destination.address.family, type: Int32(SOCK_RAW.rawValue), protocol: proto)
+                s = try ProbeSocket(
+                    family: r.destination.address.family, type: Int32(SOCK_RAW.rawValue), protocol: proto)
                 raw = true
             }
-            try s.configure(source: r.source, interface: r.checker.connection.bindInterface, mark: r.checker.connection.firewallMark)
+            try s.configure(
+                source: r.source, interface: r.checker.connection.bindInterface, mark: r.checker.connection.firewallMark
+            )
             let deadline = ProbeDeadline(after: r.timeout)
             let sent = withSocketAddress(Endpoint(r.destination.address, 0)) { sa, len in
                 packet.withUnsafeBytes { Glibc.sendto(s.fd, $0.baseAddress, $0.count, 0, sa, len) }
@@ -139,7 +149,8 @@ enum PingCheck {
                     // Raw IPv4 sockets deliver the IP header; skip it and check the source.
                     guard reply.count >= 20 else { continue }
                     let ihl = Int(reply[0] & 0x0F) * 4
-                    let src = IPv4Address(UInt32(reply[12]) << 24 | UInt32(reply[13]) << 16 | UInt32(reply[14]) << 8 | UInt32(reply[15]))
+                    let src = IPv4Address(
+                        UInt32(reply[12]) << 24 | UInt32(reply[13]) << 16 | UInt32(reply[14]) << 8 | UInt32(reply[15]))
                     guard reply.count >= ihl + 8, IPAddress.v4(src) == r.destination.address else { continue }
                     reply = Array(reply[ihl...])
                 }
@@ -176,14 +187,18 @@ enum SMTPCheck {
         guard case .smtp(let cfg) = r.checker.kind else { return .failed("not SMTP_CHECK") }
         let server = "\(r.destination)"
         do {
-            let s = try ProbeSocket(family: r.destination.address.family, type: Int32(SOCK_STREAM.rawValue), protocol: 0)
-            try s.configure(source: r.source, interface: r.checker.connection.bindInterface, mark: r.checker.connection.firewallMark)
+            let s = try ProbeSocket(
+                family: r.destination.address.family, type: Int32(SOCK_STREAM.rawValue), protocol: 0)
+            try s.configure(
+                source: r.source, interface: r.checker.connection.bindInterface, mark: r.checker.connection.firewallMark
+            )
             try s.connect(to: r.destination, deadline: ProbeDeadline(after: r.timeout))
             var buffer: [UInt8] = []
             guard status(try s.readLine(buffer: &buffer, deadline: ProbeDeadline(after: r.timeout))) == 220 else {
                 return .failed("Bad greeting banner from server \(server)")
             }
-            try s.sendAll(Array("HELO \(cfg.heloName ?? defaultHelo)\r\n".utf8), deadline: ProbeDeadline(after: r.timeout))
+            try s.sendAll(
+                Array("HELO \(cfg.heloName ?? defaultHelo)\r\n".utf8), deadline: ProbeDeadline(after: r.timeout))
             guard status(try s.readLine(buffer: &buffer, deadline: ProbeDeadline(after: r.timeout))) == 250 else {
                 return .failed("Bad HELO response from server \(server)")
             }

@@ -64,7 +64,13 @@ enum HTTPCheck {
             }
             if received > 64 << 20 { throw ProbeSocketError(message: "HTTP reply too long") }
         }
-        guard bodyStart != nil else { return head.isEmpty ? nil : Reply(status: statusCode(String(decoding: head, as: UTF8.self)), contentLength: nil, bodyDigest: MD5().hexDigest(), body: []) }
+        guard bodyStart != nil else {
+            return head.isEmpty
+                ? nil
+                : Reply(
+                    status: statusCode(String(decoding: head, as: UTF8.self)), contentLength: nil,
+                    bodyDigest: MD5().hexDigest(), body: [])
+        }
         return Reply(status: status, contentLength: contentLength, bodyDigest: md5.hexDigest(), body: body)
     }
 
@@ -128,8 +134,11 @@ enum HTTPCheck {
             let ns = text as NSString
             var range = NSRange(location: 0, length: ns.length)
             if let lo = url.regexMinOffset { range.location = min(Int(lo), ns.length) }
-            if let hi = url.regexMaxOffset { range.length = max(0, min(Int(hi), ns.length) - range.location) }
-            else { range.length = ns.length - range.location }
+            if let hi = url.regexMaxOffset {
+                range.length = max(0, min(Int(hi), ns.length) - range.location)
+            } else {
+                range.length = ns.length - range.location
+            }
             let matched = re.firstMatch(in: text, options: [], range: range) != nil
             if matched == url.regexNoMatch { return "Regex match failed" }
         }
@@ -144,13 +153,19 @@ enum HTTPCheck {
         default: return .failed("not an HTTP checker")
         }
         do {
-            let s = try ProbeSocket(family: r.destination.address.family, type: Int32(SOCK_STREAM.rawValue), protocol: 0)
-            try s.configure(source: r.source, interface: r.checker.connection.bindInterface, mark: r.checker.connection.firewallMark)
+            let s = try ProbeSocket(
+                family: r.destination.address.family, type: Int32(SOCK_STREAM.rawValue), protocol: 0)
+            try s.configure(
+                source: r.source, interface: r.checker.connection.bindInterface, mark: r.checker.connection.firewallMark
+            )
             try s.connect(to: r.destination, deadline: ProbeDeadline(after: r.timeout))
-            let text = request(path: path, version: config.httpProtocol, host: r.virtualHost, destination: r.destination)
+            let text = request(
+                path: path, version: config.httpProtocol, host: r.virtualHost, destination: r.destination)
             let reply: Reply?
             if tls {
-                reply = try tlsExchange(s, request: text, sni: config.enableSNI ? (config.sniName ?? r.virtualHost) : nil, timeout: r.timeout)
+                reply = try tlsExchange(
+                    s, request: text, sni: config.enableSNI ? (config.sniName ?? r.virtualHost) : nil,
+                    timeout: r.timeout)
             } else {
                 try s.sendAll(Array(text.utf8), deadline: ProbeDeadline(after: r.timeout))
                 reply = try parse { () throws(ProbeSocketError) -> [UInt8] in
@@ -182,11 +197,13 @@ enum HTTPCheck {
                 clvs_tls_connect(s.fd, nil, &err, err.count)
             }
         guard let session else {
-            throw ProbeSocketError(message: String(cString: err) + " connecting to server")
+            throw ProbeSocketError(message: stringFromCBuffer(err) + " connecting to server")
         }
         defer { clvs_tls_free(session) }
         let bytes = Array(request.utf8)
-        if clvs_tls_write(session, bytes, bytes.count) != 0 { throw ProbeSocketError(message: "Cannot send get request to") }
+        if clvs_tls_write(session, bytes, bytes.count) != 0 {
+            throw ProbeSocketError(message: "Cannot send get request to")
+        }
         return try parse { () throws(ProbeSocketError) -> [UInt8] in
             var buf = [UInt8](repeating: 0, count: 16384)
             let n = clvs_tls_read(session, &buf, buf.count)

@@ -50,8 +50,11 @@ func runOnThread<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
 enum TCPCheck {
     static func run(_ r: ProbeRequest) -> ProbeOutcome {
         do {
-            let s = try ProbeSocket(family: r.destination.address.family, type: Int32(SOCK_STREAM.rawValue), protocol: 0)
-            try s.configure(source: r.source, interface: r.checker.connection.bindInterface, mark: r.checker.connection.firewallMark)
+            let s = try ProbeSocket(
+                family: r.destination.address.family, type: Int32(SOCK_STREAM.rawValue), protocol: 0)
+            try s.configure(
+                source: r.source, interface: r.checker.connection.bindInterface, mark: r.checker.connection.firewallMark
+            )
             try s.connect(to: r.destination, deadline: ProbeDeadline(after: r.timeout))
             return .passed
         } catch {

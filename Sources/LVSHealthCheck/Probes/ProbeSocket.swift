@@ -53,7 +53,9 @@ func withSocketAddress<R>(_ e: Endpoint, _ body: (UnsafePointer<sockaddr>, sockl
         }
         withUnsafeMutableBytes(of: &sin6.sin6_addr) { $0.copyBytes(from: bytes) }
         return withUnsafePointer(to: &sin6) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                body($0, socklen_t(MemoryLayout<sockaddr_in6>.size))
+            }
         }
     }
 }
@@ -174,4 +176,9 @@ final class ProbeSocket {
             buffer += chunk
         }
     }
+}
+
+/// The text of a NUL-terminated C buffer.
+func stringFromCBuffer(_ buf: [CChar]) -> String {
+    String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }

@@ -68,7 +68,8 @@ public enum ScriptProcess {
             for p in cEnv { free(p) }
         }
         let pid = cArgs.withUnsafeBufferPointer { a in
-            cEnv.withUnsafeBufferPointer { e in clvs_vrrp_spawn(program, a.baseAddress, e.baseAddress, setIDs, uid, gid) }
+            cEnv.withUnsafeBufferPointer { e in clvs_vrrp_spawn(program, a.baseAddress, e.baseAddress, setIDs, uid, gid)
+            }
         }
         guard pid > 0 else { return .failure(ScriptSpawnError(message: "fork: \(String(cString: strerror(errno)))")) }
         return .success(pid)
@@ -76,7 +77,9 @@ public enum ScriptProcess {
 
     /// Runs `argv` to its end, blocking the calling thread. After `timeout` the script's
     /// process group gets SIGTERM, and SIGKILL 2 s later (keepalived's MISC_CHECK timeout).
-    public static func run(_ argv: [String], user: String?, group: String?, timeout: Duration) -> Result<ScriptExit, ScriptSpawnError> {
+    public static func run(_ argv: [String], user: String?, group: String?, timeout: Duration) -> Result<
+        ScriptExit, ScriptSpawnError
+    > {
         let pid: pid_t
         switch spawn(argv, user: user, group: group) {
         case .success(let p): pid = p
@@ -88,7 +91,9 @@ public enum ScriptProcess {
         while true {
             let r = waitpid(pid, &status, WNOHANG)
             if r == pid { break }
-            if r < 0 && errno != EINTR { return .failure(ScriptSpawnError(message: "waitpid: \(String(cString: strerror(errno)))")) }
+            if r < 0 && errno != EINTR {
+                return .failure(ScriptSpawnError(message: "waitpid: \(String(cString: strerror(errno)))"))
+            }
             let elapsed = ContinuousClock.now - start
             if !termSent && elapsed >= timeout {
                 kill(-pid, SIGTERM)
@@ -125,7 +130,8 @@ enum MiscCheck {
         case .success(let x):
             if let s = x.status { return .exited(s) }
             return ProbeOutcome(
-                success: false, detail: x.timedOut ? "timed out" : "killed by signal \(x.signal ?? 0)", signal: x.signal,
+                success: false, detail: x.timedOut ? "timed out" : "killed by signal \(x.signal ?? 0)",
+                signal: x.signal,
                 timedOut: x.timedOut)
         }
     }

@@ -31,15 +31,16 @@ public struct SystemLocalAddresses: LocalAddressSource {
         while let ifa = p {
             if let sa = ifa.pointee.ifa_addr {
                 if Int32(sa.pointee.sa_family) == AF_INET {
-                    sa.withMemoryRebound(to: sockaddr_in.self, capacity: 1) {
-                        out.insert(.v4(IPv4Address(UInt32(bigEndian: $0.pointee.sin_addr.s_addr))))
+                    let a = sa.withMemoryRebound(to: sockaddr_in.self, capacity: 1) {
+                        IPv4Address(UInt32(bigEndian: $0.pointee.sin_addr.s_addr))
                     }
+                    out.insert(.v4(a))
                 } else if Int32(sa.pointee.sa_family) == AF_INET6 {
                     sa.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) {
                         var a = $0.pointee.sin6_addr
                         var buf = [CChar](repeating: 0, count: 64)
                         inet_ntop(AF_INET6, &a, &buf, 64)
-                        if let ip = IPAddress(String(cString: buf)) { out.insert(ip) }
+                        if let ip = IPAddress(stringFromCBuffer(buf)) { out.insert(ip) }
                     }
                 }
             }
@@ -125,7 +126,7 @@ public actor HealthCheckService {
     public static func hostName() -> String {
         var buf = [CChar](repeating: 0, count: 256)
         gethostname(&buf, buf.count)
-        let name = String(cString: buf)
+        let name = stringFromCBuffer(buf)
         return String(name.split(separator: ".").first ?? Substring(name))
     }
 
@@ -147,8 +148,12 @@ public actor HealthCheckService {
             {
                 lastAddressPoll = ContinuousClock.now
                 let now = source.current()
-                for a in now.subtracting(knownAddresses) { perform(engine.handle(.localAddress(a, present: true), now: clock.now())) }
-                for a in knownAddresses.subtracting(now) { perform(engine.handle(.localAddress(a, present: false), now: clock.now())) }
+                for a in now.subtracting(knownAddresses) {
+                    perform(engine.handle(.localAddress(a, present: true), now: clock.now()))
+                }
+                for a in knownAddresses.subtracting(now) {
+                    perform(engine.handle(.localAddress(a, present: false), now: clock.now()))
+                }
                 knownAddresses = now
             }
             var wait = Self.tick

@@ -23,7 +23,7 @@ extension IPVS {
             case .deleteService(let k): try deleteService(k)
             case .addRealServer(let r, let k): try addRealServer(r, to: k)
             case .editRealServer(let r, let k):
-                do { try editRealServer(r, in: k) } catch where error.code == .noSuchDestination {
+                do { try editRealServer(r, in: k) } catch  where error.code == .noSuchDestination {
                     try addRealServer(r, to: k)
                 }
             case .deleteRealServer(let e, let k): try deleteRealServer(e, from: k)
