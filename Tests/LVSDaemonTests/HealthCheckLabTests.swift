@@ -37,7 +37,12 @@ final class HealthLab {
 
     static var canRun: Bool { Lab.canRun && FileManager.default.isExecutableFile(atPath: nginxBinary) }
 
-    init(_ tag: String) throws {
+    let rs1Address: String
+    let rs2Address: String
+
+    init(_ tag: String, rs1Address: String = "192.168.0.223", rs2Address: String = "192.168.0.224") throws {
+        self.rs1Address = rs1Address
+        self.rs2Address = rs2Address
         dir = try Lab.temporaryDirectory()
         director = try Lab.Namespace("\(tag)d")
         rs1 = try Lab.Namespace("\(tag)1")
@@ -48,7 +53,7 @@ final class HealthLab {
         try ip(director, "link set br0 up")
         try ip(director, "addr add 192.168.0.221/24 dev br0")
         for (ns, name, address) in [
-            (rs1, "vr1", "192.168.0.223"), (rs2, "vr2", "192.168.0.224"), (mail, "vm", "192.168.0.230"),
+            (rs1, "vr1", rs1Address), (rs2, "vr2", rs2Address), (mail, "vm", "192.168.0.230"),
         ] {
             // Each veth is created inside the director's namespace with its peer moved straight
             // into the other namespace: nothing ever appears in the host's namespace.
@@ -162,6 +167,49 @@ final class HealthLab {
         try? FileManager.default.removeItem(atPath: dir)
     }
 }
+
+/// Seed 000 §3 (lines 325-363, verbatim with its U+00A0 indentation), interface adapted.
+let seed000Lab = ##"""
+    vrrp_instance VI_1 {
+       state MASTER        #如果是备用服务器,这里改为 BACKUP
+       interface br0
+       virtual_router_id 51
+       priority 100        #如果是备用服务器,这里改为 90(少于100即可)
+       advert_int 1
+       authentication {
+           auth_type PASS
+           auth_pass 1111
+       }
+       virtual_ipaddress {
+           192.168.0.110    #vip
+       }
+    }
+    virtual_server 192.168.0.110 80 {
+       delay_loop 6                        #(每隔 10 秒查询 realserver 状态)
+       lb_algo wlc                         #(lvs 算法)
+       lb_kind DR                          #(Direct Route)
+       persistence_timeout 60              #(同一 IP 的连接 60 秒内被分配到同一台realserver)
+       protocol TCP                        #(用 TCP 协议检查 realserver 状态)
+      real_server 192.168.0.112 80 {
+           weight 100          
+           TCP_CHECK {
+           connect_timeout 10              #(10 秒无响应超时)
+           nb_get_retry 3
+           delay_before_retry 3
+           connect_port 80
+           }
+       }
+      real_server 192.168.0.113 80 {
+           weight 100
+           TCP_CHECK {
+           connect_timeout 10
+           nb_get_retry 3
+           delay_before_retry 3
+           connect_port 80
+           }
+        }
+    }
+    """##
 
 /// Seed 003 §3.9's master configuration, with the lab's interface and the lab's mail server.
 let seed003Lab = """
@@ -439,6 +487,32 @@ struct HealthCheckLabTests {
         try lab.waitFor("rs1 back at weight 3", seconds: 10) {
             try service("10.10.10.1").contains("  -> 192.168.0.223:80             Route   3      ")
         }
+    }
+
+    @Test(
+        "Seed 000 §3 pasted as is (U+00A0 indentation, nb_get_retry): nginx stopped on rs1 (192.168.0.112) leaves ipvsadm -Ln within delay_loop + connect_timeout × (retry + 1) and comes back"
+    )
+    func seed000TCPCheck() throws {
+        let lab = try HealthLab("h0", rs1Address: "192.168.0.112", rs2Address: "192.168.0.113")
+        defer { lab.close() }
+        try lab.startNginx("rs1", in: lab.rs1, text: "rs1 nginx\n")
+        try lab.startNginx("rs2", in: lab.rs2, text: "rs2 nginx\n")
+        try lab.startLVSD(config: seed000Lab)
+        let rs1 = "  -> 192.168.0.112:80             Route   100    0          0         "
+        let rs2 = "  -> 192.168.0.113:80             Route   100    0          0         "
+        let start = try lab.listing()
+        #expect(start.contains("TCP  192.168.0.110:80 wlc persistent 60\n"))
+        #expect(start.contains(rs1) && start.contains(rs2))
+        sleep(8)
+        lab.stopNginx("rs1")
+        // delay_loop 6 + connect_timeout 10 × (nb_get_retry 3 + 1) + 5 s slack.
+        let down = try lab.waitFor("rs1 to leave", seconds: 6 + 10 * 4 + 5) {
+            !(try lab.listing().contains("192.168.0.112"))
+        }
+        #expect(down <= 51)
+        #expect(try lab.listing().contains(rs2))
+        try lab.startNginx("rs1", in: lab.rs1, text: "rs1 nginx\n")
+        try lab.waitFor("rs1 to come back", seconds: 6 + 5) { try lab.listing().contains(rs1) }
     }
 
     @Test(

@@ -75,6 +75,7 @@ extension HealthCheckEngine {
                 transition(v, r, c, up: true, mail: w.upMail)
             } else if !outcome.success && (ck.isUp || !ck.hasRun) {
                 log(w.failLog)
+                if !outcome.detail.isEmpty { log("\(ck.config.kind.keyword) \(formatRS(v, r)): \(outcome.detail)") }
                 transition(v, r, c, up: false, mail: w.downMail)
             }
         } else if ck.style == .retryAlways || ck.isUp {
