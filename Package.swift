@@ -79,6 +79,9 @@ let package = Package(
         ),
         .executableTarget(name: "config-bench", dependencies: ["KeepalivedConfig"], path: "bench/ConfigBench"),
         .executableTarget(
+            name: "health-check-bench", dependencies: ["LVSHealthCheck", "KeepalivedConfig", "LVSCore"],
+            path: "bench/HealthCheckBench"),
+        .executableTarget(
             name: "control-bench", dependencies: ["LVSCore", "LVSControl", "IPVSAdmKit", "CLVSLinux"],
             path: "bench/ControlBench"
         ),
