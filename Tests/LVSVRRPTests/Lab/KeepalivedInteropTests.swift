@@ -95,7 +95,6 @@ struct InteropRun {
     func vipOn(_ ns: String) -> Bool { sh("ip -n \(ns) -4 addr show").output.contains(lab.vip + "/24") }
 }
 
-
 /// How many times keepalived's log says VI_1 entered MASTER.
 func masterEntries(_ log: String) -> Int { log.components(separatedBy: "(VI_1) Entering MASTER STATE").count - 1 }
 
