@@ -1,6 +1,7 @@
 // VRRP inside lvsd: the keepalived configuration's instances run as a service, reloaded on SIGHUP.
 import Foundation
 import KeepalivedConfig
+import LVSHealthCheck
 import LVSVRRP
 import Logging
 import ServiceLifecycle
@@ -89,8 +90,7 @@ public final class VRRPDaemon: @unchecked Sendable {
     private var service: VRRPService?
     private var filter = VRRPAlertFilter()
     private var wakeUp: AsyncStream<Void>.Continuation?
-    private var onMasterChange: [@Sendable (Bool) -> Void] = []
-    private var instanceStates: [String: VRRPState] = [:]
+    private var smtp: SMTPAlertSettings?
 
     /// `hostName` is the default router_id; `makeAdapters` defaults to the Linux adapters in
     /// lvsd's own network namespace.
@@ -107,15 +107,9 @@ public final class VRRPDaemon: @unchecked Sendable {
         return String(decoding: buf.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    /// Sets where SMTP alerts go (nil: none are sent).
+    /// Replaces the SMTP exchange (to `smtp_server`, for `notification_email`) by `sender`, e.g. to
+    /// collect alerts in a test; nil goes back to SMTP.
     public func setAlertSender(_ sender: AlertSender?) { lock.withLock { sendAlert = sender } }
-
-    /// Registers a callback told whether any instance is MASTER, each time that changes and when
-    /// instances stop (e.g. to pause health checks on a backup, `ha_suspend`). Called on the VRRP
-    /// service's task: it must not block.
-    public func observeMastership(_ body: @escaping @Sendable (Bool) -> Void) {
-        lock.withLock { onMasterChange.append(body) }
-    }
 
     /// The setup in force (nil before `configure`).
     public var currentSetup: VRRPSetup? { lock.withLock { setup } }
@@ -125,7 +119,11 @@ public final class VRRPDaemon: @unchecked Sendable {
     public func configure(_ configuration: KeepalivedConfiguration, logger: Logger) {
         let s = VRRPSetup(configuration: configuration, hostName: hostName)
         log(s.diagnostics, logger)
-        lock.withLock { setup = s }
+        let mail = SMTPAlertSettings(globalDefs: configuration.globalDefs, hostName: hostName)
+        lock.withLock {
+            setup = s
+            smtp = mail
+        }
         if !s.isEmpty {
             logger.info("VRRP: \(s.instances.count) instance(s): \(s.instances.map(\.name).joined(separator: ", "))")
         }
@@ -136,17 +134,22 @@ public final class VRRPDaemon: @unchecked Sendable {
     public func reload(_ configuration: KeepalivedConfiguration, logger: Logger) async {
         let s = VRRPSetup(configuration: configuration, hostName: hostName)
         log(s.diagnostics, logger)
+        let mail = SMTPAlertSettings(globalDefs: configuration.globalDefs, hostName: hostName)
         let running = lock.withLock { service }
         if let running {
             do {
                 try await running.reload(instances: s.instances, scripts: s.scripts, syncGroups: s.syncGroups)
-                lock.withLock { setup = s }
+                lock.withLock {
+                    setup = s
+                    smtp = mail
+                }
             } catch {
                 logger.error("VRRP configuration refused, the running VRRP configuration stays: \(error)")
             }
         } else {
             let wake = lock.withLock {
                 setup = s
+                smtp = mail
                 return wakeUp
             }
             wake?.yield()
@@ -203,21 +206,24 @@ public final class VRRPDaemon: @unchecked Sendable {
     }
 
     private func transitioned(_ t: VRRPTransition, logger: Logger) {
-        let (alert, sender, observers, master) = lock.withLock {
-            () -> (VRRPAlert?, AlertSender?, [@Sendable (Bool) -> Void], Bool?) in
-            var master: Bool?
-            if case .instance(let n) = t.subject {
-                let before = instanceStates.values.contains(.master)
-                instanceStates[n] = t.to
-                let after = instanceStates.values.contains(.master)
-                if after != before || t.to == .stop { master = after }
-            }
-            guard let s = setup else { return (nil, nil, onMasterChange, master) }
-            return (filter.alert(for: t, setup: s), sendAlert, onMasterChange, master)
+        let (alert, sender, smtp) = lock.withLock { () -> (VRRPAlert?, AlertSender?, SMTPAlertSettings?) in
+            guard let s = setup else { return (nil, nil, nil) }
+            return (filter.alert(for: t, setup: s), sendAlert, self.smtp)
         }
-        if let alert, let sender { sender(alert) }
-        if let master {
-            for o in observers { o(master) }
+        guard let alert else { return }
+        if let sender {
+            sender(alert)
+        } else if let smtp {
+            // keepalived's SMTP exchange, on a thread of its own (it blocks for up to the timeouts).
+            let mail = AlertMail(subject: alert.subject, body: alert.body)
+            let thread = Thread {
+                if let problem = SMTPAlertClient.send(mail, settings: smtp) {
+                    logger.error("\(problem)")
+                } else {
+                    logger.info("SMTP alert successfully sent.")
+                }
+            }
+            thread.start()
         }
     }
 }

@@ -14,11 +14,14 @@ while let p = entry.pointee {
 }
 var hooks = LVSDaemonHooks()
 hooks.configurationTester = KeepalivedConfigurationTester(environment: environment)
-// -f FILE: the configuration's VRRP instances (VIPs, GARP, notify scripts), reloaded on SIGHUP.
+// -f FILE: the keepalived configuration's table, health checks, VRRP and SIGHUP reload.
 let vrrp = VRRPDaemon(hostName: VRRPDaemon.systemHostName())
-let vrrpConfiguration = VRRPConfigurationSupport(daemon: vrrp, environment: environment)
-hooks.configuration = vrrpConfiguration
-hooks.reload = vrrpConfiguration
+let keepalived = KeepalivedDaemonSupport(environment: environment, vrrp: vrrp)
+hooks.configuration = keepalived
+hooks.reload = keepalived
+hooks.additionalServices.append { director, logger in keepalived.makeService(director: director, logger: logger) }
+// VRRP last: the service group stops services in reverse order, so on SIGTERM the priority-0
+// advert goes out and the VIPs are removed first.
 hooks.additionalServices.append { _, logger in vrrp.makeService(logger: logger) }
 exit(
     LVSDaemonMain.run(arguments: Array(CommandLine.arguments.dropFirst()), environment: environment, hooks: hooks) {

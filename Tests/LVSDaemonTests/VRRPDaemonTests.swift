@@ -235,22 +235,4 @@ struct VRRPDaemonTests {
         task.cancel()
         await task.value
     }
-
-    @Test("observeMastership reports whether any instance is MASTER (for ha_suspend)")
-    func mastership() async throws {
-        let f = Fakes()
-        final class Flags: @unchecked Sendable {
-            let lock = NSLock()
-            var values: [Bool] = []
-        }
-        let flags = Flags()
-        let daemon = VRRPDaemon(hostName: "h", makeAdapters: f.factory())
-        daemon.observeMastership { v in flags.lock.withLock { flags.values.append(v) } }
-        daemon.configure(configuration(fastConfig()), logger: CapturedLog().logger)
-        let task = Task { await daemon.run(logger: CapturedLog().logger) }
-        #expect(await waitFor(seconds: 3) { flags.lock.withLock { flags.values.contains(true) } })
-        task.cancel()
-        await task.value
-        #expect(await waitFor(seconds: 1) { flags.lock.withLock { flags.values.last == false } })
-    }
 }
