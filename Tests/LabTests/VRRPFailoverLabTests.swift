@@ -317,6 +317,78 @@ struct VRRPFailoverLabTests {
     }
 }
 
+@Suite(
+    "VRRP labs: lvsd -f with the full configuration, and SIGHUP", .serialized,
+    .enabled(if: vrrpLabSkipReason == nil, Comment(rawValue: vrrpLabSkipReason ?? "")))
+struct VRRPReloadLabTests {
+    @Test(
+        "seed 003 §3.9: the full configuration on both directors: the IPVS table and checkers run on both, the VIP only on the master"
+    )
+    func seed003Full() throws {
+        let lab = try VRRPLab("seed003full")
+        defer { lab.close() }
+        let (n1, n2, _) = try pairTopology(
+            lab, d1: "192.168.0.210/24", d2: "192.168.0.211/24", client: "192.168.0.220/24")
+        let backupConfig = SeedConfigs.seed003Full.replacingOccurrences(of: "state MASTER", with: "state BACKUP")
+            .replacingOccurrences(of: "priority 150", with: "priority 100")
+            .replacingOccurrences(of: "router_id LVS01", with: "router_id LVS02")
+        let master = try LabDirector(lab: lab, namespace: n1, name: "lvs01", config: SeedConfigs.seed003Full)
+        let backup = try LabDirector(lab: lab, namespace: n2, name: "lvs02", config: backupConfig)
+        try master.start()
+        try backup.start()
+        #expect(VRRPLab.waitUntil(seconds: 5) { lab.holds(n1, vip003, on: "eth0") } != nil, "\(master.logText)")
+        sleep(4)
+        #expect(!lab.holds(n2, vip003, on: "eth0"))
+        for d in [master, backup] {
+            let listing = try d.ipvsadm("-Ln").output
+            #expect(listing.contains("TCP  192.168.0.240:80 rr"), "\(d.name): \(listing)")
+        }
+        // SIGTERM: the VIP goes with the VRRP instance.
+        #expect(master.terminate() == 0)
+        #expect(!lab.holds(n1, vip003, on: "eth0"))
+        #expect(VRRPLab.waitUntil(seconds: 3) { lab.holds(n2, vip003, on: "eth0") } != nil)
+    }
+
+    @Test(
+        "K:reload (SIGHUP): the master keeps its state and adds a new VIP with no new transition; a file that does not parse is refused and the VIPs stay"
+    )
+    func sighup() throws {
+        let lab = try VRRPLab("sighup")
+        defer { lab.close() }
+        let (n1, n2, _) = try pairTopology(
+            lab, d1: "192.168.0.210/24", d2: "192.168.0.211/24", client: "192.168.0.220/24")
+        let master = try LabDirector(lab: lab, namespace: n1, name: "lvs01", config: SeedConfigs.seed003MasterVRRP)
+        let backup = try LabDirector(lab: lab, namespace: n2, name: "lvs02", config: SeedConfigs.seed003BackupVRRP)
+        try master.start()
+        try backup.start()
+        #expect(VRRPLab.waitUntil(seconds: 5) { lab.holds(n1, vip003, on: "eth0") } != nil)
+        sleep(4)
+        let added = SeedConfigs.seed003MasterVRRP.replacingOccurrences(
+            of: "    192.168.0.240/24 dev eth0 label eth0:240\n",
+            with: "    192.168.0.240/24 dev eth0 label eth0:240\n    192.168.0.241/24 dev eth0 label eth0:241\n")
+        try master.rewrite(added)
+        master.signal(SIGHUP)
+        #expect(
+            VRRPLab.waitUntil(seconds: 3) { lab.holds(n1, "192.168.0.241", on: "eth0") } != nil, "\(master.logText)")
+        #expect(master.logText.contains("VRRP configuration reloaded: 1 instance(s), 1 kept their state"))
+        #expect(master.logText.components(separatedBy: "(VI_1) Entering MASTER STATE").count == 2)
+        sleep(2)
+        #expect(lab.holds(n1, vip003, on: "eth0") && !lab.holds(n2, vip003, on: "eth0"), "\(backup.logText)")
+        // A half-saved edit: refused, the running configuration stays.
+        try master.rewrite("vrrp_instance VI_1 {\n    state MASTER\n")
+        master.signal(SIGHUP)
+        #expect(
+            VRRPLab.waitUntil(seconds: 3) { master.logText.contains("refused, the running configuration stays") } != nil
+        )
+        #expect(lab.holds(n1, vip003, on: "eth0") && lab.holds(n1, "192.168.0.241", on: "eth0"))
+        // The added VIP removed again.
+        try master.rewrite(SeedConfigs.seed003MasterVRRP)
+        master.signal(SIGHUP)
+        #expect(VRRPLab.waitUntil(seconds: 3) { !lab.holds(n1, "192.168.0.241", on: "eth0") } != nil)
+        #expect(lab.holds(n1, vip003, on: "eth0"))
+    }
+}
+
 /// seed 002's check script, adapted to a namespace: nginx answering on 127.0.0.1 (the seed's
 /// `ps -C nginx` would see every namespace's nginx on one machine).
 private func checkScript(_ lab: VRRPLab) throws -> String {
