@@ -91,6 +91,7 @@ public final class VRRPDaemon: @unchecked Sendable {
     private var filter = VRRPAlertFilter()
     private var wakeUp: AsyncStream<Void>.Continuation?
     private var smtp: SMTPAlertSettings?
+    private var alertsInFlight = 0
 
     /// `hostName` is the default router_id; `makeAdapters` defaults to the Linux adapters in
     /// lvsd's own network namespace.
@@ -216,14 +217,27 @@ public final class VRRPDaemon: @unchecked Sendable {
         } else if let smtp {
             // keepalived's SMTP exchange, on a thread of its own (it blocks for up to the timeouts).
             let mail = AlertMail(subject: alert.subject, body: alert.body)
-            let thread = Thread {
+            lock.withLock { alertsInFlight += 1 }
+            let thread = Thread { [self] in
                 if let problem = SMTPAlertClient.send(mail, settings: smtp) {
                     logger.error("\(problem)")
                 } else {
                     logger.info("SMTP alert successfully sent.")
                 }
+                lock.withLock { alertsInFlight -= 1 }
             }
             thread.start()
+        }
+    }
+}
+
+extension VRRPDaemon {
+    /// Waits until the SMTP alerts being sent are done (the "Stopping" ones at shutdown), for at
+    /// most `limit`.
+    public func waitForAlerts(limit: Duration) async {
+        let end = ContinuousClock.now + limit
+        while lock.withLock({ alertsInFlight }) > 0 && ContinuousClock.now < end {
+            try? await Task.sleep(for: .milliseconds(50))
         }
     }
 }
@@ -239,5 +253,7 @@ struct VRRPDaemonService: Service {
             try? await gracefulShutdown()
             group.cancelAll()
         }
+        // The transitions to STOP have queued their alerts; give them a few seconds to go out.
+        await daemon.waitForAlerts(limit: .seconds(5))
     }
 }

@@ -318,7 +318,7 @@ struct VRRPFailoverLabTests {
 }
 
 @Suite(
-    "VRRP labs: lvsd -f with the full configuration, and SIGHUP", .serialized,
+    "VRRP labs: lvsd -f with the full configuration, notify scripts, SMTP alerts and SIGHUP", .serialized,
     .enabled(if: vrrpLabSkipReason == nil, Comment(rawValue: vrrpLabSkipReason ?? "")))
 struct VRRPReloadLabTests {
     @Test(
@@ -347,6 +347,81 @@ struct VRRPReloadLabTests {
         #expect(master.terminate() == 0)
         #expect(!lab.holds(n1, vip003, on: "eth0"))
         #expect(VRRPLab.waitUntil(seconds: 3) { lab.holds(n2, vip003, on: "eth0") } != nil)
+    }
+
+    @Test(
+        "notify_master/backup/stop and notify run with keepalived's arguments; SMTP alerts (smtp_alert) reach the smtp_server on every transition, Stopping included",
+        .enabled(if: smtpPython != nil, "needs python3 with aiosmtpd (PyPI)"))
+    func notifyAndAlerts() throws {
+        let lab = try VRRPLab("notify")
+        defer { lab.close() }
+        _ = try lab.makeSwitch()
+        let n1 = try lab.host("d1")
+        let mail = try lab.host("mail")
+        try lab.attach(n1, "eth0", address: "192.168.0.210/24")
+        try lab.attach(mail, "eth0", address: "192.168.0.230/24")
+        let mailLog = lab.directory + "/mail.log"
+        _ = try lab.start(
+            mail,
+            [
+                "/usr/bin/env", "PYTHONUNBUFFERED=1", smtpPython!, "-m", "aiosmtpd", "-n", "-l", "192.168.0.230:25",
+                "-c",
+                "aiosmtpd.handlers.Debugging",
+            ], log: mailLog)
+        let notified = lab.directory + "/notified"
+        let script = lab.directory + "/notify.sh"
+        try "#!/bin/sh\necho \"$@\" >> \(notified)\n".write(toFile: script, atomically: true, encoding: .utf8)
+        chmod(script, 0o755)
+        let config = """
+            global_defs {
+                notification_email {
+                    ops@example.com
+                }
+                notification_email_from lvs@example.com
+                smtp_server 192.168.0.230
+                smtp_connect_timeout 5
+                router_id LVS01
+            }
+            vrrp_instance VI_1 {
+                state MASTER
+                interface eth0
+                virtual_router_id 55
+                priority 150
+                advert_int 1
+                smtp_alert
+                notify_master "\(script) master"
+                notify_backup "\(script) backup"
+                notify_stop "\(script) stop"
+                notify \(script)
+                virtual_ipaddress {
+                    192.168.0.240/24 dev eth0 label eth0:240
+                }
+            }
+            """
+        _ = VRRPLab.waitUntil(seconds: 3) { (try? lab.sh(mail, "cat /proc/net/tcp | grep -q ':0019 '").status) == 0 }
+        let d = try LabDirector(lab: lab, namespace: n1, name: "lvs01", config: config)
+        try d.start()
+        let text = { (try? String(contentsOfFile: notified, encoding: .utf8)) ?? "" }
+        let mails = { (try? String(contentsOfFile: mailLog, encoding: .utf8)) ?? "" }
+        #expect(VRRPLab.waitUntil(seconds: 5) { text().contains("INSTANCE VI_1 MASTER 150") } != nil, "\(d.logText)")
+        // Each transition runs its own script and `notify` (concurrently, as keepalived forks them).
+        #expect(
+            Set(text().components(separatedBy: "\n").filter { !$0.isEmpty }) == [
+                "backup", "INSTANCE VI_1 BACKUP 150", "master", "INSTANCE VI_1 MASTER 150",
+            ], "\(text())")
+        #expect(
+            VRRPLab.waitUntil(seconds: 8) {
+                mails().contains("Subject: [LVS01] VRRP Instance VI_1 - Entering MASTER state")
+            }
+                != nil, "\(mails())\n\(d.logText)")
+        #expect(mails().contains("=> VRRP Instance is now owning VRRP VIPs <="))
+        #expect(mails().contains("Subject: [LVS01] VRRP Instance VI_1 - Entering BACKUP state"))
+        #expect(d.terminate() == 0)
+        #expect(text().contains("stop\n") && text().contains("INSTANCE VI_1 STOP 150"), "\(text())")
+        #expect(
+            VRRPLab.waitUntil(seconds: 3) { mails().contains("Subject: [LVS01] VRRP Instance VI_1 - Stopping") } != nil,
+            "\(mails())\n\(d.logText)")
+        #expect(mails().contains("=> VRRP Instance stopping <="))
     }
 
     @Test(
@@ -388,6 +463,20 @@ struct VRRPReloadLabTests {
         #expect(lab.holds(n1, vip003, on: "eth0"))
     }
 }
+
+/// A python3 that can import aiosmtpd (PyPI), if any.
+private let smtpPython: String? = {
+    for p in ["/root/.pyenv/versions/3.11.7/bin/python3", "/usr/local/bin/python3", "/usr/bin/python3"]
+    where FileManager.default.isExecutableFile(atPath: p) {
+        if let r = try? VRRPLab.run([p, "-c", "import aiosmtpd"]), r.status == 0 { return p }
+    }
+    if let r = try? VRRPLab.run(["/usr/bin/env", "python3", "-c", "import sys, aiosmtpd; print(sys.executable)"]),
+        r.status == 0
+    {
+        return r.output.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+    return nil
+}()
 
 /// seed 002's check script, adapted to a namespace: nginx answering on 127.0.0.1 (the seed's
 /// `ps -C nginx` would see every namespace's nginx on one machine).
