@@ -16,6 +16,10 @@ let vrrpLabSkipReason: String? = {
     return nil
 }()
 
+/// Every VRRP lab suite, one test at a time: their timings (failover within 3 × advert_int +
+/// skew) mean little on two busy cores, and each runs several daemons.
+@Suite("VRRP labs", .serialized) enum VRRPLabs {}
+
 /// A lab of network namespaces unique to this test and run (`vr<pid><random>-<host>`), none
 /// linked to the host's namespace; every process it starts is stopped by PID in `close()`,
 /// then the namespaces are deleted.
@@ -171,7 +175,7 @@ final class VRRPLab: @unchecked Sendable {
 
     /// Sends `signal` to our child `pid` and reaps it (SIGKILL after 5 s).
     @discardableResult
-    func stop(_ pid: pid_t, signal: Int32 = SIGTERM) -> Int32? {
+    func stop(_ pid: pid_t, signal: Int32 = SIGTERM) async -> Int32? {
         let ours = lock.withLock { children.contains(pid) }
         guard ours else { return nil }
         kill(pid, signal)
@@ -181,7 +185,7 @@ final class VRRPLab: @unchecked Sendable {
                 lock.withLock { children.removeAll { $0 == pid } }
                 return status & 0x7F == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
             }
-            usleep(10_000)
+            try? await Task.sleep(for: .milliseconds(10))
         }
         kill(pid, SIGKILL)
         _ = Self.wait(pid)
@@ -244,12 +248,13 @@ final class VRRPLab: @unchecked Sendable {
         return String(out[r.upperBound...].prefix(17))
     }
 
-    /// Polls `cond` every 20 ms for up to `seconds`; returns the time it took, or nil.
-    static func waitUntil(seconds: Double, _ cond: () -> Bool) -> Double? {
+    /// Polls `cond` every 20 ms for up to `seconds`; returns the time it took, or nil. (Async:
+    /// a lab test must not hold one of the few cooperative threads other tests' timers need.)
+    static func waitUntil(seconds: Double, _ cond: () -> Bool) async -> Double? {
         let start = Date()
         while Date().timeIntervalSince(start) < seconds {
             if cond() { return Date().timeIntervalSince(start) }
-            usleep(20_000)
+            try? await Task.sleep(for: .milliseconds(20))
         }
         return cond() ? Date().timeIntervalSince(start) : nil
     }
@@ -257,7 +262,7 @@ final class VRRPLab: @unchecked Sendable {
 
 extension VRRPLab {
     /// Starts nginx in `ns` serving `body` at `/` on port 80 (and `ports`); returns its pid.
-    func startNginx(_ ns: String, name: String, body: String, ports: [Int] = [80]) throws -> pid_t {
+    func startNginx(_ ns: String, name: String, body: String, ports: [Int] = [80]) async throws -> pid_t {
         guard let nginx = Self.tool("nginx") else { throw LabFailure("nginx is not installed") }
         let dir = directory + "/nginx-\(name)"
         try FileManager.default.createDirectory(atPath: dir + "/html", withIntermediateDirectories: true)
@@ -283,7 +288,7 @@ extension VRRPLab {
             """
         try conf.write(toFile: dir + "/nginx.conf", atomically: true, encoding: .utf8)
         let pid = try start(ns, [nginx, "-c", dir + "/nginx.conf", "-e", dir + "/error.log"], log: dir + "/stderr.log")
-        let ok = Self.waitUntil(seconds: 5) {
+        let ok = await Self.waitUntil(seconds: 5) {
             (try? sh(ns, "curl -s -o /dev/null -m 1 http://127.0.0.1:\(ports[0])/").status) == 0
         }
         if ok == nil { throw LabFailure("\(name): nginx did not start") }
@@ -321,9 +326,9 @@ final class LabDirector: @unchecked Sendable {
     }
 
     /// Starts lvsd -n -l -f CONFIG and waits until it answers ipvsadm.
-    func start() throws {
+    func start() async throws {
         pid = try lab.start(namespace, [VRRPLab.binary("lvsd"), "-n", "-l", "-D", "-f", config], log: log)
-        let up = VRRPLab.waitUntil(seconds: 10) {
+        let up = await VRRPLab.waitUntil(seconds: 10) {
             (try? lab.sh(namespace, "\(VRRPLab.binary("ipvsadm")) -Ln >/dev/null 2>&1").status) == 0
         }
         if up == nil { throw LabFailure("\(name): lvsd did not come up:\n\(logText)") }
@@ -335,18 +340,18 @@ final class LabDirector: @unchecked Sendable {
     func signal(_ s: Int32) { if let pid { kill(pid, s) } }
 
     /// SIGKILL: a crash, nothing cleaned up.
-    func crash() {
+    func crash() async {
         guard let pid else { return }
         self.pid = nil
-        lab.stop(pid, signal: SIGKILL)
+        await lab.stop(pid, signal: SIGKILL)
     }
 
     /// SIGTERM and wait; returns the exit status.
     @discardableResult
-    func terminate() -> Int32? {
+    func terminate() async -> Int32? {
         guard let pid else { return nil }
         self.pid = nil
-        return lab.stop(pid, signal: SIGTERM)
+        return await lab.stop(pid, signal: SIGTERM)
     }
 
     var logText: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
@@ -375,7 +380,7 @@ final class LabKeepalived: @unchecked Sendable {
         try config.write(toFile: dir + "/keepalived.conf", atomically: true, encoding: .utf8)
     }
 
-    func start() throws {
+    func start() async throws {
         pid = try lab.start(
             namespace,
             [
@@ -385,7 +390,7 @@ final class LabKeepalived: @unchecked Sendable {
     }
 
     /// SIGKILL to keepalived and its VRRP child.
-    func crash() {
+    func crash() async {
         guard let pid else { return }
         self.pid = nil
         if let child = try? String(contentsOfFile: dir + "/vrrp.pid", encoding: .utf8),
@@ -393,13 +398,13 @@ final class LabKeepalived: @unchecked Sendable {
         {
             kill(c, SIGKILL)
         }
-        lab.stop(pid, signal: SIGKILL)
+        await lab.stop(pid, signal: SIGKILL)
     }
 
-    func terminate() {
+    func terminate() async {
         guard let pid else { return }
         self.pid = nil
-        lab.stop(pid, signal: SIGTERM)
+        await lab.stop(pid, signal: SIGTERM)
     }
 
     var logText: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
