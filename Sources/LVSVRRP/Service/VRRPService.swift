@@ -54,6 +54,8 @@ public actor VRRPService {
     public private(set) var syncGroups: [VRRPSyncGroupConfig]
     private let adapters: VRRPAdapters
     private let onTransition: (@Sendable (VRRPTransition) -> Void)?
+    /// Where the service's jobs run (a thread of its own: see `VRRPExecutor`).
+    private nonisolated let executor: VRRPExecutor
     private var node: VRRPNode?
     private var transports: [VRRPTransportKey: any VRRPTransport] = [:]
     private var readers: [VRRPTransportKey: Task<Void, Never>] = [:]
@@ -72,8 +74,10 @@ public actor VRRPService {
 
     public init(
         instances: [VRRPInstanceConfig], scripts: [VRRPScriptConfig] = [], syncGroups: [VRRPSyncGroupConfig] = [],
-        adapters: VRRPAdapters, onTransition: (@Sendable (VRRPTransition) -> Void)? = nil
+        adapters: VRRPAdapters, onTransition: (@Sendable (VRRPTransition) -> Void)? = nil,
+        executor: VRRPExecutor = .shared
     ) {
+        self.executor = executor
         self.instances = instances
         self.scripts = scripts
         self.syncGroups = syncGroups
@@ -88,8 +92,12 @@ public actor VRRPService {
     }
 
     /// Runs until the calling task is cancelled; throws if the configuration is refused or a
-    /// socket cannot be opened.
-    public func run() async throws {
+    /// socket cannot be opened. Everything runs on the service's executor.
+    public nonisolated func run() async throws {
+        try await withTaskExecutorPreference(executor) { try await self.runOnExecutor() }
+    }
+
+    private func runOnExecutor() async throws {
         var n = try VRRPNode(
             instances: instances, sourceAddresses: sourceAddresses(for: instances), scripts: scripts,
             syncGroups: syncGroups)
@@ -119,7 +127,7 @@ public actor VRRPService {
         await perform(initial)
         reportGroups(before: [:])
         let changes = adapters.interfaces.changes
-        linkWatcher = Task {
+        linkWatcher = Task(executorPreference: executor) {
             for await (name, up) in changes { cont.yield(.interfaceState(name: name, up: up)) }
         }
         syncScriptLoops()
@@ -247,7 +255,7 @@ public actor VRRPService {
     private func startReader(_ k: VRRPTransportKey) {
         guard let t = transports[k], let cont = continuation else { return }
         readers[k]?.cancel()
-        readers[k] = Task {
+        readers[k] = Task(executorPreference: executor) {
             for await p in t.packets { cont.yield(.packet(p)) }
         }
     }
@@ -265,7 +273,7 @@ public actor VRRPService {
         }
         for s in scripts where used.contains(s.name) && scriptLoops[s.name] == nil {
             let runner = adapters.scripts
-            let task = Task {
+            let task = Task(executorPreference: executor) {
                 let argv = ScriptCommand.split(s.script)
                 while !Task.isCancelled {
                     let r = await runner.run(argv, timeout: s.effectiveTimeout, user: s.user, group: s.group)
@@ -334,7 +342,7 @@ public actor VRRPService {
             case .notify(let inv):
                 let runner = adapters.scripts
                 let log = adapters.log
-                let task = Task {
+                let task = Task(executorPreference: executor) {
                     let r = await runner.run(
                         inv.argv, timeout: Self.notifyTimeout, user: inv.runAs?.user, group: inv.runAs?.group)
                     if !r.succeeded {
@@ -350,7 +358,7 @@ public actor VRRPService {
                 let now = adapters.clock.now()
                 let wait = at > now ? at - now : .zero
                 let cont = continuation
-                timerTask = Task {
+                timerTask = Task(executorPreference: executor) {
                     try? await Task.sleep(for: wait)
                     if !Task.isCancelled { cont?.yield(.timer) }
                 }
