@@ -249,7 +249,8 @@ struct VRRPDaemonService: Service {
 
     func run() async throws {
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { await daemon.run(logger: logger) }
+            // On VRRP's own thread from the first job: nothing else in lvsd can delay its timers.
+            group.addTask(executorPreference: VRRPExecutor.shared) { await daemon.run(logger: logger) }
             try? await gracefulShutdown()
             group.cancelAll()
         }

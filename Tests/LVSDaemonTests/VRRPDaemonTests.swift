@@ -153,7 +153,7 @@ struct VRRPDaemonTests {
         let daemon = VRRPDaemon(hostName: "lvs-test", makeAdapters: f.factory())
         daemon.setAlertSender { alerts.add($0) }
         daemon.configure(configuration(fastConfig()), logger: log.logger)
-        let task = Task { await daemon.run(logger: log.logger) }
+        let task = Task(executorPreference: VRRPExecutor.shared) { await daemon.run(logger: log.logger) }
         #expect(await waitFor(seconds: 3) { f.addresses.installed == ["eth0 192.168.0.240/32"] }, "\(log.all)")
         #expect(log.contains("info: (VI_1) Entering MASTER STATE"))
         #expect(await waitFor(seconds: 1) { alerts.all.count == 2 })
@@ -181,7 +181,7 @@ struct VRRPDaemonTests {
         let daemon = VRRPDaemon(hostName: "h", makeAdapters: f.factory())
         daemon.setAlertSender { alerts.add($0) }
         daemon.configure(configuration(fastConfig(extra: "")), logger: CapturedLog().logger)
-        let task = Task { await daemon.run(logger: CapturedLog().logger) }
+        let task = Task(executorPreference: VRRPExecutor.shared) { await daemon.run(logger: CapturedLog().logger) }
         #expect(await waitFor(seconds: 3) { !f.addresses.installed.isEmpty })
         task.cancel()
         await task.value
@@ -194,7 +194,7 @@ struct VRRPDaemonTests {
         let log = CapturedLog()
         let daemon = VRRPDaemon(hostName: "h", makeAdapters: f.factory(failFirst: true))
         daemon.configure(configuration(fastConfig()), logger: log.logger)
-        let task = Task { await daemon.run(logger: log.logger) }
+        let task = Task(executorPreference: VRRPExecutor.shared) { await daemon.run(logger: log.logger) }
         #expect(await waitFor(seconds: 2) { log.contains("error: VRRP cannot start: no interface eth0") })
         #expect(f.addresses.installed.isEmpty)
         await daemon.reload(configuration(fastConfig()), logger: log.logger)
@@ -210,7 +210,7 @@ struct VRRPDaemonTests {
         let log = CapturedLog()
         let daemon = VRRPDaemon(hostName: "h", makeAdapters: f.factory())
         daemon.configure(configuration("global_defs {\nrouter_id X\n}"), logger: log.logger)
-        let task = Task { await daemon.run(logger: log.logger) }
+        let task = Task(executorPreference: VRRPExecutor.shared) { await daemon.run(logger: log.logger) }
         try await Task.sleep(for: .milliseconds(300))
         #expect(f.transport.sent.isEmpty)
         await daemon.reload(configuration(fastConfig()), logger: log.logger)
@@ -225,7 +225,7 @@ struct VRRPDaemonTests {
         let log = CapturedLog()
         let daemon = VRRPDaemon(hostName: "h", makeAdapters: f.factory())
         daemon.configure(configuration(fastConfig()), logger: log.logger)
-        let task = Task { await daemon.run(logger: log.logger) }
+        let task = Task(executorPreference: VRRPExecutor.shared) { await daemon.run(logger: log.logger) }
         #expect(await waitFor(seconds: 3) { !f.addresses.installed.isEmpty })
         // An IPv6 instance on eth0, which has no IPv6 address: the node has no source address for it.
         let v6 = fastConfig().replacingOccurrences(of: "192.168.0.240", with: "fe80::240")

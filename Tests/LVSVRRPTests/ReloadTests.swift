@@ -175,7 +175,7 @@ struct ServiceReloadTests {
             $0.notify = VRRPNotifyScripts(master: "/nm", runAs: [.master: VRRPScriptUser("nobody", group: "nogroup")])
         }
         let svc = VRRPService(instances: [c], adapters: adapters(t, am, s, log), onTransition: { reports.add($0) })
-        let task = Task { try await svc.run() }
+        let task = Task(executorPreference: VRRPExecutor.shared) { try await svc.run() }
         #expect(await waitUntil(seconds: 3) { await svc.states["VI_1"] == .master }, "\(log.all)")
         #expect(await waitUntil(seconds: 1) { s.runs.contains(["/nm"]) })
         #expect(s.users == ["nobody:nogroup"])
@@ -203,7 +203,7 @@ struct ServiceReloadTests {
         let am = FakeAddressManager()
         let c = config(priority: 150, version: .v3) { $0.advertInterval = .milliseconds(100) }
         let svc = VRRPService(instances: [c], adapters: adapters(t, am, FakeScriptRunner(), LogLines()))
-        let task = Task { try await svc.run() }
+        let task = Task(executorPreference: VRRPExecutor.shared) { try await svc.run() }
         #expect(await waitUntil(seconds: 3) { await svc.states["VI_1"] == .master })
         let bad = config(priority: 150) { $0.authentication = .ah("x") }
         await #expect(throws: VRRPError.self) { try await svc.reload(instances: [bad]) }
@@ -225,7 +225,7 @@ struct ServiceReloadTests {
             instances: [a, b], syncGroups: [VRRPSyncGroupConfig(name: "G", instances: ["A", "B"])],
             adapters: adapters(t, FakeAddressManager(), FakeScriptRunner(), LogLines()),
             onTransition: { reports.add($0) })
-        let task = Task { try await svc.run() }
+        let task = Task(executorPreference: VRRPExecutor.shared) { try await svc.run() }
         #expect(await waitUntil(seconds: 3) { reports.all.contains { $0.subject == .group("G") && $0.to == .master } })
         task.cancel()
         _ = try? await task.value

@@ -30,7 +30,7 @@ struct ServiceTests {
             $0.notify = VRRPNotifyScripts(master: "/etc/notify_master.sh", generic: "/etc/notify.sh")
         }
         let svc = VRRPService(instances: [c], adapters: adapters(t, am, g, m, s, log))
-        let task = Task { try await svc.run() }
+        let task = Task(executorPreference: VRRPExecutor.shared) { try await svc.run() }
         let master = await waitUntil(seconds: 3) { await svc.states["VI_1"] == .master }
         #expect(master, "\(log.all)")
         try await Task.sleep(for: .milliseconds(350))
@@ -69,7 +69,7 @@ struct ServiceTests {
         }
         let svc = VRRPService(
             instances: [c], adapters: adapters(t, am, FakeGARPSender(), m, FakeScriptRunner(), LogLines()))
-        let task = Task { try await svc.run() }
+        let task = Task(executorPreference: VRRPExecutor.shared) { try await svc.run() }
         _ = await waitUntil(seconds: 2) { t.sent.count >= 2 }
         task.cancel()
         _ = try? await task.value
@@ -90,7 +90,7 @@ struct ServiceTests {
         let svc = VRRPService(
             instances: [c], scripts: [VRRPScriptConfig(name: "chk", script: "/chk", interval: .milliseconds(50))],
             adapters: adapters(t, FakeAddressManager(), FakeGARPSender(), m, s, LogLines()))
-        let task = Task { try await svc.run() }
+        let task = Task(executorPreference: VRRPExecutor.shared) { try await svc.run() }
         let fault = await waitUntil(seconds: 2) { await svc.states["VI_1"] == .fault }
         #expect(fault)
         s.set("/chk", succeeds: true)
