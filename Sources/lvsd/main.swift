@@ -14,6 +14,7 @@ while let p = entry.pointee {
 }
 var hooks = LVSDaemonHooks()
 hooks.configurationTester = KeepalivedConfigurationTester(environment: environment)
+hooks.dataPlane = DataPlaneService.make(statisticsFile: environment["LVSD_STATS_FILE"])
 exit(
     LVSDaemonMain.run(arguments: Array(CommandLine.arguments.dropFirst()), environment: environment, hooks: hooks) {
         IPVS()
