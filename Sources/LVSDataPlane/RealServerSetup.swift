@@ -115,6 +115,20 @@ public struct RealServerSetup {
         _ = mkdir("/run/lvs-realserver", 0o755)
         _ = mkdir(dir, 0o755)
         var ours = Self.readLines(dir + "/vips") ?? []
+        // Namespace inodes are reused: state whose VIPs are on no interface here belongs to a
+        // namespace that is gone.
+        if !ours.isEmpty {
+            let shown = Subprocess.run([ip, "-o", "addr", "show"]).output
+            let present = ours.contains { line in
+                let v = line.split(separator: " ").first.map(String.init) ?? ""
+                return shown.contains(" \(v)/")
+            }
+            if !present {
+                ours = []
+                unlink(dir + "/vips")
+                unlink(dir + "/arp")
+            }
+        }
         var out: [String] = []
         switch action {
         case .start:
@@ -156,8 +170,10 @@ public struct RealServerSetup {
             }
             Self.writeLines(dir + "/vips", ours)
             if ours.isEmpty {
-                let saved = Self.readLines(dir + "/arp") ?? ["0", "0", "0", "0"]
-                for (path, value) in zip(Self.arpSettings, saved) { Sysctl.write(path, value) }
+                // Restore what the first start found; a repeated stop finds nothing to restore.
+                if let saved = Self.readLines(dir + "/arp") {
+                    for (path, value) in zip(Self.arpSettings, saved) { Sysctl.write(path, value) }
+                }
                 unlink(dir + "/arp")
                 unlink(dir + "/vips")
             }
