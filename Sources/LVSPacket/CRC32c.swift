@@ -7,7 +7,7 @@ public enum CRC32c {
     public static let polynomial: UInt32 = 0x82F6_3B78
 
     /// Slicing-by-8 tables (8 × 256 entries), built once.
-    @usableFromInline static let tables: [UInt32] = {
+    static let tableArray: [UInt32] = {
         var t = [UInt32](repeating: 0, count: 8 * 256)
         for i in 0..<256 {
             var c = UInt32(i)
@@ -25,9 +25,9 @@ public enum CRC32c {
 
     /// Nibble tables of the "advance through 2^k zero bytes" operators, k = 0..<16: for each k,
     /// 8 nibble positions × 16 values. Applying one costs 8 lookups.
-    @usableFromInline static let zeroShiftTables: [UInt32] = {
+    static let zeroShiftArray: [UInt32] = {
         // Basis images of advancing one zero byte: state s → (s >> 8) ^ T[s & 0xFF].
-        let t0 = Array(tables[0..<256])
+        let t0 = Array(tableArray[0..<256])
         func advanceOneByte(_ s: UInt32) -> UInt32 { (s >> 8) ^ t0[Int(s & 0xFF)] }
         var basis = (0..<32).map { advanceOneByte(UInt32(1) << UInt32($0)) }
         func apply(_ m: [UInt32], _ s: UInt32) -> UInt32 {
@@ -54,11 +54,23 @@ public enum CRC32c {
         return out
     }()
 
+    /// The tables copied once into memory that is never freed and never written again (hence
+    /// safe to share), so lookups touch no reference count.
+    @usableFromInline nonisolated(unsafe) static let tables: UnsafePointer<UInt32> = permanent(tableArray)
+    @usableFromInline nonisolated(unsafe) static let zeroShiftTables: UnsafePointer<UInt32> = permanent(zeroShiftArray)
+
+    static func permanent(_ a: [UInt32]) -> UnsafePointer<UInt32> {
+        let p = UnsafeMutablePointer<UInt32>.allocate(capacity: a.count)
+        p.initialize(from: a, count: a.count)
+        return UnsafePointer(p)
+    }
+
     /// Runs the CRC register over `count` bytes at `p`, starting from register value `state`
     /// (no initial or final inversion).
     @inlinable
     public static func update(_ state: UInt32, _ p: UnsafeRawPointer, _ count: Int) -> UInt32 {
-        tables.withUnsafeBufferPointer { t in
+        do {
+            let t = tables
             var c = state
             var i = 0
             while i &+ 8 <= count {
@@ -89,7 +101,8 @@ public enum CRC32c {
     /// that differ only in their first bytes, carried to the end of the message.
     @inlinable
     public static func advanceThroughZeros(_ state: UInt32, _ n: Int) -> UInt32 {
-        zeroShiftTables.withUnsafeBufferPointer { t in
+        do {
+            let t = zeroShiftTables
             var s = state
             var m = n
             var k = 0

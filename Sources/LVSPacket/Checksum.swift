@@ -79,14 +79,16 @@ public enum InternetChecksum {
     /// is five loads; the memory-order sum needs no byte swap since 0xFFFF reads the same both ways.
     @inlinable @inline(__always)
     public static func verifyIPv4Header(_ p: UnsafeRawPointer, _ length: Int) -> Bool {
-        var s = UInt64(p.raw32(0)) &+ UInt64(p.raw32(4)) &+ UInt64(p.raw32(8)) &+ UInt64(p.raw32(12))
+        var s =
+            UInt64(p.raw32(0)) &+ UInt64(p.raw32(4)) &+ UInt64(p.raw32(8)) &+ UInt64(p.raw32(12))
             &+ UInt64(p.raw32(16))
         var i = 20
         while i < length {
             s &+= UInt64(p.raw32(i))
             i &+= 4
         }
-        return foldRaw(s) == 0xFFFF
+        // fold(s) == 0xFFFF exactly when s is a non-zero multiple of 0xFFFF (2^16 ≡ 1 mod 0xFFFF).
+        return s != 0 && s % 0xFFFF == 0
     }
 
     /// The sum of an IPv4 address's two 16-bit words.

@@ -306,7 +306,8 @@ extension Forwarding {
             let dst: IPAddress
             if let s = source { src = s } else { src = info.source }
             if let d = destination { dst = d } else { dst = info.destination }
-            newPseudo = InternetChecksum.pseudoHeader(source: src, destination: dst, protocol: icmpProto, length: icmpLen)
+            newPseudo = InternetChecksum.pseudoHeader(
+                source: src, destination: dst, protocol: icmpProto, length: icmpLen)
         }
         l4.setBE16(InternetChecksum.checksum(UnsafeRawPointer(l4), icmpLen, adding: newPseudo), 2)
 

@@ -44,7 +44,9 @@ extension ICMPBuilder {
     /// GUE tunnel packet, down to the client's packet inside. Nil for anything else.
     @inlinable
     public static func tunnelQuote(_ frame: UnsafeRawBufferPointer, _ info: PacketInfo) -> TunnelQuote? {
-        guard let p = frame.baseAddress, let e = info.icmpError(in: frame), info.ipEnd <= frame.count else { return nil }
+        guard let p = frame.baseAddress, let e = info.icmpError(in: frame), info.ipEnd <= frame.count else {
+            return nil
+        }
         let isTooBig = info.isIPv6 ? info.icmpType == 2 : (info.icmpType == 3 && info.icmpCode == 4)
         guard isTooBig else { return nil }
         let end = e.offset &+ e.available
@@ -73,24 +75,18 @@ extension ICMPBuilder {
         default:
             return nil
         }
-        guard inner &+ (innerV6 ? 40 : 20) <= end else { return nil }
-        guard p.u8(inner) >> 4 == (innerV6 ? 6 : 4) else { return nil }
-        let src = WireAddress.load(p, inner &+ (innerV6 ? 8 : 12), v6: innerV6)
-        let dst = WireAddress.load(p, inner &+ (innerV6 ? 24 : 16), v6: innerV6)
-        let hl = innerV6 ? 40 : Int(p.u8(inner) & 0xF) &* 4
-        let proto = p.u8(inner &+ (innerV6 ? 6 : 9))
-        var sport: UInt16 = 0
-        var dport: UInt16 = 0
-        if hl >= 20 && inner &+ hl &+ 4 <= end
-            && (proto == IPProtocolNumber.tcp || proto == IPProtocolNumber.udp || proto == IPProtocolNumber.sctp)
-        {
-            sport = p.be16(inner &+ hl)
-            dport = p.be16(inner &+ hl &+ 2)
+        // The client's packet must read as a quote itself (the relayed error quotes it).
+        var q = EmbeddedPacket()
+        guard inner < end, PacketParser.readEmbedded(p, inner, end &- inner, isIPv6: innerV6, into: &q) == nil else {
+            return nil
         }
         let tos = innerV6 ? UInt8(truncatingIfNeeded: p.be32(inner) >> 20) : p.u8(inner &+ 1)
         return TunnelQuote(
             innerOffset: inner, innerAvailable: end &- inner, innerIsIPv6: innerV6,
-            flow: FlowKey(protocolNumber: proto, source: src, sourcePort: sport, destination: dst, destinationPort: dport),
+            flow: FlowKey(
+                protocolNumber: q.protocolNumber, source: q.source, sourcePort: q.sourcePort,
+                destination: q.destination,
+                destinationPort: q.destinationPort),
             innerTOS: tos, tunnelSource: e.source, tunnelDestination: e.destination, overhead: inner &- e.offset,
             reportedMTU: Int(e.reportedMTU))
     }
@@ -98,14 +94,15 @@ extension ICMPBuilder {
     /// Relays a tunnel MTU error to the client (K:ip_vs_core.c ip_vs_in_icmp, "tunnel frag
     /// needed"): a frag-needed (IPv4 client) or packet-too-big (IPv6 client) from `source`
     /// (the VIP) quoting the client's packet, with the reported MTU less the tunnel overhead
-    /// (at least 68, or 1280 for IPv6). Returns the frame length, 0 if `out` is too small.
+    /// (at least 68, or 1280 for IPv6). Returns the frame length, or 0 if `out` is too small or
+    /// either address is not a unicast one.
     @inlinable
     public static func relayFragmentationNeeded(
         _ frame: UnsafeRawBufferPointer, _ quote: TunnelQuote, source: IPAddress, ipID: UInt16 = 0,
         link: EgressLink, into out: UnsafeMutableRawBufferPointer
     ) -> Int {
         guard let p = frame.baseAddress, quote.innerOffset &+ quote.innerAvailable <= frame.count,
-            Forwarding.sameFamily(source, quote.innerIsIPv6)
+            Forwarding.sameFamily(source, quote.innerIsIPv6), isUnicast(source), isUnicast(quote.flow.source)
         else { return 0 }
         let mtu = max(quote.reportedMTU &- quote.overhead, quote.innerIsIPv6 ? 1280 : 68)
         return writeError(

@@ -37,7 +37,7 @@ public enum ICMPBuilder {
         ipID: UInt16 = 0, link: EgressLink? = nil, into out: UnsafeMutableRawBufferPointer
     ) -> Int {
         guard let p = frame.baseAddress, info.ipEnd <= frame.count, info.l3Offset >= 14 else { return 0 }
-        guard Forwarding.sameFamily(source, info.isIPv6) else { return 0 }
+        guard Forwarding.sameFamily(source, info.isIPv6), isUnicast(source) else { return 0 }
         let isPTB: Bool
         if case .fragmentationNeeded = kind { isPTB = info.isIPv6 } else { isPTB = false }
         // Never about an ICMP error (RFC 1122 §3.2.2, RFC 4443 §2.4(e.1)).
@@ -58,7 +58,7 @@ public enum ICMPBuilder {
             case .v6(let d): if d.isMulticast { return 0 }
             }
         }
-        if info.source == .v6(.any) || info.source == .v4(.any) { return 0 }
+        if !isUnicast(info.source) { return 0 }
         let l2 = link ?? EgressLink(sourceMAC: .load(p, 0), destinationMAC: .load(p, 6), mtu: 1500, vlan: info.vlan)
         let type: UInt8
         let code: UInt8
@@ -76,6 +76,16 @@ public enum ICMPBuilder {
             type: type, code: code, rest: rest, isIPv6: info.isIPv6, source: source, destination: info.source,
             tos: info.tos, quote: p + info.l3Offset, quoteLength: info.ipTotalLength, ipID: ipID, link: l2,
             into: out)
+    }
+
+    /// True for an address a host may use as its own: not unspecified, loopback, multicast or the
+    /// IPv4 limited broadcast.
+    @inlinable
+    public static func isUnicast(_ a: IPAddress) -> Bool {
+        switch a {
+        case .v4(let x): return x.value != 0 && x.value >> 24 != 127 && !x.isMulticast && x.value != 0xFFFF_FFFF
+        case .v6(let x): return !(x.high == 0 && x.low <= 1) && !x.isMulticast
+        }
     }
 
     /// Writes `[eth][IP][ICMP type code csum rest][quote…]` and returns the frame length (0 if

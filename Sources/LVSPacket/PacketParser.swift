@@ -118,7 +118,7 @@ public enum PacketParser {
         return true
     }
 
-    @inlinable @inline(__always)
+    @inlinable @inline(never)
     static func parseIPv6(_ p: UnsafeRawPointer, _ n: Int, _ l3: Int, _ linkFlags: UInt8, _ tci: UInt16) -> PacketInfo {
         guard n &- l3 >= 40 else { return PacketInfo(.drop(.truncatedIPv6Header)) }
         let vtf = p.be32(l3)
@@ -272,24 +272,42 @@ public enum PacketParser {
         let frag = flags & PacketInfo.flagFragment != 0
         switch proto {
         case IPProtocolNumber.tcp:
-            guard len >= 20 else { return info.verdict = .drop(frag ? .tinyFragment : .truncatedTCPHeader) }
+            guard len >= 20 else {
+                info.verdict = .drop(frag ? .tinyFragment : .truncatedTCPHeader)
+                return
+            }
             let doff = Int(p.u8(l4 &+ 12) >> 4) &* 4
-            guard doff >= 20 else { return info.verdict = .drop(.badTCPDataOffset) }
-            guard doff <= len else { return info.verdict = .drop(frag ? .tinyFragment : .badTCPDataOffset) }
+            guard doff >= 20 else {
+                info.verdict = .drop(.badTCPDataOffset)
+                return
+            }
+            guard doff <= len else {
+                info.verdict = .drop(frag ? .tinyFragment : .badTCPDataOffset)
+                return
+            }
             info.sourcePort = p.be16(l4)
             info.destinationPort = p.be16(l4 &+ 2)
             info.tcpFlags = p.u8(l4 &+ 13)
             info.flags = flags | PacketInfo.flagPorts
         case IPProtocolNumber.udp:
-            guard len >= 8 else { return info.verdict = .drop(frag ? .tinyFragment : .truncatedUDPHeader) }
+            guard len >= 8 else {
+                info.verdict = .drop(frag ? .tinyFragment : .truncatedUDPHeader)
+                return
+            }
             let ulen = Int(p.be16(l4 &+ 4))
             // A fragment's UDP length covers the whole datagram; a whole datagram's must fit.
-            guard ulen >= 8 && (frag || ulen <= len) else { return info.verdict = .drop(.badUDPLength) }
+            guard ulen >= 8 && (frag || ulen <= len) else {
+                info.verdict = .drop(.badUDPLength)
+                return
+            }
             info.sourcePort = p.be16(l4)
             info.destinationPort = p.be16(l4 &+ 2)
             info.flags = flags | PacketInfo.flagPorts
         case IPProtocolNumber.sctp:
-            guard len >= 12 else { return info.verdict = .drop(frag ? .tinyFragment : .truncatedSCTPHeader) }
+            guard len >= 12 else {
+                info.verdict = .drop(frag ? .tinyFragment : .truncatedSCTPHeader)
+                return
+            }
             info.sourcePort = p.be16(l4)
             info.destinationPort = p.be16(l4 &+ 2)
             info.flags = flags | PacketInfo.flagPorts
@@ -336,7 +354,8 @@ public enum PacketParser {
         guard isError else { return r }
         var e = EmbeddedPacket()
         if let reason = readEmbedded(p, l4 &+ 8, len &- 8, isIPv6: v6, into: &e) {
-            r.verdict = .drop(reason)
+            // A first fragment may cut its quote short: then it is not handled as an error, not dropped.
+            if !fragment { r.verdict = .drop(reason) }
             return r
         }
         r.embeddedAt = UInt16(truncatingIfNeeded: l4 &+ 8)

@@ -57,7 +57,9 @@ public enum PacketBuilder {
     public static func be16(_ v: UInt16) -> [UInt8] { [UInt8(v >> 8), UInt8(v & 0xFF)] }
     public static func be32(_ v: UInt32) -> [UInt8] { be16(UInt16(v >> 16)) + be16(UInt16(v & 0xFFFF)) }
     public static func be64(_ v: UInt64) -> [UInt8] { be32(UInt32(v >> 32)) + be32(UInt32(v & 0xFFFF_FFFF)) }
-    public static func mac(_ m: MACAddress) -> [UInt8] { (0..<6).map { UInt8((m.value >> UInt64(40 - 8 * $0)) & 0xFF) } }
+    public static func mac(_ m: MACAddress) -> [UInt8] {
+        (0..<6).map { UInt8((m.value >> UInt64(40 - 8 * $0)) & 0xFF) }
+    }
 
     /// A payload of `count` bytes with a recognisable pattern.
     public static func pattern(_ count: Int, seed: UInt8 = 0) -> [UInt8] {
@@ -290,8 +292,10 @@ public enum PacketBuilder {
     /// (multiples of 8 but the last), the simple way.
     public static func ipv4Fragments(_ packet: [UInt8], sizes: [Int]) -> [[UInt8]] {
         let ihl = Int(packet[0] & 0xF) * 4
-        let src = IPv4Address(UInt32(packet[12]) << 24 | UInt32(packet[13]) << 16 | UInt32(packet[14]) << 8 | UInt32(packet[15]))
-        let dst = IPv4Address(UInt32(packet[16]) << 24 | UInt32(packet[17]) << 16 | UInt32(packet[18]) << 8 | UInt32(packet[19]))
+        let src = IPv4Address(
+            UInt32(packet[12]) << 24 | UInt32(packet[13]) << 16 | UInt32(packet[14]) << 8 | UInt32(packet[15]))
+        let dst = IPv4Address(
+            UInt32(packet[16]) << 24 | UInt32(packet[17]) << 16 | UInt32(packet[18]) << 8 | UInt32(packet[19]))
         let payload = Array(packet[ihl...])
         var out: [[UInt8]] = []
         var off = 0

@@ -155,7 +155,8 @@ extension PacketFixtures {
         let innerV6 = n.client.address.family == .inet6
         let outerV6 = o.director.family == .inet6
         let inner = PacketBuilder.ipPacket(
-            PacketBuilder.frame(l4, from: n.client, to: n.virtual, ttl: 63, tos: tos, dontFragment: dontFragment, payload: b))
+            PacketBuilder.frame(
+                l4, from: n.client, to: n.virtual, ttl: 63, tos: tos, dontFragment: dontFragment, payload: b))
         let innerProto: UInt8 = innerV6 ? 41 : 4
         let ecn = tos & 3
         let outerTOS = (tos & 0xFC) | (ecn == 3 ? 2 : ecn)

@@ -5,7 +5,8 @@ import LVSPacket
 extension PacketFixtures {
     /// An IP packet of `l4` from `src` to `dst` with a small payload (TTL 63: it went through the director).
     static func quoted(_ l4: PacketBuilder.L4, _ src: Endpoint, _ dst: Endpoint, ttl: UInt8 = 63) -> [UInt8] {
-        PacketBuilder.ipPacket(PacketBuilder.frame(l4, from: src, to: dst, ttl: ttl, payload: PacketBuilder.pattern(20)))
+        PacketBuilder.ipPacket(
+            PacketBuilder.frame(l4, from: src, to: dst, ttl: ttl, payload: PacketBuilder.pattern(20)))
     }
 
     /// An ICMP error frame from `from` to `to` quoting `quote` (v4: type/code/rest; v6 likewise).
@@ -24,7 +25,8 @@ extension PacketFixtures {
             let m = PacketBuilder.icmpv6(src: s, dst: d, type: type, code: code, rest: rest, payload: quote)
             return PacketBuilder.ethernet(
                 dst: dstMAC, src: srcMAC, vlan: vlan, etherType: 0x86DD,
-                payload: PacketBuilder.ipv6(src: s, dst: d, nextHeader: 58, payload: m, hopLimit: ttl, trafficClass: tos))
+                payload: PacketBuilder.ipv6(
+                    src: s, dst: d, nextHeader: 58, payload: m, hopLimit: ttl, trafficClass: tos))
         default:
             preconditionFailure("mixed families")
         }
@@ -152,7 +154,10 @@ extension PacketFixtures {
             // TTL 1: time exceeded from the VIP, quoting the packet (K:ip_vs_xmit.c decrement_ttl).
             let dying = PacketBuilder.frame(.tcp, from: n.client, to: n.virtual, ttl: 1, payload: b)
             let teType: UInt8 = v6 ? 3 : 11
-            for act in [FixtureAction.natInbound(server: n.server), .directRoute, .fullNATInbound(local: n.local, server: n.server)] {
+            for act in [
+                FixtureAction.natInbound(server: n.server), .directRoute,
+                .fullNATInbound(local: n.local, server: n.server),
+            ] {
                 out.append(
                     PacketFixture(
                         "\(act.name) \(fam) TTL 1: K:ip_vs_xmit.c decrement_ttl sends time exceeded", input: dying,
@@ -234,7 +239,8 @@ extension PacketFixtures {
             PacketFixture(
                 "tun-ipip IPv4 1500B without DF, link MTU 1500: outer DF copied (0), outer fragmented",
                 input: tin,
-                action: .tunnel(source: n.director, destination: n.server.address, spec: TunnelSpec(type: .ipip), ipID: 9),
+                action: .tunnel(
+                    source: n.director, destination: n.server.address, spec: TunnelSpec(type: .ipip), ipID: 9),
                 link: FixtureLinks.inside, verdict: .fragment(mtu: 1500),
                 expected: PacketBuilder.ipv4Fragments(outer, sizes: [1480, 6]).map {
                     PacketBuilder.ethernet(dst: Macs.server, src: Macs.directorInside, etherType: 0x0800, payload: $0)

@@ -55,7 +55,8 @@ extension PacketFixtures {
                 ]))
         // SCTP's CRC covers the whole packet, whose length a first fragment does not know.
         let s = PacketBuilder.ipPacket(
-            PacketBuilder.frame(.sctp, from: n4.client, to: n4.virtual, dontFragment: false, payload: payload, id: 0x2004))
+            PacketBuilder.frame(
+                .sctp, from: n4.client, to: n4.virtual, dontFragment: false, payload: payload, id: 0x2004))
         out.append(
             PacketFixture(
                 "nat-in IPv4 SCTP fragment: dropped as unsupported_fragment",

@@ -128,7 +128,9 @@ public enum PacketFixtures {
                 return (verdict, (0..<n).map { Array(many[($0 * 2048)..<($0 * 2048 + lengths[$0])]) })
             case .timeExceeded, .fragmentationNeeded:
                 let kind: ICMPBuilder.Kind
-                if case .fragmentationNeeded(let mtu) = verdict { kind = .fragmentationNeeded(mtu: mtu) } else {
+                if case .fragmentationNeeded(let mtu) = verdict {
+                    kind = .fragmentationNeeded(mtu: mtu)
+                } else {
                     kind = .timeExceeded
                 }
                 let n = out.withUnsafeMutableBytes {

@@ -34,7 +34,9 @@ struct ChecksumTests {
         for _ in 0..<10_000 {
             let src = IPAddress.v4(IPv4Address(UInt32.random(in: 1...0xDFFF_FFFF, using: &rng)))
             let dst = IPAddress.v4(IPv4Address(UInt32.random(in: 1...0xDFFF_FFFF, using: &rng)))
-            let server = Endpoint(.v4(IPv4Address(UInt32.random(in: 1...0xDFFF_FFFF, using: &rng))), UInt16.random(in: 1...65535, using: &rng))
+            let server = Endpoint(
+                .v4(IPv4Address(UInt32.random(in: 1...0xDFFF_FFFF, using: &rng))),
+                UInt16.random(in: 1...65535, using: &rng))
             let sp = UInt16.random(in: 1...65535, using: &rng)
             let dp = UInt16.random(in: 1...65535, using: &rng)
             let payload = rng.bytes(Int.random(in: 0...60, using: &rng))
@@ -44,7 +46,8 @@ struct ChecksumTests {
                 .tcp, from: Endpoint(src, sp), to: server, srcMAC: Macs.directorInside, dstMAC: Macs.server, ttl: 63,
                 payload: payload)
             let (v, out) = withFrame(input) { f, info, _ in
-                Forwarding.natInbound(&f, info, server: server.address, serverPort: server.port, link: FixtureLinks.inside)
+                Forwarding.natInbound(
+                    &f, info, server: server.address, serverPort: server.port, link: FixtureLinks.inside)
             }
             #expect(v == .forward)
             #expect(out == want)
@@ -93,7 +96,8 @@ struct ChecksumTests {
             let field = l4 == .tcp ? 14 + 20 + 16 : 14 + 20 + 6
             let len = good.count - 34
             // The kernel leaves the folded pseudo-header sum (not complemented) in the field.
-            let pseudo = ~PacketBuilder.internetChecksum([], adding: PacketBuilder.pseudoSum(n.client.address, n.virtual.address, l4.number, len))
+            let pseudo = ~PacketBuilder.internetChecksum(
+                [], adding: PacketBuilder.pseudoSum(n.client.address, n.virtual.address, l4.number, len))
             partial[field] = UInt8(pseudo >> 8)
             partial[field + 1] = UInt8(pseudo & 0xFF)
             #expect(partial != good)
@@ -104,7 +108,9 @@ struct ChecksumTests {
             #expect(partial == good)
         }
         var f = [UInt8](repeating: 0, count: 40)
-        let bad = f.withUnsafeMutableBytes { PartialChecksum.complete($0, start: 34, offset: 16, end: 40, isUDP: false) }
+        let bad = f.withUnsafeMutableBytes {
+            PartialChecksum.complete($0, start: 34, offset: 16, end: 40, isUDP: false)
+        }
         #expect(bad == .badPartialChecksum)
     }
 }

@@ -38,15 +38,17 @@ struct FixtureTests {
         }
         for method in ["nat-in", "nat-out", "dr", "fullnat-in", "fullnat-out", "tun-ipip"] {
             for proto in ["tcp", "udp", "sctp"] {
-                #expect(names.contains { $0.hasPrefix(method + " ") && $0.contains(" \(proto) ") }, "\(method) \(proto)")
+                #expect(
+                    names.contains { $0.hasPrefix(method + " ") && $0.contains(" \(proto) ") }, "\(method) \(proto)")
             }
         }
         #expect(PacketFixtures.all.count > 200)
         // Every drop reason a parser can give appears in the malformed table.
-        let reasons = Set(PacketFixtures.malformed.compactMap { f -> DropReason? in
-            if case .drop(let r) = f.verdict { return r }
-            return nil
-        })
+        let reasons = Set(
+            PacketFixtures.malformed.compactMap { f -> DropReason? in
+                if case .drop(let r) = f.verdict { return r }
+                return nil
+            })
         for r: DropReason in [
             .truncatedEthernet, .stackedVLAN, .truncatedIPv4Header, .badIPVersion, .badIPv4HeaderLength,
             .badIPv4Checksum, .badIPv4Options, .badIPLength, .truncatedIPPacket, .martianSource, .truncatedIPv6Header,

@@ -11,7 +11,9 @@ struct ForwardingTests {
         let n = FixtureNet.v4
         let f = PacketBuilder.frame(.tcp, from: n.client, to: n.virtual)
         let (v, out) = withFrame(f, headroom: 0) { fr, info, _ in
-            Forwarding.tunnel(&fr, info, source: n.director, destination: n.server.address, spec: TunnelSpec(), ipID: 0, link: FixtureLinks.inside)
+            Forwarding.tunnel(
+                &fr, info, source: n.director, destination: n.server.address, spec: TunnelSpec(), ipID: 0,
+                link: FixtureLinks.inside)
         }
         #expect(v == .drop(.noHeadroom))
         #expect(out == f)
@@ -20,7 +22,9 @@ struct ForwardingTests {
         #expect(v2 == .drop(.noHeadroom) && out2 == f)
         // Ipip over IPv4 needs 20 bytes in front of the IP header; the old Ethernet header gives 14.
         let (v3, _) = withFrame(f, headroom: 20) { fr, info, _ in
-            Forwarding.tunnel(&fr, info, source: n.director, destination: n.server.address, spec: TunnelSpec(), ipID: 0, link: FixtureLinks.inside)
+            Forwarding.tunnel(
+                &fr, info, source: n.director, destination: n.server.address, spec: TunnelSpec(), ipID: 0,
+                link: FixtureLinks.inside)
         }
         #expect(v3 == .forward)
     }
@@ -30,11 +34,14 @@ struct ForwardingTests {
         let n = FixtureNet.v4
         let f = PacketBuilder.frame(.udp, from: n.client, to: n.virtual)
         let (v, out) = withFrame(f) { fr, info, _ in
-            Forwarding.natInbound(&fr, info, server: FixtureNet.v6.server.address, serverPort: 1, link: FixtureLinks.inside)
+            Forwarding.natInbound(
+                &fr, info, server: FixtureNet.v6.server.address, serverPort: 1, link: FixtureLinks.inside)
         }
         #expect(v == .drop(.familyMismatch) && out == f)
         let (v2, _) = withFrame(f) { fr, info, _ in
-            Forwarding.tunnel(&fr, info, source: n.director, destination: FixtureNet.v6.server.address, spec: TunnelSpec(), ipID: 0, link: FixtureLinks.inside)
+            Forwarding.tunnel(
+                &fr, info, source: n.director, destination: FixtureNet.v6.server.address, spec: TunnelSpec(), ipID: 0,
+                link: FixtureLinks.inside)
         }
         #expect(v2 == .drop(.familyMismatch))
     }
@@ -50,9 +57,12 @@ struct ForwardingTests {
             seen.insert(p)
         }
         #expect(seen.count > 1900)
-        let d = PacketBuilder.ipPacket(PacketBuilder.frame(.udp, from: n.client, to: n.virtual, dontFragment: false, payload: PacketBuilder.pattern(2000)))
+        let d = PacketBuilder.ipPacket(
+            PacketBuilder.frame(
+                .udp, from: n.client, to: n.virtual, dontFragment: false, payload: PacketBuilder.pattern(2000)))
         let ports = PacketBuilder.ipv4Fragments(d, sizes: [1480, 0]).map {
-            Forwarding.tunnelSourcePort(parse(PacketBuilder.ethernet(dst: Macs.director, src: Macs.client, etherType: 0x0800, payload: $0)).1)
+            Forwarding.tunnelSourcePort(
+                parse(PacketBuilder.ethernet(dst: Macs.director, src: Macs.client, etherType: 0x0800, payload: $0)).1)
         }
         #expect(ports[0] == ports[1])
     }
@@ -63,7 +73,8 @@ struct ForwardingTests {
         let f = PacketBuilder.frame(.tcp, from: n.client, to: n.virtual)
         let link = EgressLink(sourceMAC: Macs.director, destinationMAC: Macs.server, mtu: 1300)
         let (v, _) = withFrame(f) { fr, info, _ in
-            Forwarding.tunnel(&fr, info, source: n.director, destination: n.server.address, spec: TunnelSpec(), ipID: 0, link: link)
+            Forwarding.tunnel(
+                &fr, info, source: n.director, destination: n.server.address, spec: TunnelSpec(), ipID: 0, link: link)
         }
         #expect(v == .drop(.tunnelMTUTooSmall))
     }

@@ -8,7 +8,9 @@ import Testing
 struct FragmentTrackerTests {
     func fragments(id: UInt16, client: Endpoint = FixtureNet.v4.client) -> (PacketInfo, PacketInfo) {
         let n = FixtureNet.v4
-        let d = PacketBuilder.ipPacket(PacketBuilder.frame(.udp, from: client, to: n.virtual, dontFragment: false, payload: PacketBuilder.pattern(2000), id: id))
+        let d = PacketBuilder.ipPacket(
+            PacketBuilder.frame(
+                .udp, from: client, to: n.virtual, dontFragment: false, payload: PacketBuilder.pattern(2000), id: id))
         let fr = PacketBuilder.ipv4Fragments(d, sizes: [1480, 0]).map {
             parse(PacketBuilder.ethernet(dst: Macs.director, src: Macs.client, etherType: 0x0800, payload: $0)).1
         }

@@ -6,17 +6,21 @@ import Testing
 
 @Suite("FULLNAT local ports")
 struct FullNATPortRuleTests {
-    @Test("for any server, local address and bucket, every candidate port's reply key is that bucket", arguments: [0, 4, 8, 12, 16])
+    @Test(
+        "for any server, local address and bucket, every candidate port's reply key is that bucket",
+        arguments: [0, 4, 8, 12, 16])
     func candidatesHitTheBucket(bits: Int) {
         let rule = FullNATPortRule(steeringBits: bits)
         var rng = SeededRandom(seed: UInt64(bits) + 11)
         for _ in 0..<200 {
             let server = IPAddress.v4(IPv4Address(UInt32.random(in: 0...UInt32.max, using: &rng)))
-            let local: IPAddress = Bool.random(using: &rng)
+            let local: IPAddress =
+                Bool.random(using: &rng)
                 ? .v4(IPv4Address(UInt32.random(in: 0...UInt32.max, using: &rng)))
                 : .v6(IPv6Address(high: UInt64.random(in: 0...UInt64.max, using: &rng), low: 1))
             let sport = UInt16.random(in: 1...65535, using: &rng)
-            let bucket = UInt32.random(in: 0...UInt32.max, using: &rng) & (bits == 0 ? 0 : UInt32.max >> UInt32(32 - bits))
+            let bucket =
+                UInt32.random(in: 0...UInt32.max, using: &rng) & (bits == 0 ? 0 : UInt32.max >> UInt32(32 - bits))
             var last = -1
             var count = 0
             while let p = rule.port(forKey: bucket, attempt: count, server: server, serverPort: sport, local: local) {

@@ -9,7 +9,8 @@ struct ParserTests {
     @Test("IPv4 TCP SYN behind a VLAN tag: offsets, addresses, ports, flags, TTL")
     func ipv4Fields() {
         let n = FixtureNet.v4
-        let f = PacketBuilder.frame(.tcp, from: n.client, to: n.virtual, vlan: 0x2064, ttl: 17, tos: 0x10, tcpFlags: 0x02)
+        let f = PacketBuilder.frame(
+            .tcp, from: n.client, to: n.virtual, vlan: 0x2064, ttl: 17, tos: 0x10, tcpFlags: 0x02)
         let (v, i) = parse(f)
         #expect(v == .ip)
         #expect(i.vlan == 0x2064)
@@ -18,16 +19,23 @@ struct ParserTests {
         #expect(i.sourcePort == 40000 && i.destinationPort == 80 && i.hasPorts)
         #expect(i.tcpFlags == 0x02 && i.ttl == 17 && i.tos == 0x10 && i.dontFragment)
         #expect(!i.isFragment && !i.isICMPError)
-        #expect(f.withUnsafeBytes { i.flow(in: $0) } == FlowKey(protocolNumber: 6, source: n.client.address, sourcePort: 40000, destination: n.virtual.address, destinationPort: 80))
+        #expect(
+            f.withUnsafeBytes { i.flow(in: $0) }
+                == FlowKey(
+                    protocolNumber: 6, source: n.client.address, sourcePort: 40000, destination: n.virtual.address,
+                    destinationPort: 80))
     }
 
     @Test("IPv6 with hop-by-hop, destination options and a fragment header: upper layer found, fragment info read")
     func ipv6Extensions() {
         let n = FixtureNet.v6
-        let seg = PacketBuilder.udp(src: n.client.address, dst: n.virtual.address, sport: 5, dport: 53, payload: PacketBuilder.pattern(40))
+        let seg = PacketBuilder.udp(
+            src: n.client.address, dst: n.virtual.address, sport: 5, dport: 53, payload: PacketBuilder.pattern(40))
         let ip = PacketBuilder.ipv6(
             src: n.client.address.v6!, dst: n.virtual.address.v6!, nextHeader: 17, payload: Array(seg.prefix(32)),
-            extensionHeaders: [.padding(type: 0), .padding(type: 60), .fragment(offset: 0, more: true, id: 0xDEADBEEF)])
+            extensionHeaders: [
+                .padding(type: 0), .padding(type: 60), .fragment(offset: 0, more: true, id: 0xDEAD_BEEF),
+            ])
         let (v, i) = parse(PacketBuilder.ethernet(dst: Macs.director, src: Macs.client, etherType: 0x86DD, payload: ip))
         #expect(v == .ip)
         #expect(i.isIPv6 && i.protocolNumber == 17 && i.ipHeaderLength == 40 + 8 + 8 + 8)
@@ -36,8 +44,9 @@ struct ParserTests {
         // A later fragment has no ports.
         let later = PacketBuilder.ipv6(
             src: n.client.address.v6!, dst: n.virtual.address.v6!, nextHeader: 17, payload: Array(seg[32...]),
-            extensionHeaders: [.fragment(offset: 32, more: false, id: 0xDEADBEEF)])
-        let (v2, j) = parse(PacketBuilder.ethernet(dst: Macs.director, src: Macs.client, etherType: 0x86DD, payload: later))
+            extensionHeaders: [.fragment(offset: 32, more: false, id: 0xDEAD_BEEF)])
+        let (v2, j) = parse(
+            PacketBuilder.ethernet(dst: Macs.director, src: Macs.client, etherType: 0x86DD, payload: later))
         #expect(v2 == .ip && j.isLaterFragment && !j.hasPorts && j.fragmentOffset == 32)
     }
 
@@ -54,11 +63,17 @@ struct ParserTests {
         let e0 = f.withUnsafeBytes { i.icmpError(in: $0) }
         #expect(v == .ip && i.icmpType == 3 && i.icmpCode == 4 && e0?.reportedMTU == 1400)
         #expect(e0?.hasPorts == true)
-        #expect(f.withUnsafeBytes { i.flow(in: $0) } == FlowKey(protocolNumber: 17, source: n.client.address, sourcePort: 40000, destination: n.virtual.address, destinationPort: 80))
+        #expect(
+            f.withUnsafeBytes { i.flow(in: $0) }
+                == FlowKey(
+                    protocolNumber: 17, source: n.client.address, sourcePort: 40000, destination: n.virtual.address,
+                    destinationPort: 80))
         // Echo requests are not errors: no quoted flow.
         let echo = PacketBuilder.ethernet(
             dst: Macs.director, src: Macs.client, etherType: 0x0800,
-            payload: PacketBuilder.ipv4(src: n.client.address.v4!, dst: n.virtual.address.v4!, proto: 1, payload: PacketBuilder.icmpv4(type: 8, code: 0, payload: [1, 2, 3])))
+            payload: PacketBuilder.ipv4(
+                src: n.client.address.v4!, dst: n.virtual.address.v4!, proto: 1,
+                payload: PacketBuilder.icmpv4(type: 8, code: 0, payload: [1, 2, 3])))
         let (ve, e) = parse(echo)
         #expect(ve == .ip && !e.isICMPError && e.icmpType == 8)
     }
@@ -107,8 +122,11 @@ struct ParserTests {
             if Bool.random(using: &rng) { f = Array(f.prefix(Int.random(in: 0...f.count, using: &rng))) }
             let actions: [FixtureAction] = [
                 .natInbound(server: n.server), .natOutbound(virtual: n.virtual), .directRoute,
-                .tunnel(source: n.director, destination: n.server.address, spec: TunnelSpec(type: .gue, port: 6080), ipID: 1),
-                .fullNATInbound(local: n.local, server: n.server), .fullNATOutbound(virtual: n.virtual, client: n.client),
+                .tunnel(
+                    source: n.director, destination: n.server.address, spec: TunnelSpec(type: .gue, port: 6080), ipID: 1
+                ),
+                .fullNATInbound(local: n.local, server: n.server),
+                .fullNATOutbound(virtual: n.virtual, client: n.client),
             ]
             let act = actions[k % actions.count]
             let (v, _) = withFrame(f) { frame, info, pv -> ForwardVerdict in

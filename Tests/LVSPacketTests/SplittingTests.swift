@@ -5,7 +5,9 @@ import LVSTestSupport
 import Testing
 
 /// Runs a split into a 64-slot buffer and returns the frames.
-func split(_ body: (UnsafeMutableRawBufferPointer, Int, UnsafeMutableBufferPointer<Int>) -> SplitResult) -> (SplitResult, [[UInt8]]) {
+func split(_ body: (UnsafeMutableRawBufferPointer, Int, UnsafeMutableBufferPointer<Int>) -> SplitResult) -> (
+    SplitResult, [[UInt8]]
+) {
     let stride = 2048
     var out = [UInt8](repeating: 0, count: 64 * stride)
     var lengths = [Int](repeating: 0, count: 64)
@@ -16,7 +18,9 @@ func split(_ body: (UnsafeMutableRawBufferPointer, Int, UnsafeMutableBufferPoint
 
 @Suite("Splitting")
 struct SplittingTests {
-    @Test("a 5000-byte TCP GSO frame becomes 4 MSS segments like tcp_gso_segment: seq, IP ID, FIN/PSH last, CWR first", arguments: [false, true])
+    @Test(
+        "a 5000-byte TCP GSO frame becomes 4 MSS segments like tcp_gso_segment: seq, IP ID, FIN/PSH last, CWR first",
+        arguments: [false, true])
     func gso(v6: Bool) {
         let n = FixtureNet.of(v6: v6)
         let payload = PacketBuilder.pattern(5000)
@@ -31,7 +35,8 @@ struct SplittingTests {
             case (.v6(let s), .v6(let d)): ip = PacketBuilder.ipv6(src: s, dst: d, nextHeader: 6, payload: tcp)
             default: ip = []
             }
-            return PacketBuilder.ethernet(dst: Macs.director, src: Macs.client, etherType: v6 ? 0x86DD : 0x0800, payload: ip)
+            return PacketBuilder.ethernet(
+                dst: Macs.director, src: Macs.client, etherType: v6 ? 0x86DD : 0x0800, payload: ip)
         }
         let big = segment(seq: 1000, flags: flags, id: 0x100, data: payload)
         let (_, info) = parse(big)
@@ -49,8 +54,14 @@ struct SplittingTests {
             #expect(f == want, "segment \(i): \(firstDifference(f, want))")
         }
         // gso_size 0 and a small output buffer are refused.
-        #expect(split { o, s, l in big.withUnsafeBytes { TCPSegmenter.segment($0, info, gsoSize: 0, into: o, stride: s, lengths: l) } }.0 == .drop(.badGSO))
-        #expect(split { o, _, l in big.withUnsafeBytes { TCPSegmenter.segment($0, info, gsoSize: 1448, into: o, stride: 100, lengths: l) } }.0 == .drop(.outputTooSmall))
+        #expect(
+            split { o, s, l in
+                big.withUnsafeBytes { TCPSegmenter.segment($0, info, gsoSize: 0, into: o, stride: s, lengths: l) }
+            }.0 == .drop(.badGSO))
+        #expect(
+            split { o, _, l in
+                big.withUnsafeBytes { TCPSegmenter.segment($0, info, gsoSize: 1448, into: o, stride: 100, lengths: l) }
+            }.0 == .drop(.outputTooSmall))
     }
 
     @Test("IPv4 fragmentation (RFC 791): later fragments keep only copied options, offsets and MF right")
@@ -58,8 +69,11 @@ struct SplittingTests {
         let n = FixtureNet.v4
         // Router alert (copied) and record route (not copied).
         let opts: [UInt8] = [0x94, 0x04, 0x00, 0x00, 0x07, 0x07, 0x04, 0, 0, 0, 0, 0x00]
-        let payload = PacketBuilder.udp(src: n.client.address, dst: n.virtual.address, sport: 1, dport: 2, payload: PacketBuilder.pattern(3000))
-        let ip = PacketBuilder.ipv4(src: n.client.address.v4!, dst: n.virtual.address.v4!, proto: 17, payload: payload, id: 0x77, dontFragment: false, options: opts)
+        let payload = PacketBuilder.udp(
+            src: n.client.address, dst: n.virtual.address, sport: 1, dport: 2, payload: PacketBuilder.pattern(3000))
+        let ip = PacketBuilder.ipv4(
+            src: n.client.address.v4!, dst: n.virtual.address.v4!, proto: 17, payload: payload, id: 0x77,
+            dontFragment: false, options: opts)
         let frame = PacketBuilder.ethernet(dst: Macs.server, src: Macs.directorInside, etherType: 0x0800, payload: ip)
         let (_, info) = parse(frame)
         let (r, frames) = split { o, s, l in
@@ -68,7 +82,9 @@ struct SplittingTests {
         #expect(r == .split(count: 3))
         let first = (1500 - 32) & ~7
         let later = (1500 - 24) & ~7
-        let chunks = [Array(payload[0..<first]), Array(payload[first..<(first + later)]), Array(payload[(first + later)...])]
+        let chunks = [
+            Array(payload[0..<first]), Array(payload[first..<(first + later)]), Array(payload[(first + later)...]),
+        ]
         var offset = 0
         for (i, f) in frames.enumerated() {
             let want = PacketBuilder.ethernet(

@@ -21,7 +21,8 @@ func pcap(_ frames: [[UInt8]]) -> [UInt8] {
 func hasTruncatedQuote(_ f: [UInt8]) -> Bool {
     let (_, info) = parse(f)
     guard let e = f.withUnsafeBytes({ info.icmpError(in: $0) }) else { return false }
-    let declared = e.isIPv6
+    let declared =
+        e.isIPv6
         ? 40 + (Int(f[e.offset + 4]) << 8 | Int(f[e.offset + 5]))
         : Int(f[e.offset + 2]) << 8 | Int(f[e.offset + 3])
     return declared > e.available
@@ -55,7 +56,9 @@ func framesToJudge() -> [(name: String, frame: [UInt8], proto: String)] {
         let n = FixtureNet.of(v6: v6)
         let big = PacketBuilder.frame(.tcp, from: n.client, to: n.virtual, payload: PacketBuilder.pattern(6000))
         let (_, info) = parse(big)
-        let (_, segs) = split { o, s, l in big.withUnsafeBytes { TCPSegmenter.segment($0, info, gsoSize: 1448, into: o, stride: s, lengths: l) } }
+        let (_, segs) = split { o, s, l in
+            big.withUnsafeBytes { TCPSegmenter.segment($0, info, gsoSize: 1448, into: o, stride: s, lengths: l) }
+        }
         for (i, s) in segs.enumerated() { out.append(("GSO segment \(i) IPv\(v6 ? 6 : 4)", s, "tcp")) }
     }
     let n = FixtureNet.v4
@@ -64,20 +67,37 @@ func framesToJudge() -> [(name: String, frame: [UInt8], proto: String)] {
         dst: Macs.server, src: Macs.directorInside, etherType: 0x0800,
         payload: PacketBuilder.ipv4(
             src: n.client.address.v4!, dst: n.virtual.address.v4!, proto: 17,
-            payload: PacketBuilder.udp(src: n.client.address, dst: n.virtual.address, sport: 1, dport: 9, payload: PacketBuilder.pattern(4000)),
+            payload: PacketBuilder.udp(
+                src: n.client.address, dst: n.virtual.address, sport: 1, dport: 9, payload: PacketBuilder.pattern(4000)),
             dontFragment: false, options: opts))
     let (_, dgInfo) = parse(dg)
-    let (_, frags) = split { o, s, l in dg.withUnsafeBytes { IPv4Fragmenter.fragment($0, dgInfo, mtu: 1500, into: o, stride: s, lengths: l) } }
+    let (_, frags) = split { o, s, l in
+        dg.withUnsafeBytes { IPv4Fragmenter.fragment($0, dgInfo, mtu: 1500, into: o, stride: s, lengths: l) }
+    }
     for (i, f) in frags.enumerated() { out.append(("IPv4 fragment \(i) with options", f, "ip")) }
     // Announcements.
-    out.append(("gratuitous ARP", build { NeighborFrames.gratuitousARP(address: IPv4Address(192, 0, 2, 10), mac: Macs.director, into: $0) }, "arp"))
-    out.append(("unsolicited NA", build { NeighborFrames.unsolicitedNeighborAdvertisement(address: IPv6Address("2001:db8:1::10")!, mac: Macs.director, router: true, into: $0) }, "icmpv6"))
+    out.append(
+        (
+            "gratuitous ARP",
+            build { NeighborFrames.gratuitousARP(address: IPv4Address(192, 0, 2, 10), mac: Macs.director, into: $0) },
+            "arp"
+        ))
+    out.append(
+        (
+            "unsolicited NA",
+            build {
+                NeighborFrames.unsolicitedNeighborAdvertisement(
+                    address: IPv6Address("2001:db8:1::10")!, mac: Macs.director, router: true, into: $0)
+            }, "icmpv6"
+        ))
     return out
 }
 
 @Suite("tshark judge")
 struct TsharkJudgeTests {
-    @Test("tshark (checksum validation on for IP, TCP, UDP, SCTP; ICMP always) finds no malformed frame and no bad checksum")
+    @Test(
+        "tshark (checksum validation on for IP, TCP, UDP, SCTP; ICMP always) finds no malformed frame and no bad checksum"
+    )
     func judge() throws {
         // A planted control frame with a bad TCP checksum proves the judge is awake.
         var control = PacketBuilder.frame(.tcp, from: FixtureNet.v4.client, to: FixtureNet.v4.virtual)
@@ -95,7 +115,9 @@ struct TsharkJudgeTests {
             try Data(pcap(frames.map(\.frame))).write(to: URL(fileURLWithPath: keep))
         }
 
-        let tsharkPath = ["/usr/bin/tshark", "/usr/local/bin/tshark"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        let tsharkPath = ["/usr/bin/tshark", "/usr/local/bin/tshark"].first {
+            FileManager.default.isExecutableFile(atPath: $0)
+        }
         guard let tshark = tsharkPath else {
             Issue.record("tshark is not installed: `apt-get install -y tshark` (CI installs it from .ci/packages.txt)")
             return
@@ -103,7 +125,8 @@ struct TsharkJudgeTests {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: tshark)
         // Only the layers LVSPacket writes are dissected: payload bytes are patterns, not protocols.
-        let layers = "eth,ethertype,vlan,arp,ip,ipv6,ipv6.hopopts,ipv6.dstopts,ipv6.routing,ipv6.fraghdr,"
+        let layers =
+            "eth,ethertype,vlan,arp,ip,ipv6,ipv6.hopopts,ipv6.dstopts,ipv6.routing,ipv6.fraghdr,"
             + "tcp,udp,sctp,icmp,icmpv6,gre,data,frame"
         p.arguments = [
             "-n", "-r", file.path, "--disable-protocol", "ALL", "--enable-protocol", layers,
@@ -141,10 +164,12 @@ struct TsharkJudgeTests {
             if hasTruncatedQuote(frame) {
                 // Judge the error itself: its IP header(s) and ICMP checksums must be good (status 1).
                 let statuses = (cols[5] + "," + cols[6] + "," + cols[7]).split(separator: ",")
-                #expect(!statuses.isEmpty && statuses.allSatisfy { $0 == "1" }, "\(name): checksum statuses \(statuses)")
+                #expect(
+                    !statuses.isEmpty && statuses.allSatisfy { $0 == "1" }, "\(name): checksum statuses \(statuses)")
                 let others = cols[3].split(separator: ",").filter { !$0.hasPrefix("Bad checksum") }
-                #expect(errors.count == cols[3].split(separator: ",").count - others.count || others.isEmpty,
-                        "\(name): tshark reports \(cols[3])")
+                #expect(
+                    errors.count == cols[3].split(separator: ",").count - others.count || others.isEmpty,
+                    "\(name): tshark reports \(cols[3])")
             } else if !errors.isEmpty {
                 Issue.record("\(name): tshark reports \(cols[3])")
             }

@@ -6,7 +6,12 @@ import LVSCore
 import LVSPacket
 import LVSTestSupport
 
-// Usage: packet-bench [--passes N] [--filter TEXT] [--write-corpus DIR]
+// Usage: packet-bench [--passes N] [--filter TEXT] [--write-corpus DIR] [--micro] [--spin WHAT]
+//   --filter TEXT       only rows whose name contains TEXT
+//   --write-corpus DIR  write the fixture inputs as fuzz seeds and exit
+//   --micro             a few isolated costs (parse, parse + DR, parse + NAT, C parse)
+//   --spin WHAT         spin one loop for `perf stat`: swift-nat, swift-parse, swift-rewrite, c-nat,
+//                       c-parse, c-rewrite, refresh
 
 let ringSize = 256
 /// 2 KiB of frame plus the headroom: a stride that is not a power of two keeps frames off the same cache sets.
@@ -22,11 +27,10 @@ while let a = args.popFirst() {
     case "--passes": passes = Int(args.popFirst() ?? "") ?? passes
     case "--filter": filter = args.popFirst()
     case "--write-corpus": corpusDir = args.popFirst()
-    case "--profile": _ = args.popFirst()
     case "--micro": break
     case "--spin": _ = args.popFirst()
     default:
-        print("usage: packet-bench [--passes N] [--filter TEXT] [--write-corpus DIR]")
+        print("usage: packet-bench [--passes N] [--filter TEXT] [--write-corpus DIR] [--micro] [--spin WHAT]")
         exit(2)
     }
 }
@@ -51,7 +55,8 @@ final class FrameRing {
         flows = [cpb_flow](repeating: cpb_flow(), count: ringSize)
         refresh()
         for i in 0..<ringSize {
-            _ = PacketParser.parse(UnsafeRawBufferPointer(start: base + i * slot + headroom, count: frame.count), into: &infos[i])
+            _ = PacketParser.parse(
+                UnsafeRawBufferPointer(start: base + i * slot + headroom, count: frame.count), into: &infos[i])
         }
     }
 
@@ -65,7 +70,9 @@ final class FrameRing {
     }
 
     @inline(__always) func frame(_ i: Int) -> Frame {
-        Frame(buffer: UnsafeMutableRawBufferPointer(start: base + i &* slot, count: slot), start: headroom, length: template.count)
+        Frame(
+            buffer: UnsafeMutableRawBufferPointer(start: base + i &* slot, count: slot), start: headroom,
+            length: template.count)
     }
 }
 
@@ -164,7 +171,8 @@ func loops(_ action: FixtureAction, _ link: EgressLink) -> Loops {
     case .natInbound(let s): return make(NATIn(a: s.address, p: s.port, link: link))
     case .natOutbound(let v): return make(NATOut(a: v.address, p: v.port, link: link))
     case .directRoute: return make(DR(link: link))
-    case .tunnel(let src, let dst, let spec, let id): return make(TUN(src: src, dst: dst, spec: spec, id: id, link: link))
+    case .tunnel(let src, let dst, let spec, let id):
+        return make(TUN(src: src, dst: dst, spec: spec, id: id, link: link))
     case .fullNATInbound(let l, let s):
         return make(FullNATIn(la: l.address, lp: l.port, sa: s.address, sp: s.port, link: link))
     case .fullNATOutbound(let v, let c):
@@ -229,24 +237,7 @@ if let dir = corpusDir {
     exit(0)
 }
 
-// MARK: Profiling: one fixture, parse + transform only, for perf.
-
-if let i = CommandLine.arguments.firstIndex(of: "--profile"), i + 1 < CommandLine.arguments.count {
-    let name = CommandLine.arguments[i + 1]
-    guard let f = (PacketFixtures.forwarding(frameSize: 64) + PacketFixtures.forwarding(frameSize: 1500)).first(where: { $0.name.hasPrefix(name) }) else {
-        print("no fixture \(name)")
-        exit(1)
-    }
-    let ring = FrameRing(f.input)
-    let ns = measure(ring, passes: passes, loops(f.action, f.link).full)
-    let t0 = nanos()
-    for _ in 0..<1000 { ring.refresh() }
-    let t1 = nanos()
-    print("\(f.name): \(fmt(ns)) ns; refresh \(Double(t1 - t0) / 1000 / Double(ringSize)) ns/frame")
-    exit(0)
-}
-
-// MARK: Micro experiments (--micro): where the time goes.
+// MARK: Diagnostics: --spin WHAT runs one loop for `perf stat`; --micro prints a few isolated costs.
 
 if let i = CommandLine.arguments.firstIndex(of: "--spin") {
     // Spin one loop for perf stat: --spin swift-nat | c-nat | swift-dr | c-dr | swift-parse
@@ -256,6 +247,7 @@ if let i = CommandLine.arguments.firstIndex(of: "--spin") {
     let rs = FixtureNet.v4.server
     let m: [UInt8] = PacketBuilder.mac(Macs.server) + PacketBuilder.mac(Macs.directorInside)
     var flows = [cpb_flow](repeating: cpb_flow(), count: ringSize)
+    for i in 0..<ringSize { _ = cpb_parse_v4(ring.base + i &* slot + headroom, f.input.count, &flows[i]) }
     var sink = 0
     for _ in 0..<passes {
         ring.refresh()
@@ -263,7 +255,21 @@ if let i = CommandLine.arguments.firstIndex(of: "--spin") {
         case "swift-nat": sink &+= microNAT(ring, rs.address, rs.port, f.link)
         case "swift-parse": sink &+= parseOnly(ring)
         case "c-nat":
-            sink &+= Int(cpb_batch(CPB_NAT_IN, ring.base + headroom, slot, f.input.count, ringSize, rs.address.v4!.value.bigEndian, rs.port.bigEndian, m, &flows))
+            sink &+= Int(
+                cpb_batch(
+                    CPB_NAT_IN, ring.base + headroom, slot, f.input.count, ringSize, rs.address.v4!.value.bigEndian,
+                    rs.port.bigEndian, m, &flows))
+        case "c-parse":
+            for i in 0..<ringSize {
+                sink &+= Int(cpb_parse_v4(ring.base + i &* slot + headroom, f.input.count, &flows[i]))
+            }
+        case "c-rewrite":
+            sink &+= Int(
+                cpb_batch_rewrite(
+                    CPB_NAT_IN, ring.base + headroom, slot, ringSize, rs.address.v4!.value.bigEndian, rs.port.bigEndian,
+                    m, flows))
+        case "swift-rewrite":
+            sink &+= onlyLoop(NATIn(a: rs.address, p: rs.port, link: f.link), ring)
         case "refresh": sink &+= 1
         default: break
         }
@@ -276,7 +282,9 @@ if CommandLine.arguments.contains("--micro") {
     let f = PacketFixtures.forwarding(frameSize: 64)[2]  // dr IPv4 tcp 64B
     let ring = FrameRing(f.input)
     let link = f.link
-    func report(_ label: String, _ body: (FrameRing) -> Int) { print("\(label): \(fmt(measure(ring, passes: passes, body))) ns") }
+    func report(_ label: String, _ body: (FrameRing) -> Int) {
+        print("\(label): \(fmt(measure(ring, passes: passes, body))) ns")
+    }
     report("parse only") { parseOnly($0) }
     report("parse + directRoute") { r in
         var ok = 0
@@ -333,8 +341,7 @@ for size in [64, 1500] {
 }
 do {
     let ring = FrameRing(PacketFixtures.forwarding(frameSize: 64)[0].input)
-    print("\nTiming overhead (empty body): \(fmt(measure(ring, passes: passes) { _ in 0 })) ns/packet")
-    print("Touch one byte per frame: \(fmt(measure(ring, passes: passes) { r in var s = 0; for i in 0..<ringSize { s &+= Int(r.frame(i).data.load(fromByteOffset: 22, as: UInt8.self)) }; return s }))")
+    print("\nTiming overhead (empty loop body): \(fmt(measure(ring, passes: passes) { _ in 0 })) ns/packet")
 }
 print("\nParse alone:")
 for size in [64, 1500] {
@@ -383,28 +390,37 @@ for size in [64, 1500] {
         var sOnly: [Double] = []
         for i in 0..<ringSize { _ = cpb_parse_v4(ring.base + i * slot + headroom, len, &ring.flows[i]) }
         for _ in 0..<passes {
-            cFull.append(measure(ring, passes: 1) { r in
-                macs.withUnsafeBufferPointer { m in
-                    r.flows.withUnsafeMutableBufferPointer { fl in
-                        Int(cpb_batch(op, r.base + headroom, slot, len, ringSize, addr, port, m.baseAddress, fl.baseAddress))
+            cFull.append(
+                measure(ring, passes: 1) { r in
+                    macs.withUnsafeBufferPointer { m in
+                        r.flows.withUnsafeMutableBufferPointer { fl in
+                            Int(
+                                cpb_batch(
+                                    op, r.base + headroom, slot, len, ringSize, addr, port, m.baseAddress,
+                                    fl.baseAddress))
+                        }
                     }
-                }
-            })
+                })
             sFull.append(measure(ring, passes: 1, l.full))
-            cOnly.append(measure(ring, passes: 1) { r in
-                macs.withUnsafeBufferPointer { m in
-                    r.flows.withUnsafeBufferPointer { fl in
-                        Int(cpb_batch_rewrite(op, r.base + headroom, slot, ringSize, addr, port, m.baseAddress, fl.baseAddress))
+            cOnly.append(
+                measure(ring, passes: 1) { r in
+                    macs.withUnsafeBufferPointer { m in
+                        r.flows.withUnsafeBufferPointer { fl in
+                            Int(
+                                cpb_batch_rewrite(
+                                    op, r.base + headroom, slot, ringSize, addr, port, m.baseAddress, fl.baseAddress))
+                        }
                     }
-                }
-            })
+                })
             sOnly.append(measure(ring, passes: 1, l.only))
         }
         func median(_ a: [Double]) -> Double { a.sorted()[a.count / 2] }
         let (cf, sf, co, so) = (median(cFull), median(sFull), median(cOnly), median(sOnly))
         let label = String(f.name.prefix { $0 != ":" })
         ratios.append((label, sf / cf, so / co))
-        print("| \(label) | \(len) B | \(fmt(cf)) | \(fmt(sf)) | \(ratio(sf / cf)) | \(fmt(co)) | \(fmt(so)) | \(ratio(so / co)) |")
+        print(
+            "| \(label) | \(len) B | \(fmt(cf)) | \(fmt(sf)) | \(ratio(sf / cf)) | \(fmt(co)) | \(fmt(so)) | \(ratio(so / co)) |"
+        )
     }
 }
 print("\nWorst mallocs per 1M packets over all transforms: \(worstMallocs)")
