@@ -76,6 +76,8 @@ let package = Package(
             path: "bench/PacketBench", swiftSettings: hotPathSettings
         ),
         .executableTarget(name: "config-bench", dependencies: ["KeepalivedConfig"], path: "bench/ConfigBench"),
+        // lvsd with the allocation counter linked in: its data plane reports mallocs per packet.
+        .executableTarget(name: "lvsd-bench", dependencies: ["LVSDaemon", "CMallocCounter"], path: "bench/LvsdBench"),
         .executableTarget(
             name: "control-bench", dependencies: ["LVSCore", "LVSControl", "IPVSAdmKit", "CLVSLinux"],
             path: "bench/ControlBench"
@@ -93,6 +95,7 @@ let package = Package(
         .testTarget(name: "LVSHealthCheckTests", dependencies: ["LVSHealthCheck", "LVSTestSupport"]),
         .testTarget(name: "LVSVRRPTests", dependencies: ["LVSVRRP", "LVSTestSupport"]),
         .testTarget(name: "LVSDaemonTests", dependencies: ["LVSDaemon", "LVSTestSupport"]),
+        .testTarget(name: "LVSDataPlaneTests", dependencies: ["LVSDataPlane", "LVSTestSupport"]),
         .testTarget(name: "LabTests", dependencies: ["LVSTestSupport", "LVSCore"]),
     ],
     swiftLanguageModes: [.v6]
