@@ -35,6 +35,9 @@ public struct DataPlaneService: Service {
     }
 
     public func run() async throws {
+        let dp = dataPlane
+        // Registered first: a change made while the data plane starts is not missed.
+        director.addChangeObserver { dp.servicesChanged() }
         do {
             try dataPlane.start()
         } catch {
@@ -43,9 +46,7 @@ public struct DataPlaneService: Service {
             try? await gracefulShutdown()
             return
         }
-        let dp = dataPlane
         director.withIPVS { ipvs in ipvs.isLocalAddress = { dp.isLocalAddress($0) } }
-        director.addChangeObserver { dp.servicesChanged() }
         dp.servicesChanged()
         try? await gracefulShutdown()
         dp.stop()

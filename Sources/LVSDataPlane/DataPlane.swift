@@ -40,6 +40,8 @@ public final class DataPlane: @unchecked Sendable {
 
     // Shared between the worker and control threads.
     private let running = Atomic<Bool>(false)
+    /// Set once the guard can be reconciled (before the first reconcile in `start`).
+    private let accepting = Atomic<Bool>(false)
     private let published = Mutex(DataPlaneStatistics())
     private let shared = Mutex(Shared())
     private let guardLock = Mutex<String?>(nil)
@@ -96,6 +98,9 @@ public final class DataPlane: @unchecked Sendable {
         for fd in fds { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
         wakeRead = fds[0]
         wakeWrite = fds[1]
+        // From here on a change of the service table is applied (servicesChanged); the first
+        // reconcile below covers every change made before.
+        accepting.store(true, ordering: .releasing)
         if configuration.installGuard { reconcileGuard() }
         // Replies to local clients are handed to the stack on `lo` with a local source address
         // (the VIP): the kernel takes such a packet only with accept_local (fib_validate_source).
@@ -126,6 +131,7 @@ public final class DataPlane: @unchecked Sendable {
     /// Stops the worker and removes the guard table.
     public func stop() {
         guard running.exchange(false, ordering: .acquiringAndReleasing) else { return }
+        accepting.store(false, ordering: .releasing)
         var b: UInt8 = 1
         _ = write(wakeWrite, &b, 1)
         if let t = thread { pthread_join(t, nil) }
@@ -154,6 +160,7 @@ public final class DataPlane: @unchecked Sendable {
     /// Call after the service table changed (without the director's lock held): updates the
     /// guard and starts resolving the new real servers' next hops.
     public func servicesChanged() {
+        guard accepting.load(ordering: .acquiring) else { return }
         let services = configuration.installGuard ? reconcileGuard() : listServices()
         var destinations = Set<IPAddress>()
         for s in services { for r in s.realServers { destinations.insert(r.spec.endpoint.address) } }

@@ -243,8 +243,9 @@ public final class DataPlaneWorker {
     func handleICMPError(_ f: inout ReceivedFrame, _ info: PacketInfo, _ ipvs: IPVS, _ now: Timestamp) {
         let bytes = UnsafeRawBufferPointer(start: f.buffer + f.start, count: f.length)
         let flow = info.flow(in: bytes)
-        guard flow.protocolNumber == IPProtocolNumber.tcp || flow.protocolNumber == IPProtocolNumber.udp
-            || flow.protocolNumber == IPProtocolNumber.sctp
+        guard
+            flow.protocolNumber == IPProtocolNumber.tcp || flow.protocolNumber == IPProtocolNumber.udp
+                || flow.protocolNumber == IPProtocolNumber.sctp
         else {
             counters.add(.ignored)
             return

@@ -128,8 +128,11 @@ public struct TunnelDecapsulator {
     /// a tunnel packet for this host (IPv4 or IPv6 outer; ipip, 6in4 or GUE version 0).
     public static func innerPacket(_ p: UnsafeRawPointer, _ n: Int, guePort: UInt16?) -> Range<Int>? {
         guard n >= 14 else { return nil }
-        let et = UInt16(p.load(fromByteOffset: 12, as: UInt8.self)) << 8 | UInt16(p.load(fromByteOffset: 13, as: UInt8.self))
-        func be16(_ o: Int) -> Int { Int(p.load(fromByteOffset: o, as: UInt8.self)) << 8 | Int(p.load(fromByteOffset: o + 1, as: UInt8.self)) }
+        let et =
+            UInt16(p.load(fromByteOffset: 12, as: UInt8.self)) << 8 | UInt16(p.load(fromByteOffset: 13, as: UInt8.self))
+        func be16(_ o: Int) -> Int {
+            Int(p.load(fromByteOffset: o, as: UInt8.self)) << 8 | Int(p.load(fromByteOffset: o + 1, as: UInt8.self))
+        }
         let l3 = 14
         var l4: Int
         var proto: UInt8

@@ -29,7 +29,8 @@ public final class LabHost: @unchecked Sendable {
 
     /// `ip ARGS` in this namespace; throws with ip's message on failure.
     public func ip(_ args: String) throws {
-        let r = try LabNetwork.run([LabNetwork.tool("ip")!, "-n", namespace] + args.split(separator: " ").map(String.init))
+        let r = try LabNetwork.run(
+            [LabNetwork.tool("ip")!, "-n", namespace] + args.split(separator: " ").map(String.init))
         guard r.status == 0 else { throw LabError("\(name): ip \(args): \(r.stderr)") }
     }
 
@@ -113,7 +114,7 @@ public final class LabHost: @unchecked Sendable {
 
     /// Starts nginx (Debian nginx-light) serving `body` (plus a newline) at `/` on `ports`, the
     /// client address it sees at `/ip`, and a file `/big` of `bigBytes` random bytes.
-    public func startNginx(body: String, ports: [Int] = [80], bigBytes: Int = 0) throws {
+    public func startNginx(body: String, ports: [Int] = [80], bigBytes: Int = 0, ipv6: Bool = false) throws {
         let dir = lab.directory + "/nginx-\(name)"
         try FileManager.default.createDirectory(atPath: dir + "/html", withIntermediateDirectories: true)
         try (body + "\n").write(toFile: dir + "/html/index.html", atomically: true, encoding: .utf8)
@@ -123,7 +124,7 @@ public final class LabHost: @unchecked Sendable {
             for i in 0..<bigBytes { bytes[i] = UInt8.random(in: 0...255, using: &g) }
             try Data(bytes).write(to: URL(fileURLWithPath: dir + "/html/big"))
         }
-        let listens = ports.map { "listen \($0);" }.joined(separator: " ")
+        let listens = ports.map { ipv6 ? "listen \($0); listen [::]:\($0);" : "listen \($0);" }.joined(separator: " ")
         let conf = """
             daemon off;
             master_process on;
@@ -146,7 +147,8 @@ public final class LabHost: @unchecked Sendable {
         try conf.write(toFile: dir + "/nginx.conf", atomically: true, encoding: .utf8)
         let pid = try LabNetwork.spawn(
             [
-                LabNetwork.tool("ip")!, "netns", "exec", namespace, LabNetwork.tool("nginx")!, "-c", dir + "/nginx.conf",
+                LabNetwork.tool("ip")!, "netns", "exec", namespace, LabNetwork.tool("nginx")!, "-c",
+                dir + "/nginx.conf",
                 "-e", dir + "/error.log",
             ], stderrPath: dir + "/stderr.log")
         lab.adopt(pid)
@@ -154,7 +156,8 @@ public final class LabHost: @unchecked Sendable {
             if FileManager.default.fileExists(atPath: dir + "/nginx.pid") { return }
             usleep(10_000)
         }
-        throw LabError("\(name): nginx did not start: \((try? String(contentsOfFile: dir + "/error.log", encoding: .utf8)) ?? "")")
+        throw LabError(
+            "\(name): nginx did not start: \((try? String(contentsOfFile: dir + "/error.log", encoding: .utf8)) ?? "")")
     }
 
     /// `curl -s URL` from this host: the body, or nil when curl failed (timeout, refused).
@@ -223,7 +226,9 @@ public final class LabHost: @unchecked Sendable {
         sa.sin_family = sa_family_t(AF_INET)
         sa.sin_port = port.bigEndian
         let ok = withUnsafePointer(to: &sa) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard ok == 0 else {
             Glibc.close(fd)
@@ -260,7 +265,9 @@ public final class LabHost: @unchecked Sendable {
 
     /// Sends `payload` from this host to `address:port` over UDP (from `sourcePort`, 0 = any) and
     /// returns the answer, or nil after `timeout` seconds.
-    public func udpRequest(_ address: String, _ port: UInt16, _ payload: String, sourcePort: UInt16 = 0, timeout: Int32 = 2000)
+    public func udpRequest(
+        _ address: String, _ port: UInt16, _ payload: String, sourcePort: UInt16 = 0, timeout: Int32 = 2000
+    )
         throws -> String?
     {
         let fd = try socket(AF_INET, Int32(SOCK_DGRAM.rawValue))
@@ -269,7 +276,9 @@ public final class LabHost: @unchecked Sendable {
         local.sin_family = sa_family_t(AF_INET)
         local.sin_port = sourcePort.bigEndian
         _ = withUnsafePointer(to: &local) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         var to = sockaddr_in()
         to.sin_family = sa_family_t(AF_INET)
@@ -278,7 +287,9 @@ public final class LabHost: @unchecked Sendable {
         let bytes = Array(payload.utf8)
         let sent = withUnsafePointer(to: &to) { tp in
             tp.withMemoryRebound(to: sockaddr.self, capacity: 1) { sp in
-                bytes.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, sp, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                bytes.withUnsafeBytes {
+                    sendto(fd, $0.baseAddress, $0.count, 0, sp, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
             }
         }
         guard sent == bytes.count else { return nil }

@@ -19,7 +19,9 @@ struct GuardTests {
     @Test("VIP:port drops for every service; replies of NAT/FULLNAT servers only; fwmark services none")
     func rules() {
         let services = [
-            entry(.endpoint(.tcp, Endpoint("192.168.1.109:80")), [("192.168.0.112:8080", .masquerade), ("192.168.0.113:0", .fullNAT)]),
+            entry(
+                .endpoint(.tcp, Endpoint("192.168.1.109:80")),
+                [("192.168.0.112:8080", .masquerade), ("192.168.0.113:0", .fullNAT)]),
             entry(.endpoint(.udp, Endpoint("192.168.0.240:53")), [("192.168.0.223:53", .route)]),
             entry(.firewallMark(1, .inet), [("192.168.0.5:80", .masquerade)]),
         ]
@@ -60,7 +62,9 @@ func nlmsg(_ type: UInt16, _ fixed: [UInt8], _ attrs: [(UInt16, [UInt8])]) -> [U
         while body.count % 4 != 0 { body.append(0) }
     }
     let total = 16 + body.count
-    func le32(_ v: Int) -> [UInt8] { [UInt8(v & 0xFF), UInt8((v >> 8) & 0xFF), UInt8((v >> 16) & 0xFF), UInt8(v >> 24)] }
+    func le32(_ v: Int) -> [UInt8] {
+        [UInt8(v & 0xFF), UInt8((v >> 8) & 0xFF), UInt8((v >> 16) & 0xFF), UInt8(v >> 24)]
+    }
     return le32(total) + [UInt8(type & 0xFF), UInt8(type >> 8), 0, 0] + le32(1) + le32(0) + body
 }
 
@@ -68,13 +72,16 @@ func nlmsg(_ type: UInt16, _ fixed: [UInt8], _ attrs: [(UInt16, [UInt8])]) -> [U
 struct NetlinkTests {
     @Test("links, addresses, routes and neighbours give the egress of a real server; deletions take it away")
     func parse() {
-        let link = nlmsg(16, [0, 0, 1, 0, 3, 0, 0, 0, 0x43, 0x10, 1, 0, 0, 0, 0, 0], [
-            (1, [2, 0, 0, 0, 0, 0x0E]), (3, Array("eth0".utf8) + [0]), (4, [0xDC, 0x05, 0, 0]),
-        ])
+        let link = nlmsg(
+            16, [0, 0, 1, 0, 3, 0, 0, 0, 0x43, 0x10, 1, 0, 0, 0, 0, 0],
+            [
+                (1, [2, 0, 0, 0, 0, 0x0E]), (3, Array("eth0".utf8) + [0]), (4, [0xDC, 0x05, 0, 0]),
+            ])
         let addr = nlmsg(20, [2, 24, 0, 0, 3, 0, 0, 0], [(2, [192, 168, 0, 109]), (1, [192, 168, 0, 109])])
         let route = nlmsg(24, [2, 24, 0, 0, 254, 2, 253, 1, 0, 0, 0, 0], [(1, [192, 168, 0, 0]), (4, [3, 0, 0, 0])])
         let gw = nlmsg(24, [2, 0, 0, 0, 254, 2, 0, 1, 0, 0, 0, 0], [(5, [192, 168, 0, 1]), (4, [3, 0, 0, 0])])
-        let neigh = nlmsg(28, [2, 0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 1], [(1, [192, 168, 0, 112]), (2, [2, 0, 0, 0, 0, 0x51])])
+        let neigh = nlmsg(
+            28, [2, 0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 1], [(1, [192, 168, 0, 112]), (2, [2, 0, 0, 0, 0, 0x51])])
         var t = KernelTables()
         let all = link + addr + route + gw + neigh
         all.withUnsafeBytes { _ = NetlinkParser.apply($0, to: &t) }
@@ -92,7 +99,9 @@ struct NetlinkTests {
                 == .failure(.noNeighbor(NeighborKey(interface: 3, address: IPAddress("192.168.0.1")!))))
         let delNeigh = nlmsg(29, [2, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 1], [(1, [192, 168, 0, 112])])
         delNeigh.withUnsafeBytes { _ = NetlinkParser.apply($0, to: &t) }
-        #expect(t.egress(to: IPAddress("192.168.0.112")!) == .failure(.noNeighbor(NeighborKey(interface: 3, address: IPAddress("192.168.0.112")!))))
+        #expect(
+            t.egress(to: IPAddress("192.168.0.112")!)
+                == .failure(.noNeighbor(NeighborKey(interface: 3, address: IPAddress("192.168.0.112")!))))
     }
 
     @Test("truncated or lying messages are ignored, never read past the buffer")

@@ -90,7 +90,8 @@ struct WorkerTests {
     func localClient() throws {
         let h = try Harness()
         let local = Endpoint(IPAddress("192.168.1.109")!, 41000)
-        let syn = PacketBuilder.frame(.tcp, from: local, to: vip, srcMAC: .zero, dstMAC: .zero, payload: [], tcpFlags: 2)
+        let syn = PacketBuilder.frame(
+            .tcp, from: local, to: vip, srcMAC: .zero, dstMAC: .zero, payload: [], tcpFlags: 2)
         #expect(h.run(syn, on: 1).map(\.interface) == [3])
         let reply = PacketBuilder.frame(
             .tcp, from: rs, to: local, srcMAC: Macs.server, dstMAC: Macs.directorInside, payload: [], tcpFlags: 0x12)
@@ -145,7 +146,8 @@ struct WorkerTests {
         _ = h.run(PacketBuilder.frame(.tcp, from: client, to: vip, payload: [], tcpFlags: 0x02), on: 2)
         let payload = PacketBuilder.pattern(2500)
         let big = PacketBuilder.frame(.tcp, from: client, to: vip, dontFragment: true, payload: payload, tcpFlags: 0x18)
-        h.port.inject(big, interface: 2, offloadFlags: 1, gsoType: 1, gsoSize: 1000, checksumStart: 34, checksumOffset: 16)
+        h.port.inject(
+            big, interface: 2, offloadFlags: 1, gsoType: 1, gsoSize: 1000, checksumStart: 34, checksumOffset: 16)
         h.worker.runOnce(now: t0)
         let out = h.port.takeSent()
         #expect(out.count == 3)
@@ -154,7 +156,8 @@ struct WorkerTests {
             #expect(info.verdict == .ip && info.destination == rs.address && info.destinationPort == rs.port)
             #expect(info.l4Length - 20 == (i < 2 ? 1000 : 500))
             let tcp = Array(s.bytes[34...])
-            let sum = PacketBuilder.internetChecksum(tcp, adding: PacketBuilder.pseudoSum(client.address, rs.address, 6, tcp.count))
+            let sum = PacketBuilder.internetChecksum(
+                tcp, adding: PacketBuilder.pseudoSum(client.address, rs.address, 6, tcp.count))
             #expect(sum == 0, "segment \(i) checksum verifies")
         }
         #expect(h.worker.statistics()[.gsoSegments] == 3)
@@ -195,7 +198,9 @@ struct WorkerTests {
         let out = tun.run(syn, on: 2)
         try #require(out.count == 1)
         let outer = out[0].bytes.withUnsafeBytes { PacketParser.parse($0) }
-        #expect(outer.protocolNumber == 4 && outer.source == IPAddress("192.168.0.109")! && outer.destination == server.address)
+        #expect(
+            outer.protocolNumber == 4 && outer.source == IPAddress("192.168.0.109")!
+                && outer.destination == server.address)
         #expect(Array(out[0].bytes[34...]) == PacketBuilder.ipPacket(expected))
     }
 }

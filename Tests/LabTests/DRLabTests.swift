@@ -17,16 +17,21 @@ struct DRLabTests {
             "-C", "-A -t 192.168.0.240:80 -s rr", "-a -t 192.168.0.240:80 -r 192.168.0.223:80 -g -w 1",
             "-a -t 192.168.0.240:80 -r 192.168.0.224:80 -g -w 1",
         ])
-        #expect(try l.client.curlTimes(4, "http://192.168.0.240/") == ["rs2 nginx", "rs1 nginx", "rs2 nginx", "rs1 nginx"])
+        #expect(
+            try l.client.curlTimes(4, "http://192.168.0.240/") == ["rs2 nginx", "rs1 nginx", "rs2 nginx", "rs1 nginx"])
         // The real server saw the client itself, and no reply passed through the director:
         // IPVS counts no outgoing packet for DR (as the kernel's).
-        #expect(try l.client.curl("http://192.168.0.240/ip")?.trimmingCharacters(in: .whitespacesAndNewlines) == "192.168.0.220")
+        #expect(
+            try l.client.curl("http://192.168.0.240/ip")?.trimmingCharacters(in: .whitespacesAndNewlines)
+                == "192.168.0.220")
         let stats = try l.director.ipvsadm("-Ln --stats").stdout.split(separator: "\n").map {
             $0.split(separator: " ", omittingEmptySubsequences: true)
         }
         let service = try #require(stats.first { $0.first == "TCP" })
         // Prot LocalAddress:Port Conns InPkts OutPkts InBytes OutBytes
-        #expect(service[3] != "0" && service[4] == "0" && service[6] == "0", "InPkts counted, OutPkts/OutBytes 0: \(service)")
+        #expect(
+            service[3] != "0" && service[4] == "0" && service[6] == "0",
+            "InPkts counted, OutPkts/OutBytes 0: \(service)")
     }
 
     @Test("seed 003: -p 20 keeps a client on one server; -Lnc shows FIN_WAIT with --set 30 5 60; --stats counts")
@@ -51,7 +56,8 @@ struct DRLabTests {
         #expect(template.count == 1 && template[0][2] == "ASSURED", "\(lines)")
         let stats = try l.director.ipvsadm("-Ln --stats").stdout
         let service = try #require(
-            stats.split(separator: "\n").first { $0.hasPrefix("TCP") }?.split(separator: " ", omittingEmptySubsequences: true))
+            stats.split(separator: "\n").first { $0.hasPrefix("TCP") }?.split(
+                separator: " ", omittingEmptySubsequences: true))
         #expect(service[2] == "4", "4 connections counted: \(service)")
         #expect((Int(service[3]) ?? 0) >= 20, "in packets counted: \(service)")
         #expect((Int(service[5]) ?? 0) > 1000, "in bytes counted: \(service)")
@@ -73,7 +79,8 @@ struct DRLabTests {
         ])
         var answers: [String] = []
         for i in 0..<4 {
-            answers.append(try l.client.udpRequest(SeedLANLab.vip, 5353, "q\(i)", sourcePort: UInt16(41000 + i)) ?? "(none)")
+            answers.append(
+                try l.client.udpRequest(SeedLANLab.vip, 5353, "q\(i)", sourcePort: UInt16(41000 + i)) ?? "(none)")
         }
         #expect(answers == ["rs2 q0", "rs1 q1", "rs2 q2", "rs1 q3"])
     }

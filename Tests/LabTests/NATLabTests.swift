@@ -15,7 +15,8 @@ struct NATLabTests {
         let l = try SeedNATLab("nat-rr")
         defer { l.lab.close() }
         try l.director.ipvsadmScript(Self.natScript)
-        #expect(try l.client.curlTimes(4, "http://192.168.1.109/") == ["rs2 nginx", "rs1 nginx", "rs2 nginx", "rs1 nginx"])
+        #expect(
+            try l.client.curlTimes(4, "http://192.168.1.109/") == ["rs2 nginx", "rs1 nginx", "rs2 nginx", "rs1 nginx"])
         let listing = try l.director.ipvsadm("-Ln").stdout
         #expect(listing.contains("  -> 192.168.0.112:80             Masq    1      0          2"))
         #expect(listing.contains("  -> 192.168.0.113:80             Masq    1      0          2"))
@@ -26,10 +27,15 @@ struct NATLabTests {
         let l = try SeedNATLab("nat-local")
         defer { l.lab.close() }
         try l.director.ipvsadmScript(Self.natScript)
-        #expect(try l.director.curlTimes(4, "http://192.168.1.109/") == ["rs2 nginx", "rs1 nginx", "rs2 nginx", "rs1 nginx"])
+        #expect(
+            try l.director.curlTimes(4, "http://192.168.1.109/") == [
+                "rs2 nginx", "rs1 nginx", "rs2 nginx", "rs1 nginx",
+            ])
     }
 
-    @Test("seed 000 wrr 1:2: rs2 rs1 rs2 rs2 rs1 rs2 rs2 from a fresh table; the seed's run rs1 rs2 rs2 rs1 rs2 rs2 is a window of it")
+    @Test(
+        "seed 000 wrr 1:2: rs2 rs1 rs2 rs2 rs1 rs2 rs2 from a fresh table; the seed's run rs1 rs2 rs2 rs1 rs2 rs2 is a window of it"
+    )
     func weightedRoundRobin() throws {
         let l = try SeedNATLab("nat-wrr")
         defer { l.lab.close() }
@@ -39,7 +45,8 @@ struct NATLabTests {
         ])
         let got = try l.director.curlTimes(7, "http://192.168.1.109/")
         #expect(got == ["rs2", "rs1", "rs2", "rs2", "rs1", "rs2", "rs2"].map { $0 + " nginx" })
-        #expect(got[1...6].elementsEqual(["rs1 nginx", "rs2 nginx", "rs2 nginx", "rs1 nginx", "rs2 nginx", "rs2 nginx"]))
+        #expect(
+            got[1...6].elementsEqual(["rs1 nginx", "rs2 nginx", "rs2 nginx", "rs1 nginx", "rs2 nginx", "rs2 nginx"]))
     }
 
     @Test("NAT port translation: VIP:80 → RS:8080, and 3 MB downloads arrive intact (GSO, partial checksums)")
@@ -84,7 +91,8 @@ struct NATLabTests {
         ])
         var answers: [String] = []
         for i in 0..<4 {
-            answers.append(try l.client.udpRequest("192.168.1.109", 53, "ping\(i)", sourcePort: UInt16(40000 + i)) ?? "(none)")
+            answers.append(
+                try l.client.udpRequest("192.168.1.109", 53, "ping\(i)", sourcePort: UInt16(40000 + i)) ?? "(none)")
         }
         #expect(answers == ["rs2 ping0", "rs1 ping1", "rs2 ping2", "rs1 ping3"])
         let conns = try l.director.ipvsadm("-Lnc").stdout

@@ -15,7 +15,8 @@ struct TunnelLabTests {
             "-A -t 192.168.0.240:80 -s rr", "-a -t 192.168.0.240:80 -r 192.168.0.223:80 -i",
             "-a -t 192.168.0.240:80 -r 192.168.0.224:80 -i --tun-type gue --tun-port 6080",
         ])
-        #expect(try l.client.curlTimes(4, "http://192.168.0.240/") == ["rs2 nginx", "rs1 nginx", "rs2 nginx", "rs1 nginx"])
+        #expect(
+            try l.client.curlTimes(4, "http://192.168.0.240/") == ["rs2 nginx", "rs1 nginx", "rs2 nginx", "rs1 nginx"])
         #expect(try l.client.curl("http://192.168.0.240/ip")?.contains("192.168.0.220") == true)
         let listing = try l.director.ipvsadm("-Ln").stdout
         #expect(listing.contains("192.168.0.223:80             Tunnel  1"))
@@ -35,8 +36,11 @@ struct TunnelLabTests {
             "-A -t 192.168.0.240:80 -s rr", "-a -t 192.168.0.240:80 -r 192.168.0.223:8080 --fullnat",
             "-a -t 192.168.0.240:80 -r 192.168.0.224:8080 --fullnat", "-P -t 192.168.0.240:80 -z 192.168.0.150",
         ])
-        #expect(try l.client.curlTimes(4, "http://192.168.0.240/") == ["rs2 nginx", "rs1 nginx", "rs2 nginx", "rs1 nginx"])
-        #expect(try l.client.curl("http://192.168.0.240/ip")?.trimmingCharacters(in: .whitespacesAndNewlines) == "192.168.0.150")
+        #expect(
+            try l.client.curlTimes(4, "http://192.168.0.240/") == ["rs2 nginx", "rs1 nginx", "rs2 nginx", "rs1 nginx"])
+        #expect(
+            try l.client.curl("http://192.168.0.240/ip")?.trimmingCharacters(in: .whitespacesAndNewlines)
+                == "192.168.0.150")
         let conns = connectionLines(try l.director.ipvsadm("-Lnc").stdout)
         #expect(conns.contains { $0.count == 6 && $0[3].hasPrefix("192.168.0.220:") && $0[5] == "192.168.0.224:8080" })
     }

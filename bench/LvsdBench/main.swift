@@ -1,8 +1,8 @@
 // lvsd for benchmarks: the same daemon, with CMallocCounter linked so the data plane counts allocations.
 import CMallocCounter
 import Glibc
-import LVSDaemon
 import LVSCore
+import LVSDaemon
 import LVSDataPlane
 
 var environment: [String: String] = [:]
