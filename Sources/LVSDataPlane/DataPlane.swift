@@ -57,6 +57,8 @@ public final class DataPlane: @unchecked Sendable {
         var localAddresses: Set<IPAddress> = []
         var pendingDestinations: [IPAddress] = []
         var guardError: String?
+        var guardedSources: Set<GuardedSource> = []
+        var guardedGeneration: UInt64 = 0
     }
 
     /// `listServices` must take the director's lock itself (it is called without it held).
@@ -174,7 +176,15 @@ public final class DataPlane: @unchecked Sendable {
     func reconcileGuard() -> [VirtualServiceEntry] {
         let services = listServices()
         let interfaces = shared.withLock { $0.attachedInterfaces }
-        let script = NFTablesGuard.script(interfaces: interfaces, rules: NFTablesGuard.rules(for: services))
+        let rules = NFTablesGuard.rules(for: services)
+        let sources = Set(rules.compactMap(\.sourceKey))
+        shared.withLock {
+            if $0.guardedSources != sources {
+                $0.guardedSources = sources
+                $0.guardedGeneration &+= 1
+            }
+        }
+        let script = NFTablesGuard.script(interfaces: interfaces, rules: rules)
         guardLock.withLock { last in
             guard last != script else { return }
             if let e = NFTablesGuard.apply(script) {
@@ -200,6 +210,7 @@ public final class DataPlane: @unchecked Sendable {
         var lastPublish: UInt64 = 0
         var lastFile: UInt64 = 0
         var generation = worker.tables.generation
+        var guardedGeneration: UInt64 = 0
         var drain = [UInt8](repeating: 0, count: 64)
         while running.load(ordering: .acquiring) {
             if monitor.poll(into: &worker.tables) || monitor.needsResync {
@@ -213,10 +224,13 @@ public final class DataPlane: @unchecked Sendable {
                     reconcileGuard()
                 }
             }
-            let pending = shared.withLock { s -> [IPAddress] in
+            let (pending, guarded) = shared.withLock { s -> ([IPAddress], Set<GuardedSource>?) in
                 defer { s.pendingDestinations = [] }
-                return s.pendingDestinations
+                let g = s.guardedGeneration != guardedGeneration ? s.guardedSources : nil
+                guardedGeneration = s.guardedGeneration
+                return (s.pendingDestinations, g)
             }
+            if let guarded { worker.guardedSources = guarded }
             let now = Timestamp(nanoseconds: clvs_monotonic_ns())
             if !pending.isEmpty { worker.prepare(destinations: pending, now: now) }
             let n = worker.runOnce(now: now)

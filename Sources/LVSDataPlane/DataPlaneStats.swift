@@ -38,6 +38,9 @@ public enum DataPlaneCounter: Int, CaseIterable, Sendable, CustomStringConvertib
     case localServerUnsupported
     /// Packets of a virtual service that matched no connection and no scheduling rule (`.pass`).
     case passed
+    /// Replies from guarded real servers that belong to the director's own sockets, handed to
+    /// the local stack through `lo`.
+    case deliveredLocally
     /// Batches processed (one lock hold each).
     case batches
     /// Heap allocations while processing batches (only counted by builds with a malloc counter).
@@ -64,6 +67,7 @@ public enum DataPlaneCounter: Int, CaseIterable, Sendable, CustomStringConvertib
         case .ipvsDropped: return "ipvs_dropped"
         case .localServerUnsupported: return "local_server_unsupported"
         case .passed: return "passed"
+        case .deliveredLocally: return "delivered_locally"
         case .batches: return "batches"
         case .mallocs: return "mallocs"
         case .ringDrops: return "ring_drops"

@@ -35,6 +35,9 @@ public final class DataPlaneWorker {
     private var egressCache: [IPAddress: Egress] = [:]
     /// Neighbours whose resolution was asked for, and when (nanoseconds).
     private var resolving: [NeighborKey: UInt64] = [:]
+    /// Real server endpoints whose replies the guard drops outside `lo`: a reply of theirs that
+    /// IPVS passes (no connection: the director's own socket) is handed to the local stack.
+    public var guardedSources: Set<GuardedSource> = []
     /// Called when a next hop's MAC is missing (the AF_PACKET build asks the kernel by netlink).
     public var resolveNeighbor: (NeighborKey) -> Void = { _ in }
 
@@ -200,7 +203,18 @@ public final class DataPlaneWorker {
         }
         switch verdict {
         case .pass:
-            if inbound { counters.add(.passed) } else { counters.add(.ignored) }
+            if inbound {
+                counters.add(.passed)
+            } else if f.interface != tables.loopbackIndex && !guardedSources.isEmpty
+                && (guardedSources.contains(
+                    GuardedSource(protocolNumber: info.protocolNumber, address: info.source, port: info.sourcePort))
+                    || guardedSources.contains(
+                        GuardedSource(protocolNumber: info.protocolNumber, address: info.source, port: 0)))
+            {
+                deliverLocally(&f, info)
+            } else {
+                counters.add(.ignored)
+            }
         case .drop:
             counters.add(.ipvsDropped)
         case .unreachable:
@@ -214,6 +228,31 @@ public final class DataPlaneWorker {
             }
             forward(&f, info, d, inbound: inbound, now: now)
         }
+    }
+
+    /// Hands a frame the guard dropped, but which is not IPVS's, to the local stack through `lo`
+    /// (where the reply rules do not apply): finished checksum, zero MACs.
+    func deliverLocally(_ f: inout ReceivedFrame, _ info: PacketInfo) {
+        guard info.l3Offset == 14, info.ipEnd <= f.length else {
+            counters.add(.ignored)
+            return
+        }
+        if f.needsChecksum {
+            let whole = UnsafeMutableRawBufferPointer(start: f.buffer + f.start, count: f.length)
+            if let r = PartialChecksum.complete(
+                whole, start: Int(f.checksumStart), offset: Int(f.checksumOffset), end: info.ipEnd,
+                isUDP: info.protocolNumber == IPProtocolNumber.udp)
+            {
+                counters.drop(r)
+                return
+            }
+            counters.add(.checksumsCompleted)
+        }
+        let p = f.buffer + f.start
+        p.storeBytes(of: 0, toByteOffset: 0, as: UInt64.self)
+        p.storeBytes(of: 0, toByteOffset: 8, as: UInt32.self)
+        counters.add(.deliveredLocally)
+        queue(p, info.ipEnd, tables.loopbackIndex)
     }
 
     /// The first chunk type of an SCTP packet (what the state machine reads).

@@ -28,14 +28,34 @@ public struct GuardRule: Hashable, Sendable, Comparable {
         (a.side, a.address, a.transport.rawValue, a.port) < (b.side, b.address, b.transport.rawValue, b.port)
     }
 
-    /// The nft rule text.
+    /// The nft rule text. Reply rules do not apply on `lo`: the data plane hands the replies
+    /// that are not IPVS's (the director's own connections to a real server, health checks)
+    /// back to the local stack there.
     public var nft: String {
         let fam = address.family == .inet ? "ip" : "ip6"
         let dir = side == .destination ? "daddr" : "saddr"
         let proto = transport == .tcp ? "tcp" : transport == .udp ? "udp" : "sctp"
         let portDir = side == .destination ? "dport" : "sport"
-        if port == 0 { return "\(fam) \(dir) \(address) meta l4proto \(proto) drop" }
-        return "\(fam) \(dir) \(address) \(proto) \(portDir) \(port) drop"
+        let onlyOutside = side == .source ? "iifname != \"lo\" " : ""
+        if port == 0 { return "\(onlyOutside)\(fam) \(dir) \(address) meta l4proto \(proto) drop" }
+        return "\(onlyOutside)\(fam) \(dir) \(address) \(proto) \(portDir) \(port) drop"
+    }
+
+    /// The matching key of a reply rule: protocol number, address, port (0 = any).
+    public var sourceKey: GuardedSource? {
+        side == .source ? GuardedSource(protocolNumber: transport.rawValue, address: address, port: port) : nil
+    }
+}
+
+/// A real server endpoint whose replies the guard drops on the outside interfaces.
+public struct GuardedSource: Hashable, Sendable {
+    public var protocolNumber: UInt8
+    public var address: IPAddress
+    public var port: UInt16
+    public init(protocolNumber: UInt8, address: IPAddress, port: UInt16) {
+        self.protocolNumber = protocolNumber
+        self.address = address
+        self.port = port
     }
 }
 

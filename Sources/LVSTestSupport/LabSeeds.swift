@@ -20,7 +20,8 @@ public struct SeedNATLab {
     public static let rs1Address = "192.168.0.112"
     public static let rs2Address = "192.168.0.113"
 
-    public init(_ tag: String, bigBytes: Int = 0) throws {
+    /// `keepalivedConf`, if given, is written to the lab directory and lvsd runs it with `-f`.
+    public init(_ tag: String, bigBytes: Int = 0, keepalivedConf: String? = nil) throws {
         lab = try LabNetwork(tag)
         do {
             client = try lab.host("cli")
@@ -41,7 +42,13 @@ public struct SeedNATLab {
                 try h.startNginx(body: body, ports: [80, 8080], bigBytes: bigBytes)
                 try h.startUDPEcho(port: 5353, reply: body.replacingOccurrences(of: " nginx", with: ""))
             }
-            try director.startLVSD()
+            if let conf = keepalivedConf {
+                let path = lab.directory + "/keepalived.conf"
+                try conf.write(toFile: path, atomically: true, encoding: .utf8)
+                try director.startLVSD(["-f", path])
+            } else {
+                try director.startLVSD()
+            }
         } catch {
             lab.close()
             throw error

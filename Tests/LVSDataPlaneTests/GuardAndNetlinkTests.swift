@@ -35,8 +35,8 @@ struct GuardTests {
                     type filter hook ingress devices = { "eth0", "lo" } priority -500; policy accept;
                     ip daddr 192.168.0.240 udp dport 53 drop
                     ip daddr 192.168.1.109 tcp dport 80 drop
-                    ip saddr 192.168.0.112 tcp sport 8080 drop
-                    ip saddr 192.168.0.113 tcp sport 80 drop
+                    iifname != "lo" ip saddr 192.168.0.112 tcp sport 8080 drop
+                    iifname != "lo" ip saddr 192.168.0.113 tcp sport 80 drop
                     ip daddr 192.168.0.240 ip frag-off & 0x1fff != 0 drop
                     ip daddr 192.168.1.109 ip frag-off & 0x1fff != 0 drop
                   }

@@ -116,4 +116,47 @@ struct NATLabTests {
         #expect(try l.client.curl("http://192.168.1.109/", timeout: 5) == nil)
         #expect(Date().timeIntervalSince(started) < 4)
     }
+
+    @Test("the director's own connections to a NAT real server's port still work (the guard hands them back)")
+    func directorOwnConnections() throws {
+        let l = try SeedNATLab("nat-own")
+        defer { l.lab.close() }
+        try l.director.ipvsadmScript(Self.natScript)
+        #expect(try l.director.curl("http://192.168.0.112/")?.hasPrefix("rs1 nginx") == true)
+        #expect(try l.director.curl("http://192.168.0.113/")?.hasPrefix("rs2 nginx") == true)
+        #expect(try l.client.curlTimes(2, "http://192.168.1.109/") == ["rs2 nginx", "rs1 nginx"])
+    }
+
+    @Test("lvsd -f keepalived.conf: lb_kind NAT with TCP_CHECK health checks serves the VIP")
+    func keepalivedConfiguration() throws {
+        let conf = """
+            virtual_server 192.168.1.109 80 {
+                delay_loop 1
+                lb_algo rr
+                lb_kind NAT
+                protocol TCP
+                real_server 192.168.0.112 80 {
+                    weight 1
+                    TCP_CHECK {
+                        connect_timeout 1
+                    }
+                }
+                real_server 192.168.0.113 80 {
+                    weight 1
+                    TCP_CHECK {
+                        connect_timeout 1
+                    }
+                }
+            }
+
+            """
+        let l = try SeedNATLab("nat-conf", keepalivedConf: conf)
+        defer { l.lab.close() }
+        // Checks run every second; after a few rounds both servers are still in (they answer).
+        sleep(3)
+        let listing = try l.director.ipvsadm("-Ln").stdout
+        #expect(listing.contains("192.168.0.112:80") && listing.contains("192.168.0.113:80"), "\(listing)")
+        let bodies = try l.client.curlTimes(4, "http://192.168.1.109/")
+        #expect(Set(bodies) == ["rs1 nginx", "rs2 nginx"], "\(bodies)")
+    }
 }
