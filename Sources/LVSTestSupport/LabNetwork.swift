@@ -44,8 +44,8 @@ public final class LabNetwork: @unchecked Sendable {
     /// the built binaries are needed.
     public static var unavailableReason: String? {
         if getuid() != 0 { return "lab tests need root (network namespaces)" }
-        for tool in ["ip", "nft", "nginx", "curl"] where Self.tool(tool) == nil {
-            return "lab tests need \(tool) (Debian: iproute2 nftables nginx-light curl)"
+        for tool in ["ip", "nft", "nginx", "curl", "sysctl"] where Self.tool(tool) == nil {
+            return "lab tests need \(tool) (Debian: iproute2 nftables nginx-light curl procps)"
         }
         for b in ["lvsd", "ipvsadm", "lvs-realserver"] where !FileManager.default.isExecutableFile(atPath: binary(b)) {
             return "lab tests need the built \(b) next to the test bundle (swift build first)"
