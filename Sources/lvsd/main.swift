@@ -14,6 +14,7 @@ while let p = entry.pointee {
 }
 var hooks = LVSDaemonHooks()
 hooks.configurationTester = KeepalivedConfigurationTester(environment: environment)
+hooks.dataPlane = DataPlaneService.make(statisticsFile: environment["LVSD_STATS_FILE"])
 // -f FILE: the keepalived configuration's table, health checks, VRRP and SIGHUP reload.
 let vrrp = VRRPDaemon(hostName: VRRPDaemon.systemHostName())
 let keepalived = KeepalivedDaemonSupport(environment: environment, vrrp: vrrp)
