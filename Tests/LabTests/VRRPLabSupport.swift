@@ -332,6 +332,8 @@ final class LabDirector: @unchecked Sendable {
             (try? lab.sh(namespace, "\(VRRPLab.binary("ipvsadm")) -Ln >/dev/null 2>&1").status) == 0
         }
         if up == nil { throw LabFailure("\(name): lvsd did not come up:\n\(logText)") }
+        let attached = await VRRPLab.waitUntil(seconds: 10) { logText.contains("data plane attached") }
+        if attached == nil { throw LabFailure("\(name): lvsd's data plane did not attach:\n\(logText)") }
     }
 
     /// Rewrites the configuration (for a SIGHUP reload).
