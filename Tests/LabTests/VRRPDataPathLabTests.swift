@@ -208,3 +208,82 @@ func inPackets(_ listing: String) -> Int {
     let fields = line.split(separator: " ", omittingEmptySubsequences: true)
     return fields.count > 3 ? Int(fields[3]) ?? 0 : 0
 }
+
+/// Set `SWIFTLVS_BENCH_VRRP=1` to run the failover-time measurement (bench/RESULTS.md).
+private let benchEnabled = ProcessInfo.processInfo.environment["SWIFTLVS_BENCH_VRRP"] == "1"
+
+extension VRRPLabs {
+    /// Not a test of timing (nothing is asserted about it): the measurement of issue 7, from
+    /// `kill -9` of the master lvsd to the first HTTP 200 through the VIP, now served by the backup.
+    @Suite(
+        "VRRP failover time (measurement, SWIFTLVS_BENCH_VRRP=1)",
+        .enabled(if: benchEnabled && vrrpLabSkipReason == nil, "set SWIFTLVS_BENCH_VRRP=1 (root) to measure"))
+    struct VRRPFailoverBench {
+        func measure(version: Int, advert: String, runs: Int) async throws {
+            let l = try await DataPathLab("bench-v\(version)")
+            defer { l.lab.close() }
+            let master = try LabDirector(
+                lab: l.lab, namespace: l.d1, name: "lvs01",
+                config: DataPathLab.config(master: true, version: version, advert: advert))
+            let backup = try LabDirector(
+                lab: l.lab, namespace: l.d2, name: "lvs02",
+                config: DataPathLab.config(master: false, version: version, advert: advert))
+            try await backup.start()
+            let probe = HTTPProbe(namespace: l.client)
+            var vipTimes: [Double] = []
+            var curlTimes: [Double] = []
+            for _ in 0..<runs {
+                try await master.start()
+                let settled = await VRRPLab.waitUntil(seconds: 10) {
+                    l.lab.holds(l.d1, DataPathLab.vip, on: "eth0") && !l.lab.holds(l.d2, DataPathLab.vip, on: "eth0")
+                }
+                try #require(settled != nil, "\(master.logText)")
+                try await Task.sleep(for: .seconds(2))
+                try #require(probe.inside { HTTPProbe.get(DataPathLab.vip, timeoutMS: 500) != nil ? 1 : nil } != nil)
+                // The backup's VIP is watched from another thread while the probe runs.
+                final class Seen: @unchecked Sendable { var at: Double? }
+                let seen = Seen()
+                let d2 = l.d2
+                let lab = l.lab
+                let watcher = Thread {
+                    let end = HTTPProbe.now() + 10
+                    while HTTPProbe.now() < end {
+                        if lab.holds(d2, DataPathLab.vip, on: "eth0") {
+                            seen.at = HTTPProbe.now()
+                            return
+                        }
+                        usleep(5_000)
+                    }
+                }
+                let t0 = HTTPProbe.now()
+                await master.crash()
+                watcher.start()
+                let first = probe.firstSuccess(after: t0, limit: 10)
+                try #require(first != nil, "\(backup.logText)")
+                for _ in 0..<200 where seen.at == nil { usleep(10_000) }
+                curlTimes.append(first! - t0)
+                if let at = seen.at { vipTimes.append(at - t0) }
+            }
+            func summary(_ v: [Double]) -> String {
+                let s = v.sorted()
+                guard !s.isEmpty else { return "-" }
+                return String(
+                    format: "min %.3f s, median %.3f s, max %.3f s (%d runs)", s.first!, s[s.count / 2], s.last!,
+                    s.count)
+            }
+            print("[vrrp-bench] v\(version) advert_int \(advert): kill -9 -> VIP on the backup: \(summary(vipTimes))")
+            print(
+                "[vrrp-bench] v\(version) advert_int \(advert): kill -9 -> first HTTP 200 via the backup: \(summary(curlTimes))"
+            )
+            print(
+                "[vrrp-bench] v\(version) samples: \(curlTimes.map { String(format: "%.3f", $0) }.joined(separator: " "))"
+            )
+        }
+
+        @Test("VRRPv2 advert_int 1 (seed 003): kill -9 of the master → first HTTP 200 through the backup")
+        func v2() async throws { try await measure(version: 2, advert: "1", runs: 5) }
+
+        @Test("VRRPv3 advert_int 0.1: kill -9 of the master → first HTTP 200 through the backup")
+        func v3() async throws { try await measure(version: 3, advert: "0.1", runs: 10) }
+    }
+}

@@ -327,12 +327,15 @@ final class LabDirector: @unchecked Sendable {
 
     /// Starts lvsd -n -l -f CONFIG and waits until it answers ipvsadm.
     func start() async throws {
+        let earlier = logText.utf8.count
         pid = try lab.start(namespace, [VRRPLab.binary("lvsd"), "-n", "-l", "-D", "-f", config], log: log)
         let up = await VRRPLab.waitUntil(seconds: 10) {
             (try? lab.sh(namespace, "\(VRRPLab.binary("ipvsadm")) -Ln >/dev/null 2>&1").status) == 0
         }
         if up == nil { throw LabFailure("\(name): lvsd did not come up:\n\(logText)") }
-        let attached = await VRRPLab.waitUntil(seconds: 10) { logText.contains("data plane attached") }
+        let attached = await VRRPLab.waitUntil(seconds: 10) {
+            String(decoding: Array(logText.utf8).dropFirst(earlier), as: UTF8.self).contains("data plane attached")
+        }
         if attached == nil { throw LabFailure("\(name): lvsd's data plane did not attach:\n\(logText)") }
     }
 
