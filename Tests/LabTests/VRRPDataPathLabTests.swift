@@ -20,28 +20,37 @@ final class DataPathLab {
     let d1: String
     let d2: String
     let client: String
+    let vip: String
     static let vip = "192.168.0.240"
 
-    init(_ tag: String) async throws {
+    /// `servers`: (name, address, nginx body); `directors`: the two directors' addresses.
+    init(
+        _ tag: String, vip: String = DataPathLab.vip, directors: (String, String) = ("192.168.0.210", "192.168.0.211"),
+        client clientAddress: String = "192.168.0.220",
+        servers: [(String, String, String)] = [
+            ("web01", "192.168.0.223", "192.168.0.223 bbs"), ("web02", "192.168.0.224", "192.168.0.224 bbs"),
+        ]
+    ) async throws {
+        self.vip = vip
         lab = try VRRPLab(tag)
         do {
             _ = try lab.makeSwitch()
             d1 = try lab.host("lvs01")
             d2 = try lab.host("lvs02")
             client = try lab.host("client")
-            try lab.attach(d1, "eth0", address: "192.168.0.210/24")
-            try lab.attach(d2, "eth0", address: "192.168.0.211/24")
-            try lab.attach(client, "eth0", address: "192.168.0.220/24")
-            for (name, address) in [("web01", "192.168.0.223"), ("web02", "192.168.0.224")] {
+            try lab.attach(d1, "eth0", address: directors.0 + "/24")
+            try lab.attach(d2, "eth0", address: directors.1 + "/24")
+            try lab.attach(client, "eth0", address: clientAddress + "/24")
+            for (name, address, body) in servers {
                 let ns = try lab.host(name)
                 try lab.attach(ns, "eth0", address: address + "/24")
-                // seed 003 §2.2.2 / §2.4.2: the VIP on lo, ARP suppressed.
+                // seed 003 §2.2.2 / seed 000 lvs_rs.sh: the VIP on lo, ARP suppressed.
                 let r = try lab.sh(
                     ns,
-                    "ip addr add \(Self.vip)/32 dev lo label lo:0 && sysctl -qw net.ipv4.conf.lo.arp_ignore=1 net.ipv4.conf.lo.arp_announce=2 net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2"
+                    "ip addr add \(vip)/32 dev lo label lo:0 && sysctl -qw net.ipv4.conf.lo.arp_ignore=1 net.ipv4.conf.lo.arp_announce=2 net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2"
                 )
                 guard r.status == 0 else { throw LabFailure("\(name): \(r.output)") }
-                _ = try await lab.startNginx(ns, name: name, body: "\(address) bbs")
+                _ = try await lab.startNginx(ns, name: name, body: body)
             }
         } catch {
             lab.close()
@@ -155,6 +164,33 @@ extension VRRPLabs {
         "VRRP labs: curl through the VIP of two lvsd directors (DR, nginx real servers)",
         .enabled(if: vrrpLabSkipReason == nil, Comment(rawValue: vrrpLabSkipReason ?? "")))
     struct VRRPDataPathLabTests {
+        @Test(
+            "seed 000 §3 (MASTER 100 / BACKUP 90, DR wlc, persistence_timeout 60): curl through 192.168.0.110 before and after kill -9 of the master"
+        )
+        func seed000Curl() async throws {
+            let l = try await DataPathLab(
+                "curl000", vip: "192.168.0.110", directors: ("192.168.0.101", "192.168.0.102"), client: "192.168.0.200",
+                servers: [("rs1", "192.168.0.112", "rs1 nginx"), ("rs2", "192.168.0.113", "rs2 nginx")])
+            defer { l.lab.close() }
+            let backupConfig = SeedConfigs.seed000Master.replacingOccurrences(of: "state MASTER", with: "state BACKUP")
+                .replacingOccurrences(of: "priority 100", with: "priority 90")
+            let master = try LabDirector(lab: l.lab, namespace: l.d1, name: "dir1", config: SeedConfigs.seed000Master)
+            let backup = try LabDirector(lab: l.lab, namespace: l.d2, name: "dir2", config: backupConfig)
+            try await master.start()
+            try await backup.start()
+            #expect(await VRRPLab.waitUntil(seconds: 5) { l.lab.holds(l.d1, l.vip, on: "eth0") } != nil)
+            try await Task.sleep(for: .seconds(4))
+            let url = "http://192.168.0.110/"
+            let bodies = (0..<4).map { _ in l.lab.curl(l.client, url) ?? "(failed)" }
+            // persistence_timeout 60: one client stays on one real server.
+            #expect(Set(bodies).count == 1 && ["rs1 nginx", "rs2 nginx"].contains(bodies[0]), "\(bodies)")
+            await master.crash()
+            let back = await VRRPLab.waitUntil(seconds: 10) { l.lab.curl(l.client, url, timeout: 0.5) != nil }
+            #expect(back != nil, "\(backup.logText)")
+            #expect(l.lab.holds(l.d2, l.vip, on: "eth0"))
+            #expect(inPackets(try backup.ipvsadm("-Ln --stats").output) > 0)
+        }
+
         @Test(
             "seed 003 §3.8: curl through the VIP alternates the real servers; kill -9 of the master → curl works again through the backup; the master returns (preempt) → through it; SIGTERM → through the backup"
         )

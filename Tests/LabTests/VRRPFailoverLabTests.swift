@@ -210,7 +210,8 @@ extension VRRPLabs {
             #expect(await VRRPLab.waitUntil(seconds: 8) { lab.holds(n1, vip, on: "ens33") } != nil, "\(master.logText)")
             try await backup.start()
             try await Task.sleep(for: .seconds(2))
-            touch(lab, nc, vip)
+            // seed 002 §9: the VIP leads to the master's nginx.
+            #expect(lab.curl(nc, "http://\(vip)/") == "129 nginx")
             #expect(lab.neighbour(nc, vip) == lab.mac(n1, "ens33"))
             // nginx stops on the master: the script fails, priority 100 → 80, the backup (100) preempts.
             await lab.stop(nginx1)
@@ -221,6 +222,8 @@ extension VRRPLabs {
             #expect(master.logText.contains("VRRP_Script(chk_nginx) failed"))
             #expect(master.logText.contains("(VI_1) Changing effective priority from 100 to 80"))
             #expect(await VRRPLab.waitUntil(seconds: 2) { lab.neighbour(nc, vip) == lab.mac(n2, "ens33") } != nil)
+            // ... and now to the backup's.
+            #expect(lab.curl(nc, "http://\(vip)/") == "130 nginx")
         }
 
         @Test(
