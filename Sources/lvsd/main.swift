@@ -22,5 +22,7 @@ hooks.reload = keepalived
 hooks.additionalServices.append { director, logger in keepalived.makeService(director: director, logger: logger) }
 exit(
     LVSDaemonMain.run(arguments: Array(CommandLine.arguments.dropFirst()), environment: environment, hooks: hooks) {
-        IPVS()
+        let ipvs = IPVS()
+        ipvs.interfaceMTU = { InterfaceMTU.of($0) }
+        return ipvs
     })
