@@ -26,5 +26,7 @@ hooks.additionalServices.append { director, logger in keepalived.makeService(dir
 hooks.additionalServices.append { _, logger in vrrp.makeService(logger: logger) }
 exit(
     LVSDaemonMain.run(arguments: Array(CommandLine.arguments.dropFirst()), environment: environment, hooks: hooks) {
-        IPVS()
+        let ipvs = IPVS()
+        ipvs.interfaceMTU = { InterfaceMTU.of($0) }
+        return ipvs
     })
