@@ -27,8 +27,13 @@ public final class KeepalivedDaemonSupport: DaemonConfigurationSupport, ReloadHa
     private var startedEngine: HealthCheckEngine?
     private var pendingActions: [HealthCheckAction] = []
     private var service: HealthCheckService?
+    /// The configuration's VRRP part goes to it, at start and on each reload.
+    private let vrrp: VRRPDaemon?
 
-    public init(environment: [String: String]) { self.environment = environment }
+    public init(environment: [String: String], vrrp: VRRPDaemon? = nil) {
+        self.environment = environment
+        self.vrrp = vrrp
+    }
 
     func options(_ configID: String?) -> ConfigReaderOptions {
         ConfigReaderOptions(configID: configID ?? LocalConfigFileSystem.shortHostName(), environment: environment)
@@ -70,6 +75,7 @@ public final class KeepalivedDaemonSupport: DaemonConfigurationSupport, ReloadHa
             if case .ipvs(let c) = a { commands.append(c) } else { rest.append(a) }
         }
         for problem in table.apply(commands) { logger.warning("\(problem)") }
+        vrrp?.configure(configuration, logger: logger)
         lock.lock()
         self.file = file
         self.configID = configID
@@ -111,6 +117,7 @@ public final class KeepalivedDaemonSupport: DaemonConfigurationSupport, ReloadHa
             return
         }
         await service.reload(configuration)
+        await vrrp?.reload(configuration, logger: logger)
         logger.info("Configuration \(file) reloaded")
     }
 }

@@ -15,11 +15,15 @@ while let p = entry.pointee {
 var hooks = LVSDaemonHooks()
 hooks.configurationTester = KeepalivedConfigurationTester(environment: environment)
 hooks.dataPlane = DataPlaneService.make(statisticsFile: environment["LVSD_STATS_FILE"])
-// -f FILE: the keepalived configuration's table, health checks and SIGHUP reload.
-let keepalived = KeepalivedDaemonSupport(environment: environment)
+// -f FILE: the keepalived configuration's table, health checks, VRRP and SIGHUP reload.
+let vrrp = VRRPDaemon(hostName: VRRPDaemon.systemHostName())
+let keepalived = KeepalivedDaemonSupport(environment: environment, vrrp: vrrp)
 hooks.configuration = keepalived
 hooks.reload = keepalived
 hooks.additionalServices.append { director, logger in keepalived.makeService(director: director, logger: logger) }
+// VRRP last: the service group stops services in reverse order, so on SIGTERM the priority-0
+// advert goes out and the VIPs are removed first.
+hooks.additionalServices.append { _, logger in vrrp.makeService(logger: logger) }
 exit(
     LVSDaemonMain.run(arguments: Array(CommandLine.arguments.dropFirst()), environment: environment, hooks: hooks) {
         let ipvs = IPVS()

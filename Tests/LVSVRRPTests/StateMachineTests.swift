@@ -93,7 +93,7 @@ struct TimerAndStartupTests {
                     VRRPNotifyInvocation(
                         kind: .generic, command: "/notify.sh", arguments: ["INSTANCE", "VI_1", "MASTER", "100"])),
             ])
-        #expect(a.logs == ["(VI_1) Entering MASTER STATE"])
+        #expect(a.logs == ["(VI_1) Receive advertisement timeout", "(VI_1) Entering MASTER STATE"])
         #expect(i.addressesInstalled)
     }
 
@@ -290,6 +290,31 @@ struct MasterRulesTests {
         #expect(a.adverts == [100] && i.state == .master)
         #expect(
             a.logs == ["(VI_1) Received advert from 192.168.0.2 with lower priority 50, ours 100, forcing new election"]
+        )
+    }
+
+    @Test(
+        "K:vrrp_state_master_rx: a lower-priority advert also refreshes ARP caches: garp_lower_prio_repeat now and after garp_lower_prio_delay"
+    )
+    func lowerRefreshesARP() {
+        let c = config()
+        var i = masterInstance(c)
+        let vip = c.virtualIPAddresses
+        let a = i.handle(.packet(advertPacket(for: c, priority: 50)), now: at(5))
+        #expect(a.effects == [.sendAdvert(priority: 100), .sendGratuitous(vip, repeat: 5)])
+        // The second burst 5 s later, at 10 s (the master's own garp_master_delay burst came at 8.61 s).
+        var garps: [Timestamp] = []
+        var next = a.timer
+        while let t = next, t <= at(10.5) {
+            let b = i.handle(.timer, now: t)
+            if b.effects.contains(.sendGratuitous(vip, repeat: 5)) { garps.append(t) }
+            next = b.timer
+        }
+        #expect(garps == [at(3.609375 + 5), at(10)])
+        let none = config { $0.garpLowerPriorityRepeat = 0 }
+        var j = masterInstance(none)
+        #expect(
+            j.handle(.packet(advertPacket(for: none, priority: 50)), now: at(5)).effects == [.sendAdvert(priority: 100)]
         )
     }
 

@@ -218,6 +218,7 @@ static inline pid_t clvs_vrrp_spawn(const char *path, char *const argv[], char *
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    signal(SIGPIPE, SIG_DFL); /* lvsd ignores SIGPIPE; an ignored signal would survive execve */
     int devnull = open("/dev/null", O_RDWR);
     if (devnull >= 0) { dup2(devnull, 0); if (devnull > 2) close(devnull); }
     if (set_ids) {

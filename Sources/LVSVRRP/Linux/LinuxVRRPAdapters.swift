@@ -1,5 +1,6 @@
 // The real adapters: raw sockets, rtnetlink, AF_PACKET and child processes, plus a monotonic clock.
 import CLVSLinux
+import Foundation
 import Glibc
 import LVSCore
 
@@ -13,28 +14,48 @@ public struct MonotonicClock: LVSClock {
 public enum LinuxVRRPAdapters {
     /// Opens every socket the given instances need, in the calling thread's network namespace
     /// (so a test can call this on a thread that entered a namespace), and returns adapters
-    /// that hand those sockets to `VRRPService`.
+    /// that hand those sockets to `VRRPService`. A socket asked for later (a reload adding an
+    /// interface, or reopening one that was closed) is opened then, in the namespace of the
+    /// thread that asks: lvsd's own.
     public static func make(
         for instances: [VRRPInstanceConfig], scripts: any ScriptRunner = ProcessScriptRunner(),
         log: @escaping @Sendable (String) -> Void
     ) throws(VRRPError) -> VRRPAdapters {
         let netlink = try RTNetlink()
-        var opened: [VRRPTransportKey: LinuxVRRPTransport] = [:]
-        for c in instances {
-            let k = VRRPService.key(for: c)
-            if opened[k] != nil { continue }
-            let idx = try k.interface.map { n throws(VRRPError) in try netlink.index(of: n) } ?? 0
-            let group: IPAddress = c.family == .inet ? .v4(c.multicastGroup4) : .v6(c.multicastGroup6)
-            opened[k] = try LinuxVRRPTransport(key: k, ifindex: idx, group: group)
-        }
-        let ready = opened
+        let pool = TransportPool(netlink: netlink)
+        for c in instances { try pool.preopen(c) }
         return VRRPAdapters(
-            openTransport: { k throws(VRRPError) in
-                guard let t = ready[k] else { throw VRRPError(.socket, "no VRRP socket was opened for \(k)") }
-                return t
-            },
+            openTransport: { k throws(VRRPError) in try pool.take(k) },
             addresses: try NetlinkAddressManager(), garp: try LinuxGARPSender(),
             interfaces: try NetlinkInterfaceMonitor(), scripts: scripts, clock: MonotonicClock(), log: log)
+    }
+}
+
+/// Sockets opened ahead (in a chosen namespace) and handed out once each; later requests open
+/// new ones.
+final class TransportPool: @unchecked Sendable {
+    private let netlink: RTNetlink
+    private let lock = NSLock()
+    private var ready: [VRRPTransportKey: LinuxVRRPTransport] = [:]
+
+    init(netlink: RTNetlink) { self.netlink = netlink }
+
+    func preopen(_ c: VRRPInstanceConfig) throws(VRRPError) {
+        let k = VRRPService.key(for: c)
+        let present = lock.withLock { ready[k] != nil }
+        if present { return }
+        let t = try open(k)
+        lock.withLock { ready[k] = t }
+    }
+
+    func take(_ k: VRRPTransportKey) throws(VRRPError) -> any VRRPTransport {
+        if let t = lock.withLock({ ready.removeValue(forKey: k) }) { return t }
+        return try open(k)
+    }
+
+    private func open(_ k: VRRPTransportKey) throws(VRRPError) -> LinuxVRRPTransport {
+        let idx = try k.interface.map { n throws(VRRPError) in try netlink.index(of: n) } ?? 0
+        return try LinuxVRRPTransport(key: k, ifindex: idx, group: k.effectiveGroup)
     }
 }
 

@@ -67,11 +67,12 @@ public struct ProcessScriptRunner: ScriptRunner {
             let r = waitpid(pid, &status, WNOHANG)
             if r == pid { break }
             if r < 0 { return ScriptOutcome(exitStatus: nil) }
-            if ContinuousClock.now >= deadline {
+            // A cancelled caller (a script loop stopped by a reload or shutdown) stops its script.
+            if ContinuousClock.now >= deadline || Task.isCancelled {
                 kill(-pid, SIGKILL)
                 kill(pid, SIGKILL)
                 _ = waitpid(pid, &status, 0)
-                return ScriptOutcome(exitStatus: nil, signal: SIGKILL, timedOut: true)
+                return ScriptOutcome(exitStatus: nil, signal: SIGKILL, timedOut: !Task.isCancelled)
             }
             try? await Task.sleep(for: .milliseconds(5))
         }

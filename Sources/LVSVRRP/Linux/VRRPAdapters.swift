@@ -7,11 +7,21 @@ public struct VRRPTransportKey: Hashable, Sendable, CustomStringConvertible {
     public var interface: String?
     public var family: AddressFamily
     public var unicast: Bool
+    /// The multicast group joined (nil in unicast, or for the default group of the family).
+    public var group: IPAddress?
 
-    public init(interface: String?, family: AddressFamily, unicast: Bool) {
+    public init(interface: String?, family: AddressFamily, unicast: Bool, group: IPAddress? = nil) {
         self.interface = interface
         self.family = family
         self.unicast = unicast
+        self.group = group
+    }
+
+    /// The group to join: `group`, else 224.0.0.18 / ff02::12.
+    public var effectiveGroup: IPAddress {
+        group
+            ?? (family == .inet
+                ? .v4(IPv4Address(224, 0, 0, 18)) : .v6(IPv6Address(groups: [0xFF02, 0, 0, 0, 0, 0, 0, 0x12])))
     }
 
     public var description: String {

@@ -183,6 +183,18 @@ public struct VRRPScriptConfig: Hashable, Sendable {
     public var effectiveTimeout: Duration { timeout ?? interval }
 }
 
+/// The user (and group) a script runs as: `script_user`, `user`, or the words after a notify
+/// script's command line.
+public struct VRRPScriptUser: Hashable, Sendable {
+    public var user: String
+    public var group: String?
+
+    public init(_ user: String, group: String? = nil) {
+        self.user = user
+        self.group = group
+    }
+}
+
 /// The notify scripts of an instance or a sync group.
 public struct VRRPNotifyScripts: Hashable, Sendable {
     public var master: String?
@@ -191,16 +203,19 @@ public struct VRRPNotifyScripts: Hashable, Sendable {
     public var stop: String?
     /// `notify`: called with `INSTANCE|GROUP name STATE priority` appended.
     public var generic: String?
+    /// Who runs each script; a kind not listed runs as the daemon's own user.
+    public var runAs: [VRRPNotifyKind: VRRPScriptUser]
 
     public init(
         master: String? = nil, backup: String? = nil, fault: String? = nil, stop: String? = nil,
-        generic: String? = nil
+        generic: String? = nil, runAs: [VRRPNotifyKind: VRRPScriptUser] = [:]
     ) {
         self.master = master
         self.backup = backup
         self.fault = fault
         self.stop = stop
         self.generic = generic
+        self.runAs = runAs
     }
 }
 
@@ -245,6 +260,11 @@ public struct VRRPInstanceConfig: Hashable, Sendable {
     public var garpMasterRefresh: Duration
     /// `garp_master_refresh_repeat`, default 1.
     public var garpMasterRefreshRepeat: Int
+    /// `garp_lower_prio_repeat`, default 5: GARPs sent by a master that hears a lower-priority
+    /// advert (0 disables them).
+    public var garpLowerPriorityRepeat: Int = 5
+    /// `garp_lower_prio_delay`, default 5 s: the same burst again after this delay (0: not again).
+    public var garpLowerPriorityDelay: Duration = .seconds(5)
     /// `lower_prio_no_advert`: stay silent on a lower-priority advert (RFC 3768/5798 behaviour).
     public var lowerPriorityNoAdvert: Bool
     /// `higher_prio_send_advert`: send one advert before yielding to a higher-priority master.

@@ -141,9 +141,18 @@ public final class FakeScriptRunner: ScriptRunner, @unchecked Sendable {
         return _runs
     }
 
+    /// The user each run asked for (nil: the daemon's own), in run order.
+    public var users: [String?] {
+        lock.lock()
+        defer { lock.unlock() }
+        return _users
+    }
+    private var _users: [String?] = []
+
     public func run(_ argv: [String], timeout: Duration, user: String?, group: String?) async -> ScriptOutcome {
         let ok = lock.withLock {
             _runs.append(argv)
+            _users.append(user.map { u in group.map { "\(u):\($0)" } ?? u })
             return results[argv.first ?? ""] ?? true
         }
         return ScriptOutcome(exitStatus: ok ? 0 : 1)

@@ -1,23 +1,66 @@
-// The VRRP driver: runs a VRRPNode against real (or fake) adapters with real timers.
+// The VRRP driver: runs a VRRPNode against real (or fake) adapters with real timers, and reloads it.
 import Foundation
 import LVSCore
 
+/// A state change of an instance or a sync group, as the driver reports it (for log lines,
+/// SMTP alerts and the daemon's own bookkeeping).
+public struct VRRPTransition: Hashable, Sendable, CustomStringConvertible {
+    /// What changed state.
+    public enum Subject: Hashable, Sendable {
+        case instance(String)
+        case group(String)
+    }
+    public var subject: Subject
+    public var from: VRRPState
+    public var to: VRRPState
+    /// The instance's effective priority after the change (0 for a group).
+    public var priority: UInt8
+
+    public init(subject: Subject, from: VRRPState, to: VRRPState, priority: UInt8) {
+        self.subject = subject
+        self.from = from
+        self.to = to
+        self.priority = priority
+    }
+
+    /// The instance or group name.
+    public var name: String {
+        switch subject {
+        case .instance(let n), .group(let n): return n
+        }
+    }
+
+    public var description: String {
+        switch subject {
+        case .instance(let n): return "VRRP instance \(n): \(from) -> \(to) (priority \(priority))"
+        case .group(let n): return "VRRP sync group \(n): \(from) -> \(to)"
+        }
+    }
+}
+
 /// Runs VRRP instances, their scripts and sync groups until cancelled, then stops them the way
 /// keepalived does on SIGTERM (priority 0 advert from a master, VIPs removed, notify_stop).
+/// `reload` swaps the configuration while running, keeping the state of unchanged instances.
 ///
 /// ```
 ///  transports ─┐                                   ┌─► transport.send (adverts)
 ///  link monitor ┼─► events ─► VRRPNode.handle ─► actions ─► AddressManager (VIPs)
 ///  script loops ┤                                   ├─► GARPSender (GARP / NA bursts)
-///  timer ───────┘                                   └─► ScriptRunner (notify), log
+///  timer ───────┘                                   └─► ScriptRunner (notify), log, onTransition
 /// ```
 public actor VRRPService {
-    public let instances: [VRRPInstanceConfig]
-    public let scripts: [VRRPScriptConfig]
-    public let syncGroups: [VRRPSyncGroupConfig]
+    public private(set) var instances: [VRRPInstanceConfig]
+    public private(set) var scripts: [VRRPScriptConfig]
+    public private(set) var syncGroups: [VRRPSyncGroupConfig]
     private let adapters: VRRPAdapters
+    private let onTransition: (@Sendable (VRRPTransition) -> Void)?
+    /// Where the service's jobs run (a thread of its own: see `VRRPExecutor`).
+    private nonisolated let executor: VRRPExecutor
     private var node: VRRPNode?
     private var transports: [VRRPTransportKey: any VRRPTransport] = [:]
+    private var readers: [VRRPTransportKey: Task<Void, Never>] = [:]
+    private var scriptLoops: [String: (config: VRRPScriptConfig, task: Task<Void, Never>)] = [:]
+    private var linkWatcher: Task<Void, Never>?
     private var timerTask: Task<Void, Never>?
     private var continuation: AsyncStream<VRRPNodeEvent>.Continuation?
     private var notifyTasks: [Task<Void, Never>] = []
@@ -31,100 +74,156 @@ public actor VRRPService {
 
     public init(
         instances: [VRRPInstanceConfig], scripts: [VRRPScriptConfig] = [], syncGroups: [VRRPSyncGroupConfig] = [],
-        adapters: VRRPAdapters
+        adapters: VRRPAdapters, onTransition: (@Sendable (VRRPTransition) -> Void)? = nil,
+        executor: VRRPExecutor = .shared
     ) {
+        self.executor = executor
         self.instances = instances
         self.scripts = scripts
         self.syncGroups = syncGroups
         self.adapters = adapters
+        self.onTransition = onTransition
     }
 
     static func key(for c: VRRPInstanceConfig) -> VRRPTransportKey {
-        VRRPTransportKey(interface: c.interface, family: c.family, unicast: c.isUnicast)
+        let group: IPAddress = c.family == .inet ? .v4(c.multicastGroup4) : .v6(c.multicastGroup6)
+        return VRRPTransportKey(
+            interface: c.interface, family: c.family, unicast: c.isUnicast, group: c.isUnicast ? nil : group)
     }
 
     /// Runs until the calling task is cancelled; throws if the configuration is refused or a
-    /// socket cannot be opened.
-    public func run() async throws {
-        var sources: [String: IPAddress] = [:]
-        for c in instances where c.configuredSourceIP == nil {
-            if let i = c.interface, let a = adapters.interfaces.primaryAddress(of: i, family: c.family) {
-                sources[c.name] = a
-            }
-        }
-        var n = try VRRPNode(instances: instances, sourceAddresses: sources, scripts: scripts, syncGroups: syncGroups)
-        for c in instances {
-            let k = Self.key(for: c)
-            if transports[k] != nil { continue }
-            do { transports[k] = try adapters.openTransport(k) } catch {
-                for t in transports.values { t.close() }
-                transports = [:]
-                throw error
-            }
+    /// socket cannot be opened. Everything runs on the service's executor.
+    public nonisolated func run() async throws {
+        try await withTaskExecutorPreference(executor) { try await self.runOnExecutor() }
+    }
+
+    private func runOnExecutor() async throws {
+        var n = try VRRPNode(
+            instances: instances, sourceAddresses: sourceAddresses(for: instances), scripts: scripts,
+            syncGroups: syncGroups)
+        do { try openTransports(for: instances) } catch {
+            for t in transports.values { t.close() }
+            transports = [:]
+            throw error
         }
         let (events, cont) = AsyncStream.makeStream(of: VRRPNodeEvent.self)
         continuation = cont
+        for k in transports.keys { startReader(k) }
+        // keepalived at start-up (not on reload) removes the instances' addresses left on their
+        // interfaces, e.g. by a predecessor killed with SIGKILL (vrrp_complete_instance).
+        for c in instances {
+            for v in c.allInstalledAddresses {
+                try? adapters.addresses.remove(v, interface: v.device ?? c.interface ?? "")
+            }
+        }
         // Initial link states before start.
         let now0 = adapters.clock.now()
-        var tracked = Set<String>()
-        for i in n.instances {
-            for name in i.interfaceWeights.keys { tracked.insert(name) }
-        }
         var initial: [VRRPNodeAction] = []
-        for name in tracked.sorted() {
+        for name in Self.trackedInterfaces(n).sorted() {
             initial += n.handle(.interfaceState(name: name, up: adapters.interfaces.isUp(name) ?? false), now: now0)
         }
         initial += n.handle(.start, now: now0)
         node = n
         await perform(initial)
-
-        let usedScripts = Set(n.instances.flatMap { $0.scriptWeights.keys })
-        await withTaskGroup(of: Void.self) { group in
-            for t in transports.values {
-                group.addTask {
-                    for await p in t.packets { cont.yield(.packet(p)) }
-                }
-            }
-            let changes = adapters.interfaces.changes
-            group.addTask {
-                for await (name, up) in changes { cont.yield(.interfaceState(name: name, up: up)) }
-            }
-            for s in scripts where usedScripts.contains(s.name) {
-                let runner = adapters.scripts
-                group.addTask {
-                    let argv = ScriptCommand.split(s.script)
-                    while !Task.isCancelled {
-                        let r = await runner.run(argv, timeout: s.effectiveTimeout, user: s.user, group: s.group)
-                        if Task.isCancelled { break }
-                        cont.yield(.scriptResult(name: s.name, success: r.succeeded))
-                        try? await Task.sleep(for: s.interval)
-                    }
-                }
-            }
-            for await e in events {
-                if Task.isCancelled { break }
-                await step(e)
-            }
-            group.cancelAll()
+        reportGroups(before: [:])
+        let changes = adapters.interfaces.changes
+        linkWatcher = Task(executorPreference: executor) {
+            for await (name, up) in changes { cont.yield(.interfaceState(name: name, up: up)) }
+        }
+        syncScriptLoops()
+        for await e in events {
+            if Task.isCancelled { break }
+            await step(e)
         }
         await shutdown()
+    }
+
+    /// Replaces the configuration while running (SIGHUP), as keepalived reloads: instances that
+    /// are the same virtual routers keep their state (see `VRRPNode.reloading`), removed ones are
+    /// retired, new ones start. A configuration the node refuses, or a socket that cannot be
+    /// opened, throws and leaves the running configuration as it was. Before `run`, it only
+    /// replaces the configuration.
+    public func reload(
+        instances newInstances: [VRRPInstanceConfig], scripts newScripts: [VRRPScriptConfig] = [],
+        syncGroups newGroups: [VRRPSyncGroupConfig] = []
+    ) async throws {
+        guard let old = node, continuation != nil else {
+            _ = try VRRPNode(
+                instances: newInstances, sourceAddresses: sourceAddresses(for: newInstances), scripts: newScripts,
+                syncGroups: newGroups)
+            instances = newInstances
+            scripts = newScripts
+            syncGroups = newGroups
+            return
+        }
+        var linkStates: [String: Bool] = [:]
+        for c in newInstances {
+            for name in [c.interface].compactMap({ $0 }) + c.trackInterfaces.map(\.name) {
+                linkStates[name] = adapters.interfaces.isUp(name) ?? false
+            }
+        }
+        for g in newGroups {
+            for t in g.trackInterfaces { linkStates[t.name] = adapters.interfaces.isUp(t.name) ?? false }
+        }
+        let r = try VRRPNode.reloading(
+            old, instances: newInstances, sourceAddresses: sourceAddresses(for: newInstances), scripts: newScripts,
+            syncGroups: newGroups, interfaceStates: linkStates, now: adapters.clock.now())
+        let before = Set(transports.keys)
+        do { try openTransports(for: newInstances) } catch {
+            for k in Set(transports.keys).subtracting(before) {
+                transports[k]?.close()
+                transports[k] = nil
+            }
+            throw error
+        }
+        for k in Set(transports.keys).subtracting(before) { startReader(k) }
+        let groupsBefore = old.groupStates
+        node = r.retired
+        await perform(r.retiredActions)
+        node = r.node
+        instances = newInstances
+        scripts = newScripts
+        syncGroups = newGroups
+        await perform(r.actions)
+        reportGroups(before: groupsBefore)
+        let used = Set(newInstances.map(Self.key(for:)))
+        for k in transports.keys where !used.contains(k) {
+            readers[k]?.cancel()
+            readers[k] = nil
+            transports[k]?.close()
+            transports[k] = nil
+        }
+        for name in states.keys where !newInstances.contains(where: { $0.name == name }) { states[name] = nil }
+        syncScriptLoops()
+        adapters.log(
+            "VRRP configuration reloaded: \(newInstances.count) instance(s), \(r.restored.count) kept their state")
     }
 
     /// Applies one event now.
     private func step(_ e: VRRPNodeEvent) async {
         guard var n = node else { return }
+        let groupsBefore = n.groupStates
         let acts = n.handle(e, now: adapters.clock.now())
         node = n
         await perform(acts)
+        reportGroups(before: groupsBefore)
     }
 
     private func shutdown() async {
         timerTask?.cancel()
         continuation?.finish()
+        continuation = nil
+        linkWatcher?.cancel()
+        for t in readers.values { t.cancel() }
+        readers = [:]
+        for l in scriptLoops.values { l.task.cancel() }
+        scriptLoops = [:]
         if var n = node {
+            let groupsBefore = n.groupStates
             let acts = n.handle(.stop, now: adapters.clock.now())
             node = n
             await perform(acts)
+            reportGroups(before: groupsBefore)
         }
         for t in notifyTasks { await t.value }
         notifyTasks = []
@@ -132,14 +231,92 @@ public actor VRRPService {
         transports = [:]
     }
 
+    // MARK: - Sockets, readers, script loops
+
+    /// The interface's primary address for each instance without a configured source.
+    private func sourceAddresses(for configs: [VRRPInstanceConfig]) -> [String: IPAddress] {
+        var sources: [String: IPAddress] = [:]
+        for c in configs where c.configuredSourceIP == nil {
+            if let i = c.interface, let a = adapters.interfaces.primaryAddress(of: i, family: c.family) {
+                sources[c.name] = a
+            }
+        }
+        return sources
+    }
+
+    private func openTransports(for configs: [VRRPInstanceConfig]) throws {
+        for c in configs {
+            let k = Self.key(for: c)
+            if transports[k] != nil { continue }
+            transports[k] = try adapters.openTransport(k)
+        }
+    }
+
+    private func startReader(_ k: VRRPTransportKey) {
+        guard let t = transports[k], let cont = continuation else { return }
+        readers[k]?.cancel()
+        readers[k] = Task(executorPreference: executor) {
+            for await p in t.packets { cont.yield(.packet(p)) }
+        }
+    }
+
+    /// Runs one loop per `vrrp_script` an instance tracks; a loop whose script changed restarts.
+    private func syncScriptLoops() {
+        guard let n = node, let cont = continuation else { return }
+        let used = Set(n.instances.flatMap { $0.scriptWeights.keys })
+        for (name, loop) in scriptLoops {
+            let current = scripts.first { $0.name == name }
+            if !used.contains(name) || current != loop.config {
+                loop.task.cancel()
+                scriptLoops[name] = nil
+            }
+        }
+        for s in scripts where used.contains(s.name) && scriptLoops[s.name] == nil {
+            let runner = adapters.scripts
+            let task = Task(executorPreference: executor) {
+                let argv = ScriptCommand.split(s.script)
+                while !Task.isCancelled {
+                    let r = await runner.run(argv, timeout: s.effectiveTimeout, user: s.user, group: s.group)
+                    if Task.isCancelled { break }
+                    cont.yield(.scriptResult(name: s.name, success: r.succeeded))
+                    try? await Task.sleep(for: s.interval)
+                }
+            }
+            scriptLoops[s.name] = (s, task)
+        }
+    }
+
+    static func trackedInterfaces(_ n: VRRPNode) -> Set<String> {
+        var tracked = Set<String>()
+        for i in n.instances {
+            for name in i.interfaceWeights.keys { tracked.insert(name) }
+        }
+        return tracked
+    }
+
+    // MARK: - Actions
+
+    private func reportGroups(before: [String: VRRPState]) {
+        guard let onTransition, let n = node else { return }
+        for g in n.syncGroups {
+            guard let s = n.groupStates[g.name], s != before[g.name] else { continue }
+            onTransition(
+                VRRPTransition(subject: .group(g.name), from: before[g.name] ?? .initialize, to: s, priority: 0))
+        }
+    }
+
     private func perform(_ actions: [VRRPNodeAction]) async {
         for a in actions {
             let cfg = node?.instance(a.instance)?.config
             switch a.action {
             case .log(let line): adapters.log(line)
-            case .stateChanged(_, let to):
+            case .stateChanged(let from, let to):
                 states[a.instance] = to
                 transitions.append((a.instance, to))
+                onTransition?(
+                    VRRPTransition(
+                        subject: .instance(a.instance), from: from, to: to,
+                        priority: node?.instance(a.instance)?.effectivePriority ?? 0))
             case .sendAdvert(let prio): sendAdvert(a.instance, priority: prio)
             case .addAddresses(let list):
                 for v in list {
@@ -165,8 +342,9 @@ public actor VRRPService {
             case .notify(let inv):
                 let runner = adapters.scripts
                 let log = adapters.log
-                let task = Task {
-                    let r = await runner.run(inv.argv, timeout: Self.notifyTimeout, user: nil, group: nil)
+                let task = Task(executorPreference: executor) {
+                    let r = await runner.run(
+                        inv.argv, timeout: Self.notifyTimeout, user: inv.runAs?.user, group: inv.runAs?.group)
                     if !r.succeeded {
                         log("(\(a.instance)) notify script \(inv) failed: exit \(r.exitStatus.map(String.init) ?? "-")")
                     }
@@ -180,7 +358,7 @@ public actor VRRPService {
                 let now = adapters.clock.now()
                 let wait = at > now ? at - now : .zero
                 let cont = continuation
-                timerTask = Task {
+                timerTask = Task(executorPreference: executor) {
                     try? await Task.sleep(for: wait)
                     if !Task.isCancelled { cont?.yield(.timer) }
                 }

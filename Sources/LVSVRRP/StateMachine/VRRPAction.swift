@@ -19,11 +19,14 @@ public struct VRRPNotifyInvocation: Hashable, Sendable, CustomStringConvertible 
     /// Arguments appended after the command's own: empty for `notify_master` & co, and
     /// `["INSTANCE"|"GROUP", name, STATE, priority]` for `notify` (priority 0 for a group).
     public var arguments: [String]
+    /// The user to run it as (nil: the daemon's own).
+    public var runAs: VRRPScriptUser?
 
-    public init(kind: VRRPNotifyKind, command: String, arguments: [String] = []) {
+    public init(kind: VRRPNotifyKind, command: String, arguments: [String] = [], runAs: VRRPScriptUser? = nil) {
         self.kind = kind
         self.command = command
         self.arguments = arguments
+        self.runAs = runAs
     }
 
     /// The full argument vector: the command's words, then the appended arguments.

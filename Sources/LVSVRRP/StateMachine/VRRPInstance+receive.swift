@@ -106,6 +106,15 @@ extension VRRPInstance {
                     "(\(name)) Received advert from \(source) with lower priority \(a.priority), ours \(effectivePriority)\(config.lowerPriorityNoAdvert ? "" : ", forcing new election")"
                 ))
             if !config.lowerPriorityNoAdvert { out.append(.sendAdvert(priority: effectivePriority)) }
+            // Refresh the neighbours' ARP caches: a split brain healing leaves them pointing at
+            // whichever master announced last (garp_lower_prio_repeat now and after the delay).
+            let addrs = config.allInstalledAddresses
+            if config.garpLowerPriorityRepeat > 0 && !addrs.isEmpty {
+                out.append(.sendGratuitous(addrs, repeat: config.garpLowerPriorityRepeat))
+                if config.garpLowerPriorityDelay > .zero && garpLowerPriorityDeadline == nil {
+                    garpLowerPriorityDeadline = now + config.garpLowerPriorityDelay
+                }
+            }
             return
         }
         if a.priority > effectivePriority || (a.priority == effectivePriority && cmp > 0) {

@@ -46,6 +46,7 @@ public struct VRRPInstance: Sendable {
     var advertDeadline: Timestamp?
     var garpDelayDeadline: Timestamp?
     var garpRefreshDeadline: Timestamp?
+    var garpLowerPriorityDeadline: Timestamp?
     var preemptUntil: Timestamp?
     var wantMaster: Bool
     var started = false
@@ -126,7 +127,8 @@ public struct VRRPInstance: Sendable {
 
     /// The earliest pending deadline.
     public var nextDeadline: Timestamp? {
-        [downDeadline, advertDeadline, garpDelayDeadline, garpRefreshDeadline].compactMap { $0 }.min()
+        [downDeadline, advertDeadline, garpDelayDeadline, garpRefreshDeadline, garpLowerPriorityDeadline]
+            .compactMap { $0 }.min()
     }
 
     // MARK: - Events
@@ -183,12 +185,17 @@ public struct VRRPInstance: Sendable {
         case .backup:
             if let d = downDeadline, d <= now {
                 downDeadline = nil
+                out.append(.log("(\(name)) Receive advertisement timeout"))
                 becomeMaster(now: now, into: &out)
             }
         case .master:
             if let g = garpDelayDeadline, g <= now {
                 garpDelayDeadline = nil
                 out.append(.sendGratuitous(config.allInstalledAddresses, repeat: config.garpMasterRepeat))
+            }
+            if let l = garpLowerPriorityDeadline, l <= now {
+                garpLowerPriorityDeadline = nil
+                out.append(.sendGratuitous(config.allInstalledAddresses, repeat: config.garpLowerPriorityRepeat))
             }
             if let r = garpRefreshDeadline, r <= now {
                 out.append(.sendGratuitous(config.allInstalledAddresses, repeat: config.garpMasterRefreshRepeat))
@@ -225,13 +232,16 @@ public struct VRRPInstance: Sendable {
         case .stop: own = (.stop, n.stop)
         case .initialize: return
         }
-        if let cmd = own.1 { out.append(.notify(VRRPNotifyInvocation(kind: own.0, command: cmd))) }
+        if let cmd = own.1 {
+            out.append(.notify(VRRPNotifyInvocation(kind: own.0, command: cmd, runAs: n.runAs[own.0])))
+        }
         if let g = n.generic {
             out.append(
                 .notify(
                     VRRPNotifyInvocation(
                         kind: .generic, command: g,
-                        arguments: ["INSTANCE", name, state.rawValue, String(effectivePriority)])))
+                        arguments: ["INSTANCE", name, state.rawValue, String(effectivePriority)],
+                        runAs: n.runAs[.generic])))
         }
     }
 
@@ -269,6 +279,7 @@ public struct VRRPInstance: Sendable {
         advertDeadline = nil
         garpDelayDeadline = nil
         garpRefreshDeadline = nil
+        garpLowerPriorityDeadline = nil
     }
 
     /// MASTER or FAULT → BACKUP with a full Master_Down_Interval.

@@ -27,11 +27,11 @@ public enum VRRPNodeEvent: Hashable, Sendable {
 /// The VRRP side of one director: its instances, the scripts they track and their sync groups
 /// (keepalived's vrrp process), as a value stepped by `handle(_:now:)`.
 public struct VRRPNode: Sendable {
-    public private(set) var instances: [VRRPInstance]
-    public private(set) var scripts: [String: VRRPScriptTracker]
+    public internal(set) var instances: [VRRPInstance]
+    public internal(set) var scripts: [String: VRRPScriptTracker]
     public let syncGroups: [VRRPSyncGroupConfig]
     /// The state each sync group last notified.
-    public private(set) var groupStates: [String: VRRPState] = [:]
+    public internal(set) var groupStates: [String: VRRPState] = [:]
     private var unknownVRIDLogged: [String: Timestamp] = [:]
 
     /// Builds a node, refusing what keepalived refuses and what this implementation does not do
@@ -178,7 +178,7 @@ public struct VRRPNode: Sendable {
 
     /// Sync groups: a member entering FAULT takes the others to FAULT; one becoming MASTER takes
     /// the BACKUP members to MASTER; one falling back to BACKUP takes the MASTER members with it.
-    private mutating func syncGroupsStep(before: [VRRPState], now: Timestamp, into out: inout [VRRPNodeAction]) {
+    mutating func syncGroupsStep(before: [VRRPState], now: Timestamp, into out: inout [VRRPNodeAction]) {
         guard !syncGroups.isEmpty else { return }
         var previous = before
         for _ in 0..<4 {
@@ -230,7 +230,9 @@ public struct VRRPNode: Sendable {
             }
             if let cmd = own {
                 out.append(
-                    VRRPNodeAction(instance: who, action: .notify(VRRPNotifyInvocation(kind: kind, command: cmd))))
+                    VRRPNodeAction(
+                        instance: who,
+                        action: .notify(VRRPNotifyInvocation(kind: kind, command: cmd, runAs: g.notify.runAs[kind]))))
             }
             if let gen = g.notify.generic {
                 out.append(
@@ -238,7 +240,8 @@ public struct VRRPNode: Sendable {
                         instance: who,
                         action: .notify(
                             VRRPNotifyInvocation(
-                                kind: .generic, command: gen, arguments: ["GROUP", g.name, s.rawValue, "0"]))))
+                                kind: .generic, command: gen, arguments: ["GROUP", g.name, s.rawValue, "0"],
+                                runAs: g.notify.runAs[.generic]))))
             }
         }
     }

@@ -66,7 +66,7 @@ struct InteropRun {
                 try LinuxVRRPAdapters.make(for: [cfg], scripts: FakeScriptRunner(), log: { ours.append($0) })
             }
             service = VRRPService(instances: [cfg], adapters: adapters)
-            task = Task { try await service.run() }
+            task = Task(executorPreference: VRRPExecutor.shared) { try await service.run() }
         } catch {
             lab.destroy()
             throw error

@@ -1,0 +1,260 @@
+// VRRP inside lvsd: the keepalived configuration's instances run as a service, reloaded on SIGHUP.
+import Foundation
+import KeepalivedConfig
+import LVSHealthCheck
+import LVSVRRP
+import Logging
+import ServiceLifecycle
+
+/// An SMTP alert of a VRRP transition, as keepalived words it (`vrrp_smtp_notifier`,
+/// `vrrp_sync_smtp_notifier`, `smtp_alert` subjects).
+public struct VRRPAlert: Hashable, Sendable {
+    public var subject: String
+    public var body: String
+
+    public init(subject: String, body: String) {
+        self.subject = subject
+        self.body = body
+    }
+
+    /// The alert for `t`, or nil when keepalived sends none (INIT; FAULT with `no_email_faults`).
+    public static func make(for t: VRRPTransition, routerID: String, noEmailFaults: Bool) -> VRRPAlert? {
+        if t.to == .fault && noEmailFaults { return nil }
+        let what: String
+        let body: String
+        switch (t.subject, t.to) {
+        case (.instance, .master):
+            (what, body) = ("Entering MASTER state", "=> VRRP Instance is now owning VRRP VIPs <=")
+        case (.instance, .backup):
+            (what, body) = ("Entering BACKUP state", "=> VRRP Instance is no longer owning VRRP VIPs <=")
+        case (.instance, .fault):
+            (what, body) = ("Entering FAULT state", "=> VRRP Instance is no longer owning VRRP VIPs <=")
+        case (.instance, .stop): (what, body) = ("Stopping", "=> VRRP Instance stopping <=")
+        case (.group, .master):
+            (what, body) = ("Entering MASTER state", "=> All VRRP group instances are now in MASTER state <=")
+        case (.group, .backup):
+            (what, body) = ("Entering BACKUP state", "=> All VRRP group instances are now in BACKUP state <=")
+        case (.group, .fault):
+            (what, body) = ("Entering FAULT state", "=> All VRRP group instances are now in FAULT state <=")
+        case (.group, .stop): (what, body) = ("Stopping", "=> All VRRP group instances are now stopping <=")
+        default: return nil
+        }
+        switch t.subject {
+        case .instance(let n): return VRRPAlert(subject: "[\(routerID)] VRRP Instance \(n) - \(what)", body: body)
+        case .group(let n): return VRRPAlert(subject: "[\(routerID)] VRRP Group \(n) - \(what)", body: body)
+        }
+    }
+}
+
+/// Decides which transitions are mailed: only instances and groups with `smtp_alert` in force,
+/// and only when the state differs from the last one mailed (keepalived's `last_email_state`).
+struct VRRPAlertFilter: Sendable {
+    private var lastMailed: [VRRPTransition.Subject: VRRPState] = [:]
+
+    mutating func alert(for t: VRRPTransition, setup: VRRPSetup) -> VRRPAlert? {
+        switch t.subject {
+        case .instance(let n): guard setup.alertingInstances.contains(n) else { return nil }
+        case .group(let n): guard setup.alertingGroups.contains(n) else { return nil }
+        }
+        guard lastMailed[t.subject] != t.to,
+            let alert = VRRPAlert.make(for: t, routerID: setup.routerID, noEmailFaults: setup.noEmailFaults)
+        else { return nil }
+        lastMailed[t.subject] = t.to
+        return alert
+    }
+}
+
+/// VRRP in lvsd (`-f FILE` with `vrrp_instance` blocks), keepalived's VRRP process:
+///
+/// ```
+///  configure (before fork) ─▶ VRRPSetup (diagnostics logged)
+///  service (after fork): LinuxVRRPAdapters.make ─▶ VRRPService.run ─▶ VIPs via rtnetlink, GARP,
+///                        notify scripts, log lines, SMTP alerts (onTransition)
+///  SIGHUP: reload(configuration) ─▶ VRRPService.reload (state kept for the same routers)
+///  SIGTERM: the service is cancelled ─▶ priority 0 from masters, VIPs removed, notify_stop
+/// ```
+///
+/// A configuration whose VRRP cannot start (an interface that does not exist, a socket refused)
+/// is logged; the rest of lvsd keeps running, and the next reload tries again.
+public final class VRRPDaemon: @unchecked Sendable {
+    /// Sends one alert (the daemon's SMTP client); called on the VRRP service's task, must not block.
+    public typealias AlertSender = @Sendable (VRRPAlert) -> Void
+    /// Builds the adapters for a setup (LinuxVRRPAdapters in lvsd, fakes in tests).
+    public typealias AdapterFactory = @Sendable (VRRPSetup, @escaping @Sendable (String) -> Void) throws -> VRRPAdapters
+
+    private let hostName: String
+    private let makeAdapters: AdapterFactory
+    private let lock = NSLock()
+    private var setup: VRRPSetup?
+    private var sendAlert: AlertSender?
+    private var service: VRRPService?
+    private var filter = VRRPAlertFilter()
+    private var wakeUp: AsyncStream<Void>.Continuation?
+    private var smtp: SMTPAlertSettings?
+    private var alertsInFlight = 0
+
+    /// `hostName` is the default router_id; `makeAdapters` defaults to the Linux adapters in
+    /// lvsd's own network namespace.
+    public init(hostName: String, makeAdapters: AdapterFactory? = nil) {
+        self.hostName = hostName
+        self.makeAdapters =
+            makeAdapters ?? { setup, log in try LinuxVRRPAdapters.make(for: setup.instances, log: log) }
+    }
+
+    /// The host name (`gethostname`), keepalived's default `router_id`.
+    public static func systemHostName() -> String {
+        var buf = [CChar](repeating: 0, count: 256)
+        gethostname(&buf, buf.count - 1)
+        return String(decoding: buf.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// Replaces the SMTP exchange (to `smtp_server`, for `notification_email`) by `sender`, e.g. to
+    /// collect alerts in a test; nil goes back to SMTP.
+    public func setAlertSender(_ sender: AlertSender?) { lock.withLock { sendAlert = sender } }
+
+    /// The setup in force (nil before `configure`).
+    public var currentSetup: VRRPSetup? { lock.withLock { setup } }
+
+    /// Maps the configuration at start (`lvsd -f`, before the service runs) and logs what the
+    /// mapping reports.
+    public func configure(_ configuration: KeepalivedConfiguration, logger: Logger) {
+        let s = VRRPSetup(configuration: configuration, hostName: hostName)
+        log(s.diagnostics, logger)
+        let mail = SMTPAlertSettings(globalDefs: configuration.globalDefs, hostName: hostName)
+        lock.withLock {
+            setup = s
+            smtp = mail
+        }
+        if !s.isEmpty {
+            logger.info("VRRP: \(s.instances.count) instance(s): \(s.instances.map(\.name).joined(separator: ", "))")
+        }
+    }
+
+    /// SIGHUP with a configuration that parsed: the VRRP part is applied as keepalived reloads.
+    /// A VRRP configuration the running service refuses is logged and the running one stays.
+    public func reload(_ configuration: KeepalivedConfiguration, logger: Logger) async {
+        let s = VRRPSetup(configuration: configuration, hostName: hostName)
+        log(s.diagnostics, logger)
+        let mail = SMTPAlertSettings(globalDefs: configuration.globalDefs, hostName: hostName)
+        let running = lock.withLock { service }
+        if let running {
+            do {
+                try await running.reload(instances: s.instances, scripts: s.scripts, syncGroups: s.syncGroups)
+                lock.withLock {
+                    setup = s
+                    smtp = mail
+                }
+            } catch {
+                logger.error("VRRP configuration refused, the running VRRP configuration stays: \(error)")
+            }
+        } else {
+            let wake = lock.withLock {
+                setup = s
+                smtp = mail
+                return wakeUp
+            }
+            wake?.yield()
+        }
+    }
+
+    private func log(_ diagnostics: [Diagnostic], _ logger: Logger) {
+        for d in diagnostics {
+            if d.severity >= .error { logger.error("\(d.description)") } else { logger.warning("\(d.description)") }
+        }
+    }
+
+    /// The service for lvsd's service group.
+    public func makeService(logger: Logger) -> any Service { VRRPDaemonService(daemon: self, logger: logger) }
+
+    /// Runs VRRP until the task is cancelled (then stops it as keepalived does on SIGTERM);
+    /// waits for a reload while there is nothing to run or it could not start.
+    public func run(logger: Logger) async {
+        let (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        lock.withLock { wakeUp = wake }
+        var iterator = wakes.makeAsyncIterator()
+        while !Task.isCancelled {
+            let current = lock.withLock { setup }
+            if let current, !current.isEmpty {
+                await runService(current, logger: logger)
+                if Task.isCancelled { break }
+            }
+            // Nothing to run, or it could not start: wait for a reload.
+            guard await iterator.next() != nil else { break }
+        }
+        lock.withLock { wakeUp = nil }
+    }
+
+    private func runService(_ s: VRRPSetup, logger: Logger) async {
+        let log: @Sendable (String) -> Void = { logger.info("\($0)") }
+        let adapters: VRRPAdapters
+        do {
+            adapters = try makeAdapters(s, log)
+        } catch {
+            logger.error("VRRP cannot start: \(error) - waiting for a configuration reload")
+            return
+        }
+        let svc = VRRPService(
+            instances: s.instances, scripts: s.scripts, syncGroups: s.syncGroups, adapters: adapters,
+            onTransition: { [weak self] t in self?.transitioned(t, logger: logger) })
+        lock.withLock { service = svc }
+        do {
+            try await svc.run()
+        } catch {
+            logger.error("VRRP cannot start: \(error) - waiting for a configuration reload")
+        }
+        adapters.interfaces.close()
+        lock.withLock { service = nil }
+    }
+
+    private func transitioned(_ t: VRRPTransition, logger: Logger) {
+        let (alert, sender, smtp) = lock.withLock { () -> (VRRPAlert?, AlertSender?, SMTPAlertSettings?) in
+            guard let s = setup else { return (nil, nil, nil) }
+            return (filter.alert(for: t, setup: s), sendAlert, self.smtp)
+        }
+        guard let alert else { return }
+        if let sender {
+            sender(alert)
+        } else if let smtp {
+            // keepalived's SMTP exchange, on a thread of its own (it blocks for up to the timeouts).
+            let mail = AlertMail(subject: alert.subject, body: alert.body)
+            lock.withLock { alertsInFlight += 1 }
+            let thread = Thread { [self] in
+                if let problem = SMTPAlertClient.send(mail, settings: smtp) {
+                    logger.error("\(problem)")
+                } else {
+                    logger.info("SMTP alert successfully sent.")
+                }
+                lock.withLock { alertsInFlight -= 1 }
+            }
+            thread.start()
+        }
+    }
+}
+
+extension VRRPDaemon {
+    /// Waits until the SMTP alerts being sent are done (the "Stopping" ones at shutdown), for at
+    /// most `limit`.
+    public func waitForAlerts(limit: Duration) async {
+        let end = ContinuousClock.now + limit
+        while lock.withLock({ alertsInFlight }) > 0 && ContinuousClock.now < end {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+    }
+}
+
+/// Runs `VRRPDaemon` in lvsd's service group until SIGTERM/SIGINT, then stops it cleanly.
+struct VRRPDaemonService: Service {
+    let daemon: VRRPDaemon
+    let logger: Logger
+
+    func run() async throws {
+        await withTaskGroup(of: Void.self) { group in
+            // On VRRP's own thread from the first job: nothing else in lvsd can delay its timers.
+            group.addTask(executorPreference: VRRPExecutor.shared) { await daemon.run(logger: logger) }
+            try? await gracefulShutdown()
+            group.cancelAll()
+        }
+        // The transitions to STOP have queued their alerts; give them a few seconds to go out.
+        await daemon.waitForAlerts(limit: .seconds(5))
+    }
+}

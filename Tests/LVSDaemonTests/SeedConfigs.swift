@@ -1,0 +1,1 @@
+../KeepalivedConfigTests/SeedConfigs.swift
