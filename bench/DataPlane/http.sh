@@ -7,6 +7,8 @@
 #   --conns N       wrk connections (default 50; one wrk thread)
 #   --paths LIST    comma list from: direct,nft-dnat,haproxy,nginx-stream,lvs-nat,lvs-dr (default all)
 #   --keep          keep the run directory (configs, logs)
+#   --wait-idle S   before each measurement, wait up to S seconds for a quiet machine (default 300; 0: don't)
+#   --idle-max P    "quiet" = neither CPU more than P % busy over 2 s (default 20)
 #
 # Every (path, mode, run) gets a fresh lab (lab.sh), so no TIME_WAIT/PAWS state carries from one
 # measurement to the next (machine-limits.md pitfall 8). Layout: CPU0 = wrk + both real servers
@@ -17,7 +19,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lab.sh"
 
-RUNS=1 DURATION=10 CONNS=50
+RUNS=1 DURATION=10 CONNS=50 WAIT_IDLE=300 IDLE_MAX=20
 PATHS="direct,nft-dnat,haproxy,nginx-stream,lvs-nat,lvs-dr"
 while [ $# -gt 0 ]; do
     case $1 in
@@ -26,6 +28,8 @@ while [ $# -gt 0 ]; do
     --conns) CONNS=$2; shift 2 ;;
     --paths) PATHS=$2; shift 2 ;;
     --keep) LAB_KEEP=1; shift ;;
+    --wait-idle) WAIT_IDLE=$2; shift 2 ;;
+    --idle-max) IDLE_MAX=$2; shift 2 ;;
     *) echo "unknown option: $1" >&2; exit 2 ;;
     esac
 done
@@ -131,7 +135,11 @@ setup_path() {
             SKIP_REASON="lvsd/ipvsadm not built"
             return 1
         fi
-        [ "$1" = lvs-dr ] && { rs_vip_on_lo "$NS_R1"; rs_vip_on_lo "$NS_R2"; }
+        if [ "$1" = lvs-dr ]; then
+            lab_direct_return
+            rs_vip_on_lo "$NS_R1"
+            rs_vip_on_lo "$NS_R2"
+        fi
         start_lvsd "$1" || return 1
         setup_lvs_service "${1#lvs-}" -t 80 || return 1
         ;;
@@ -150,10 +158,15 @@ path_works() {
     return 1
 }
 
-declare -A RES RES_CPU RES_ERR RES_SKIP
+declare -A RES RES_CPU RES_ERR RES_SKIP RES_BUSY
 
 measure() {
     local path=$1 mode=$2 run=$3 key="$1#$2#$3"
+    BACKGROUND=""
+    RES_BUSY[$key]=""
+    if [ "$WAIT_IDLE" -gt 0 ] && ! wait_idle "$WAIT_IDLE" "$IDLE_MAX"; then
+        RES_BUSY[$key]="machine busy before the run (CPU0/CPU1 $BACKGROUND); "
+    fi
     lab_up "h$run-$path-$mode"
     start_rs_nginx "$NS_R1" "rs1-$path-$mode-$run"
     start_rs_nginx "$NS_R2" "rs2-$path-$mode-$run"
@@ -191,7 +204,7 @@ label() {
     haproxy) echo "HAProxy $(haproxy -v | awk 'NR == 1 { print $3 }') mode tcp, 1 thread" ;;
     nginx-stream) echo "nginx $(nginx -v 2>&1 | sed 's|.*/||') stream, 1 worker" ;;
     lvs-nat) echo "SwiftLVS NAT (-m)" ;;
-    lvs-dr) echo "SwiftLVS DR (-g)" ;;
+    lvs-dr) echo "SwiftLVS DR (-g; replies return RS → client directly)" ;;
     esac
 }
 
@@ -220,7 +233,7 @@ span() {
 }
 
 echo
-echo "| path | keep-alive req/s | director CPU1 % (CPU1 all %) | Connection: close req/s | director CPU1 % (CPU1 all %) | errors |"
+echo "| path | keep-alive req/s | director CPU1 % (CPU1 all %) | Connection: close req/s | director CPU1 % (CPU1 all %) | errors, notes |"
 echo "|---|---|---|---|---|---|"
 for p in "${path_list[@]}"; do
     row="| $(label "$p") |"
@@ -231,7 +244,7 @@ for p in "${path_list[@]}"; do
             key="$p#$mode#$run"
             if [ -n "${RES_SKIP[$key]:-}" ]; then skip=${RES_SKIP[$key]}; continue; fi
             [ -n "${RES[$key]}" ] && vals+=("${RES[$key]}") && cpus+=("${RES_CPU[$key]}")
-            errs+=${RES_ERR[$key]}
+            errs+=${RES_ERR[$key]}${RES_BUSY[$key]}
         done
         if [ ${#vals[@]} -eq 0 ]; then
             row+=" ${skip:-no result} | |"

@@ -157,6 +157,37 @@ lab_up() {
     for ifc in d0 d1 d2 br0; do set_rps "$NS_D" "$ifc" 2; done
 }
 
+# DR's return path: a link from each real server straight to the client (the "router" of the
+# seeds' DR set-ups), so replies from the VIP never cross the director, whose kernel would drop a
+# forwarded packet whose source is one of its own addresses. Work on these links is on CPU0.
+#   client cr1 10.0.3.1/30 ── rc 10.0.3.2/30 rs1      client cr2 10.0.4.1/30 ── rc 10.0.4.2/30 rs2
+lab_direct_return() {
+    local i ns mac_c mac_r
+    for i in 1 2; do
+        ns=$NS_R1
+        [ "$i" = 2 ] && ns=$NS_R2
+        ip -n "$NS_C" link add "cr$i" type veth peer name rc netns "$ns"
+        ip -n "$NS_C" addr add "10.0.$((i + 2)).1/30" dev "cr$i"
+        ip -n "$ns" addr add "10.0.$((i + 2)).2/30" dev rc
+        ip -n "$NS_C" link set "cr$i" up
+        ip -n "$ns" link set rc up
+        ip -n "$ns" route add 10.0.1.0/24 via "10.0.$((i + 2)).1" dev rc
+        mac_c=$(mac_of "$NS_C" "cr$i")
+        mac_r=$(mac_of "$ns" rc)
+        ip -n "$ns" neigh replace "10.0.$((i + 2)).1" lladdr "$mac_c" dev rc nud permanent
+        ip -n "$NS_C" neigh replace "10.0.$((i + 2)).2" lladdr "$mac_r" dev "cr$i" nud permanent
+        if [ "$LAB_OFFLOADS" = off ]; then
+            nsx "$NS_C" ethtool -K "cr$i" tx off tso off gso off gro off >/dev/null 2>&1 || true
+            nsx "$ns" ethtool -K rc tx off tso off gso off gro off >/dev/null 2>&1 || true
+        fi
+        set_rps "$NS_C" "cr$i" 1
+        set_rps "$ns" rc 1
+    done
+    # Replies from the VIP arrive on cr1/cr2 while the route to the VIP is via c0.
+    nsx "$NS_C" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
+        net.ipv4.conf.cr1.rp_filter=0 net.ipv4.conf.cr2.rp_filter=0
+}
+
 # The real-server side of DR/TUN: VIP on lo, arp_ignore/arp_announce, through the real command
 # `lvs-realserver start VIP [--tun]`. If that command does not (yet) configure the namespace, falls
 # back to the seeds' manual steps and says so on stderr. $1 = namespace, $2… = extra flags.
@@ -199,12 +230,15 @@ table ip lvsbench_ct {
 EOF
 }
 
-# lvsd on the director, pinned to CPU1, counting its allocations through malloccount.so.
-# Sets LVSD_PID and LVSD_COUNTS; returns 1 (with SKIP_REASON) when lvsd does not come up.
+# lvsd on the director, pinned to CPU1, counting its allocations through malloccount.so, with its
+# data-plane counters in a file (LVSD_STATS_FILE, rewritten every second). Sets LVSD_PID,
+# LVSD_COUNTS, LVSD_STATS; returns 1 (with SKIP_REASON) when lvsd does not come up.
 start_lvsd() {
     LVSD_COUNTS="$LAB_DIR/lvsd-malloc-$1.bin"
     LVSD_LOG="$LAB_DIR/lvsd-$1.log"
+    LVSD_STATS="$LAB_DIR/lvsd-stats-$1.txt"
     lab_spawn "$NS_D" 1 "$LVSD_LOG" env LD_PRELOAD="$MALLOCCOUNT_SO" LVS_MALLOC_COUNT_FILE="$LVSD_COUNTS" \
+        LVSD_STATS_FILE="$LVSD_STATS" \
         "$LVS_BIN/lvsd" -n -l ${LVSD_ARGS:-}
     LVSD_PID=$LAST_PID
     local i
@@ -274,6 +308,24 @@ cpu_sample() {
 cpu_busy() {
     echo "$1 $2" | awk '{ t1 = $9 - $4 + 0.001; b1 = $8 - $3; d = $10 - $5; if (d > b1) d = b1
         printf "%.0f %.0f %.0f\n", 100 * ($6 - $1) / ($7 - $2 + 0.001), 100 * b1 / t1, 100 * d / t1 }'
+}
+
+# The machine is shared: waits (up to $1 seconds) until neither CPU is more than $2 % busy over a
+# 2 s window, so a measurement does not compete with someone else's build. Sets BACKGROUND to
+# "cpu0 % / cpu1 %" of the last window; returns 1 if the machine never got quiet enough.
+wait_idle() {
+    local limit=$1 threshold=$2 start=$SECONDS s0 s1 b
+    while :; do
+        s0=$(NS_D="" cpu_sample)
+        sleep 2
+        s1=$(NS_D="" cpu_sample)
+        b=$(cpu_busy "$s0" "$s1")
+        BACKGROUND="${b%% *} % / $(echo "$b" | awk '{ print $2 }') %"
+        echo "$b" | awk -v t="$threshold" '{ exit !($1 <= t && $2 <= t) }' && return 0
+        [ $((SECONDS - start)) -ge "$limit" ] && return 1
+        echo "  waiting for a quiet machine (background CPU0/CPU1 busy: $BACKGROUND)" >&2
+        sleep 8
+    done
 }
 
 # Prerequisite check: every named command must exist; prints what to install otherwise.

@@ -8,7 +8,9 @@
 #   --size B        frame size without FCS (default 60)
 #   --loss F        largest loss fraction still called lossless (default 0.001)
 #   --paths LIST    comma list from: kernel,kernel-ct,nft-dnat,lvs-dr,lvs-nat,lvs-tun,lvs-fullnat (default all)
-#   --keep          keep the run directory (logs, malloc counters)
+#   --keep          keep the run directory (logs, malloc counters, per-trial log)
+#   --wait-idle S   before each path, wait up to S seconds for a quiet machine (default 300; 0: don't)
+#   --idle-max P    "quiet" = neither CPU more than P % busy over 2 s (default 20)
 # Environment: PKTGEN, MALLOCCOUNT_SO (built tools), LVS_BIN (dir with lvsd, ipvsadm, lvs-realserver),
 #   LVSD_ARGS (extra lvsd flags), LAB_OFFLOADS=on|off.
 #
@@ -21,7 +23,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lab.sh"
 
-RUNS=1 SECONDS_PER_TRIAL=2 FLOWS=1000 SIZE=60 LOSS=0.001
+RUNS=1 SECONDS_PER_TRIAL=2 FLOWS=1000 SIZE=60 LOSS=0.001 WAIT_IDLE=300 IDLE_MAX=20
 PATHS="kernel,kernel-ct,nft-dnat,lvs-dr,lvs-nat,lvs-tun,lvs-fullnat"
 while [ $# -gt 0 ]; do
     case $1 in
@@ -32,6 +34,8 @@ while [ $# -gt 0 ]; do
     --loss) LOSS=$2; shift 2 ;;
     --paths) PATHS=$2; shift 2 ;;
     --keep) LAB_KEEP=1; shift ;;
+    --wait-idle) WAIT_IDLE=$2; shift 2 ;;
+    --idle-max) IDLE_MAX=$2; shift 2 ;;
     *) echo "unknown option: $1" >&2; exit 2 ;;
     esac
 done
@@ -105,10 +109,14 @@ EOF
     done
 }
 
-declare -A RES_LOSSLESS RES_OVER RES_GEN RES_CPU1L RES_CPU1O RES_ALL1L RES_NOTE RES_MALLOC RES_SKIP
+declare -A RES_MIDLE RES_MEXCESS RES_LOSSLESS RES_OVER RES_GEN RES_CPU1L RES_CPU1O RES_ALL1L RES_NOTE RES_MALLOC RES_SKIP
 
 measure_path() {
     local path=$1 run=$2 key="$1#$2"
+    BACKGROUND=""
+    if [ "$WAIT_IDLE" -gt 0 ] && ! wait_idle "$WAIT_IDLE" "$IDLE_MAX"; then
+        RES_NOTE[$key]="machine busy before the run (CPU0/CPU1 $BACKGROUND)"
+    fi
     lab_up "p$run-${path}"
     SKIP_REASON=""
     if ! setup_path "$path"; then
@@ -127,8 +135,16 @@ measure_path() {
         lab_teardown
         return
     fi
-    local m0=""
-    [[ $path == lvs-* ]] && m0=$(read_malloc_counts "$LVSD_COUNTS")
+    # lvsd's allocations: a 2 s idle window first (timers, statistics publishing: a rate per
+    # second), then everything from the warm-up to the last trial, per packet delivered.
+    local m0="" mi="" t0 t1
+    if [[ $path == lvs-* ]]; then
+        mi=$(read_malloc_counts "$LVSD_COUNTS")
+        sleep 2
+        m0=$(read_malloc_counts "$LVSD_COUNTS")
+        RES_MIDLE[$key]=$(awk -v a="${mi%% *}" -v b="${m0%% *}" 'BEGIN { printf "%.1f", (b - a) / 2 }')
+    fi
+    t0=$(date +%s.%N)
     local d_total=0
     trial 100000 1
     d_total=$((d_total + T_DELIV))
@@ -159,9 +175,18 @@ measure_path() {
     if [[ $path == lvs-* ]]; then
         local m1
         m1=$(read_malloc_counts "$LVSD_COUNTS")
-        RES_MALLOC[$key]=$(malloc_summary "$m0" "$m1" "$d_total")
+        t1=$(date +%s.%N)
+        RES_MALLOC[$key]="$(malloc_summary "$m0" "$m1" "$d_total")"
+        RES_MEXCESS[$key]=$(awk -v a="${m0%% *}" -v b="${m1%% *}" -v r="${RES_MIDLE[$key]}" -v t0="$t0" -v t1="$t1" \
+            -v n="$d_total" 'BEGIN { e = (b - a) - r * (t1 - t0); if (e < 0) e = 0; printf "%.1f", e * 1e6 / n }')
     fi
     lab_teardown
+    # lvsd writes its final counters when it stops: frames per batch, ring and transmit losses.
+    if [[ $path == lvs-* ]] && [ -s "$LVSD_STATS" ]; then
+        RES_NOTE[$key]="${RES_NOTE[$key]:+${RES_NOTE[$key]}; }lvsd: $(awk '{ v[$1] = $2 } END {
+            printf "%.1f frames/batch, ring_drops %d, transmit_failed %d, no_neighbor %d",
+                v["received"] / (v["batches"] + 0.0001), v["ring_drops"], v["transmit_failed"], v["no_neighbor"] }' "$LVSD_STATS")"
+    fi
 }
 
 # Mallocs per million delivered packets between two read_malloc_counts outputs, total and by thread.
@@ -171,7 +196,7 @@ malloc_summary() {
     local comm_map="" pair tid
     for pair in $m1; do
         case $pair in *:*) tid=${pair%%:*}
-            comm_map+="$tid=$(cat "/proc/$LVSD_PID/task/$tid/comm" 2>/dev/null | tr ' ' '_' || echo gone) " ;;
+            comm_map+="$tid=$(cat "/proc/$LVSD_PID/task/$tid/comm" 2>/dev/null | tr ' ' '_' || echo exited)#$tid " ;;
         esac
     done
     awk -v a="$m0" -v b="$m1" -v n="$n" -v names="$comm_map" 'BEGIN {
@@ -182,6 +207,11 @@ malloc_summary() {
         for (i = 2; i in B; i++) { split(B[i], kv, ":"); d = kv[2] - before[kv[1]]
             if (d > 0) out = out sprintf(" [%s %.1f]", (kv[1] in name ? name[kv[1]] : kv[1]), d * 1e6 / n) }
         print out }'
+}
+
+# The mallocs cell: per million packets beyond the idle rate (total per million; idle per second; by thread).
+malloc_cell() {
+    echo "${RES_MEXCESS[$1]} beyond idle (total ${RES_MALLOC[$1]%% *} per 1M; ${RES_MIDLE[$1]}/s idle; by thread: ${RES_MALLOC[$1]#* })"
 }
 
 label() {
@@ -216,7 +246,7 @@ for run in $(seq "$RUNS"); do
         if [ -n "${RES_SKIP[$key]:-}" ]; then
             echo "  ${RES_SKIP[$key]}" >&2
         else
-            echo "  lossless $(kpps "${RES_LOSSLESS[$key]}")pps (director on CPU1 ${RES_CPU1L[$key]} %, CPU1 all ${RES_ALL1L[$key]} %), overload: offered $(kpps "${RES_GEN[$key]}")pps delivered $(kpps "${RES_OVER[$key]}")pps (director (all) on CPU1 ${RES_CPU1O[$key]} %) ${RES_NOTE[$key]:-} ${RES_MALLOC[$key]:+mallocs/1M: ${RES_MALLOC[$key]}}" >&2
+            echo "  lossless $(kpps "${RES_LOSSLESS[$key]}")pps (director on CPU1 ${RES_CPU1L[$key]} %, CPU1 all ${RES_ALL1L[$key]} %), overload: offered $(kpps "${RES_GEN[$key]}")pps delivered $(kpps "${RES_OVER[$key]}")pps (director (all) on CPU1 ${RES_CPU1O[$key]} %) ${RES_NOTE[$key]:-} ${RES_MALLOC[$key]:+mallocs: $(malloc_cell "$key")}" >&2
         fi
     done
 done
@@ -240,7 +270,7 @@ K_LOSSLESS=$(median "${kernel_ll[@]:-}")
 K_CAP=$(median "${kernel_cap[@]:-}")
 
 echo
-echo "| path | lossless pps (min / median) | × kernel | director CPU1 % at lossless (CPU1 all %) | est. pps per director core | × kernel | overload: offered → delivered (median) | mallocs per 1M packets | notes |"
+echo "| path | lossless pps (min / median) | × kernel | director CPU1 % at lossless (CPU1 all %) | est. pps per director core | × kernel | overload: offered → delivered (median) | lvsd mallocs per 1M packets | notes |"
 echo "|---|---|---|---|---|---|---|---|---|"
 for p in "${path_list[@]}"; do
     ll=() ov=() gen=() c1=() a1=() cap=() mal="" note="" skip=""
@@ -250,7 +280,7 @@ for p in "${path_list[@]}"; do
         ll+=("${RES_LOSSLESS[$key]}") ov+=("${RES_OVER[$key]}") gen+=("${RES_GEN[$key]}")
         c1+=("${RES_CPU1L[$key]}") a1+=("${RES_ALL1L[$key]}")
         cap+=("$(capacity "${RES_LOSSLESS[$key]}" "${RES_CPU1L[$key]}")")
-        mal=${RES_MALLOC[$key]:-}
+        [ -n "${RES_MALLOC[$key]:-}" ] && mal=$(malloc_cell "$key")
         note=${RES_NOTE[$key]:-}
     done
     if [ ${#ll[@]} -eq 0 ]; then
