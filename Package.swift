@@ -32,7 +32,9 @@ let package = Package(
         .target(name: "LVSControl", dependencies: ["LVSCore"]),
         .target(name: "IPVSAdmKit", dependencies: ["LVSCore", "LVSControl"]),
         .target(name: "KeepalivedConfig", dependencies: ["LVSCore"]),
-        .target(name: "LVSHealthCheck", dependencies: ["LVSCore", "KeepalivedConfig"]),
+        .target(name: "LVSHealthCheck", dependencies: ["LVSCore", "KeepalivedConfig", "CLVSLinux", "CLVSTLS"]),
+        // SSL_GET: a small OpenSSL client shim (libssl-dev).
+        .target(name: "CLVSTLS", linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
         .target(name: "LVSVRRP", dependencies: ["LVSCore", "CLVSLinux"]),
 
         // data plane: Linux packet I/O, nftables guard, neighbours.
@@ -76,6 +78,9 @@ let package = Package(
             path: "bench/PacketBench", swiftSettings: hotPathSettings
         ),
         .executableTarget(name: "config-bench", dependencies: ["KeepalivedConfig"], path: "bench/ConfigBench"),
+        .executableTarget(
+            name: "health-check-bench", dependencies: ["LVSHealthCheck", "KeepalivedConfig", "LVSCore"],
+            path: "bench/HealthCheckBench"),
         .executableTarget(
             name: "control-bench", dependencies: ["LVSCore", "LVSControl", "IPVSAdmKit", "CLVSLinux"],
             path: "bench/ControlBench"

@@ -14,6 +14,11 @@ while let p = entry.pointee {
 }
 var hooks = LVSDaemonHooks()
 hooks.configurationTester = KeepalivedConfigurationTester(environment: environment)
+// -f FILE: the keepalived configuration's table, health checks and SIGHUP reload.
+let keepalived = KeepalivedDaemonSupport(environment: environment)
+hooks.configuration = keepalived
+hooks.reload = keepalived
+hooks.additionalServices.append { director, logger in keepalived.makeService(director: director, logger: logger) }
 exit(
     LVSDaemonMain.run(arguments: Array(CommandLine.arguments.dropFirst()), environment: environment, hooks: hooks) {
         IPVS()

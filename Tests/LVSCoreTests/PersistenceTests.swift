@@ -146,3 +146,55 @@ import Testing
         #expect(t.protocolName == "IP" && t.virtual == Endpoint("0.0.0.7:0"))
     }
 }
+
+@Suite struct SIPPersistenceTests {
+    func message(_ callID: String, compact: Bool = false) -> [UInt8] {
+        Array(
+            ("INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP pc33.example.com\r\n"
+                + (compact ? "i: " : "Call-ID: ") + callID + "\r\nCSeq: 1 INVITE\r\n\r\n").utf8)
+    }
+
+    @Test("K:ip_vs_pe_sip.c: the Call-ID (or compact i:) header value, word[@word], followed by CR/LF")
+    func extraction() {
+        func callID(_ bytes: [UInt8]) -> String? {
+            bytes.withUnsafeBytes { SIPCallID.extract($0).map { String(decoding: $0, as: UTF8.self) } }
+        }
+        #expect(callID(message("a84b4c76e66710@pc33.example.com")) == "a84b4c76e66710@pc33.example.com")
+        #expect(callID(message("f81d4fae-7dec", compact: true)) == "f81d4fae-7dec")
+        #expect(callID(Array("CALL-ID:x1\r\n".utf8)) == "x1")
+        #expect(callID(Array("Call-ID: x1".utf8)) == nil)  // no line terminator after it
+        #expect(callID(Array("Call-ID: bad@\r\n".utf8)) == nil)  // '@' without a domain word
+        #expect(callID(Array("From: x\r\n".utf8)) == nil)
+        #expect(callID(Array(("Call-ID: " + String(repeating: "a", count: 256) + "\r\n").utf8)) == nil)
+    }
+
+    @Test("--pe sip: UDP messages of one Call-ID share a server; another Call-ID from the same client may not")
+    func scheduling() throws {
+        let d = IPVSDriver()
+        let vip = Endpoint("10.0.0.1:5060")
+        let key = ServiceKey.endpoint(.udp, vip)
+        try d.ipvs.addService(
+            VirtualServiceSpec(
+                key: key, scheduler: "rr", flags: .persistent, persistenceTimeout: 360, persistenceEngine: "sip"))
+        try d.ipvs.addRealServer(RealServerSpec(endpoint: Endpoint("192.168.0.2:5060")), to: key)
+        try d.ipvs.addRealServer(RealServerSpec(endpoint: Endpoint("192.168.0.3:5060")), to: key)
+        func send(_ callID: String, port: UInt16) -> Endpoint? {
+            message(callID).withUnsafeBytes { payload in
+                let v = d.ipvs.processInbound(
+                    PacketFacts(
+                        transport: .udp, source: IPAddress(literal: "172.16.0.1"), sourcePort: port,
+                        destination: vip.address, destinationPort: 5060, payload: payload), now: d.clock.now())
+                if case .forward(let f) = v { return f.server }
+                return nil
+            }
+        }
+        let a = send("call-a@host", port: 5060)
+        let b = send("call-b@host", port: 5061)
+        #expect(a != nil && b != nil && a != b)  // rr: a new Call-ID gets its own template
+        #expect(send("call-a@host", port: 5062) == a)
+        #expect(send("call-b@host", port: 5063) == b)
+        let templates = d.ipvs.connections(now: d.clock.now()).filter(\.isTemplate)
+        #expect(Set(templates.compactMap(\.persistenceEngineData)) == ["call-a@host", "call-b@host"])
+        #expect(templates.allSatisfy { $0.persistenceEngine == "sip" })
+    }
+}

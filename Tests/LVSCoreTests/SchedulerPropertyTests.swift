@@ -1,5 +1,5 @@
 // Properties that hold for every input: proportional shares, locality caches, expiry.
-@_spi(Testing) import LVSCore
+@_spi(Internals) @_spi(Testing) import LVSCore
 import LVSTestSupport
 import PropertyBased
 import Testing
@@ -81,5 +81,17 @@ import Testing
         #expect(f.pick(to: "10.9.9.9") == second)
         f.load(second, active: 1)
         #expect(f.pick(to: "10.9.9.9") == first)
+    }
+}
+
+@Suite struct SchedulerCacheLifetimeTests {
+    @Test("lblc's cache holds a deleted server in the trash; changing the scheduler releases it (done_service flush)")
+    func cacheReferences() throws {
+        let f = try SchedulerFixture("lblc", weights: [1, 1])
+        let first = f.pick(to: "10.9.9.9")!
+        try f.ipvs.deleteRealServer(f.servers[first], from: f.key)
+        #expect(f.ipvs.store.trashCount == 1)
+        try f.ipvs.editService(VirtualServiceSpec(key: f.key, scheduler: "rr"))
+        #expect(f.ipvs.store.trashCount == 0)
     }
 }

@@ -18,6 +18,8 @@ public struct ConnectionFlags: OptionSet, Hashable, Sendable {
     public static let hashedOut = ConnectionFlags(rawValue: 1 << 8)
     /// A template that controlled a connection which reached ESTABLISHED (`IP_VS_CTPL_S_ASSURED`).
     public static let assured = ConnectionFlags(rawValue: 1 << 9)
+    /// A template keyed also by persistence-engine data (a SIP Call-ID digest in `local`).
+    public static let persistenceData = ConnectionFlags(rawValue: 1 << 10)
     /// Mask of the forwarding-method code stored in the low 3 bits.
     public static let forwardingMask = ConnectionFlags(rawValue: 0x7)
 }

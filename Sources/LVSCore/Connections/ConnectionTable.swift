@@ -241,9 +241,12 @@
         return ConnectionTable.none
     }
 
-    /// A persistence template (`ip_vs_ct_in_get`), or `none`.
+    /// A persistence template (`ip_vs_ct_in_get`), or `none`. With `engineData` (a persistence
+    /// engine's key, e.g. a SIP Call-ID digest) only templates with the same data match
+    /// (`ct_match`); without it, any template with the key matches.
     public func lookupTemplate(
-        protocol proto: UInt8, family: AddressFamily, client: RawAddress, virtual: RawAddress, virtualPort: UInt16
+        protocol proto: UInt8, family: AddressFamily, client: RawAddress, virtual: RawAddress, virtualPort: UInt16,
+        engineData: RawAddress? = nil
     ) -> UInt32 {
         var ref = buckets[bucket(proto, client, 0)]
         while ref != ConnectionTable.none {
@@ -251,6 +254,8 @@
             if ref & 1 == 0 && r.pointee.flags.contains(.template) && r.pointee.clientPort == 0
                 && r.pointee.virtualPort == virtualPort && r.pointee.client == client && r.pointee.virtual == virtual
                 && r.pointee.protocolNumber == proto && r.pointee.familyRaw == family.rawValue
+                && (engineData == nil
+                    || (r.pointee.flags.contains(.persistenceData) && r.pointee.local == engineData!))
             {
                 return ref >> 1
             }

@@ -73,8 +73,16 @@ extension IPVS {
                 ? RawAddress(high: 0, low: UInt64(spec.key.firewallMark))
                 : RawAddress(high: UInt64(spec.key.firewallMark) << 32, low: 0)
         }
+        // `--pe sip`: UDP SIP messages are also keyed by their Call-ID; without one the default
+        // persistence applies (`ip_vs_sip_fill_param` sets pe_data only on success).
+        var callID: [UInt8]? = nil
+        if spec.persistenceEngine == "sip", p.transport == .udp, let payload = p.payload {
+            callID = SIPCallID.extract(payload)
+        }
+        let engineData = callID.map(SIPCallID.digest)
         var ct = connections.lookupTemplate(
-            protocol: proto, family: family, client: clientNet, virtual: vaddr, virtualPort: vport)
+            protocol: proto, family: family, client: clientNet, virtual: vaddr, virtualPort: vport,
+            engineData: engineData)
         if ct != ConnectionTable.none && !checkTemplate(ct) { ct = ConnectionTable.none }
         let d: Int32
         if ct == ConnectionTable.none {
@@ -98,6 +106,11 @@ extension IPVS {
             r.pointee.destinationFamilyRaw = store.endpoint(d).address.family.rawValue
             r.pointee.destinationPort = templatePort
             r.pointee.flags = [.template]
+            if let engineData, let callID {
+                r.pointee.local = engineData
+                r.pointee.flags.insert(.persistenceData)
+                persistenceEngineData[t] = String(decoding: callID, as: UTF8.self)
+            }
             bind(t, to: d)
             connections.hashIn(t)
             r.pointee.timeout = spec.persistenceTimeout

@@ -53,6 +53,7 @@ extension IPVS {
             }
         }
         unbind(id)
+        if r.pointee.flags.contains(.persistenceData) { persistenceEngineData[id] = nil }
         connections.free(id)
     }
 
@@ -88,7 +89,9 @@ extension IPVS {
                     destination: Endpoint(r.destination.address(r.destinationFamily), r.destinationPort),
                     state: isTemplate ? (r.flags.contains(.assured) ? "ASSURED" : "NONE") : stateName,
                     expiresInSeconds: left > 0 ? ConnectionTable.seconds(ticks: UInt32(left)) : 0,
-                    isTemplate: isTemplate))
+                    isTemplate: isTemplate,
+                    persistenceEngine: r.flags.contains(.persistenceData) ? "sip" : nil,
+                    persistenceEngineData: r.flags.contains(.persistenceData) ? persistenceEngineData[id] : nil))
         }
         return out
     }

@@ -43,6 +43,8 @@ public final class IPVS {
     public internal(set) var counters = PacketPathCounters()
     /// The next FULLNAT local port to try.
     var localPortCursor: UInt32 = 0
+    /// Persistence-engine data of templates that have it (the SIP Call-ID text), for listings.
+    var persistenceEngineData: [UInt32: String] = [:]
 
     /// Tells whether an address belongs to this host: a real server on a local address is
     /// forwarded to the local stack ("Local"), as the kernel decides with `inet_addr_type`.

@@ -12,7 +12,8 @@ public struct TCPFlags: OptionSet, Hashable, Sendable {
 }
 
 /// The facts of one TCP, UDP or SCTP packet that IPVS decides on, as a parser extracts them.
-public struct PacketFacts: Sendable {
+/// (`@unchecked Sendable` because of `payload`, a view that is only read during the call.)
+public struct PacketFacts: @unchecked Sendable {
     public var transport: TransportProtocol
     public var source: IPAddress
     public var sourcePort: UInt16
@@ -27,11 +28,14 @@ public struct PacketFacts: Sendable {
     public var length: UInt32
     /// The packet's firewall mark (0 for none).
     public var firewallMark: UInt32
+    /// The transport payload, read only while the call runs and only by persistence engines
+    /// (`--pe sip` reads the Call-ID of UDP SIP messages). Nil when not provided.
+    public var payload: UnsafeRawBufferPointer?
 
     public init(
         transport: TransportProtocol, source: IPAddress, sourcePort: UInt16, destination: IPAddress,
         destinationPort: UInt16, tcpFlags: TCPFlags = [], sctpChunkType: UInt8 = 0, length: UInt32 = 60,
-        firewallMark: UInt32 = 0
+        firewallMark: UInt32 = 0, payload: UnsafeRawBufferPointer? = nil
     ) {
         self.transport = transport
         self.source = source
@@ -42,6 +46,7 @@ public struct PacketFacts: Sendable {
         self.sctpChunkType = sctpChunkType
         self.length = length
         self.firewallMark = firewallMark
+        self.payload = payload
     }
 }
 

@@ -73,17 +73,13 @@ struct LocalityCache<Value> {
     }
 }
 
-/// lblc: each destination address maps to one server. The cached server is used while it is
-/// listed, has weight > 0 and is not "overloaded" in lblc's sense (`active > weight` while some
-/// server of the service has `2·active < weight`); otherwise wlc picks and the entry is
-/// overwritten.
-final class LocalityBasedLeastConnectionScheduler: BestServerScheduler {
-    override class var name: String { "lblc" }
-    private var cache = LocalityCache<Int32>()
-    /// Listed servers with `2·active < weight` (lblc's "someone is under half load").
+/// What lblc and lblcr share: wlc over the whole service as the fallback choice, and lblc's notion
+/// of "overloaded" (`active > weight` while some listed server has `2·active < weight`), kept as a
+/// count so the check is O(1).
+class LocalityScheduler: BestServerScheduler {
+    /// Listed servers with `2·active < weight`.
     private var underHalf = 0
     private var isUnderHalf: [Bool] = []
-    var expiration: Duration { service.lblcExpiration }
 
     required init(service: VirtualServiceRuntime, store: DestinationStore) {
         super.init(service: service, store: store)
@@ -110,7 +106,7 @@ final class LocalityBasedLeastConnectionScheduler: BestServerScheduler {
     }
 
     /// lblc/lblcr's `is_overloaded`.
-    func isLocallyOverloaded(_ slot: Int32) -> Bool {
+    final func isLocallyOverloaded(_ slot: Int32) -> Bool {
         store.activeConnections(slot) > store.weight(slot) && underHalf > 0
     }
 
@@ -130,6 +126,19 @@ final class LocalityBasedLeastConnectionScheduler: BestServerScheduler {
         super.loadChanged(slot)
         refreshUnderHalf(slot)
     }
+}
+
+/// lblc: each destination address maps to one server. The cached server is used while it is
+/// listed, has weight > 0 and is not "overloaded" in lblc's sense (`active > weight` while some
+/// server of the service has `2·active < weight`); otherwise wlc picks and the entry is
+/// overwritten.
+final class LocalityBasedLeastConnectionScheduler: LocalityScheduler {
+    override class var name: String { "lblc" }
+    private var cache = LocalityCache<Int32>()
+    var expiration: Duration { service.lblcExpiration }
+
+    /// The cache's references go with it (`ip_vs_lblc_flush` on `done_service`).
+    deinit { for bucket in cache.buckets { for e in bucket { store.release(e.value) } } }
 
     override func periodic(now: Timestamp) {
         cache.periodic(now: now, expiration: expiration, maxSize: 16 * 1024) { store.release($0) }
@@ -162,61 +171,17 @@ final class LocalityBasedLeastConnectionScheduler: BestServerScheduler {
 /// than one member that has not changed for `lblcr_expiration` loses its most loaded member. A
 /// missing or (lblc-)overloaded candidate makes wlc pick over the whole service, and the pick
 /// joins the set.
-final class LocalityBasedLeastConnectionReplicationScheduler: BestServerScheduler {
+final class LocalityBasedLeastConnectionReplicationScheduler: LocalityScheduler {
     override class var name: String { "lblcr" }
     struct ServerSet {
         var members: [Int32] = []
         var lastModified: Timestamp
     }
     private var cache = LocalityCache<ServerSet>()
-    private var underHalfCount = 0
-    private var isUnderHalf: [Bool] = []
     var expiration: Duration { service.lblcrExpiration }
 
-    required init(service: VirtualServiceRuntime, store: DestinationStore) {
-        super.init(service: service, store: store)
-        recountUnderHalf()
-    }
-
-    override func isBetter(_ b: Int32, than a: Int32) -> Bool {
-        Int64(store.overhead(a)) * Int64(store.weight(b)) > Int64(store.overhead(b)) * Int64(store.weight(a))
-    }
-
-    private func recountUnderHalf() {
-        isUnderHalf = members.map { store.activeConnections($0) &* 2 < store.weight($0) }
-        underHalfCount = isUnderHalf.filter { $0 }.count
-    }
-
-    private func refreshUnderHalf(_ slot: Int32) {
-        let p = Int(store.position(slot))
-        if p < 0 { return }
-        let now = store.activeConnections(slot) &* 2 < store.weight(slot)
-        if now != isUnderHalf[p] {
-            isUnderHalf[p] = now
-            underHalfCount += now ? 1 : -1
-        }
-    }
-
-    private func isLocallyOverloaded(_ slot: Int32) -> Bool {
-        store.activeConnections(slot) > store.weight(slot) && underHalfCount > 0
-    }
-
-    override func destinationAdded(_ slot: Int32) {
-        super.destinationAdded(slot)
-        recountUnderHalf()
-    }
-    override func destinationRemoved(_ slot: Int32, formerPosition: Int) {
-        super.destinationRemoved(slot, formerPosition: formerPosition)
-        recountUnderHalf()
-    }
-    override func destinationUpdated(_ slot: Int32) {
-        super.destinationUpdated(slot)
-        refreshUnderHalf(slot)
-    }
-    override func loadChanged(_ slot: Int32) {
-        super.loadChanged(slot)
-        refreshUnderHalf(slot)
-    }
+    /// The sets' references go with the cache (`ip_vs_lblcr_flush` on `done_service`).
+    deinit { for bucket in cache.buckets { for e in bucket { for d in e.value.members { store.release(d) } } } }
 
     override func periodic(now: Timestamp) {
         cache.periodic(now: now, expiration: expiration, maxSize: 16 * 1024) { set in

@@ -1,0 +1,186 @@
+// lvsd -f: the keepalived configuration's IPVS table, its health checks, and SIGHUP reload.
+import Foundation
+import Glibc
+import KeepalivedConfig
+import LVSControl
+import LVSCore
+import LVSHealthCheck
+import Logging
+import ServiceLifecycle
+
+/// Runs a keepalived.conf in lvsd (`-f FILE`):
+///
+/// ```
+///  load (before fork): parse ─▶ fatal? refuse with file:line ─▶ engine.start ─▶ IPVS table now
+///  service (after fork): HealthCheckService ─▶ checks ─▶ Director.withModel (IPVS changes)
+///  SIGHUP: parse again ─▶ refused? log file:line, keep running ─▶ else apply the difference
+/// ```
+///
+/// Loading happens before lvsd forks, so nothing here starts a thread or a process until the
+/// service runs; the actions of start-up other than IPVS changes (quorum scripts, alerts) wait
+/// for it.
+public final class KeepalivedDaemonSupport: DaemonConfigurationSupport, ReloadHandler, @unchecked Sendable {
+    private let environment: [String: String]
+    private let lock = NSLock()
+    private var file: String?
+    private var configID: String?
+    private var startedEngine: HealthCheckEngine?
+    private var pendingActions: [HealthCheckAction] = []
+    private var service: HealthCheckService?
+
+    public init(environment: [String: String]) { self.environment = environment }
+
+    func options(_ configID: String?) -> ConfigReaderOptions {
+        ConfigReaderOptions(configID: configID ?? LocalConfigFileSystem.shortHostName(), environment: environment)
+    }
+
+    /// Reads `file`; throws its fatal problems (`file:line: ...`), logs the others. For a
+    /// reload, a file whose blocks do not close (a half-saved edit) is refused too.
+    func read(_ file: String, configID: String?, logger: Logger, reloading: Bool = false) throws
+        -> KeepalivedConfiguration
+    {
+        let result = try KeepalivedConfigLoader.load(file: file, options: options(configID))
+        if reloading {
+            let structural = result.diagnostics.filter { Self.isStructural($0) }
+            if !structural.isEmpty { throw ConfigRefused(lines: structural.map(\.description)) }
+        }
+        for d in result.diagnostics { logger.warning("\(d.description)") }
+        return result.configuration
+    }
+
+    /// Brace problems: the file does not parse as a whole.
+    static func isStructural(_ d: Diagnostic) -> Bool {
+        d.severity >= .error
+            && (d.message.contains("block is not closed") || d.message.contains("extra '}'")
+                || d.message.contains("missing '{'") || d.message.contains("unexpected '{'"))
+    }
+
+    /// `-f` at start: the configuration's services and initial real servers go into the
+    /// director's table before lvsd forks (keepalived `init_services`).
+    public func load(file: String, configID: String?, director: Director, logger: Logger) throws {
+        let configuration = try read(file, configID: configID, logger: logger)
+        var engine = HealthCheckEngine(
+            configuration: configuration, hostName: HealthCheckService.hostName(),
+            localAddresses: SystemLocalAddresses().current())
+        let actions = engine.start(now: director.clock.now())
+        let table = DirectorIPVSTarget(director: director)
+        var rest: [HealthCheckAction] = []
+        var commands: [IPVSCommand] = []
+        for a in actions {
+            if case .ipvs(let c) = a { commands.append(c) } else { rest.append(a) }
+        }
+        for problem in table.apply(commands) { logger.warning("\(problem)") }
+        lock.lock()
+        self.file = file
+        self.configID = configID
+        startedEngine = engine
+        pendingActions = rest
+        lock.unlock()
+        logger.info(
+            "keepalived configuration \(file): \(configuration.virtualServers.count) virtual server(s) loaded")
+    }
+
+    /// The health-check service for lvsd's service group (nil without `-f`).
+    public func makeService(director: Director, logger: Logger) -> any Service {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let engine = startedEngine else { return IdleService() }
+        let s = HealthCheckService(
+            startedEngine: engine, pendingActions: pendingActions, target: DirectorIPVSTarget(director: director),
+            clock: director.clock
+        ) { line in logger.info("\(line)") }
+        service = s
+        pendingActions = []
+        return HealthCheckDaemonService(service: s)
+    }
+
+    /// SIGHUP: the new configuration's difference is applied; one that cannot run is refused
+    /// with its `file:line:` problems and the running one stays.
+    public func reload(logger: Logger) async {
+        let (file, configID, service) = lock.withLock { (self.file, self.configID, self.service) }
+        guard let file, let service else {
+            logger.notice("SIGHUP received: no configuration file to reload (lvsd was started without -f)")
+            return
+        }
+        logger.info("Reloading configuration \(file)")
+        let configuration: KeepalivedConfiguration
+        do {
+            configuration = try read(file, configID: configID, logger: logger, reloading: true)
+        } catch {
+            logger.error("Configuration \(file) refused, the running configuration stays:\n\(error)")
+            return
+        }
+        await service.reload(configuration)
+        logger.info("Configuration \(file) reloaded")
+    }
+}
+
+/// A reload refused for problems that are not fatal at start-up (unclosed blocks).
+struct ConfigRefused: Error, CustomStringConvertible {
+    var lines: [String]
+    var description: String { lines.joined(separator: "\n") }
+}
+
+/// The director's table as the health checker's IPVS target, with keepalived's tolerance:
+/// adding what exists or deleting what is gone is not an error; editing a missing real server
+/// adds it.
+struct DirectorIPVSTarget: HealthCheckIPVSTarget {
+    let director: Director
+
+    func apply(_ commands: [IPVSCommand]) -> [String] {
+        director.withModel { m in
+            var problems: [String] = []
+            for c in commands {
+                do throws(IPVSError) {
+                    try Self.apply(c, to: m)
+                } catch {
+                    problems.append("IPVS (\(c)): \(error.message)")
+                }
+            }
+            return problems
+        }
+    }
+
+    static func apply(_ command: IPVSCommand, to m: any IPVSControlTarget) throws(IPVSError) {
+        do throws(IPVSError) {
+            switch command {
+            case .flush: m.flush()
+            case .setTimeouts(let t): m.setTimeouts(t)
+            case .addService(let s): try m.addService(s)
+            case .editService(let s): try m.editService(s)
+            case .deleteService(let k): try m.deleteService(k)
+            case .addRealServer(let r, let k): try m.addRealServer(r, to: k)
+            case .editRealServer(let r, let k):
+                do throws(IPVSError) { try m.editRealServer(r, in: k) } catch  where error.code == .noSuchDestination {
+                    try m.addRealServer(r, to: k)
+                }
+            case .deleteRealServer(let e, let k): try m.deleteRealServer(e, from: k)
+            }
+        } catch {
+            switch (command, error.code) {
+            case (.addService, .serviceExists), (.addRealServer, .destinationExists),
+                (.deleteService, .noSuchService), (.deleteRealServer, .noSuchDestination):
+                return
+            default: throw error
+            }
+        }
+    }
+}
+
+/// Runs the health checks until lvsd shuts down, then stops them (omega notifies, removals).
+struct HealthCheckDaemonService: Service {
+    let service: HealthCheckService
+
+    func run() async throws {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await service.run() }
+            try? await gracefulShutdown()
+            group.cancelAll()
+        }
+    }
+}
+
+/// A service that only waits for shutdown (lvsd without `-f`).
+struct IdleService: Service {
+    func run() async throws { try? await gracefulShutdown() }
+}

@@ -1,0 +1,106 @@
+// Notification seams: notify scripts, lvs_notify_fifo lines and SMTP alerts, never blocking checks.
+import Foundation
+import Glibc
+import KeepalivedConfig
+
+/// Carries out the engine's notifications. Every call returns at once.
+public protocol HealthCheckNotifier: Sendable {
+    /// Starts a notify script (not waited for).
+    func runScript(_ script: NotifyScript)
+    /// Writes a line to `lvs_notify_fifo`.
+    func writeFIFO(_ line: String)
+    /// Sends an e-mail alert in the background.
+    func sendMail(_ mail: AlertMail)
+}
+
+/// The real notifier: child processes, a FIFO opened read-write (so writes never block for
+/// want of a reader), and SMTP exchanges on threads of their own.
+public final class SystemNotifier: HealthCheckNotifier, @unchecked Sendable {
+    private let fifoFD: Int32
+    private let smtp: SMTPAlertSettings?
+    private let log: @Sendable (String) -> Void
+    private let lock = NSLock()
+    private var mailsInFlight = 0
+
+    /// At most this many alerts are sent at once; more are dropped with a log line.
+    public static let maxMailsInFlight = 16
+
+    public init(globalDefs: GlobalDefs, hostName: String, log: @escaping @Sendable (String) -> Void) {
+        self.log = log
+        smtp = SMTPAlertSettings(globalDefs: globalDefs, hostName: hostName)
+        if let fifo = globalDefs.lvsNotifyFIFO {
+            var st = stat()
+            if stat(fifo.path, &st) != 0 { mkfifo(fifo.path, 0o600) }
+            fifoFD = open(fifo.path, O_RDWR | O_NONBLOCK | O_CLOEXEC)
+            if fifoFD < 0 { log("Unable to open lvs_notify_fifo \(fifo.path): \(String(cString: strerror(errno)))") }
+            if let script = globalDefs.lvsNotifyFIFOScript, fifoFD >= 0 {
+                // keepalived runs the FIFO script with the FIFO's name appended.
+                ScriptProcess.runDetached(
+                    script.arguments + [fifo.path], user: script.user ?? globalDefs.scriptUser,
+                    group: script.user != nil ? script.group : globalDefs.scriptGroup, log: log)
+            }
+        } else {
+            fifoFD = -1
+        }
+    }
+
+    deinit { if fifoFD >= 0 { close(fifoFD) } }
+
+    public func runScript(_ script: NotifyScript) {
+        ScriptProcess.runDetached(script.arguments, user: script.user, group: script.group, log: log)
+    }
+
+    public func writeFIFO(_ line: String) {
+        guard fifoFD >= 0 else { return }
+        let bytes = Array(line.utf8)
+        let n = bytes.withUnsafeBytes { write(fifoFD, $0.baseAddress, $0.count) }
+        if n < 0 { log("lvs_notify_fifo write failed: \(String(cString: strerror(errno)))") }
+    }
+
+    public func sendMail(_ mail: AlertMail) {
+        guard let smtp else { return }
+        lock.lock()
+        if mailsInFlight >= Self.maxMailsInFlight {
+            lock.unlock()
+            log("SMTP alert dropped (\(Self.maxMailsInFlight) alerts already in flight): \(mail.subject)")
+            return
+        }
+        mailsInFlight += 1
+        lock.unlock()
+        let log = self.log
+        let t = Thread { [self] in
+            if let problem = SMTPAlertClient.send(mail, settings: smtp) {
+                log(problem)
+            } else {
+                log("SMTP alert successfully sent.")
+            }
+            lock.lock()
+            mailsInFlight -= 1
+            lock.unlock()
+        }
+        t.start()
+    }
+
+    /// Alerts still being sent.
+    public var pendingMails: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return mailsInFlight
+    }
+}
+
+extension ScriptProcess {
+    /// Starts `argv` and reaps it on a thread of its own, logging a failure to start.
+    static func runDetached(_ argv: [String], user: String?, group: String?, log: @escaping @Sendable (String) -> Void)
+    {
+        switch spawn(argv, user: user, group: group) {
+        case .failure(let e): log("Failed to run script \(argv.joined(separator: " ")): \(e.message)")
+        case .success(let pid):
+            let t = Thread {
+                var status: Int32 = 0
+                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            }
+            t.start()
+        }
+    }
+}

@@ -1,0 +1,64 @@
+// The probe seam: run one check and report success or failure; the Linux implementation.
+import Foundation
+import KeepalivedConfig
+import LVSCore
+
+/// Runs one check. Implementations must not block the caller's task for long: the real one
+/// does its socket and process work on a thread of its own.
+public protocol HealthProbe: Sendable {
+    /// Runs the check described by `request` and reports what it found.
+    func run(_ request: ProbeRequest) async -> ProbeOutcome
+}
+
+/// The real probes: TCP connect, HTTP/HTTPS GET, scripts, DNS, SMTP, UDP and ICMP echo.
+public struct LinuxHealthProbe: HealthProbe {
+    public init() {}
+
+    public func run(_ request: ProbeRequest) async -> ProbeOutcome {
+        await runOnThread { Self.runBlocking(request) }
+    }
+
+    /// Runs the check on the calling thread, blocking it until the check ends (at most about
+    /// the request's timeout; MISC_CHECK scripts get 2 s more after SIGTERM).
+    public static func runBlocking(_ request: ProbeRequest) -> ProbeOutcome {
+        switch request.checker.kind {
+        case .tcp: return TCPCheck.run(request)
+        case .http: return HTTPCheck.run(request, tls: false)
+        case .ssl: return HTTPCheck.run(request, tls: true)
+        case .misc: return MiscCheck.run(request)
+        case .dns: return DNSCheck.run(request)
+        case .smtp: return SMTPCheck.run(request)
+        case .udp: return UDPCheck.run(request)
+        case .ping: return PingCheck.run(request)
+        case .file, .bfd: return .failed("\(request.checker.kind.keyword) is not implemented")
+        }
+    }
+}
+
+/// Runs blocking work on a thread of its own and resumes the caller when it ends, so probes
+/// never tie up the cooperative pool (the daemon has two cores).
+func runOnThread<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { (c: CheckedContinuation<T, Never>) in
+        let t = Thread { c.resume(returning: work()) }
+        t.stackSize = 512 * 1024
+        t.start()
+    }
+}
+
+/// TCP_CHECK: a non-blocking connect to the destination within `connect_timeout`; the
+/// connection is closed at once with no data sent. Timeout, RST or an ICMP error fail.
+enum TCPCheck {
+    static func run(_ r: ProbeRequest) -> ProbeOutcome {
+        do {
+            let s = try ProbeSocket(
+                family: r.destination.address.family, type: Int32(SOCK_STREAM.rawValue), protocol: 0)
+            try s.configure(
+                source: r.source, interface: r.checker.connection.bindInterface, mark: r.checker.connection.firewallMark
+            )
+            try s.connect(to: r.destination, deadline: ProbeDeadline(after: r.timeout))
+            return .passed
+        } catch {
+            return .failed(error.message, timedOut: error.timedOut)
+        }
+    }
+}

@@ -1,2 +1,0 @@
-// Tests of LVSHealthCheck.
-import Testing

@@ -1,2 +1,0 @@
-// Tests of LVSPacket.
-import Testing
