@@ -233,13 +233,15 @@ EOF
 # lvsd on the director, pinned to CPU1, counting its allocations through malloccount.so, with its
 # data-plane counters in a file (LVSD_STATS_FILE, rewritten every second). Sets LVSD_PID,
 # LVSD_COUNTS, LVSD_STATS; returns 1 (with SKIP_REASON) when lvsd does not come up.
+# LVSD_PROGRAM=lvsd-bench runs the data plane's own benchmark build (CMallocCounter linked: its
+# statistics then count allocations made inside batches too).
 start_lvsd() {
     LVSD_COUNTS="$LAB_DIR/lvsd-malloc-$1.bin"
     LVSD_LOG="$LAB_DIR/lvsd-$1.log"
     LVSD_STATS="$LAB_DIR/lvsd-stats-$1.txt"
     lab_spawn "$NS_D" 1 "$LVSD_LOG" env LD_PRELOAD="$MALLOCCOUNT_SO" LVS_MALLOC_COUNT_FILE="$LVSD_COUNTS" \
         LVSD_STATS_FILE="$LVSD_STATS" \
-        "$LVS_BIN/lvsd" -n -l ${LVSD_ARGS:-}
+        "$LVS_BIN/${LVSD_PROGRAM:-lvsd}" -n -l ${LVSD_ARGS:-}
     LVSD_PID=$LAST_PID
     local i
     for i in $(seq 50); do

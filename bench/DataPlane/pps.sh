@@ -8,7 +8,8 @@
 #   --size B        frame size without FCS (default 60)
 #   --loss F        largest loss fraction still called lossless (default 0.001)
 #   --paths LIST    comma list from: kernel,kernel-ct,nft-dnat,lvs-dr,lvs-nat,lvs-tun,lvs-fullnat (default all)
-#   --keep          keep the run directory (logs, malloc counters, per-trial log)
+#   --keep          keep the run directory (logs, malloc counters, per-trial log trials.log)
+#   --verbose       print every trial (rate, sent, delivered, loss, CPU, lvsd counter changes)
 #   --wait-idle S   before each path, wait up to S seconds for a quiet machine (default 300; 0: don't)
 #   --idle-max P    "quiet" = neither CPU more than P % busy over 2 s (default 20)
 # Environment: PKTGEN, MALLOCCOUNT_SO (built tools), LVS_BIN (dir with lvsd, ipvsadm, lvs-realserver),
@@ -23,7 +24,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lab.sh"
 
-RUNS=1 SECONDS_PER_TRIAL=2 FLOWS=1000 SIZE=60 LOSS=0.001 WAIT_IDLE=300 IDLE_MAX=20
+VERBOSE="" RUNS=1 SECONDS_PER_TRIAL=2 FLOWS=1000 SIZE=60 LOSS=0.001 WAIT_IDLE=300 IDLE_MAX=20
 PATHS="kernel,kernel-ct,nft-dnat,lvs-dr,lvs-nat,lvs-tun,lvs-fullnat"
 while [ $# -gt 0 ]; do
     case $1 in
@@ -34,6 +35,7 @@ while [ $# -gt 0 ]; do
     --loss) LOSS=$2; shift 2 ;;
     --paths) PATHS=$2; shift 2 ;;
     --keep) LAB_KEEP=1; shift ;;
+    --verbose) VERBOSE=1; shift ;;
     --wait-idle) WAIT_IDLE=$2; shift 2 ;;
     --idle-max) IDLE_MAX=$2; shift 2 ;;
     *) echo "unknown option: $1" >&2; exit 2 ;;
@@ -68,6 +70,33 @@ trial() {
     T_RATE=$(awk -v n="$T_SENT" -v s="$elapsed" 'BEGIN { printf "%.0f", n / s }')
     T_DRATE=$(awk -v n="$T_DELIV" -v s="$elapsed" 'BEGIN { printf "%.0f", n / s }')
     read -r T_CPU0 T_CPU1 T_DIR < <(cpu_busy "$s0" "$s1")
+    # Per-trial log (kept with --keep, shown with --verbose); for lvsd, the change of its own
+    # counters across the trial (its statistics file is rewritten every second).
+    local extra=""
+    if [ -n "${LVSD_STATS:-}" ] && [ -s "$LVSD_STATS" ]; then
+        sleep 1.1
+        local now
+        now=$(awk '{ printf "%s=%s ", $1, $2 }' "$LVSD_STATS")
+        extra="lvsd: $(stats_delta "${LAST_STATS:-}" "$now")"
+        LAST_STATS=$now
+    fi
+    local line
+    line=$(printf '%-12s rate=%-8s sent=%-8s delivered=%-8s loss=%s cpu0=%s%% cpu1=%s%% director=%s%% %s' \
+        "$CURRENT_PATH" "$rate" "$T_SENT" "$T_DELIV" \
+        "$(awk -v s="$T_SENT" -v d="$T_DELIV" 'BEGIN { if (s > 0) printf "%.4f", 1 - d / s; else print "-" }')" \
+        "$T_CPU0" "$T_CPU1" "$T_DIR" "$extra")
+    echo "$line" >>"$LAB_DIR/trials.log"
+    [ -n "$VERBOSE" ] && echo "    $line" >&2
+    return 0
+}
+
+# Differences of selected lvsd counters between two "name=value …" snapshots.
+stats_delta() {
+    awk -v a="$1" -v b="$2" 'BEGIN {
+        n = split(a, A, " "); for (i = 1; i <= n; i++) { split(A[i], kv, "="); old[kv[1]] = kv[2] }
+        n = split(b, B, " "); for (i = 1; i <= n; i++) { split(B[i], kv, "="); new[kv[1]] = kv[2] }
+        split("received transmitted transmit_failed ring_drops batches no_neighbor mallocs", names, " ")
+        for (i = 1; i in names; i++) { k = names[i]; if (k in new) printf "%s+%d ", k, new[k] - old[k] } }'
 }
 
 lossless() { awk -v s="$T_SENT" -v d="$T_DELIV" -v l="$LOSS" 'BEGIN { exit !(s > 0 && d >= s * (1 - l)) }'; }
@@ -113,6 +142,7 @@ declare -A RES_MIDLE RES_MEXCESS RES_LOSSLESS RES_OVER RES_GEN RES_CPU1L RES_CPU
 
 measure_path() {
     local path=$1 run=$2 key="$1#$2"
+    CURRENT_PATH=$path LVSD_STATS="" LAST_STATS=""
     BACKGROUND=""
     if [ "$WAIT_IDLE" -gt 0 ] && ! wait_idle "$WAIT_IDLE" "$IDLE_MAX"; then
         RES_NOTE[$key]="machine busy before the run (CPU0/CPU1 $BACKGROUND)"
@@ -185,7 +215,9 @@ measure_path() {
     if [[ $path == lvs-* ]] && [ -s "$LVSD_STATS" ]; then
         RES_NOTE[$key]="${RES_NOTE[$key]:+${RES_NOTE[$key]}; }lvsd: $(awk '{ v[$1] = $2 } END {
             printf "%.1f frames/batch, ring_drops %d, transmit_failed %d, no_neighbor %d",
-                v["received"] / (v["batches"] + 0.0001), v["ring_drops"], v["transmit_failed"], v["no_neighbor"] }' "$LVSD_STATS")"
+                v["received"] / (v["batches"] + 0.0001), v["ring_drops"], v["transmit_failed"], v["no_neighbor"]
+            if ("mallocs_per_million_packets" in v)
+                printf ", in-batch mallocs (its own counter) %d = %s per 1M received", v["mallocs"], v["mallocs_per_million_packets"] }' "$LVSD_STATS")"
     fi
 }
 
@@ -228,11 +260,12 @@ label() {
 
 kpps() { awk -v v="$1" 'BEGIN { printf "%.0f k", v / 1000 }'; }
 
-# min / median of the numeric arguments.
+# min / median / max of the numeric arguments (one value when there is one run).
 minmed() {
     printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) { print "-"; exit }
+        if (NR == 1) { printf "%.0f k\n", v[1] / 1000; exit }
         m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-        printf "%.0f k / %.0f k\n", v[1] / 1000, m / 1000 }'
+        printf "%.0f / %.0f / %.0f k\n", v[1] / 1000, m / 1000, v[NR] / 1000 }'
 }
 
 IFS=, read -r -a path_list <<<"$PATHS"
@@ -270,7 +303,7 @@ K_LOSSLESS=$(median "${kernel_ll[@]:-}")
 K_CAP=$(median "${kernel_cap[@]:-}")
 
 echo
-echo "| path | lossless pps (min / median) | × kernel | director CPU1 % at lossless (CPU1 all %) | est. pps per director core | × kernel | overload: offered → delivered (median) | lvsd mallocs per 1M packets | notes |"
+echo "| path | lossless pps (min / median / max) | × kernel | director CPU1 % at lossless (CPU1 all %) | est. pps per director core | × kernel | overload: offered → delivered (median) | lvsd mallocs per 1M packets | notes |"
 echo "|---|---|---|---|---|---|---|---|---|"
 for p in "${path_list[@]}"; do
     ll=() ov=() gen=() c1=() a1=() cap=() mal="" note="" skip=""
