@@ -211,12 +211,13 @@ measure_path() {
             -v n="$d_total" 'BEGIN { e = (b - a) - r * (t1 - t0); if (e < 0) e = 0; printf "%.1f", e * 1e6 / n }')
     fi
     lab_teardown
-    # lvsd writes its final counters when it stops: frames per batch, ring and transmit losses.
+    # lvsd writes its final counters when it stops: frames per batch, ring and transmit losses
+    # (and, from lvsd-bench only, allocations made inside batches).
     if [[ $path == lvs-* ]] && [ -s "$LVSD_STATS" ]; then
-        RES_NOTE[$key]="${RES_NOTE[$key]:+${RES_NOTE[$key]}; }lvsd: $(awk '{ v[$1] = $2 } END {
+        RES_NOTE[$key]="${RES_NOTE[$key]:+${RES_NOTE[$key]}; }lvsd: $(awk -v bench="$([ "${LVSD_PROGRAM:-}" = lvsd-bench ] && echo 1)" '{ v[$1] = $2 } END {
             printf "%.1f frames/batch, ring_drops %d, transmit_failed %d, no_neighbor %d",
                 v["received"] / (v["batches"] + 0.0001), v["ring_drops"], v["transmit_failed"], v["no_neighbor"]
-            if ("mallocs_per_million_packets" in v)
+            if (bench && "mallocs_per_million_packets" in v)
                 printf ", in-batch mallocs (its own counter) %d = %s per 1M received", v["mallocs"], v["mallocs_per_million_packets"] }' "$LVSD_STATS")"
     fi
 }
@@ -243,6 +244,11 @@ malloc_summary() {
 
 # The mallocs cell: per million packets beyond the idle rate (total per million; idle per second; by thread).
 malloc_cell() {
+    if [ "${RES_MALLOC[$1]%% *}" = 0.0 ] && [ "${RES_MIDLE[$1]}" = 0.0 ]; then
+        # A binary that defines malloc itself (lvsd-bench links CMallocCounter) wins over LD_PRELOAD.
+        echo "not seen by malloccount.so (the binary interposes malloc itself)"
+        return
+    fi
     echo "${RES_MEXCESS[$1]} beyond idle (total ${RES_MALLOC[$1]%% *} per 1M; ${RES_MIDLE[$1]}/s idle; by thread: ${RES_MALLOC[$1]#* })"
 }
 
