@@ -78,6 +78,8 @@ let package = Package(
             path: "bench/PacketBench", swiftSettings: hotPathSettings
         ),
         .executableTarget(name: "config-bench", dependencies: ["KeepalivedConfig"], path: "bench/ConfigBench"),
+        // lvsd with the allocation counter linked in: its data plane reports mallocs per packet.
+        .executableTarget(name: "lvsd-bench", dependencies: ["LVSDaemon", "CMallocCounter"], path: "bench/LvsdBench"),
         .executableTarget(
             name: "health-check-bench", dependencies: ["LVSHealthCheck", "KeepalivedConfig", "LVSCore"],
             path: "bench/HealthCheckBench"),
@@ -98,6 +100,7 @@ let package = Package(
         .testTarget(name: "LVSHealthCheckTests", dependencies: ["LVSHealthCheck", "LVSTestSupport"]),
         .testTarget(name: "LVSVRRPTests", dependencies: ["LVSVRRP", "LVSTestSupport"]),
         .testTarget(name: "LVSDaemonTests", dependencies: ["LVSDaemon", "LVSTestSupport"]),
+        .testTarget(name: "LVSDataPlaneTests", dependencies: ["LVSDataPlane", "LVSTestSupport"]),
         .testTarget(name: "LabTests", dependencies: ["LVSTestSupport", "LVSCore"]),
     ],
     swiftLanguageModes: [.v6]

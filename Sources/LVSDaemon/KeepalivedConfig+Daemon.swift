@@ -128,7 +128,7 @@ struct DirectorIPVSTarget: HealthCheckIPVSTarget {
     let director: Director
 
     func apply(_ commands: [IPVSCommand]) -> [String] {
-        director.withModel { m in
+        let problems = director.withModel { m in
             var problems: [String] = []
             for c in commands {
                 do throws(IPVSError) {
@@ -139,6 +139,9 @@ struct DirectorIPVSTarget: HealthCheckIPVSTarget {
             }
             return problems
         }
+        // The data plane's nftables guard follows the table.
+        if !commands.isEmpty { director.notifyChanged() }
+        return problems
     }
 
     static func apply(_ command: IPVSCommand, to m: any IPVSControlTarget) throws(IPVSError) {

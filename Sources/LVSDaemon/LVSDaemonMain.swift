@@ -45,6 +45,9 @@ public struct LVSDaemonHooks: Sendable {
     /// Further services for the service group (data plane, health checkers, VRRP), built once
     /// the director exists. They run until SIGTERM/SIGINT and must shut down gracefully.
     public var additionalServices: [@Sendable (Director, Logger) -> any Service] = []
+    /// The packet path (`DataPlaneService.make`), built with the parsed options; nil runs the
+    /// control endpoint only.
+    public var dataPlane: (@Sendable (Director, DaemonOptions, Logger) -> any Service)?
 
     public init() {}
 }
@@ -161,6 +164,7 @@ public enum LVSDaemonMain {
                 "interfaces": "\(options.interfaces.isEmpty ? "all" : options.interfaces.joined(separator: ","))",
             ])
         var services: [any Service] = [ControlServerService(server: server)]
+        if let makeDataPlane = hooks.dataPlane { services.append(makeDataPlane(director, options, logger)) }
         for make in hooks.additionalServices { services.append(make(director, logger)) }
         services.append(ReloadService(handler: hooks.reload, logger: logger))
         let group = ServiceGroup(

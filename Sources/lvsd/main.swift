@@ -14,6 +14,7 @@ while let p = entry.pointee {
 }
 var hooks = LVSDaemonHooks()
 hooks.configurationTester = KeepalivedConfigurationTester(environment: environment)
+hooks.dataPlane = DataPlaneService.make(statisticsFile: environment["LVSD_STATS_FILE"])
 // -f FILE: the keepalived configuration's table, health checks and SIGHUP reload.
 let keepalived = KeepalivedDaemonSupport(environment: environment)
 hooks.configuration = keepalived
@@ -21,5 +22,7 @@ hooks.reload = keepalived
 hooks.additionalServices.append { director, logger in keepalived.makeService(director: director, logger: logger) }
 exit(
     LVSDaemonMain.run(arguments: Array(CommandLine.arguments.dropFirst()), environment: environment, hooks: hooks) {
-        IPVS()
+        let ipvs = IPVS()
+        ipvs.interfaceMTU = { InterfaceMTU.of($0) }
+        return ipvs
     })

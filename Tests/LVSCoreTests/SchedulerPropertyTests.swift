@@ -89,9 +89,11 @@ import Testing
     func cacheReferences() throws {
         let f = try SchedulerFixture("lblc", weights: [1, 1])
         let first = f.pick(to: "10.9.9.9")!
+        let slot = f.slot(first)
         try f.ipvs.deleteRealServer(f.servers[first], from: f.key)
         #expect(f.ipvs.store.trashCount == 1)
+        #expect(f.ipvs.store.state(slot).pointee.references == 1)
         try f.ipvs.editService(VirtualServiceSpec(key: f.key, scheduler: "rr"))
-        #expect(f.ipvs.store.trashCount == 0)
+        #expect(f.ipvs.store.state(slot).pointee.references == 0)
     }
 }

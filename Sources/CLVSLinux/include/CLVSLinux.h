@@ -233,4 +233,316 @@ static inline pid_t clvs_vrrp_spawn(const char *path, char *const argv[], char *
 static inline int clvs_vrrp_setns_net(int fd) { return setns(fd, CLVS_VRRP_CLONE_NEWNET); }
 /* ===== end of LVSVRRP section ===== */
 
+/* ===== LVSDataPlane section (TPACKET_V3 rings, sendmmsg, rtnetlink, TUN) ===== */
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <linux/if_tun.h>
+#include <linux/neighbour.h>
+#include <linux/virtio_net.h>
+
+#ifndef PACKET_IGNORE_OUTGOING
+#define PACKET_IGNORE_OUTGOING 23
+#endif
+
+/* glibc declares these only under _GNU_SOURCE; same layout as the kernel's. */
+struct clvs_dp_mmsghdr { struct msghdr msg_hdr; unsigned int msg_len; };
+extern int sendmmsg(int fd, struct clvs_dp_mmsghdr *vmessages, unsigned int vlen, int flags);
+
+/// One frame to transmit: its bytes, its length and the interface to send it on.
+struct clvs_dp_tx {
+    const void *data;
+    uint32_t len;
+    int32_t ifindex;
+};
+
+/// A packet socket for protocol `proto` (host order, e.g. ETH_P_ALL), non-blocking, close-on-exec.
+static inline int clvs_dp_packet_socket(int proto) {
+    return socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, htons((uint16_t)proto));
+}
+
+/// Binds a packet socket to `ifindex` (0 = every interface) and protocol `proto` (host order).
+static inline int clvs_dp_bind(int fd, int ifindex, int proto) {
+    struct sockaddr_ll sll;
+    memset(&sll, 0, sizeof(sll));
+    sll.sll_family = AF_PACKET;
+    sll.sll_ifindex = ifindex;
+    sll.sll_protocol = htons((uint16_t)proto);
+    return bind(fd, (struct sockaddr *)&sll, sizeof(sll));
+}
+
+static inline int clvs_dp_setint(int fd, int level, int name, int value) {
+    return setsockopt(fd, level, name, &value, sizeof(value));
+}
+
+/// SOL_PACKET options by name, so Swift needs no constants.
+static inline int clvs_dp_set_version3(int fd) { return clvs_dp_setint(fd, SOL_PACKET, PACKET_VERSION, TPACKET_V3); }
+static inline int clvs_dp_set_reserve(int fd, int bytes) { return clvs_dp_setint(fd, SOL_PACKET, PACKET_RESERVE, bytes); }
+static inline int clvs_dp_set_vnet_hdr(int fd) { return clvs_dp_setint(fd, SOL_PACKET, PACKET_VNET_HDR, 1); }
+static inline int clvs_dp_set_ignore_outgoing(int fd) { return clvs_dp_setint(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1); }
+static inline int clvs_dp_set_qdisc_bypass(int fd) { return clvs_dp_setint(fd, SOL_PACKET, PACKET_QDISC_BYPASS, 1); }
+static inline int clvs_dp_set_auxdata(int fd) { return clvs_dp_setint(fd, SOL_PACKET, PACKET_AUXDATA, 1); }
+static inline int clvs_dp_set_fanout(int fd, int group_id, int mode) {
+    return clvs_dp_setint(fd, SOL_PACKET, PACKET_FANOUT, (group_id & 0xffff) | (mode << 16));
+}
+static inline int clvs_dp_fanout_hash(void) { return PACKET_FANOUT_HASH; }
+static inline int clvs_dp_set_rcvbuf(int fd, int bytes) { return clvs_dp_setint(fd, SOL_SOCKET, SO_RCVBUF, bytes); }
+
+/// Asks for a TPACKET_V3 receive ring and maps it; returns the mapping or NULL (errno set).
+static inline void *clvs_dp_rx_ring(int fd, unsigned block_size, unsigned block_nr, unsigned frame_size,
+                                    unsigned retire_ms) {
+    struct tpacket_req3 req;
+    memset(&req, 0, sizeof(req));
+    req.tp_block_size = block_size;
+    req.tp_block_nr = block_nr;
+    req.tp_frame_size = frame_size;
+    req.tp_frame_nr = (block_size / frame_size) * block_nr;
+    req.tp_retire_blk_tov = retire_ms;
+    req.tp_feature_req_word = 0;
+    if (setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req)) != 0) return NULL;
+    void *ring = mmap(NULL, (size_t)block_size * block_nr, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_LOCKED, fd, 0);
+    if (ring == MAP_FAILED) {
+        ring = mmap(NULL, (size_t)block_size * block_nr, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (ring == MAP_FAILED) return NULL;
+    }
+    return ring;
+}
+
+static inline int clvs_dp_unmap(void *p, size_t len) { return munmap(p, len); }
+
+/// True when the kernel handed block `b` to user space.
+static inline int clvs_dp_block_ready(const void *b) {
+    const struct tpacket_block_desc *d = (const struct tpacket_block_desc *)b;
+    return (__atomic_load_n(&d->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) != 0;
+}
+/// Gives block `b` back to the kernel.
+static inline void clvs_dp_block_release(void *b) {
+    struct tpacket_block_desc *d = (struct tpacket_block_desc *)b;
+    __atomic_store_n(&d->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+}
+static inline uint32_t clvs_dp_block_packets(const void *b) {
+    return ((const struct tpacket_block_desc *)b)->hdr.bh1.num_pkts;
+}
+static inline uint32_t clvs_dp_block_first(const void *b) {
+    return ((const struct tpacket_block_desc *)b)->hdr.bh1.offset_to_first_pkt;
+}
+
+/// What user space needs of one packet of a V3 block.
+struct clvs_dp_pkt {
+    uint32_t next_offset;  /* from this packet's header to the next one's, 0 for the last */
+    uint32_t snaplen;      /* bytes captured */
+    uint32_t len;          /* bytes on the wire */
+    uint32_t mac;          /* offset of the frame from the packet header */
+    uint32_t status;       /* TP_STATUS_* bits */
+    int32_t ifindex;
+    uint8_t pkttype;       /* PACKET_HOST, PACKET_BROADCAST, ... */
+    uint8_t has_vnet;      /* a virtio_net_hdr precedes the frame */
+    uint8_t vnet_flags;    /* VIRTIO_NET_HDR_F_* */
+    uint8_t gso_type;      /* VIRTIO_NET_HDR_GSO_* */
+    uint16_t gso_size;
+    uint16_t csum_start;   /* frame-relative */
+    uint16_t csum_offset;
+};
+
+static inline void clvs_dp_read_pkt(const void *h, int vnet, struct clvs_dp_pkt *out) {
+    const struct tpacket3_hdr *p = (const struct tpacket3_hdr *)h;
+    const struct sockaddr_ll *sll = (const struct sockaddr_ll *)((const uint8_t *)h + TPACKET_ALIGN(sizeof(struct tpacket3_hdr)));
+    out->next_offset = p->tp_next_offset;
+    out->snaplen = p->tp_snaplen;
+    out->len = p->tp_len;
+    out->mac = p->tp_mac;
+    out->status = p->tp_status;
+    out->ifindex = sll->sll_ifindex;
+    out->pkttype = sll->sll_pkttype;
+    out->has_vnet = (uint8_t)(vnet ? 1 : 0);
+    if (vnet) {
+        struct virtio_net_hdr v;
+        memcpy(&v, (const uint8_t *)h + p->tp_mac - sizeof(v), sizeof(v));
+        out->vnet_flags = v.flags;
+        out->gso_type = v.gso_type;
+        out->gso_size = v.gso_size;
+        out->csum_start = v.csum_start;
+        out->csum_offset = v.csum_offset;
+    } else {
+        out->vnet_flags = (p->tp_status & TP_STATUS_CSUMNOTREADY) ? VIRTIO_NET_HDR_F_NEEDS_CSUM : 0;
+        out->gso_type = 0;
+        out->gso_size = 0;
+        out->csum_start = 0;
+        out->csum_offset = 0;
+    }
+}
+
+/// The bytes in front of a V3 packet's frame that the packet header and its sockaddr_ll occupy.
+static inline uint32_t clvs_dp_pkt_header_bytes(void) {
+    return TPACKET_ALIGN(sizeof(struct tpacket3_hdr)) + sizeof(struct sockaddr_ll);
+}
+
+/// Frames the ring dropped since the last call (PACKET_STATISTICS resets on read), or 0.
+static inline uint64_t clvs_dp_ring_drops(int fd) {
+    struct tpacket_stats_v3 st;
+    socklen_t len = sizeof(st);
+    memset(&st, 0, sizeof(st));
+    if (getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) != 0) return 0;
+    return st.tp_drops;
+}
+
+/// Sends up to 256 frames with one sendmmsg on a packet socket; returns how many went out or -1.
+static inline int clvs_dp_send_batch(int fd, const struct clvs_dp_tx *tx, int n) {
+    if (n > 256) n = 256;
+    struct clvs_dp_mmsghdr msgs[256];
+    struct iovec iov[256];
+    struct sockaddr_ll sll[256];
+    for (int i = 0; i < n; i++) {
+        iov[i].iov_base = (void *)tx[i].data;
+        iov[i].iov_len = tx[i].len;
+        memset(&sll[i], 0, sizeof(sll[i]));
+        sll[i].sll_family = AF_PACKET;
+        sll[i].sll_ifindex = tx[i].ifindex;
+        sll[i].sll_halen = 6;
+        const uint8_t *f = (const uint8_t *)tx[i].data;
+        memcpy(sll[i].sll_addr, f, 6);
+        sll[i].sll_protocol = htons((uint16_t)((f[12] << 8) | f[13]));
+        memset(&msgs[i].msg_hdr, 0, sizeof(msgs[i].msg_hdr));
+        msgs[i].msg_hdr.msg_name = &sll[i];
+        msgs[i].msg_hdr.msg_namelen = sizeof(sll[i]);
+        msgs[i].msg_hdr.msg_iov = &iov[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+        msgs[i].msg_len = 0;
+    }
+    int sent = 0;
+    while (sent < n) {
+        int r = sendmmsg(fd, msgs + sent, (unsigned)(n - sent), MSG_DONTWAIT);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            /* One frame the interface refuses (down, too big) must not stall the rest. */
+            if (errno == EAGAIN || errno == ENOBUFS) return sent;
+            sent += 1;
+            continue;
+        }
+        if (r == 0) break;
+        sent += r;
+    }
+    return sent;
+}
+
+/// Waits up to `timeout_ms` for any of two descriptors (-1 = unused) to become readable;
+/// returns a bit mask (1 = first, 2 = second) or 0.
+static inline int clvs_dp_poll2(int a, int b, int timeout_ms) {
+    struct pollfd p[2];
+    int n = 0;
+    if (a >= 0) { p[n].fd = a; p[n].events = POLLIN; p[n].revents = 0; n++; }
+    if (b >= 0) { p[n].fd = b; p[n].events = POLLIN; p[n].revents = 0; n++; }
+    int r = poll(p, (nfds_t)n, timeout_ms);
+    if (r <= 0) return 0;
+    int mask = 0;
+    int i = 0;
+    if (a >= 0) { if (p[i].revents) mask |= 1; i++; }
+    if (b >= 0) { if (p[i].revents) mask |= 2; }
+    return mask;
+}
+
+/// Waits for three descriptors; bit i set when descriptor i is readable.
+static inline int clvs_dp_poll3(int a, int b, int c, int timeout_ms) {
+    struct pollfd p[3] = { { a, POLLIN, 0 }, { b, POLLIN, 0 }, { c, POLLIN, 0 } };
+    int r = poll(p, 3, timeout_ms);
+    if (r <= 0) return 0;
+    return (p[0].revents ? 1 : 0) | (p[1].revents ? 2 : 0) | (p[2].revents ? 4 : 0);
+}
+
+/// Opens a non-blocking NETLINK_ROUTE socket subscribed to the given RTNLGRP_* groups (bit mask
+/// of 1 << (group - 1)), with a large receive buffer.
+static inline int clvs_dp_netlink_open(uint32_t groups) {
+    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
+    if (fd < 0) return -1;
+    int size = 4 << 20;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size));
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+    struct sockaddr_nl sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.nl_family = AF_NETLINK;
+    sa.nl_groups = groups;
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) { close(fd); return -1; }
+    return fd;
+}
+
+/// Sends a dump request (`type` = RTM_GETLINK/GETADDR/GETROUTE/GETNEIGH) for `family`.
+static inline int clvs_dp_netlink_dump(int fd, uint16_t type, uint8_t family, uint32_t seq) {
+    struct { struct nlmsghdr h; struct rtmsg r; } req;
+    memset(&req, 0, sizeof(req));
+    req.h.nlmsg_len = sizeof(req);
+    req.h.nlmsg_type = type;
+    req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    req.h.nlmsg_seq = seq;
+    req.r.rtm_family = family;
+    struct sockaddr_nl sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.nl_family = AF_NETLINK;
+    return (int)sendto(fd, &req, sizeof(req), 0, (struct sockaddr *)&sa, sizeof(sa));
+}
+
+/// Asks the kernel to resolve a neighbour (RTM_NEWNEIGH with NTF_USE: creates the entry and
+/// starts ARP / neighbour discovery as if a packet waited for it).
+static inline int clvs_dp_netlink_resolve(int fd, int ifindex, uint8_t family, const uint8_t *addr, uint32_t seq) {
+    struct { struct nlmsghdr h; struct ndmsg n; char attrs[64]; } req;
+    memset(&req, 0, sizeof(req));
+    int alen = family == AF_INET ? 4 : 16;
+    req.h.nlmsg_type = RTM_NEWNEIGH;
+    req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE;
+    req.h.nlmsg_seq = seq;
+    req.n.ndm_family = family;
+    req.n.ndm_ifindex = ifindex;
+    req.n.ndm_state = NUD_NONE;
+    req.n.ndm_flags = NTF_USE;
+    struct rtattr *rta = (struct rtattr *)req.attrs;
+    rta->rta_type = NDA_DST;
+    rta->rta_len = RTA_LENGTH(alen);
+    memcpy(RTA_DATA(rta), addr, alen);
+    req.h.nlmsg_len = NLMSG_LENGTH(sizeof(struct ndmsg)) + RTA_ALIGN(rta->rta_len);
+    struct sockaddr_nl sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.nl_family = AF_NETLINK;
+    return (int)sendto(fd, &req, req.h.nlmsg_len, 0, (struct sockaddr *)&sa, sizeof(sa));
+}
+
+/// Receives one netlink datagram without blocking; returns its length, 0 if none, -1 on error
+/// (errno ENOBUFS means events were lost: dump again).
+static inline ssize_t clvs_dp_netlink_recv(int fd, void *buf, size_t len) {
+    ssize_t n = recv(fd, buf, len, MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
+    return n;
+}
+
+/// Opens /dev/net/tun as a TUN device (IFF_TUN | IFF_NO_PI) named `name` (may be changed by the
+/// kernel: the actual name is written back). Returns the descriptor or -1.
+static inline int clvs_tun_open(char *name, size_t name_cap) {
+    int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+    if (fd < 0) return -1;
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+    ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+    strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
+    if (ioctl(fd, TUNSETIFF, &ifr) < 0) { int e = errno; close(fd); errno = e; return -1; }
+    strncpy(name, ifr.ifr_name, name_cap - 1);
+    name[name_cap - 1] = 0;
+    return fd;
+}
+
+/// Receives one frame from a packet socket with its interface index and packet type.
+static inline ssize_t clvs_dp_recv_frame(int fd, void *buf, size_t len, int *ifindex, int *pkttype) {
+    struct sockaddr_ll sll;
+    socklen_t sl = sizeof(sll);
+    ssize_t n = recvfrom(fd, buf, len, 0, (struct sockaddr *)&sll, &sl);
+    if (n >= 0) { *ifindex = sll.sll_ifindex; *pkttype = sll.sll_pkttype; }
+    return n;
+}
+
+/// The inode of this thread's network namespace (identifies it for pid files), or 0.
+static inline uint64_t clvs_netns_inode(void) {
+    struct stat st;
+    if (stat("/proc/self/ns/net", &st) != 0) return 0;
+    return (uint64_t)st.st_ino;
+}
+/* ===== end of LVSDataPlane section ===== */
+
 #endif

@@ -265,19 +265,23 @@
     }
 
     /// The connection of a real server → client packet (`ip_vs_conn_out_get`): a NAT reply whose
-    /// destination is the client, or a FULLNAT reply whose destination is the local address.
+    /// destination is the client, or a FULLNAT reply whose destination is the local address. Only
+    /// masquerade and FULLNAT connections match (`ip_vs_out_hook` ignores other methods). With
+    /// `family`, only connections whose real server is of that family match.
     public func lookupOut(
-        protocol proto: UInt8, source: RawAddress, sourcePort: UInt16, destination: RawAddress, destinationPort: UInt16
+        protocol proto: UInt8, source: RawAddress, sourcePort: UInt16, destination: RawAddress, destinationPort: UInt16,
+        family: AddressFamily? = nil
     ) -> UInt32 {
         var ref = buckets[bucket(proto, destination, destinationPort)]
         while ref != ConnectionTable.none {
             let r = pointer(ref >> 1)
             if r.pointee.destinationPort == sourcePort && r.pointee.destination == source
                 && r.pointee.protocolNumber == proto && !r.pointee.flags.contains(.template)
+                && (family == nil || r.pointee.destinationFamilyRaw == family!.rawValue)
             {
                 if ref & 1 == 0 {
                     if r.pointee.clientPort == destinationPort && r.pointee.client == destination
-                        && r.pointee.forwardingCode != 5
+                        && r.pointee.forwardingCode == 0
                     {
                         return ref >> 1
                     }

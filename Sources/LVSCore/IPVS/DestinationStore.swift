@@ -35,6 +35,10 @@ public struct DestinationState: Sendable {
     public var flags: DestinationFlags
     /// True while the slot holds a server (listed or in the trash).
     public var inUse: Bool
+    /// The identity of the owning service object (slots are reused; serials are not).
+    public var serviceSerial: UInt64
+    /// The tick since which a trashed server has had no references (for the trash period).
+    public var idleSinceTick: UInt32
     public var stats: StatsBlock
 }
 
@@ -48,8 +52,11 @@ public struct DestinationState: Sendable {
     public private(set) var capacity = 0
     private var allocated = 16
     private var freeSlots: [Int32] = []
-    /// Deleted servers still referenced, by owning service key and endpoint ("the trash").
+    /// Deleted servers, by owning service key and endpoint ("the trash"). They stay while
+    /// referenced and for a grace period after, so re-adding one revives it with its statistics.
     private var trash: [TrashKey: Int32] = [:]
+    /// The current tick, kept up to date by the table, to date the trash.
+    var nowTick: UInt32 = 0
 
     struct TrashKey: Hashable {
         var service: ServiceKey
@@ -84,12 +91,15 @@ public struct DestinationState: Sendable {
     @inline(__always) public func inUse(_ d: Int32) -> Bool { base[Int(d)].inUse }
 
     /// Allocates a slot for a new real server of `serviceSlot`.
-    func allocate(_ spec: RealServerSpec, serviceSlot: Int32, serviceKey key: ServiceKey) -> Int32 {
+    func allocate(_ spec: RealServerSpec, serviceSlot: Int32, serviceSerial: UInt64, serviceKey key: ServiceKey)
+        -> Int32
+    {
         let fresh = DestinationState(
             endpoint: spec.endpoint, forwarding: spec.forwarding, serviceKey: key, weight: spec.weight,
             lastWeight: spec.weight, activeConnections: 0, inactiveConnections: 0, persistentConnections: 0,
             upperThreshold: spec.upperThreshold, lowerThreshold: spec.lowerThreshold, service: serviceSlot,
-            position: -1, references: 0, flags: [], inUse: true, stats: StatsBlock())
+            position: -1, references: 0, flags: [], inUse: true, serviceSerial: serviceSerial, idleSinceTick: 0,
+            stats: StatsBlock())
         if let s = freeSlots.popLast() {
             base[Int(s)] = fresh
             return s
@@ -106,16 +116,13 @@ public struct DestinationState: Sendable {
         return Int32(capacity - 1)
     }
 
-    /// Takes a server off its service's list: it goes to the trash while referenced, else is freed.
+    /// Takes a server off its service's list into the trash (`__ip_vs_del_dest`).
     func unlist(_ slot: Int32) {
         let s = state(slot)
         s.pointee.flags.remove(.available)
         s.pointee.position = -1
-        if s.pointee.references > 0 {
-            trash[TrashKey(service: s.pointee.serviceKey, endpoint: s.pointee.endpoint)] = slot
-        } else {
-            free(slot)
-        }
+        s.pointee.idleSinceTick = nowTick
+        trash[TrashKey(service: s.pointee.serviceKey, endpoint: s.pointee.endpoint)] = slot
     }
 
     /// A trashed server of a service with this key and endpoint (`ip_vs_trash_get_dest`), taken out
@@ -124,22 +131,33 @@ public struct DestinationState: Sendable {
         trash.removeValue(forKey: TrashKey(service: key, endpoint: e))
     }
 
-    /// Rebinds a revived server to a (possibly new) service slot; a different service zeroes its
+    /// Rebinds a revived server to a (possibly new) service; a different service object zeroes its
     /// statistics (`__ip_vs_update_dest`: `if (old_svc != svc) ip_vs_zero_stats`).
-    func bind(_ slot: Int32, serviceSlot: Int32) {
+    func bind(_ slot: Int32, serviceSlot: Int32, serviceSerial: UInt64) {
         let s = state(slot)
-        if s.pointee.service != serviceSlot {
+        if s.pointee.serviceSerial != serviceSerial {
             s.pointee.stats = StatsBlock()
-            s.pointee.service = serviceSlot
         }
+        s.pointee.service = serviceSlot
+        s.pointee.serviceSerial = serviceSerial
     }
 
-    /// Frees a slot once nothing refers to it and it is not listed.
+    /// Notes that a trashed server has lost its last reference (the grace period starts).
     func releaseIfUnused(_ slot: Int32) {
         let s = state(slot)
-        guard s.pointee.inUse, s.pointee.references <= 0, s.pointee.position < 0 else { return }
-        trash.removeValue(forKey: TrashKey(service: s.pointee.serviceKey, endpoint: s.pointee.endpoint))
-        free(slot)
+        if s.pointee.inUse && s.pointee.references <= 0 && s.pointee.position < 0 { s.pointee.idleSinceTick = nowTick }
+    }
+
+    /// Frees trashed servers unreferenced for at least `idleTicks` (`ip_vs_dest_trash_expire`, run
+    /// every `IP_VS_DEST_TRASH_PERIOD` = 60 s, frees those idle for a period).
+    func purgeTrash(idleTicks: UInt32) {
+        for (key, slot) in trash {
+            let s = state(slot)
+            if s.pointee.references <= 0 && nowTick &- s.pointee.idleSinceTick >= idleTicks {
+                trash.removeValue(forKey: key)
+                free(slot)
+            }
+        }
     }
 
     private func free(_ slot: Int32) {

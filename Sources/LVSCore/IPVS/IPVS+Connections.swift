@@ -7,6 +7,7 @@ extension IPVS {
     public func processInbound(_ p: PacketFacts, now: Timestamp) -> PacketVerdict {
         let tick = ConnectionTable.tick(now)
         connections.startClock(tick)
+        store.nowTick = tick
         let proto = p.transport.rawValue
         let client = RawAddress(p.source)
         let virtual = RawAddress(p.destination)
@@ -89,7 +90,7 @@ extension IPVS {
         connections.startClock(tick)
         let id = connections.lookupOut(
             protocol: p.transport.rawValue, source: RawAddress(p.source), sourcePort: p.sourcePort,
-            destination: RawAddress(p.destination), destinationPort: p.destinationPort)
+            destination: RawAddress(p.destination), destinationPort: p.destinationPort, family: p.source.family)
         if id == ConnectionTable.none { return .pass }
         let r = connections.pointer(id)
         countOut(r.pointee.server, bytes: UInt64(p.length))
@@ -165,6 +166,8 @@ extension IPVS {
         switch p.transport {
         case .udp:
             r.pointee.timeout = udpTimeout
+            // `udp_state_transition`: a reply assures the controlling template.
+            if direction == .output { assureControl(id) }
         case .tcp:
             let old = TCPState(rawValue: r.pointee.state) ?? .none
             let new = TCPState.next(
@@ -179,7 +182,10 @@ extension IPVS {
         case .sctp:
             let old = SCTPState(rawValue: r.pointee.state) ?? .none
             let new = SCTPState.next(from: old, direction: dir, chunkType: p.sctpChunkType)
-            if new != old { setActive(id, new.isActive) }
+            if new != old {
+                setActive(id, new.isActive)
+                if new == .established { assureControl(id) }
+            }
             r.pointee.state = new.rawValue
             r.pointee.timeout = sctpTimeouts[Int(new.rawValue)]
         }
@@ -217,17 +223,21 @@ extension IPVS {
 
     private func countIn(_ d: Int32, bytes: UInt64) {
         guard d >= 0 else { return }
+        // `ip_vs_in_stats`: only for a server still available.
         let s = store.state(d)
+        guard s.pointee.flags.contains(.available) else { return }
         s.pointee.stats.countIn(bytes: bytes)
-        if s.pointee.position >= 0 { serviceStats[Int(s.pointee.service)].countIn(bytes: bytes) }
+        serviceStats[Int(s.pointee.service)].countIn(bytes: bytes)
         totalStats.countIn(bytes: bytes)
     }
 
     private func countOut(_ d: Int32, bytes: UInt64) {
         guard d >= 0 else { return }
+        // `ip_vs_out_stats`: only for a server still available.
         let s = store.state(d)
+        guard s.pointee.flags.contains(.available) else { return }
         s.pointee.stats.countOut(bytes: bytes)
-        if s.pointee.position >= 0 { serviceStats[Int(s.pointee.service)].countOut(bytes: bytes) }
+        serviceStats[Int(s.pointee.service)].countOut(bytes: bytes)
         totalStats.countOut(bytes: bytes)
     }
 

@@ -29,8 +29,8 @@ extension IPVS {
 
     /// `ipvsadm -A`: adds a virtual service.
     public func addService(_ spec: VirtualServiceSpec) throws(IPVSError) {
-        let schedulerClass = try validate(spec)
         if serviceByKey[spec.key] != nil { throw IPVSError(.serviceExists) }
+        let schedulerClass = try validate(spec)
         var stored = spec
         stored.flags.remove(.hashed)
         let slot: Int32
@@ -40,7 +40,10 @@ extension IPVS {
             slot = Int32(serviceSlots.count)
             serviceSlots.append(nil)
         }
-        let svc = VirtualServiceRuntime(slot: slot, spec: stored, configuration: configuration)
+        nextServiceSerial &+= 1
+        let svc = VirtualServiceRuntime(
+            slot: slot, serial: nextServiceSerial, spec: stored, shTableBits: configuration.shTableBits,
+            mhTableIndex: configuration.mhTableIndex, sysctls: sysctls)
         resetServiceStats(slot)
         svc.scheduler = schedulerClass.map { $0.init(service: svc, store: store) }
         serviceSlots[Int(slot)] = svc
@@ -68,6 +71,7 @@ extension IPVS {
     public func deleteService(_ key: ServiceKey) throws(IPVSError) {
         guard let slot = serviceByKey[key] else { throw IPVSError(.noSuchService) }
         removeService(slot)
+        expireNodestConnections()
     }
 
     private func removeService(_ slot: Int32) {
@@ -84,6 +88,7 @@ extension IPVS {
     /// `ipvsadm -C`: deletes every service.
     public func flush() {
         for slot in serviceOrder { removeService(slot) }
+        expireNodestConnections()
     }
 
     private func validate(_ spec: RealServerSpec, service svc: VirtualServiceRuntime) throws(IPVSError) {
@@ -99,14 +104,22 @@ extension IPVS {
             } else {
                 throw IPVSError(.invalidArgument, detail: "mixed address families need tunnelling")
             }
+            // "The synchronization protocol is incompatible with mixed family services".
+            if !daemons.isEmpty { throw IPVSError(.invalidArgument, detail: "mixed families with a sync daemon") }
         }
-    }
-
-    /// The forwarding the kernel stores: a server on a local address becomes "Local".
-    private func effectiveForwarding(_ spec: RealServerSpec) -> RealServerSpec {
-        var s = spec
-        if isLocalAddress(spec.endpoint.address) { s.forwarding = .local }
-        return s
+        // `ip_vs_new_dest`: the address must be unicast (or local); IPv6 link-local only if local.
+        let a = spec.endpoint.address
+        switch a {
+        case .v4(let v):
+            if v.value >> 24 == 0 || v.value == 0xFFFF_FFFF || v.isMulticast {
+                throw IPVSError(.invalidArgument, detail: "address not unicast")
+            }
+        case .v6(let v):
+            let linkLocal = v.high >> 54 == 0x3FA  // fe80::/10
+            if v.isMulticast || v == .any || (linkLocal && !isLocalAddress(a)) {
+                throw IPVSError(.invalidArgument, detail: "address not unicast")
+            }
+        }
     }
 
     /// `ipvsadm -a`: adds a real server at the head of the service's list. A server deleted
@@ -116,13 +129,12 @@ extension IPVS {
         let svc = service(slot: sslot)
         try validate(spec, service: svc)
         if member(svc, spec.endpoint) != nil { throw IPVSError(.destinationExists) }
-        let spec = effectiveForwarding(spec)
         let d: Int32
         if let trashed = store.revive(service: key, endpoint: spec.endpoint) {
             d = trashed
-            store.bind(d, serviceSlot: sslot)
+            store.bind(d, serviceSlot: sslot, serviceSerial: svc.serial)
         } else {
-            d = store.allocate(spec, serviceSlot: sslot, serviceKey: key)
+            d = store.allocate(spec, serviceSlot: sslot, serviceSerial: svc.serial, serviceKey: key)
         }
         store.setLastWeight(spec.weight, slot: d)  // add: always (`__ip_vs_update_dest`)
         update(d, to: spec)
@@ -138,7 +150,6 @@ extension IPVS {
         let svc = service(slot: sslot)
         try validate(spec, service: svc)
         guard let d = member(svc, spec.endpoint) else { throw IPVSError(.noSuchDestination) }
-        let spec = effectiveForwarding(spec)
         if spec.weight != 0 { store.setLastWeight(spec.weight, slot: d) }
         update(d, to: spec)
         svc.scheduler?.destinationUpdated(d)
@@ -155,6 +166,7 @@ extension IPVS {
         renumber(svc)
         svc.scheduler?.syncMembers()
         svc.scheduler?.destinationRemoved(d, formerPosition: p)
+        expireNodestConnections()
     }
 
     /// `ipvsadm -Z`: zeroes the counters and rates of one service and its servers, or of all and
@@ -188,11 +200,33 @@ extension IPVS {
         if t.udp != 0 { udpTimeout = t.udp }
     }
 
-    /// `ipvsadm --start-daemon`: records a connection-sync daemon (one master and one backup at most).
-    /// SwiftLVS does not send or receive sync messages yet; the setting is kept and listed.
+    /// `ipvsadm --start-daemon`: records a connection-sync daemon (one master and one backup at most)
+    /// with the kernel's defaults filled in (`start_sync_thread`): group 224.0.0.81, port 8848, TTL 1,
+    /// and a message size of the interface MTU (master: at most 1500; backup: 1500…65535) minus the
+    /// IP and UDP headers, or the requested size clamped the same way minus the headers. SwiftLVS
+    /// does not send or receive sync messages yet; the setting is kept and listed.
     public func startSyncDaemon(_ spec: SyncDaemonSpec) throws(IPVSError) {
         if daemons.contains(where: { $0.role == spec.role }) { throw IPVSError(.daemonRunning) }
-        daemons.append(spec)
+        if daemons.isEmpty && hasMixedFamilyServers { throw IPVSError(.invalidArgument, detail: "mixed families") }
+        guard let deviceMTU = interfaceMTU(spec.multicastInterface) else { throw IPVSError(.noSuchDevice) }
+        var s = spec
+        if s.port == 0 { s.port = 8848 }
+        if s.ttl == 0 { s.ttl = 1 }
+        if s.group == nil { s.group = .v4(IPv4Address(224, 0, 0, 81)) }
+        let headers = s.group?.family == .inet6 ? 48 : 28
+        let mtu = s.role == .backup ? min(max(deviceMTU, 1500), 65535) : min(deviceMTU, 1500)
+        let minimum = s.role == .backup ? 1024 : 1
+        let size = s.maxLength != 0 ? min(max(Int(s.maxLength), minimum), mtu) : mtu
+        s.maxLength = UInt16(clamping: size - headers)
+        daemons.append(s)
+    }
+
+    /// True when some real server's family differs from its service's (tunnelled mixed pools).
+    var hasMixedFamilyServers: Bool {
+        serviceOrder.contains { slot in
+            let svc = service(slot: slot)
+            return svc.members.contains { store.endpoint($0).address.family != svc.spec.key.family }
+        }
     }
 
     /// `ipvsadm --stop-daemon`.

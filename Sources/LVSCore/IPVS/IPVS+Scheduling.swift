@@ -9,15 +9,25 @@ extension IPVS {
     func schedule(_ svc: VirtualServiceRuntime, _ p: PacketFacts, tick: UInt32, now: Timestamp) -> Result<
         UInt32, ScheduleFailure
     > {
+        // "Never schedule Active FTPDATA connections from real server": a client port of 20 is
+        // left alone (`ip_vs_schedule`, *ignored = 1).
+        if p.sourcePort == 20 {
+            counters.notScheduled &+= 1
+            return .failure(ScheduleFailure(verdict: .pass))
+        }
         if svc.spec.isPersistent { return schedulePersistent(svc, p, tick: tick, now: now) }
         let key = svc.spec.key
-        // A non-persistent service only takes its own port (port-0 services need persistence).
+        // A non-persistent service only takes its own port ("port zero only supported in
+        // persistent services"); the packet then gets `ip_vs_leave`.
         if key.firewallMark == 0 && p.destinationPort != key.port {
             counters.portMismatch &+= 1
-            return .failure(ScheduleFailure(verdict: .drop(.portMismatch)))
+            return leave(svc, p)
         }
         let d = pick(svc, p, now: now)
-        guard d >= 0 else { return noDestination(svc, p) }
+        guard d >= 0 else {
+            counters.noDestination &+= 1
+            return leave(svc, p)
+        }
         let serverPort = store.endpoint(d).port != 0 ? store.endpoint(d).port : p.destinationPort
         let onePacket = svc.spec.flags.contains(.onePacket) && p.transport == .udp
         guard
@@ -28,13 +38,12 @@ extension IPVS {
         return .success(id)
     }
 
-    /// The verdict when no server is available (`ip_vs_leave`): ICMP port unreachable, except that a
-    /// packet for another port of an FTP service's VIP is left alone.
-    private func noDestination(_ svc: VirtualServiceRuntime, _ p: PacketFacts) -> Result<UInt32, ScheduleFailure> {
+    /// `ip_vs_leave`, for a packet no connection was made for: ICMP port unreachable, except that a
+    /// packet for another port of an FTP service's VIP is left to the local stack.
+    private func leave(_ svc: VirtualServiceRuntime, _ p: PacketFacts) -> Result<UInt32, ScheduleFailure> {
         if svc.spec.key.port == Self.ftpPort && p.destinationPort != Self.ftpPort {
             return .failure(ScheduleFailure(verdict: .pass))
         }
-        counters.noDestination &+= 1
         return .failure(ScheduleFailure(verdict: .unreachable))
     }
 
@@ -75,9 +84,15 @@ extension IPVS {
         }
         // `--pe sip`: UDP SIP messages are also keyed by their Call-ID; without one the default
         // persistence applies (`ip_vs_sip_fill_param` sets pe_data only on success).
+        // A packet the engine cannot key (not UDP, or no Call-ID) is dropped:
+        // `ip_vs_sip_fill_param` fails with EINVAL and `ip_vs_sched_persist` sets *ignored = -1.
         var callID: [UInt8]? = nil
-        if spec.persistenceEngine == "sip", p.transport == .udp, let payload = p.payload {
-            callID = SIPCallID.extract(payload)
+        if spec.persistenceEngine == "sip" {
+            guard p.transport == .udp, let payload = p.payload, let id = SIPCallID.extract(payload) else {
+                counters.persistenceEngine &+= 1
+                return .failure(ScheduleFailure(verdict: .drop(.persistenceEngine)))
+            }
+            callID = id
         }
         let engineData = callID.map(SIPCallID.digest)
         var ct = connections.lookupTemplate(
@@ -87,7 +102,10 @@ extension IPVS {
         let d: Int32
         if ct == ConnectionTable.none {
             let picked = pick(svc, p, now: now)
-            guard picked >= 0 else { return noDestination(svc, p) }
+            guard picked >= 0 else {
+                counters.noDestination &+= 1
+                return leave(svc, p)
+            }
             d = picked
             let templatePort: UInt16 =
                 (p.destinationPort == spec.key.port && spec.key.port != Self.ftpPort) ? store.endpoint(d).port : 0

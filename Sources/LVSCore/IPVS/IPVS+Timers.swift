@@ -6,6 +6,7 @@ extension IPVS {
     /// 2 s) and the schedulers' periodic work (every 60 s). Call it regularly (the data plane does
     /// once per batch); the packet path never reads a clock.
     public func advance(to now: Timestamp) {
+        store.nowTick = ConnectionTable.tick(now)
         connections.advance(to: ConnectionTable.tick(now)) { id, tick in expire(id, tick: tick) }
         if nextEstimate == nil { nextEstimate = now + .seconds(2) }
         while let t = nextEstimate, t <= now {
@@ -15,7 +16,33 @@ extension IPVS {
         if nextSchedulerTick == nil { nextSchedulerTick = now + .seconds(60) }
         while let t = nextSchedulerTick, t <= now {
             for slot in serviceOrder { service(slot: slot).scheduler?.periodic(now: t) }
+            store.purgeTrash(idleTicks: ConnectionTable.ticks(seconds: 60))
             nextSchedulerTick = t + .seconds(60)
+        }
+    }
+
+    /// `ip_vs_expire_nodest_conn_flush` (kernels ≥ 5.9, with `expire_nodest_conn` = 1): right after a
+    /// server is deleted, its connections that control nothing are removed, and so is a template
+    /// they leave without connections.
+    func expireNodestConnections() {
+        guard sysctls.expireNodestConn else { return }
+        var victims: [UInt32] = []
+        connections.forEachHashed { id in
+            let r = connections.pointer(id)
+            let d = r.pointee.server
+            if d >= 0 && !store.flags(d).contains(.available) && r.pointee.controlled == 0
+                && !r.pointee.flags.contains(.template)
+            {
+                victims.append(id)
+            }
+        }
+        let tick = connections.cursor
+        for id in victims {
+            let ct = connections.pointer(id).pointee.control
+            expire(id, tick: tick)
+            if ct != ConnectionTable.none && connections.pointer(ct).pointee.controlled == 0 {
+                expire(ct, tick: tick)
+            }
         }
     }
 

@@ -9,8 +9,16 @@
 public final class IPVS {
     /// The settings this table was created with.
     public let configuration: IPVSConfiguration
-    /// Runtime sysctls (may be changed at any time).
-    public var sysctls: IPVSSysctls
+    /// Runtime sysctls (may be changed at any time; schedulers read them live).
+    public var sysctls: IPVSSysctls {
+        didSet {
+            for slot in serviceOrder {
+                service(slot: slot).lblcExpiration = sysctls.lblcExpiration
+                service(slot: slot).lblcrExpiration = sysctls.lblcrExpiration
+            }
+        }
+    }
+    var nextServiceSerial: UInt64 = 0
 
     /// Every real server's runtime state.
     @_spi(Internals) public let store = DestinationStore()
@@ -46,9 +54,16 @@ public final class IPVS {
     /// Persistence-engine data of templates that have it (the SIP Call-ID text), for listings.
     var persistenceEngineData: [UInt32: String] = [:]
 
-    /// Tells whether an address belongs to this host: a real server on a local address is
-    /// forwarded to the local stack ("Local"), as the kernel decides with `inet_addr_type`.
+    /// Tells whether an address belongs to this host (set by the data plane). Used where the
+    /// kernel asks `inet_addr_type`: an IPv6 link-local real server is accepted only if local. As in
+    /// modern kernels, a real server on a local address keeps its configured forwarding method in
+    /// listings; the data plane delivers to the local stack by route.
     public var isLocalAddress: (IPAddress) -> Bool = { _ in false }
+
+    /// The MTU of a network interface, or nil when there is no such interface (set by the daemon).
+    /// `--start-daemon` on an unknown interface fails with ENODEV, and the sync message size derives
+    /// from the MTU, as in `start_sync_thread`.
+    public var interfaceMTU: (String) -> Int? = { _ in 1500 }
 
     /// Creates an empty table.
     public init(configuration: IPVSConfiguration = .init()) {
@@ -130,6 +145,8 @@ public struct PacketPathCounters: Hashable, Sendable {
     public var portMismatch: UInt64 = 0
     /// A FULLNAT connection found no local address or free local port.
     public var noLocalAddress: UInt64 = 0
+    /// A persistence engine could not key a packet (`--pe sip`: not UDP, or no Call-ID).
+    public var persistenceEngine: UInt64 = 0
 
     public init() {}
 }

@@ -82,10 +82,10 @@ public enum PacketDropReason: Hashable, Sendable {
     case tableFull
     /// The connection's real server was deleted (`expire_nodest_conn` = 0).
     case destinationGone
-    /// A persistent/port-0 rule could not be applied.
-    case portMismatch
     /// FULLNAT service without a usable local address or port.
     case noLocalAddress
+    /// The service's persistence engine could not key the packet (`--pe sip` without a Call-ID).
+    case persistenceEngine
 }
 
 /// The packet path's decision for a packet.

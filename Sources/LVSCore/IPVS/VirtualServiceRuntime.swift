@@ -4,6 +4,8 @@
 /// kernel's order: a new server goes at the head (`list_add_rcu` in `__ip_vs_update_dest`).
 @_spi(Internals) public final class VirtualServiceRuntime {
     public internal(set) var slot: Int32
+    /// A number no other service object of this table has had (slots are reused).
+    public let serial: UInt64
     public internal(set) var spec: VirtualServiceSpec
     public internal(set) var members: [Int32] = []
     public internal(set) var scheduler: Scheduler?
@@ -13,15 +15,19 @@
     var localCursor: UInt32 = 0
     let shTableBits: Int
     let mhTableIndex: Int
-    let lblcExpiration: Duration
-    let lblcrExpiration: Duration
+    /// `lblc_expiration` and `lblcr_expiration`, kept current by the table.
+    var lblcExpiration: Duration
+    var lblcrExpiration: Duration
 
-    init(slot: Int32, spec: VirtualServiceSpec, configuration: IPVSConfiguration) {
+    init(
+        slot: Int32, serial: UInt64, spec: VirtualServiceSpec, shTableBits: Int, mhTableIndex: Int, sysctls: IPVSSysctls
+    ) {
         self.slot = slot
+        self.serial = serial
         self.spec = spec
-        shTableBits = configuration.shTableBits
-        mhTableIndex = configuration.mhTableIndex
-        lblcExpiration = configuration.sysctls.lblcExpiration
-        lblcrExpiration = configuration.sysctls.lblcrExpiration
+        self.shTableBits = shTableBits
+        self.mhTableIndex = mhTableIndex
+        lblcExpiration = sysctls.lblcExpiration
+        lblcrExpiration = sysctls.lblcrExpiration
     }
 }

@@ -31,6 +31,8 @@ public struct IPVSError: Error, Hashable, Sendable, CustomStringConvertible {
         case noDaemon
         /// ERANGE (negative weight, lower threshold above upper): ipvsadm prints strerror.
         case outOfRange
+        /// ENODEV (`--start-daemon` on an unknown interface): ipvsadm prints strerror.
+        case noSuchDevice
     }
 
     public var code: Code
@@ -58,6 +60,7 @@ public struct IPVSError: Error, Hashable, Sendable, CustomStringConvertible {
         case .daemonRunning: return "Daemon has already run"
         case .noDaemon: return "No daemon is running"
         case .outOfRange: return "Numerical result out of range"
+        case .noSuchDevice: return "No such device"
         }
     }
 

@@ -175,14 +175,15 @@ final class PowerOfTwoChoicesScheduler: Scheduler {
     override func schedule(_ request: SchedulingRequest, random: inout SchedulerRandom) -> Int32 {
         let total = sums.total
         if total <= 0 { return -1 }
-        let modulus = UInt32(truncatingIfNeeded: total + 1)
-        let r1 = Int64(random.next32() % modulus)
-        let r2 = Int64(random.next32() % modulus)
+        // `prandom_u32() % (total + 1)`, in 64 bits so that huge weights cannot divide by zero.
+        let modulus = UInt64(total) + 1
+        let r1 = Int64(UInt64(random.next32()) % modulus)
+        let r2 = Int64(UInt64(random.next32()) % modulus)
         let m = memberSlots
         let c1 = m[sums.first(prefixAtLeast: max(r1, 1))]
         let c2 = m[sums.first(prefixAtLeast: max(r2, 1))]
         let w1 = store.weight(c1)
         let w2 = store.weight(c2)
-        return w2 &* store.overhead(c1) > w1 &* store.overhead(c2) ? c2 : c1
+        return Int64(w2) * Int64(store.overhead(c1)) > Int64(w1) * Int64(store.overhead(c2)) ? c2 : c1
     }
 }

@@ -76,7 +76,13 @@ final class MaglevHashingScheduler: Scheduler {
     /// Rebuilds the table (`ip_vs_mh_dest_changed` → permutate + populate).
     private func reassign() {
         let m = members
-        if m.count > size { return }  // the kernel refuses with EINVAL and keeps the old table
+        if m.count > size {
+            // The kernel refuses with EINVAL and keeps the old table (whose entries hold references
+            // to their servers); ours holds none, so entries of servers no longer listed go empty.
+            let listed = Set(m)
+            for i in 0..<size where lookup[i] >= 0 && !listed.contains(lookup[i]) { lookup[i] = -1 }
+            return
+        }
         var g: Int32 = 0
         var maxW: Int32 = 0
         for s in m {

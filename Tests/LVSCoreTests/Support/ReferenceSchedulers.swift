@@ -186,7 +186,7 @@ struct ReferenceTwos: ReferenceScheduler {
             if r2 <= 0 && c2 < 0 { c2 = d }
             if c1 >= 0 && c2 >= 0 { break }
         }
-        return v.w(c2) &* v.oh(c1) > v.w(c1) &* v.oh(c2) ? c2 : c1
+        return Int64(v.w(c2)) * Int64(v.oh(c1)) > Int64(v.w(c1)) * Int64(v.oh(c2)) ? c2 : c1
     }
 }
 

@@ -1,0 +1,298 @@
+// The data plane's lifecycle: port, kernel tables, worker thread, nftables guard, statistics file.
+import CLVSLinux
+import Glibc
+import LVSCore
+import LVSPacket
+import Synchronization
+
+/// Why the data plane could not start.
+public struct DataPlaneError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public var description: String { message }
+    public init(_ message: String) { self.message = message }
+}
+
+/// The director's packet path on Linux: one worker thread reading an AF_PACKET ring.
+///
+/// ```
+///  control (ipvsadm) ──lock──▶ IPVS ◀──lock once per batch── worker thread ◀── AF_PACKET ring
+///        │ servicesChanged()                                   │  ▲ rtnetlink events
+///        ▼                                                     ▼  │
+///  nft -f (guard table)                                  sendmmsg  kernel tables
+/// ```
+public final class DataPlane: @unchecked Sendable {
+    /// Settings.
+    public struct Configuration: Sendable {
+        /// `--interface` names (nil: every non-loopback interface that is not a bridge/bond port).
+        public var interfaces: [String]?
+        /// Where to write the statistics every second (nil: nowhere).
+        public var statisticsFile: String?
+        /// Whether to install the nftables guard.
+        public var installGuard = true
+        public var port = AFPacketPort.Configuration()
+        public init() {}
+    }
+
+    let owner: IPVSOwner
+    let listServices: @Sendable () -> [VirtualServiceEntry]
+    let configuration: Configuration
+    let log: @Sendable (String) -> Void
+
+    // Shared between the worker and control threads.
+    private let running = Atomic<Bool>(false)
+    /// Set once the guard can be reconciled (before the first reconcile in `start`).
+    private let accepting = Atomic<Bool>(false)
+    private let published = Mutex(DataPlaneStatistics())
+    private let shared = Mutex(Shared())
+    private let guardLock = Mutex<String?>(nil)
+    private var thread: pthread_t?
+    private var wakeRead: Int32 = -1
+    private var wakeWrite: Int32 = -1
+    /// `net.ipv4.conf.lo.accept_local` before start (restored by `stop`).
+    private var savedAcceptLocal: String?
+    static let acceptLocalPath = "/proc/sys/net/ipv4/conf/lo/accept_local"
+
+    struct Shared {
+        var attachedInterfaces: [String] = []
+        var localAddresses: Set<IPAddress> = []
+        var pendingDestinations: [IPAddress] = []
+        var guardError: String?
+        var guardedSources: Set<GuardedSource> = []
+        var guardedGeneration: UInt64 = 0
+    }
+
+    /// `listServices` must take the director's lock itself (it is called without it held).
+    public init(
+        owner: IPVSOwner, configuration: Configuration, listServices: @escaping @Sendable () -> [VirtualServiceEntry],
+        log: @escaping @Sendable (String) -> Void
+    ) {
+        self.owner = owner
+        self.configuration = configuration
+        self.listServices = listServices
+        self.log = log
+    }
+
+    /// Opens the ring and netlink, reads the kernel tables, installs the guard and starts the
+    /// worker thread.
+    public func start() throws(DataPlaneError) {
+        let port: AFPacketPort
+        do {
+            port = try AFPacketPort(configuration: configuration.port)
+        } catch {
+            throw DataPlaneError("cannot open the packet ring: \(error)")
+        }
+        guard let monitor = NetlinkMonitor() else {
+            throw DataPlaneError("cannot open rtnetlink: \(systemErrorText(errno))")
+        }
+        let worker = DataPlaneWorker(port: port, owner: owner)
+        worker.interfaceNames = configuration.interfaces
+        monitor.dump(into: &worker.tables)
+        if let names = configuration.interfaces {
+            let known = Set(worker.tables.links.values.map(\.name))
+            for n in names where !known.contains(n) {
+                throw DataPlaneError("--interface \(n): no such interface")
+            }
+        }
+        worker.resolveNeighbor = { [monitor] key in monitor.resolve(key) }
+        publishTables(worker)
+        var fds: [Int32] = [-1, -1]
+        guard pipe(&fds) == 0 else { throw DataPlaneError("pipe: \(systemErrorText(errno))") }
+        for fd in fds { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
+        wakeRead = fds[0]
+        wakeWrite = fds[1]
+        // From here on a change of the service table is applied (servicesChanged); the first
+        // reconcile below covers every change made before.
+        accepting.store(true, ordering: .releasing)
+        if configuration.installGuard { reconcileGuard() }
+        // Replies to local clients are handed to the stack on `lo` with a local source address
+        // (the VIP): the kernel takes such a packet only with accept_local (fib_validate_source).
+        savedAcceptLocal = Sysctl.read(Self.acceptLocalPath)
+        if savedAcceptLocal != "1" && !Sysctl.write(Self.acceptLocalPath, "1") {
+            log("cannot set net.ipv4.conf.lo.accept_local=1: local clients of virtual services will not be served")
+        }
+        running.store(true, ordering: .releasing)
+        let box = Unmanaged.passRetained(WorkerBox { [self] in run(worker, port, monitor) })
+        var t = pthread_t()
+        let rc = pthread_create(
+            &t, nil,
+            { arg in
+                let b = Unmanaged<WorkerBox>.fromOpaque(arg!).takeRetainedValue()
+                b.body()
+                return nil
+            }, box.toOpaque())
+        guard rc == 0 else {
+            box.release()
+            running.store(false, ordering: .releasing)
+            throw DataPlaneError("cannot start the worker thread")
+        }
+        thread = t
+        let attached = shared.withLock { $0.attachedInterfaces }
+        log("data plane attached to \(attached.joined(separator: ", "))")
+    }
+
+    /// Stops the worker and removes the guard table.
+    public func stop() {
+        guard running.exchange(false, ordering: .acquiringAndReleasing) else { return }
+        accepting.store(false, ordering: .releasing)
+        var b: UInt8 = 1
+        _ = write(wakeWrite, &b, 1)
+        if let t = thread { pthread_join(t, nil) }
+        thread = nil
+        close(wakeRead)
+        close(wakeWrite)
+        if configuration.installGuard {
+            guardLock.withLock { last in
+                if let e = NFTablesGuard.apply(NFTablesGuard.removalScript) { log("nftables guard removal: \(e)") }
+                last = nil
+            }
+        }
+        if let saved = savedAcceptLocal, saved != "1" { _ = Sysctl.write(Self.acceptLocalPath, saved) }
+        writeStatistics()
+    }
+
+    /// The latest statistics (published by the worker every 100 ms).
+    public var statistics: DataPlaneStatistics { published.withLock { $0 } }
+
+    /// True if `a` is an address of this host (for IPVS's "Local" forwarding).
+    public func isLocalAddress(_ a: IPAddress) -> Bool { shared.withLock { $0.localAddresses.contains(a) } }
+
+    /// The interfaces the data plane handles now.
+    public var attachedInterfaces: [String] { shared.withLock { $0.attachedInterfaces } }
+
+    /// Call after the service table changed (without the director's lock held): updates the
+    /// guard and starts resolving the new real servers' next hops.
+    public func servicesChanged() {
+        guard accepting.load(ordering: .acquiring) else { return }
+        let services = configuration.installGuard ? reconcileGuard() : listServices()
+        var destinations = Set<IPAddress>()
+        for s in services { for r in s.realServers { destinations.insert(r.spec.endpoint.address) } }
+        shared.withLock { $0.pendingDestinations = Array(destinations) }
+        var b: UInt8 = 1
+        if wakeWrite >= 0 { _ = write(wakeWrite, &b, 1) }
+    }
+
+    /// Recomputes the guard and applies it if it changed; returns the services it read.
+    @discardableResult
+    func reconcileGuard() -> [VirtualServiceEntry] {
+        let services = listServices()
+        let interfaces = shared.withLock { $0.attachedInterfaces }
+        let rules = NFTablesGuard.rules(for: services)
+        let sources = Set(rules.compactMap(\.sourceKey))
+        shared.withLock {
+            if $0.guardedSources != sources {
+                $0.guardedSources = sources
+                $0.guardedGeneration &+= 1
+            }
+        }
+        let script = NFTablesGuard.script(interfaces: interfaces, rules: rules)
+        guardLock.withLock { last in
+            guard last != script else { return }
+            if let e = NFTablesGuard.apply(script) {
+                log("nftables guard not applied: \(e)")
+                last = nil
+            } else {
+                last = script
+            }
+        }
+        return services
+    }
+
+    private func publishTables(_ worker: DataPlaneWorker) {
+        let names = worker.attachedInterfaceNames
+        let local = worker.tables.localAddresses
+        shared.withLock {
+            $0.attachedInterfaces = names
+            $0.localAddresses = local
+        }
+    }
+
+    private func run(_ worker: DataPlaneWorker, _ port: AFPacketPort, _ monitor: NetlinkMonitor) {
+        var lastPublish: UInt64 = 0
+        var lastFile: UInt64 = 0
+        var generation = worker.tables.generation
+        var guardedGeneration: UInt64 = 0
+        var drain = [UInt8](repeating: 0, count: 64)
+        while running.load(ordering: .acquiring) {
+            if monitor.poll(into: &worker.tables) || monitor.needsResync {
+                if monitor.needsResync { monitor.dump(into: &worker.tables) }
+            }
+            if worker.tables.generation != generation {
+                generation = worker.tables.generation
+                let before = shared.withLock { $0.attachedInterfaces }
+                publishTables(worker)
+                if configuration.installGuard && before != shared.withLock({ $0.attachedInterfaces }) {
+                    reconcileGuard()
+                }
+            }
+            let (pending, guarded) = shared.withLock { s -> ([IPAddress], Set<GuardedSource>?) in
+                defer { s.pendingDestinations = [] }
+                let g = s.guardedGeneration != guardedGeneration ? s.guardedSources : nil
+                guardedGeneration = s.guardedGeneration
+                return (s.pendingDestinations, g)
+            }
+            if let guarded { worker.guardedSources = guarded }
+            let now = Timestamp(nanoseconds: clvs_monotonic_ns())
+            if !pending.isEmpty { worker.prepare(destinations: pending, now: now) }
+            let n = worker.runOnce(now: now)
+            if n == 0 {
+                let ready = clvs_dp_poll3(port.pollDescriptor, monitor.descriptor, wakeRead, 20)
+                if ready & 4 != 0 { _ = drain.withUnsafeMutableBytes { read(wakeRead, $0.baseAddress, $0.count) } }
+            }
+            let t = now.nanoseconds
+            if t &- lastPublish > 100_000_000 {
+                lastPublish = t
+                let s = worker.statistics()
+                published.withLock { $0 = s }
+                if configuration.statisticsFile != nil && t &- lastFile > 1_000_000_000 {
+                    lastFile = t
+                    writeStatistics()
+                }
+            }
+        }
+        let s = worker.statistics()
+        published.withLock { $0 = s }
+    }
+
+    /// Writes the statistics file (atomically: a temporary file renamed over it).
+    func writeStatistics() {
+        guard let path = configuration.statisticsFile else { return }
+        let text = statistics.text
+        let tmp = path + ".tmp"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return }
+        _ = Array(text.utf8).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        rename(tmp, path)
+    }
+}
+
+private final class WorkerBox {
+    let body: () -> Void
+    init(_ body: @escaping () -> Void) { self.body = body }
+}
+
+/// Reading and writing /proc/sys values.
+public enum Sysctl {
+    /// The value (trimmed), or nil if unreadable.
+    public static func read(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buf = [UInt8](repeating: 0, count: 256)
+        let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+        guard n >= 0 else { return nil }
+        var s = String(decoding: buf[0..<n], as: UTF8.self)
+        while let l = s.last, l == "\n" || l == " " || l == "\t" { s.removeLast() }
+        return s
+    }
+
+    /// Writes `value`; false on failure.
+    @discardableResult
+    public static func write(_ path: String, _ value: String) -> Bool {
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        let bytes = Array((value + "\n").utf8)
+        return bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } == bytes.count
+    }
+}

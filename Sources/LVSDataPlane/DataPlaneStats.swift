@@ -1,0 +1,144 @@
+// What the data plane counts: frames in and out by path, every drop by reason, allocations.
+import LVSPacket
+import Synchronization
+
+/// Counters of the data plane's own outcomes (IPVS's per-service statistics live in the model).
+public enum DataPlaneCounter: Int, CaseIterable, Sendable, CustomStringConvertible {
+    /// Frames read from the ring.
+    case received
+    /// Frames on interfaces the data plane is not attached to, or not addressed to this host.
+    case ignored
+    /// Client → virtual service packets handled (`ip_vs_in`).
+    case inbound
+    /// Real server → client packets of NAT/FULLNAT connections handled (`ip_vs_out`).
+    case outbound
+    /// ICMP errors about tracked connections relayed.
+    case icmpRelayed
+    /// Later fragments forwarded through the fragment tracker.
+    case fragmentsForwarded
+    /// Frames handed to the kernel for transmission.
+    case transmitted
+    /// Frames the transmit path refused (interface down, queue full).
+    case transmitFailed
+    /// GSO super-frames split into segments.
+    case gsoFrames
+    /// Segments produced from GSO super-frames.
+    case gsoSegments
+    /// Partial checksums completed.
+    case checksumsCompleted
+    /// ICMP errors the director generated (port unreachable, frag-needed, time exceeded).
+    case icmpGenerated
+    /// Packets dropped because no route leads to the destination.
+    case noRoute
+    /// Packets dropped because the next hop's MAC is not known yet (resolution was started).
+    case noNeighbor
+    /// Packets IPVS refused (table full, real server gone, port mismatch, no FULLNAT address).
+    case ipvsDropped
+    /// Packets to a "Local" real server (a director address): not supported by the user-space data plane.
+    case localServerUnsupported
+    /// Packets of a virtual service that matched no connection and no scheduling rule (`.pass`).
+    case passed
+    /// Replies from guarded real servers that belong to the director's own sockets, handed to
+    /// the local stack through `lo`.
+    case deliveredLocally
+    /// Batches processed (one lock hold each).
+    case batches
+    /// Heap allocations while processing batches (only counted by builds with a malloc counter).
+    case mallocs
+    /// Frames the kernel dropped because the receive ring was full.
+    case ringDrops
+
+    public var description: String {
+        switch self {
+        case .received: return "received"
+        case .ignored: return "ignored"
+        case .inbound: return "inbound"
+        case .outbound: return "outbound"
+        case .icmpRelayed: return "icmp_relayed"
+        case .fragmentsForwarded: return "fragments_forwarded"
+        case .transmitted: return "transmitted"
+        case .transmitFailed: return "transmit_failed"
+        case .gsoFrames: return "gso_frames"
+        case .gsoSegments: return "gso_segments"
+        case .checksumsCompleted: return "checksums_completed"
+        case .icmpGenerated: return "icmp_generated"
+        case .noRoute: return "no_route"
+        case .noNeighbor: return "no_neighbor"
+        case .ipvsDropped: return "ipvs_dropped"
+        case .localServerUnsupported: return "local_server_unsupported"
+        case .passed: return "passed"
+        case .deliveredLocally: return "delivered_locally"
+        case .batches: return "batches"
+        case .mallocs: return "mallocs"
+        case .ringDrops: return "ring_drops"
+        }
+    }
+}
+
+/// A copy of the counters, published by the worker a few times a second.
+public struct DataPlaneStatistics: Sendable, Equatable {
+    public var counters: [UInt64]
+    public var drops: [UInt64]
+
+    public init() {
+        counters = [UInt64](repeating: 0, count: DataPlaneCounter.allCases.count)
+        drops = [UInt64](repeating: 0, count: DropReason.allCases.count)
+    }
+
+    public subscript(_ c: DataPlaneCounter) -> UInt64 { counters[c.rawValue] }
+    public subscript(_ r: DropReason) -> UInt64 { drops[Int(r.rawValue)] }
+
+    /// Heap allocations per million received frames (nil before any frame, or without a counter).
+    public var mallocsPerMillionPackets: Double? {
+        let n = self[.received]
+        guard n > 0 else { return nil }
+        return Double(self[.mallocs]) * 1_000_000 / Double(n)
+    }
+
+    /// `name value` lines: every counter, then `drop_<reason>` for non-zero drops.
+    public var text: String {
+        var s = ""
+        for c in DataPlaneCounter.allCases { s += "\(c) \(self[c])\n" }
+        if let m = mallocsPerMillionPackets { s += "mallocs_per_million_packets \(Int(m))\n" }
+        for r in DropReason.allCases where self[r] != 0 { s += "drop_\(r) \(self[r])\n" }
+        return s
+    }
+}
+
+/// Fixed counter storage for the worker: plain increments, no allocation, no locking.
+final class CounterBlock {
+    let counters: UnsafeMutablePointer<UInt64>
+    let drops: UnsafeMutablePointer<UInt64>
+
+    init() {
+        counters = .allocate(capacity: DataPlaneCounter.allCases.count)
+        counters.initialize(repeating: 0, count: DataPlaneCounter.allCases.count)
+        drops = .allocate(capacity: DropReason.allCases.count)
+        drops.initialize(repeating: 0, count: DropReason.allCases.count)
+    }
+
+    deinit {
+        counters.deallocate()
+        drops.deallocate()
+    }
+
+    @inline(__always) func add(_ c: DataPlaneCounter, _ n: UInt64 = 1) { counters[c.rawValue] &+= n }
+    @inline(__always) func drop(_ r: DropReason) { drops[Int(r.rawValue)] &+= 1 }
+
+    func snapshot() -> DataPlaneStatistics {
+        var s = DataPlaneStatistics()
+        for i in 0..<s.counters.count { s.counters[i] = counters[i] }
+        for i in 0..<s.drops.count { s.drops[i] = drops[i] }
+        return s
+    }
+}
+
+/// How a build counts heap allocations (bench builds link `CMallocCounter` and set this).
+public enum AllocationCounter {
+    private static let hook = Mutex<(@Sendable () -> UInt64)?>(nil)
+
+    /// Installs the process-wide allocation counter (call before the data plane starts).
+    public static func install(_ counter: @escaping @Sendable () -> UInt64) { hook.withLock { $0 = counter } }
+
+    static var current: (@Sendable () -> UInt64)? { hook.withLock { $0 } }
+}

@@ -1,2 +1,0 @@
-// LVSDataPlane module root (see docs/ARCHITECTURE.md for what it holds).
-import LVSCore

@@ -1,0 +1,192 @@
+// The nftables guard: a netdev ingress table that keeps the kernel from answering service traffic.
+import Glibc
+import LVSCore
+
+/// One drop rule of the guard.
+public struct GuardRule: Hashable, Sendable, Comparable {
+    /// Which end of the packet is matched.
+    public enum Side: Hashable, Sendable, Comparable {
+        /// Client → virtual service traffic: `daddr VIP dport PORT`.
+        case destination
+        /// Real server → client replies of NAT and FULLNAT connections: `saddr RS sport PORT`.
+        case source
+    }
+    public var side: Side
+    public var transport: TransportProtocol
+    public var address: IPAddress
+    /// 0 = every port of the protocol.
+    public var port: UInt16
+
+    public init(side: Side, transport: TransportProtocol, address: IPAddress, port: UInt16) {
+        self.side = side
+        self.transport = transport
+        self.address = address
+        self.port = port
+    }
+
+    public static func < (a: GuardRule, b: GuardRule) -> Bool {
+        (a.side, a.address, a.transport.rawValue, a.port) < (b.side, b.address, b.transport.rawValue, b.port)
+    }
+
+    /// The nft rule text. Reply rules do not apply on `lo`: the data plane hands the replies
+    /// that are not IPVS's (the director's own connections to a real server, health checks)
+    /// back to the local stack there.
+    public var nft: String {
+        let fam = address.family == .inet ? "ip" : "ip6"
+        let dir = side == .destination ? "daddr" : "saddr"
+        let proto = transport == .tcp ? "tcp" : transport == .udp ? "udp" : "sctp"
+        let portDir = side == .destination ? "dport" : "sport"
+        let onlyOutside = side == .source ? "iifname != \"lo\" " : ""
+        if port == 0 { return "\(onlyOutside)\(fam) \(dir) \(address) meta l4proto \(proto) drop" }
+        return "\(onlyOutside)\(fam) \(dir) \(address) \(proto) \(portDir) \(port) drop"
+    }
+
+    /// The matching key of a reply rule: protocol number, address, port (0 = any).
+    public var sourceKey: GuardedSource? {
+        side == .source ? GuardedSource(protocolNumber: transport.rawValue, address: address, port: port) : nil
+    }
+}
+
+/// A real server endpoint whose replies the guard drops on the outside interfaces.
+public struct GuardedSource: Hashable, Sendable {
+    public var protocolNumber: UInt8
+    public var address: IPAddress
+    public var port: UInt16
+    public init(protocolNumber: UInt8, address: IPAddress, port: UInt16) {
+        self.protocolNumber = protocolNumber
+        self.address = address
+        self.port = port
+    }
+}
+
+/// Builds and applies the guard table.
+///
+/// ```
+///  table netdev swiftlvs
+///    chain ingress  (hook ingress devices = { attached…, lo } priority -500)
+///      ip daddr VIP tcp dport 80 drop          each virtual service
+///      ip daddr VIP ip frag-off & 0x1fff != 0  later fragments to a VIP
+///      ip saddr RS tcp sport 8080 drop         each NAT / FULLNAT real server (replies)
+/// ```
+/// AF_PACKET taps run before the ingress hook, so the data plane still receives every dropped
+/// frame. Rules are replaced in one `nft -f` transaction whenever the service table or the set of
+/// attached interfaces changes; the table of a killed lvsd is replaced the same way at start.
+public enum NFTablesGuard {
+    public static let tableName = "swiftlvs"
+
+    /// The rules for a service table. Firewall-mark services get none (the data plane does not
+    /// handle them).
+    public static func rules(for services: [VirtualServiceEntry]) -> [GuardRule] {
+        var out = Set<GuardRule>()
+        for s in services {
+            guard case .endpoint(let proto, let vip) = s.spec.key else { continue }
+            out.insert(GuardRule(side: .destination, transport: proto, address: vip.address, port: vip.port))
+            for rs in s.realServers where rs.spec.forwarding.repliesPassThroughDirector {
+                // A real server port of 0 means "the port the client asked for".
+                let port = rs.spec.endpoint.port != 0 ? rs.spec.endpoint.port : vip.port
+                out.insert(
+                    GuardRule(side: .source, transport: proto, address: rs.spec.endpoint.address, port: port))
+            }
+        }
+        return out.sorted()
+    }
+
+    /// The `nft -f` script that replaces the table atomically (creating it first makes the delete
+    /// succeed whether or not a table was there).
+    public static func script(interfaces: [String], rules: [GuardRule]) -> String {
+        var s = "table netdev \(tableName)\ndelete table netdev \(tableName)\ntable netdev \(tableName) {\n"
+        if !interfaces.isEmpty {
+            let devs = interfaces.map { "\"\($0)\"" }.joined(separator: ", ")
+            s += "  chain ingress {\n    type filter hook ingress devices = { \(devs) } priority -500; policy accept;\n"
+            var fragmentVIPs = Set<IPAddress>()
+            for r in rules {
+                s += "    \(r.nft)\n"
+                if r.side == .destination && r.address.family == .inet { fragmentVIPs.insert(r.address) }
+            }
+            for v in fragmentVIPs.sorted() { s += "    ip daddr \(v) ip frag-off & 0x1fff != 0 drop\n" }
+            s += "  }\n"
+        }
+        s += "}\n"
+        return s
+    }
+
+    /// The script that removes the table (and nothing else).
+    public static var removalScript: String {
+        "table netdev \(tableName)\ndelete table netdev \(tableName)\n"
+    }
+
+    /// Runs `nft -f` on `script`; returns nil on success or nft's error output.
+    public static func apply(_ script: String) -> String? {
+        var path = Array("/tmp/swiftlvs-nft-XXXXXX".utf8CString)
+        let fd = mkstemp(&path)
+        guard fd >= 0 else { return "mkstemp: \(systemErrorText(errno))" }
+        let file = String(decoding: path.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        defer { unlink(file) }
+        let bytes = Array(script.utf8)
+        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        let r = Subprocess.run([Subprocess.find("nft") ?? "/usr/sbin/nft", "-f", file])
+        return r.status == 0 ? nil : (r.output.isEmpty ? "nft exited with status \(r.status)" : r.output)
+    }
+}
+
+/// Running helper programs (nft, ip) with posix_spawn, output captured.
+public enum Subprocess {
+    /// The first executable named `name` in the usual system directories.
+    public static func find(_ name: String) -> String? {
+        for dir in ["/usr/sbin", "/sbin", "/usr/bin", "/bin", "/usr/local/sbin", "/usr/local/bin"] {
+            let p = dir + "/" + name
+            if access(p, X_OK) == 0 { return p }
+        }
+        return nil
+    }
+
+    /// Runs `argv` and returns its exit status and combined stdout/stderr.
+    public static func run(_ argv: [String]) -> (status: Int32, output: String) {
+        var pipeFDs: [Int32] = [-1, -1]
+        guard pipe(&pipeFDs) == 0 else { return (-1, "pipe failed") }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, pipeFDs[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, pipeFDs[1], 2)
+        posix_spawn_file_actions_addclose(&actions, pipeFDs[0])
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        // Children must not inherit lvsd's blocked signals.
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attr, &none)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK))
+        let cArgs = argv.map { strdup($0) } + [nil]
+        defer { for a in cArgs { free(a) } }
+        var pid: pid_t = 0
+        let env: [UnsafeMutablePointer<CChar>?] = [strdup("PATH=/usr/sbin:/usr/bin:/sbin:/bin"), nil]
+        defer { for e in env { free(e) } }
+        let rc = posix_spawn(&pid, argv[0], &actions, &attr, cArgs, env)
+        close(pipeFDs[1])
+        guard rc == 0 else {
+            close(pipeFDs[0])
+            return (-1, "cannot run \(argv[0]): \(systemErrorText(rc))")
+        }
+        var output: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = buf.withUnsafeMutableBytes { read(pipeFDs[0], $0.baseAddress, $0.count) }
+            if n > 0 {
+                output += buf[0..<n]
+            } else if n < 0 && errno == EINTR {
+                continue
+            } else {
+                break
+            }
+        }
+        close(pipeFDs[0])
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let code = status & 0x7F == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+        return (code, String(decoding: output, as: UTF8.self))
+    }
+}

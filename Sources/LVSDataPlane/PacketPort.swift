@@ -1,0 +1,84 @@
+// The packet I/O seam: frames in (with their offload metadata) and frames out, behind a protocol.
+import CLVSLinux
+import Glibc
+
+/// A received frame, in memory the port owns until `PacketPort.release()`.
+///
+/// ```
+///  buffer            start                    start+length
+///  |<-- headroom -->|[eth][ip][l4 ...]        |
+/// ```
+/// The headroom in front of the frame may be written (tunnel encapsulation grows into it).
+public struct ReceivedFrame {
+    public var buffer: UnsafeMutableRawPointer
+    /// Bytes usable from `buffer` (headroom + frame).
+    public var capacity: Int
+    public var start: Int
+    /// Bytes captured.
+    public var length: Int
+    /// The interface it arrived on.
+    public var interface: Int32
+    /// PACKET_HOST (0), PACKET_BROADCAST (1), PACKET_MULTICAST (2), PACKET_OTHERHOST (3), ...
+    public var packetType: UInt8
+    /// virtio_net_hdr flags: bit 0 NEEDS_CSUM (a partial checksum to complete), bit 1 DATA_VALID.
+    public var offloadFlags: UInt8
+    /// virtio_net_hdr gso_type: 0 none, 1 TCPv4, 4 TCPv6, 3 UDP (with 0x80 ECN).
+    public var gsoType: UInt8
+    /// The segment payload size of a GSO super-frame.
+    public var gsoSize: UInt16
+    /// Frame-relative start of the checksummed region and the checksum field's offset in it.
+    public var checksumStart: UInt16
+    public var checksumOffset: UInt16
+
+    public init(
+        buffer: UnsafeMutableRawPointer, capacity: Int, start: Int, length: Int, interface: Int32,
+        packetType: UInt8 = 0, offloadFlags: UInt8 = 0, gsoType: UInt8 = 0, gsoSize: UInt16 = 0,
+        checksumStart: UInt16 = 0, checksumOffset: UInt16 = 0
+    ) {
+        self.buffer = buffer
+        self.capacity = capacity
+        self.start = start
+        self.length = length
+        self.interface = interface
+        self.packetType = packetType
+        self.offloadFlags = offloadFlags
+        self.gsoType = gsoType
+        self.gsoSize = gsoSize
+        self.checksumStart = checksumStart
+        self.checksumOffset = checksumOffset
+    }
+
+    /// True if the frame carries a partial checksum that must be completed before it leaves.
+    @inlinable public var needsChecksum: Bool { offloadFlags & 1 != 0 }
+    /// True for a GSO super-frame.
+    @inlinable public var isGSO: Bool { gsoType & 0x7F != 0 }
+}
+
+/// A frame to send: bytes, length, interface (`clvs_dp_tx`).
+public typealias TransmitFrame = clvs_dp_tx
+
+/// Packet input and output. The AF_PACKET implementation reads a TPACKET_V3 ring and sends with
+/// sendmmsg; tests use a fake that queues frames and records what is sent. A later AF_XDP port
+/// implements the same protocol.
+public protocol PacketPort: AnyObject {
+    /// A descriptor that becomes readable when frames wait (-1 if the port cannot be polled).
+    var pollDescriptor: Int32 { get }
+    /// Fills up to `capacity` descriptors without blocking. The frames stay valid (and writable)
+    /// until `release()`.
+    func receive(into frames: UnsafeMutablePointer<ReceivedFrame>, capacity: Int) -> Int
+    /// Gives the memory of the frames returned so far back to the port.
+    func release()
+    /// Sends frames; returns how many were handed to the kernel.
+    func transmit(_ frames: UnsafePointer<TransmitFrame>, count: Int) -> Int
+    /// Frames the kernel dropped because the ring was full (cumulative).
+    var ringDrops: UInt64 { get }
+}
+
+/// `strerror(e)` as a Swift string.
+func systemErrorText(_ e: Int32) -> String {
+    guard let p = strerror(e) else { return "error \(e)" }
+    let n = strlen(p)
+    return p.withMemoryRebound(to: UInt8.self, capacity: n) {
+        String(decoding: UnsafeBufferPointer(start: $0, count: n), as: UTF8.self)
+    }
+}

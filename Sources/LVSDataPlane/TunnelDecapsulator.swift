@@ -1,0 +1,185 @@
+// lvs-realserver --tun: IPIP / GUE decapsulation in user space, into the local stack through a TUN device.
+import CLVSLinux
+import Glibc
+
+/// Receives tunnelled packets addressed to this host and hands the inner packets to the local
+/// stack, for kernels without the `ipip` / `fou` modules.
+///
+/// ```
+///  director ──[outer DIR → RS, proto 4 (or UDP GUE)][client → VIP ...]──▶ RS NIC
+///      AF_PACKET socket (sees the frame before the IP layer) ──strip outer──▶ write(tun) ──▶ stack: VIP on lo
+///      nftables `ip swiftlvs-realserver` drops the outer packet, so the kernel sends no ICMP
+///      protocol-unreachable for it
+/// ```
+/// It runs as a daemon (pid file in the per-namespace state directory); `stop` ends it, which
+/// removes the TUN device, and removes the nftables table.
+public struct TunnelDecapsulator {
+    public var guePort: UInt16?
+    public var stateDirectory: String
+    public static let deviceName = "lvstun0"
+    public static let tableName = "swiftlvs-realserver"
+
+    public init(guePort: UInt16?, stateDirectory: String) {
+        self.guePort = guePort
+        self.stateDirectory = stateDirectory
+    }
+
+    var pidFile: String { stateDirectory + "/tun.pid" }
+
+    /// The running daemon's pid, if any.
+    public var runningPID: Int32? {
+        guard let lines = RealServerSetup.readLines(pidFile), let pid = Int32(lines.first ?? ""), pid > 0 else {
+            return nil
+        }
+        return kill(pid, 0) == 0 ? pid : nil
+    }
+
+    /// Starts the daemon unless it runs already; returns the line to print.
+    public func start() throws(RealServerSetup.Failure) -> String {
+        if let pid = runningPID { return "tunnel decapsulation already running (pid \(pid))" }
+        let sock = clvs_dp_packet_socket(0x0003)
+        guard sock >= 0 else { throw .init("cannot open a packet socket: \(systemErrorText(errno))") }
+        // Blocking receive for the daemon loop.
+        _ = fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) & ~O_NONBLOCK)
+        _ = clvs_dp_set_ignore_outgoing(sock)
+        var name = Array(Self.deviceName.utf8CString)
+        name += [CChar](repeating: 0, count: 16)
+        let tun = clvs_tun_open(&name, name.count)
+        guard tun >= 0 else {
+            let e = errno
+            close(sock)
+            throw .init("cannot create TUN device \(Self.deviceName) (/dev/net/tun): \(systemErrorText(e))")
+        }
+        let dev = String(decoding: name.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let ip = Subprocess.find("ip") ?? "/usr/sbin/ip"
+        let up = Subprocess.run([ip, "link", "set", dev, "up"])
+        guard up.status == 0 else {
+            close(tun)
+            close(sock)
+            throw .init("cannot bring \(dev) up: \(up.output.trimmedLine)")
+        }
+        // Inner packets come from clients that are not reached through the TUN device.
+        Sysctl.write("/proc/sys/net/ipv4/conf/\(dev)/rp_filter", "0")
+        if let e = NFTablesGuard.apply(guardScript) {
+            close(tun)
+            close(sock)
+            throw .init("cannot install the nftables table \(Self.tableName): \(e.trimmedLine)")
+        }
+        let pid = fork()
+        if pid < 0 {
+            close(tun)
+            close(sock)
+            throw .init("fork: \(systemErrorText(errno))")
+        }
+        if pid > 0 {
+            close(tun)
+            close(sock)
+            // Wait (bounded) for the child's pid file so a following `stop` finds it.
+            for _ in 0..<100 where runningPID == nil { usleep(10_000) }
+            return "tunnel decapsulation started on \(dev) (pid \(pid))"
+        }
+        setsid()
+        let null = open("/dev/null", O_RDWR)
+        if null >= 0 {
+            dup2(null, 0)
+            dup2(null, 1)
+            dup2(null, 2)
+            if null > 2 { close(null) }
+        }
+        var none = sigset_t()
+        sigemptyset(&none)
+        pthread_sigmask(SIG_SETMASK, &none, nil)
+        RealServerSetup.writeLines(pidFile, ["\(getpid())"])
+        Self.loop(socket: sock, tun: tun, guePort: guePort)
+        exit(0)
+    }
+
+    /// Stops the daemon and removes the table; returns a line to print, or nil if nothing ran.
+    public func stop() -> String? {
+        var line: String?
+        if let pid = runningPID {
+            kill(pid, SIGTERM)
+            for _ in 0..<200 where kill(pid, 0) == 0 { usleep(10_000) }
+            line = "tunnel decapsulation stopped (pid \(pid))"
+        }
+        unlink(pidFile)
+        if NFTablesGuard.apply("table ip \(Self.tableName)\ndelete table ip \(Self.tableName)\n") == nil, line == nil {
+            line = nil
+        }
+        return line
+    }
+
+    var guardScript: String {
+        var rules = "    ip protocol { 4, 41 } drop\n"
+        if let p = guePort { rules += "    udp dport \(p) drop\n" }
+        return """
+            table ip \(Self.tableName)
+            delete table ip \(Self.tableName)
+            table ip \(Self.tableName) {
+              chain prerouting {
+                type filter hook prerouting priority -300; policy accept;
+            \(rules)  }
+            }
+
+            """
+    }
+
+    /// Where the inner packet of a tunnelled frame starts and ends, or nil if the frame is not
+    /// a tunnel packet for this host (IPv4 or IPv6 outer; ipip, 6in4 or GUE version 0).
+    public static func innerPacket(_ p: UnsafeRawPointer, _ n: Int, guePort: UInt16?) -> Range<Int>? {
+        guard n >= 14 else { return nil }
+        let et =
+            UInt16(p.load(fromByteOffset: 12, as: UInt8.self)) << 8 | UInt16(p.load(fromByteOffset: 13, as: UInt8.self))
+        func be16(_ o: Int) -> Int {
+            Int(p.load(fromByteOffset: o, as: UInt8.self)) << 8 | Int(p.load(fromByteOffset: o + 1, as: UInt8.self))
+        }
+        let l3 = 14
+        var l4: Int
+        var proto: UInt8
+        var end: Int
+        if et == 0x0800 {
+            guard n >= l3 + 20 else { return nil }
+            let ihl = Int(p.load(fromByteOffset: l3, as: UInt8.self) & 0xF) * 4
+            guard ihl >= 20, be16(l3 + 6) & 0x3FFF == 0 else { return nil }  // no outer fragments
+            end = l3 + be16(l3 + 2)
+            l4 = l3 + ihl
+            proto = p.load(fromByteOffset: l3 + 9, as: UInt8.self)
+        } else if et == 0x86DD {
+            guard n >= l3 + 40 else { return nil }
+            end = l3 + 40 + be16(l3 + 4)
+            l4 = l3 + 40
+            proto = p.load(fromByteOffset: l3 + 6, as: UInt8.self)
+        } else {
+            return nil
+        }
+        guard end <= n, l4 < end else { return nil }
+        if proto == 17, let port = guePort {
+            guard l4 + 12 <= end, be16(l4 + 2) == Int(port) else { return nil }
+            let g = p.load(fromByteOffset: l4 + 8, as: UInt8.self)
+            let inner = p.load(fromByteOffset: l4 + 9, as: UInt8.self)
+            guard g >> 6 == 0, g & 0x20 == 0, inner == 4 || inner == 41 else { return nil }
+            l4 += 12 + Int(g & 0x1F) * 4
+            proto = inner
+        }
+        guard proto == 4 || proto == 41, l4 + 20 <= end else { return nil }
+        let version = p.load(fromByteOffset: l4, as: UInt8.self) >> 4
+        guard (proto == 4 && version == 4) || (proto == 41 && version == 6) else { return nil }
+        return l4..<end
+    }
+
+    /// The daemon's loop: receive, strip, write to the TUN device.
+    static func loop(socket: Int32, tun: Int32, guePort: UInt16?) {
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: 65536 + 64, alignment: 16)
+        var ifindex: Int32 = 0
+        var pkttype: Int32 = 0
+        while true {
+            let n = clvs_dp_recv_frame(socket, buffer, 65536, &ifindex, &pkttype)
+            if n < 0 {
+                if errno == EINTR { continue }
+                return
+            }
+            guard pkttype == 0, let r = innerPacket(buffer, n, guePort: guePort) else { continue }
+            _ = write(tun, buffer + r.lowerBound, r.count)
+        }
+    }
+}

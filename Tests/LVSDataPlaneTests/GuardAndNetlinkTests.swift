@@ -1,0 +1,119 @@
+// The nftables guard's rules and script, and rtnetlink messages into the kernel tables.
+import LVSCore
+import LVSDataPlane
+import LVSPacket
+import Testing
+
+@Suite("nftables guard rules")
+struct GuardTests {
+    func entry(_ key: ServiceKey, _ servers: [(String, ForwardingMethod)]) -> VirtualServiceEntry {
+        VirtualServiceEntry(
+            spec: VirtualServiceSpec(key: key, scheduler: "rr"),
+            realServers: servers.map {
+                RealServerEntry(
+                    spec: RealServerSpec(endpoint: Endpoint($0.0), forwarding: $0.1), activeConnections: 0,
+                    inactiveConnections: 0, persistentConnections: 0, counters: IPVSCounters(), rates: IPVSRates())
+            }, counters: IPVSCounters(), rates: IPVSRates(), localAddresses: [])
+    }
+
+    @Test("VIP:port drops for every service; replies of NAT/FULLNAT servers only; fwmark services none")
+    func rules() {
+        let services = [
+            entry(
+                .endpoint(.tcp, Endpoint("192.168.1.109:80")),
+                [("192.168.0.112:8080", .masquerade), ("192.168.0.113:0", .fullNAT)]),
+            entry(.endpoint(.udp, Endpoint("192.168.0.240:53")), [("192.168.0.223:53", .route)]),
+            entry(.firewallMark(1, .inet), [("192.168.0.5:80", .masquerade)]),
+        ]
+        let script = NFTablesGuard.script(interfaces: ["eth0", "lo"], rules: NFTablesGuard.rules(for: services))
+        #expect(
+            script == """
+                table netdev swiftlvs
+                delete table netdev swiftlvs
+                table netdev swiftlvs {
+                  chain ingress {
+                    type filter hook ingress devices = { "eth0", "lo" } priority -500; policy accept;
+                    ip daddr 192.168.0.240 udp dport 53 drop
+                    ip daddr 192.168.1.109 tcp dport 80 drop
+                    iifname != "lo" ip saddr 192.168.0.112 tcp sport 8080 drop
+                    iifname != "lo" ip saddr 192.168.0.113 tcp sport 80 drop
+                    ip daddr 192.168.0.240 ip frag-off & 0x1fff != 0 drop
+                    ip daddr 192.168.1.109 ip frag-off & 0x1fff != 0 drop
+                  }
+                }
+
+                """)
+    }
+
+    @Test("port-0 services and IPv6 VIPs")
+    func portZeroAndIPv6() {
+        let r = NFTablesGuard.rules(for: [entry(.endpoint(.tcp, Endpoint("[2001:db8::1]:0")), [])])
+        #expect(r.map(\.nft) == ["ip6 daddr 2001:db8::1 meta l4proto tcp drop"])
+    }
+}
+
+/// An rtnetlink message: header, fixed part, attributes.
+func nlmsg(_ type: UInt16, _ fixed: [UInt8], _ attrs: [(UInt16, [UInt8])]) -> [UInt8] {
+    var body = fixed
+    while body.count % 4 != 0 { body.append(0) }
+    for (t, v) in attrs {
+        let len = 4 + v.count
+        body += [UInt8(len & 0xFF), UInt8(len >> 8), UInt8(t & 0xFF), UInt8(t >> 8)] + v
+        while body.count % 4 != 0 { body.append(0) }
+    }
+    let total = 16 + body.count
+    func le32(_ v: Int) -> [UInt8] {
+        [UInt8(v & 0xFF), UInt8((v >> 8) & 0xFF), UInt8((v >> 16) & 0xFF), UInt8(v >> 24)]
+    }
+    return le32(total) + [UInt8(type & 0xFF), UInt8(type >> 8), 0, 0] + le32(1) + le32(0) + body
+}
+
+@Suite("rtnetlink into kernel tables")
+struct NetlinkTests {
+    @Test("links, addresses, routes and neighbours give the egress of a real server; deletions take it away")
+    func parse() {
+        let link = nlmsg(
+            16, [0, 0, 1, 0, 3, 0, 0, 0, 0x43, 0x10, 1, 0, 0, 0, 0, 0],
+            [
+                (1, [2, 0, 0, 0, 0, 0x0E]), (3, Array("eth0".utf8) + [0]), (4, [0xDC, 0x05, 0, 0]),
+            ])
+        let addr = nlmsg(20, [2, 24, 0, 0, 3, 0, 0, 0], [(2, [192, 168, 0, 109]), (1, [192, 168, 0, 109])])
+        let route = nlmsg(24, [2, 24, 0, 0, 254, 2, 253, 1, 0, 0, 0, 0], [(1, [192, 168, 0, 0]), (4, [3, 0, 0, 0])])
+        let gw = nlmsg(24, [2, 0, 0, 0, 254, 2, 0, 1, 0, 0, 0, 0], [(5, [192, 168, 0, 1]), (4, [3, 0, 0, 0])])
+        let neigh = nlmsg(
+            28, [2, 0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 1], [(1, [192, 168, 0, 112]), (2, [2, 0, 0, 0, 0, 0x51])])
+        var t = KernelTables()
+        let all = link + addr + route + gw + neigh
+        all.withUnsafeBytes { _ = NetlinkParser.apply($0, to: &t) }
+        #expect(t.links[3]?.name == "eth0" && t.links[3]?.mtu == 1500 && t.links[3]?.isUp == true)
+        #expect(t.isLocal(IPAddress("192.168.0.109")!))
+        guard case .success(let e) = t.egress(to: IPAddress("192.168.0.112")!) else {
+            Issue.record("no egress")
+            return
+        }
+        #expect(e.interface == 3 && e.link.destinationMAC == MACAddress(0x02_00_00_00_00_51))
+        #expect(e.link.sourceMAC == MACAddress(0x02_00_00_00_00_0E) && e.sourceAddress == IPAddress("192.168.0.109")!)
+        // Off-link: the default route's gateway must be resolved.
+        #expect(
+            t.egress(to: IPAddress("10.9.9.9")!)
+                == .failure(.noNeighbor(NeighborKey(interface: 3, address: IPAddress("192.168.0.1")!))))
+        let delNeigh = nlmsg(29, [2, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 1], [(1, [192, 168, 0, 112])])
+        delNeigh.withUnsafeBytes { _ = NetlinkParser.apply($0, to: &t) }
+        #expect(
+            t.egress(to: IPAddress("192.168.0.112")!)
+                == .failure(.noNeighbor(NeighborKey(interface: 3, address: IPAddress("192.168.0.112")!))))
+    }
+
+    @Test("truncated or lying messages are ignored, never read past the buffer")
+    func hostile() {
+        var t = KernelTables()
+        let good = nlmsg(20, [2, 24, 0, 0, 3, 0, 0, 0], [(2, [192, 168, 0, 109])])
+        for cut in 0..<good.count {
+            Array(good[0..<cut]).withUnsafeBytes { _ = NetlinkParser.apply($0, to: &t) }
+        }
+        var lying = good
+        lying[24] = 0xFF  // the attribute claims more bytes than the message holds
+        lying.withUnsafeBytes { _ = NetlinkParser.apply($0, to: &t) }
+        #expect(t.addresses.isEmpty)
+    }
+}

@@ -1,2 +1,0 @@
-// Tests of Lab.
-import Testing
