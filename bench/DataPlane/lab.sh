@@ -1,0 +1,342 @@
+# Data-plane benchmark lab: namespaces, split core layout, balancer set-ups, cleanup (sourced by pps.sh/http.sh).
+#
+#   client ns            director ns                          rs1 ns / rs2 ns
+#   c0 10.0.1.2 ──veth── d0 10.0.1.1 (+ VIP 10.0.1.100/32)
+#                        br0 10.0.2.1 (+ LIP 10.0.2.5) ─ d1 ──veth── r1 10.0.2.11 (gw 10.0.2.1)
+#                                                      └ d2 ──veth── r2 10.0.2.12 (gw 10.0.2.1)
+#
+# Split layout (shared/reference/machine-limits.md): CPU0 runs the generator/wrk and the real servers
+# (rps_cpus=1 on c0, r1, r2), CPU1 runs the director (rps_cpus=2 on d0, d1, d2, br0; director
+# programs started with `taskset -c 1`). Static neighbours everywhere and static FDB entries on br0
+# (a bridge with static neighbours never learns and floods). IPv6 is off so that no ND/MLD frame is
+# counted. Offloads are off on every veth unless LAB_OFFLOADS=on (AF_PACKET sees partial checksums
+# and GSO frames otherwise; the peers run on the same set-up).
+#
+# Safety: every namespace name carries this run's id; nothing is created in the host namespace (veths
+# are created inside a lab namespace with their peer moved to another lab namespace); processes are
+# stopped by the PIDs this file recorded; only this run's namespaces are deleted.
+
+VIP=10.0.1.100
+LIP=10.0.2.5
+RS1=10.0.2.11
+RS2=10.0.2.12
+LAB_OFFLOADS=${LAB_OFFLOADS:-off}
+LAB_ID="lvsbench-$$-$RANDOM"
+LAB_DIR=""
+LAB_NAMESPACES=()
+LAB_PIDS=()
+
+# Creates the run directory and installs the cleanup trap. Call once.
+lab_init() {
+    LAB_DIR=$(mktemp -d /tmp/lvsbench.XXXXXX)
+    chmod 755 "$LAB_DIR"
+    trap lab_cleanup EXIT
+    trap 'exit 130' INT TERM
+}
+
+# Runs a command inside a lab namespace.
+nsx() {
+    local ns=$1
+    shift
+    ip netns exec "$ns" "$@"
+}
+
+# Starts a background process in namespace $1 pinned to CPU $2, output to file $3; sets LAST_PID.
+lab_spawn() {
+    local ns=$1 cpu=$2 log=$3
+    shift 3
+    taskset -c "$cpu" ip netns exec "$ns" "$@" >"$log" 2>&1 &
+    LAST_PID=$!
+    LAB_PIDS+=("$LAST_PID")
+}
+
+# Stops one recorded process: SIGTERM, then SIGKILL after 3 s.
+lab_stop_pid() {
+    local pid=$1 i
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for i in $(seq 30); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+# Stops every process this run started, then anything still inside this run's namespaces
+# (children of ours: nginx workers), then deletes the namespaces.
+lab_teardown() {
+    local pid ns
+    for pid in "${LAB_PIDS[@]}"; do lab_stop_pid "$pid"; done
+    LAB_PIDS=()
+    for ns in "${LAB_NAMESPACES[@]}"; do
+        for pid in $(ip netns pids "$ns" 2>/dev/null); do lab_stop_pid "$pid"; done
+        ip netns del "$ns" 2>/dev/null || true
+    done
+    LAB_NAMESPACES=()
+}
+
+lab_cleanup() {
+    lab_teardown
+    if [ -n "$LAB_DIR" ] && [ -z "${LAB_KEEP:-}" ]; then rm -rf "$LAB_DIR"; fi
+    if [ -n "${LAB_KEEP:-}" ]; then echo "lab files kept in $LAB_DIR" >&2; fi
+}
+
+mac_of() { nsx "$1" cat "/sys/class/net/$2/address"; }
+
+# Sets RPS on every receive queue of interface $2 in namespace $1 to CPU mask $3.
+set_rps() {
+    local q
+    for q in $(nsx "$1" sh -c "ls -d /sys/class/net/$2/queues/rx-*"); do
+        nsx "$1" sh -c "echo $3 > $q/rps_cpus"
+    done
+}
+
+# Builds a fresh topology named after $1; sets NS_C NS_D NS_R1 NS_R2 and the MAC variables.
+lab_up() {
+    local tag=$1 ns ifc
+    NS_C="$LAB_ID-$tag-c"
+    NS_D="$LAB_ID-$tag-d"
+    NS_R1="$LAB_ID-$tag-r1"
+    NS_R2="$LAB_ID-$tag-r2"
+    for ns in "$NS_C" "$NS_D" "$NS_R1" "$NS_R2"; do
+        ip netns add "$ns"
+        LAB_NAMESPACES+=("$ns")
+        nsx "$ns" ip link set lo up
+        nsx "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+        nsx "$ns" sysctl -qw net.ipv4.ip_local_port_range="1024 65000"
+    done
+    ip -n "$NS_C" link add c0 type veth peer name d0 netns "$NS_D"
+    ip -n "$NS_R1" link add r1 type veth peer name d1 netns "$NS_D"
+    ip -n "$NS_R2" link add r2 type veth peer name d2 netns "$NS_D"
+    ip -n "$NS_D" link add br0 type bridge
+    ip -n "$NS_D" link set d1 master br0
+    ip -n "$NS_D" link set d2 master br0
+    for ifc in d0 d1 d2 br0; do ip -n "$NS_D" link set "$ifc" up; done
+    ip -n "$NS_C" link set c0 up
+    ip -n "$NS_R1" link set r1 up
+    ip -n "$NS_R2" link set r2 up
+
+    ip -n "$NS_C" addr add 10.0.1.2/24 dev c0
+    ip -n "$NS_C" route add default via 10.0.1.1
+    ip -n "$NS_D" addr add 10.0.1.1/24 dev d0
+    ip -n "$NS_D" addr add "$VIP/32" dev d0
+    ip -n "$NS_D" addr add 10.0.2.1/24 dev br0
+    ip -n "$NS_D" addr add "$LIP/24" dev br0
+    ip -n "$NS_R1" addr add "$RS1/24" dev r1
+    ip -n "$NS_R1" route add default via 10.0.2.1
+    ip -n "$NS_R2" addr add "$RS2/24" dev r2
+    ip -n "$NS_R2" route add default via 10.0.2.1
+    nsx "$NS_D" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+
+    MAC_C0=$(mac_of "$NS_C" c0)
+    MAC_D0=$(mac_of "$NS_D" d0)
+    MAC_BR0=$(mac_of "$NS_D" br0)
+    MAC_R1=$(mac_of "$NS_R1" r1)
+    MAC_R2=$(mac_of "$NS_R2" r2)
+    ip -n "$NS_C" neigh replace 10.0.1.1 lladdr "$MAC_D0" dev c0 nud permanent
+    ip -n "$NS_C" neigh replace "$VIP" lladdr "$MAC_D0" dev c0 nud permanent
+    ip -n "$NS_D" neigh replace 10.0.1.2 lladdr "$MAC_C0" dev d0 nud permanent
+    ip -n "$NS_D" neigh replace "$RS1" lladdr "$MAC_R1" dev br0 nud permanent
+    ip -n "$NS_D" neigh replace "$RS2" lladdr "$MAC_R2" dev br0 nud permanent
+    nsx "$NS_D" bridge fdb replace "$MAC_R1" dev d1 master static
+    nsx "$NS_D" bridge fdb replace "$MAC_R2" dev d2 master static
+    ip -n "$NS_R1" neigh replace 10.0.2.1 lladdr "$MAC_BR0" dev r1 nud permanent
+    ip -n "$NS_R2" neigh replace 10.0.2.1 lladdr "$MAC_BR0" dev r2 nud permanent
+
+    if [ "$LAB_OFFLOADS" = off ]; then
+        nsx "$NS_C" ethtool -K c0 tx off tso off gso off gro off >/dev/null 2>&1 || true
+        nsx "$NS_R1" ethtool -K r1 tx off tso off gso off gro off >/dev/null 2>&1 || true
+        nsx "$NS_R2" ethtool -K r2 tx off tso off gso off gro off >/dev/null 2>&1 || true
+        for ifc in d0 d1 d2 br0; do
+            nsx "$NS_D" ethtool -K "$ifc" tx off tso off gso off gro off >/dev/null 2>&1 || true
+        done
+    fi
+    set_rps "$NS_C" c0 1
+    set_rps "$NS_R1" r1 1
+    set_rps "$NS_R2" r2 1
+    for ifc in d0 d1 d2 br0; do set_rps "$NS_D" "$ifc" 2; done
+}
+
+# DR's return path: a link from each real server straight to the client (the "router" of the
+# seeds' DR set-ups), so replies from the VIP never cross the director, whose kernel would drop a
+# forwarded packet whose source is one of its own addresses. Work on these links is on CPU0.
+#   client cr1 10.0.3.1/30 ── rc 10.0.3.2/30 rs1      client cr2 10.0.4.1/30 ── rc 10.0.4.2/30 rs2
+lab_direct_return() {
+    local i ns mac_c mac_r
+    for i in 1 2; do
+        ns=$NS_R1
+        [ "$i" = 2 ] && ns=$NS_R2
+        ip -n "$NS_C" link add "cr$i" type veth peer name rc netns "$ns"
+        ip -n "$NS_C" addr add "10.0.$((i + 2)).1/30" dev "cr$i"
+        ip -n "$ns" addr add "10.0.$((i + 2)).2/30" dev rc
+        ip -n "$NS_C" link set "cr$i" up
+        ip -n "$ns" link set rc up
+        ip -n "$ns" route add 10.0.1.0/24 via "10.0.$((i + 2)).1" dev rc
+        mac_c=$(mac_of "$NS_C" "cr$i")
+        mac_r=$(mac_of "$ns" rc)
+        ip -n "$ns" neigh replace "10.0.$((i + 2)).1" lladdr "$mac_c" dev rc nud permanent
+        ip -n "$NS_C" neigh replace "10.0.$((i + 2)).2" lladdr "$mac_r" dev "cr$i" nud permanent
+        if [ "$LAB_OFFLOADS" = off ]; then
+            nsx "$NS_C" ethtool -K "cr$i" tx off tso off gso off gro off >/dev/null 2>&1 || true
+            nsx "$ns" ethtool -K rc tx off tso off gso off gro off >/dev/null 2>&1 || true
+        fi
+        set_rps "$NS_C" "cr$i" 1
+        set_rps "$ns" rc 1
+    done
+    # Replies from the VIP arrive on cr1/cr2 while the route to the VIP is via c0.
+    nsx "$NS_C" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
+        net.ipv4.conf.cr1.rp_filter=0 net.ipv4.conf.cr2.rp_filter=0
+}
+
+# The real-server side of DR/TUN: VIP on lo, arp_ignore/arp_announce, through the real command
+# `lvs-realserver start VIP [--tun]`. If that command does not (yet) configure the namespace, falls
+# back to the seeds' manual steps and says so on stderr. $1 = namespace, $2… = extra flags.
+rs_vip_on_lo() {
+    local ns=$1
+    shift
+    if [ -x "${LVS_BIN:-}/lvs-realserver" ]; then
+        nsx "$ns" "$LVS_BIN/lvs-realserver" start "$VIP" "$@" >>"$LAB_DIR/lvs-realserver.log" 2>&1 || true
+    fi
+    if ! nsx "$ns" ip -4 addr show dev lo | grep -q "inet $VIP/32"; then
+        echo "note: lvs-realserver start $VIP $* did not put the VIP on lo in $ns; using ip/sysctl as the seeds do" >&2
+        nsx "$ns" ip addr add "$VIP/32" dev lo
+        nsx "$ns" sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2
+    fi
+}
+
+# nftables DNAT balancer on the director: the kernel's conntrack NAT with a round-robin numgen map.
+# $1 = l4 protocol (udp|tcp), $2 = port.
+setup_nft_dnat() {
+    nsx "$NS_D" nft -f - <<EOF
+table ip lvsbench_lb {
+    chain pre {
+        type nat hook prerouting priority dstnat;
+        ip daddr $VIP $1 dport $2 dnat to numgen inc mod 2 map { 0 : $RS1, 1 : $RS2 }
+    }
+}
+EOF
+}
+
+# A nat table whose one rule never matches: turns on connection tracking for the namespace
+# (pitfall 5) and changes nothing else. (An empty nat chain does not: nf_conntrack_count stays 0.)
+setup_conntrack_only() {
+    nsx "$NS_D" nft -f - <<'EOF'
+table ip lvsbench_ct {
+    chain pre {
+        type nat hook prerouting priority dstnat;
+        ip daddr 192.0.2.1 dnat to 192.0.2.2
+    }
+}
+EOF
+}
+
+# lvsd on the director, pinned to CPU1, counting its allocations through malloccount.so, with its
+# data-plane counters in a file (LVSD_STATS_FILE, rewritten every second). Sets LVSD_PID,
+# LVSD_COUNTS, LVSD_STATS; returns 1 (with SKIP_REASON) when lvsd does not come up.
+# LVSD_PROGRAM=lvsd-bench runs the data plane's own benchmark build (CMallocCounter linked: its
+# statistics then count allocations made inside batches too).
+start_lvsd() {
+    LVSD_COUNTS="$LAB_DIR/lvsd-malloc-$1.bin"
+    LVSD_LOG="$LAB_DIR/lvsd-$1.log"
+    LVSD_STATS="$LAB_DIR/lvsd-stats-$1.txt"
+    lab_spawn "$NS_D" 1 "$LVSD_LOG" env LD_PRELOAD="$MALLOCCOUNT_SO" LVS_MALLOC_COUNT_FILE="$LVSD_COUNTS" \
+        LVSD_STATS_FILE="$LVSD_STATS" \
+        "$LVS_BIN/${LVSD_PROGRAM:-lvsd}" -n -l ${LVSD_ARGS:-}
+    LVSD_PID=$LAST_PID
+    local i
+    for i in $(seq 50); do
+        if nsx "$NS_D" "$LVS_BIN/ipvsadm" -Ln >/dev/null 2>&1; then return 0; fi
+        if ! kill -0 "$LVSD_PID" 2>/dev/null; then break; fi
+        sleep 0.1
+    done
+    SKIP_REASON="lvsd did not start (log: $(tail -n 2 "$LVSD_LOG" | tr '\n' ' '))"
+    return 1
+}
+
+# Runs ipvsadm in the director namespace; on failure sets SKIP_REASON and returns 1.
+ipvsadm_d() {
+    local out
+    if ! out=$(nsx "$NS_D" "$LVS_BIN/ipvsadm" "$@" 2>&1); then
+        SKIP_REASON="ipvsadm $* failed: $out"
+        return 1
+    fi
+}
+
+# Configures one SwiftLVS virtual service with both real servers, as an operator would.
+# $1 = method (dr|nat|tun|fullnat), $2 = -t|-u, $3 = port.
+setup_lvs_service() {
+    local method=$1 proto=$2 port=$3 flag rport=""
+    case $method in
+    dr) flag=-g ;;
+    nat) flag=-m; rport=":$port" ;;
+    tun) flag=-i ;;
+    fullnat) flag=--fullnat; rport=":$port" ;;
+    esac
+    ipvsadm_d -A "$proto" "$VIP:$port" -s rr || return 1
+    if [ "$method" = fullnat ]; then ipvsadm_d -P "$proto" "$VIP:$port" -z "$LIP" || return 1; fi
+    ipvsadm_d -a "$proto" "$VIP:$port" -r "$RS1$rport" "$flag" -w 1 || return 1
+    ipvsadm_d -a "$proto" "$VIP:$port" -r "$RS2$rport" "$flag" -w 1 || return 1
+}
+
+# Reads the malloccount file $1: prints "total tid:count tid:count …".
+read_malloc_counts() {
+    [ -s "$1" ] || { echo "-"; return; }
+    od -An -t u8 -v "$1" | tr -s ' \n' ' ' | awk '{
+        printf "%s", $2
+        for (i = 4; i + 1 <= NF; i += 2) if ($i != 0) printf " %s:%s", $i, $(i + 1)
+        printf "\n" }'
+}
+
+# A CPU sample: "busy0 total0 busy1 total1 director1" in clock ticks, where director1 is the time
+# CPU1 spent in hard and soft interrupts (the kernel's packet work, moved there by RPS) plus the
+# user+system time of every process in the director namespace (pinned to CPU1). The machine is
+# shared: busy1 includes other programs, director1 does not.
+cpu_sample() {
+    local procs=0 pid
+    if [ -n "${NS_D:-}" ]; then
+        for pid in $(ip netns pids "$NS_D" 2>/dev/null); do
+            procs=$((procs + $(awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+        done
+    fi
+    awk -v procs="$procs" '$1 == "cpu0" || $1 == "cpu1" { t = 0; for (i = 2; i <= NF; i++) t += $i;
+        printf "%d %d ", t - $5 - $6, t; if ($1 == "cpu1") d = $7 + $8 + procs }
+        END { printf "%d\n", d }' /proc/stat
+}
+
+# Percentages between two cpu_sample outputs: prints "cpu0-busy cpu1-busy director-on-cpu1".
+# The director's figure is capped at CPU1's busy time: a softirq that interrupts a director process
+# is in both that process's system time and the softirq column (tick accounting), so without the
+# cap a busy director process can count its interrupts twice.
+cpu_busy() {
+    echo "$1 $2" | awk '{ t1 = $9 - $4 + 0.001; b1 = $8 - $3; d = $10 - $5; if (d > b1) d = b1
+        printf "%.0f %.0f %.0f\n", 100 * ($6 - $1) / ($7 - $2 + 0.001), 100 * b1 / t1, 100 * d / t1 }'
+}
+
+# The machine is shared: waits (up to $1 seconds) until neither CPU is more than $2 % busy over a
+# 2 s window, so a measurement does not compete with someone else's build. Sets BACKGROUND to
+# "cpu0 % / cpu1 %" of the last window; returns 1 if the machine never got quiet enough.
+wait_idle() {
+    local limit=$1 threshold=$2 start=$SECONDS s0 s1 b
+    while :; do
+        s0=$(NS_D="" cpu_sample)
+        sleep 2
+        s1=$(NS_D="" cpu_sample)
+        b=$(cpu_busy "$s0" "$s1")
+        BACKGROUND="${b%% *} % / $(echo "$b" | awk '{ print $2 }') %"
+        echo "$b" | awk -v t="$threshold" '{ exit !($1 <= t && $2 <= t) }' && return 0
+        [ $((SECONDS - start)) -ge "$limit" ] && return 1
+        echo "  waiting for a quiet machine (background CPU0/CPU1 busy: $BACKGROUND)" >&2
+        sleep 8
+    done
+}
+
+# Prerequisite check: every named command must exist; prints what to install otherwise.
+require_commands() {
+    local missing=() c
+    for c in "$@"; do command -v "${c%%:*}" >/dev/null 2>&1 || missing+=("$c"); done
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "missing: ${missing[*]}" >&2
+        echo "install (Debian 12): apt-get install -y $(printf '%s\n' "${missing[@]}" | sed 's/.*://' | sort -u | tr '\n' ' ')" >&2
+        return 1
+    fi
+}
