@@ -27,6 +27,8 @@ public final class DataPlane: @unchecked Sendable {
         public var interfaces: [String]?
         /// Where to write the statistics every second (nil: nowhere).
         public var statisticsFile: String?
+        /// How long the worker keeps watching the ring after a batch before it sleeps.
+        public var spinNanoseconds: UInt64 = 50_000
         /// Whether to install the nftables guard.
         public var installGuard = true
         public var port = AFPacketPort.Configuration()
@@ -46,6 +48,7 @@ public final class DataPlane: @unchecked Sendable {
     private let shared = Mutex(Shared())
     private let guardLock = Mutex<String?>(nil)
     private var thread: pthread_t?
+    private var statisticsThread: pthread_t?
     private var wakeRead: Int32 = -1
     private var wakeWrite: Int32 = -1
     /// `net.ipv4.conf.lo.accept_local` before start (restored by `stop`).
@@ -111,19 +114,19 @@ public final class DataPlane: @unchecked Sendable {
             log("cannot set net.ipv4.conf.lo.accept_local=1: local clients of virtual services will not be served")
         }
         running.store(true, ordering: .releasing)
-        let box = Unmanaged.passRetained(WorkerBox { [self] in run(worker, port, monitor) })
-        var t = pthread_t()
-        let rc = pthread_create(
-            &t, nil,
-            { arg in
-                let b = Unmanaged<WorkerBox>.fromOpaque(arg!).takeRetainedValue()
-                b.body()
-                return nil
-            }, box.toOpaque())
-        guard rc == 0 else {
-            box.release()
+        guard let t = Self.spawn(name: "lvsd-dp0", { [self] in run(worker, port, monitor) }) else {
             running.store(false, ordering: .releasing)
             throw DataPlaneError("cannot start the worker thread")
+        }
+        // The statistics file is formatted and written on a thread of its own: the worker only
+        // copies counters (no allocation on the packet thread).
+        if configuration.statisticsFile != nil {
+            statisticsThread = Self.spawn(name: "lvsd-stats") { [self] in
+                while running.load(ordering: .acquiring) {
+                    for _ in 0..<10 where running.load(ordering: .acquiring) { usleep(100_000) }
+                    writeStatistics()
+                }
+            }
         }
         thread = t
         let attached = shared.withLock { $0.attachedInterfaces }
@@ -138,6 +141,8 @@ public final class DataPlane: @unchecked Sendable {
         _ = write(wakeWrite, &b, 1)
         if let t = thread { pthread_join(t, nil) }
         thread = nil
+        if let t = statisticsThread { pthread_join(t, nil) }
+        statisticsThread = nil
         close(wakeRead)
         close(wakeWrite)
         if configuration.installGuard {
@@ -151,7 +156,7 @@ public final class DataPlane: @unchecked Sendable {
     }
 
     /// The latest statistics (published by the worker every 100 ms).
-    public var statistics: DataPlaneStatistics { published.withLock { $0 } }
+    public var statistics: DataPlaneStatistics { published.withLock { $0.copied() } }
 
     /// True if `a` is an address of this host (for IPVS's "Local" forwarding).
     public func isLocalAddress(_ a: IPAddress) -> Bool { shared.withLock { $0.localAddresses.contains(a) } }
@@ -208,10 +213,10 @@ public final class DataPlane: @unchecked Sendable {
 
     private func run(_ worker: DataPlaneWorker, _ port: AFPacketPort, _ monitor: NetlinkMonitor) {
         var lastPublish: UInt64 = 0
-        var lastFile: UInt64 = 0
         var generation = worker.tables.generation
         var guardedGeneration: UInt64 = 0
         var drain = [UInt8](repeating: 0, count: 64)
+        var busy = false
         while running.load(ordering: .acquiring) {
             if monitor.poll(into: &worker.tables) || monitor.needsResync {
                 if monitor.needsResync { monitor.dump(into: &worker.tables) }
@@ -234,23 +239,52 @@ public final class DataPlane: @unchecked Sendable {
             let now = Timestamp(nanoseconds: clvs_monotonic_ns())
             if !pending.isEmpty { worker.prepare(destinations: pending, now: now) }
             let n = worker.runOnce(now: now)
-            if n == 0 {
+            if n == 0 && !spinForFrames(port, busy: busy) {
                 let ready = clvs_dp_poll3(port.pollDescriptor, monitor.descriptor, wakeRead, 20)
                 if ready & 4 != 0 { _ = drain.withUnsafeMutableBytes { read(wakeRead, $0.baseAddress, $0.count) } }
             }
+            busy = n > 0
             let t = now.nanoseconds
             if t &- lastPublish > 100_000_000 {
                 lastPublish = t
-                let s = worker.statistics()
-                published.withLock { $0 = s }
-                if configuration.statisticsFile != nil && t &- lastFile > 1_000_000_000 {
-                    lastFile = t
-                    writeStatistics()
-                }
+                published.withLock { worker.publishStatistics(into: &$0) }
             }
         }
-        let s = worker.statistics()
-        published.withLock { $0 = s }
+        published.withLock { worker.publishStatistics(into: &$0) }
+    }
+
+    /// Right after a batch (`busy`), watches the ring for up to `spinNanoseconds` before the
+    /// worker sleeps in poll(): under load the next frame is microseconds away, and a wake-up per
+    /// frame (a V2 ring signals every frame) costs more than the wait. True if a frame came.
+    private func spinForFrames(_ port: AFPacketPort, busy: Bool) -> Bool {
+        guard busy, configuration.spinNanoseconds > 0 else { return false }
+        let deadline = clvs_monotonic_ns() &+ configuration.spinNanoseconds
+        repeat {
+            if port.framesWaiting { return true }
+        } while clvs_monotonic_ns() < deadline
+        return false
+    }
+
+    /// Starts a named thread running `body`; nil if it could not be created.
+    private static func spawn(name: String, _ body: @escaping () -> Void) -> pthread_t? {
+        let box = Unmanaged.passRetained(
+            WorkerBox {
+                clvs_dp_name_thread(name)
+                body()
+            })
+        var t = pthread_t()
+        let rc = pthread_create(
+            &t, nil,
+            { arg in
+                let b = Unmanaged<WorkerBox>.fromOpaque(arg!).takeRetainedValue()
+                b.body()
+                return nil
+            }, box.toOpaque())
+        guard rc == 0 else {
+            box.release()
+            return nil
+        }
+        return t
     }
 
     /// Writes the statistics file (atomically: a temporary file renamed over it).

@@ -75,7 +75,7 @@ public enum DataPlaneCounter: Int, CaseIterable, Sendable, CustomStringConvertib
     }
 }
 
-/// A copy of the counters, published by the worker a few times a second.
+/// A copy of the counters, published by the worker ten times a second.
 public struct DataPlaneStatistics: Sendable, Equatable {
     public var counters: [UInt64]
     public var drops: [UInt64]
@@ -87,6 +87,15 @@ public struct DataPlaneStatistics: Sendable, Equatable {
 
     public subscript(_ c: DataPlaneCounter) -> UInt64 { counters[c.rawValue] }
     public subscript(_ r: DropReason) -> UInt64 { drops[Int(r.rawValue)] }
+
+    /// A copy with storage of its own (taken by readers, so the worker's in-place publication
+    /// never has to copy a shared buffer).
+    public func copied() -> DataPlaneStatistics {
+        var c = DataPlaneStatistics()
+        for i in counters.indices { c.counters[i] = counters[i] }
+        for i in drops.indices { c.drops[i] = drops[i] }
+        return c
+    }
 
     /// Heap allocations per million received frames (nil before any frame, or without a counter).
     public var mallocsPerMillionPackets: Double? {
@@ -125,11 +134,10 @@ final class CounterBlock {
     @inline(__always) func add(_ c: DataPlaneCounter, _ n: UInt64 = 1) { counters[c.rawValue] &+= n }
     @inline(__always) func drop(_ r: DropReason) { drops[Int(r.rawValue)] &+= 1 }
 
-    func snapshot() -> DataPlaneStatistics {
-        var s = DataPlaneStatistics()
+    /// Writes the counters into `s` in place (no allocation while `s`'s arrays are its own).
+    func copy(into s: inout DataPlaneStatistics) {
         for i in 0..<s.counters.count { s.counters[i] = counters[i] }
         for i in 0..<s.drops.count { s.drops[i] = drops[i] }
-        return s
     }
 }
 

@@ -32,7 +32,7 @@ public final class DataPlaneWorker {
     /// Interfaces whose traffic is handled, by index (loopback included for local clients).
     private var attachedByIndex: [Bool] = []
     private var tablesGeneration: UInt64 = .max
-    private var egressCache: [IPAddress: Egress] = [:]
+    private var egressCache = EgressCache()
     /// Neighbours whose resolution was asked for, and when (nanoseconds).
     private var resolving: [NeighborKey: UInt64] = [:]
     /// Real server endpoints whose replies the guard drops outside `lo`: a reply of theirs that
@@ -79,8 +79,16 @@ public final class DataPlaneWorker {
 
     /// The counters so far.
     public func statistics() -> DataPlaneStatistics {
+        var s = DataPlaneStatistics()
+        publishStatistics(into: &s)
+        return s
+    }
+
+    /// Writes the counters so far into `s` in place (the worker's periodic publication: no
+    /// allocation).
+    public func publishStatistics(into s: inout DataPlaneStatistics) {
         counters.counters[DataPlaneCounter.ringDrops.rawValue] = port.ringDrops
-        return counters.snapshot()
+        counters.copy(into: &s)
     }
 
     /// The interfaces attached now (names), for the nftables guard.
@@ -94,7 +102,7 @@ public final class DataPlaneWorker {
     func refreshTables() {
         guard tables.generation != tablesGeneration else { return }
         tablesGeneration = tables.generation
-        egressCache.removeAll(keepingCapacity: true)
+        egressCache.removeAll()
         let maxIndex = Int(tables.links.keys.max() ?? 0)
         var attached = [Bool](repeating: false, count: maxIndex + 1)
         for l in tables.links.values where l.index >= 0 {
@@ -518,10 +526,10 @@ public final class DataPlaneWorker {
     /// The egress toward `destination`, from the cache or the kernel tables; nil (counted, and
     /// neighbour resolution started) when it cannot be used yet.
     func egress(to destination: IPAddress, now: Timestamp) -> Egress? {
-        if let e = egressCache[destination] { return e }
+        if let e = egressCache.lookup(destination) { return e }
         switch tables.egress(to: destination) {
         case .success(let e):
-            egressCache[destination] = e
+            egressCache.store(destination, e)
             return e
         case .failure(.noNeighbor(let key)):
             counters.add(.noNeighbor)

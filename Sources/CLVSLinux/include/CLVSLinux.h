@@ -234,10 +234,11 @@ static inline pid_t clvs_vrrp_spawn(const char *path, char *const argv[], char *
 static inline int clvs_vrrp_setns_net(int fd) { return setns(fd, CLVS_VRRP_CLONE_NEWNET); }
 /* ===== end of LVSVRRP section ===== */
 
-/* ===== LVSDataPlane section (TPACKET_V3 rings, sendmmsg, rtnetlink, TUN) ===== */
+/* ===== LVSDataPlane section (TPACKET_V2 rings, sendmmsg, rtnetlink, TUN) ===== */
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <linux/if_tun.h>
 #include <linux/neighbour.h>
@@ -278,7 +279,6 @@ static inline int clvs_dp_setint(int fd, int level, int name, int value) {
 }
 
 /// SOL_PACKET options by name, so Swift needs no constants.
-static inline int clvs_dp_set_version3(int fd) { return clvs_dp_setint(fd, SOL_PACKET, PACKET_VERSION, TPACKET_V3); }
 static inline int clvs_dp_set_reserve(int fd, int bytes) { return clvs_dp_setint(fd, SOL_PACKET, PACKET_RESERVE, bytes); }
 static inline int clvs_dp_set_vnet_hdr(int fd) { return clvs_dp_setint(fd, SOL_PACKET, PACKET_VNET_HDR, 1); }
 static inline int clvs_dp_set_ignore_outgoing(int fd) { return clvs_dp_setint(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1); }
@@ -290,21 +290,23 @@ static inline int clvs_dp_set_fanout(int fd, int group_id, int mode) {
 static inline int clvs_dp_fanout_hash(void) { return PACKET_FANOUT_HASH; }
 static inline int clvs_dp_set_rcvbuf(int fd, int bytes) { return clvs_dp_setint(fd, SOL_SOCKET, SO_RCVBUF, bytes); }
 
-/// Asks for a TPACKET_V3 receive ring and maps it; returns the mapping or NULL (errno set).
-static inline void *clvs_dp_rx_ring(int fd, unsigned block_size, unsigned block_nr, unsigned frame_size,
-                                    unsigned retire_ms) {
-    struct tpacket_req3 req;
+/// Asks for a TPACKET_V2 receive ring of `frame_nr` slots of `frame_size` bytes (in blocks of
+/// `block_size`, a multiple of both the page size and `frame_size`, so slot i sits at
+/// i * frame_size) and maps it; returns the mapping or NULL (errno set).
+static inline void *clvs_dp_rx_ring(int fd, unsigned block_size, unsigned frame_size, unsigned frame_nr) {
+    struct tpacket_req req;
     memset(&req, 0, sizeof(req));
+    unsigned per_block = block_size / frame_size;
+    if (per_block == 0) { errno = EINVAL; return NULL; }
     req.tp_block_size = block_size;
-    req.tp_block_nr = block_nr;
+    req.tp_block_nr = (frame_nr + per_block - 1) / per_block;
     req.tp_frame_size = frame_size;
-    req.tp_frame_nr = (block_size / frame_size) * block_nr;
-    req.tp_retire_blk_tov = retire_ms;
-    req.tp_feature_req_word = 0;
+    req.tp_frame_nr = req.tp_block_nr * per_block;
     if (setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req)) != 0) return NULL;
-    void *ring = mmap(NULL, (size_t)block_size * block_nr, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_LOCKED, fd, 0);
+    size_t len = (size_t)req.tp_block_size * req.tp_block_nr;
+    void *ring = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_LOCKED, fd, 0);
     if (ring == MAP_FAILED) {
-        ring = mmap(NULL, (size_t)block_size * block_nr, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        ring = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
         if (ring == MAP_FAILED) return NULL;
     }
     return ring;
@@ -312,33 +314,39 @@ static inline void *clvs_dp_rx_ring(int fd, unsigned block_size, unsigned block_
 
 static inline int clvs_dp_unmap(void *p, size_t len) { return munmap(p, len); }
 
-/// True when the kernel handed block `b` to user space.
-static inline int clvs_dp_block_ready(const void *b) {
-    const struct tpacket_block_desc *d = (const struct tpacket_block_desc *)b;
-    return (__atomic_load_n(&d->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) != 0;
+static inline int clvs_dp_set_version2(int fd) { return clvs_dp_setint(fd, SOL_PACKET, PACKET_VERSION, TPACKET_V2); }
+/// Frames larger than a ring slot are queued whole on the socket (TP_STATUS_COPY in the slot).
+static inline int clvs_dp_set_copy_thresh(int fd) { return clvs_dp_setint(fd, SOL_PACKET, PACKET_COPY_THRESH, 1); }
+/// SO_RCVBUFFORCE / SO_SNDBUFFORCE (root), falling back to the capped SO_RCVBUF / SO_SNDBUF.
+static inline int clvs_dp_force_rcvbuf(int fd, int bytes) {
+    if (clvs_dp_setint(fd, SOL_SOCKET, SO_RCVBUFFORCE, bytes) == 0) return 0;
+    return clvs_dp_setint(fd, SOL_SOCKET, SO_RCVBUF, bytes);
 }
-/// Gives block `b` back to the kernel.
-static inline void clvs_dp_block_release(void *b) {
-    struct tpacket_block_desc *d = (struct tpacket_block_desc *)b;
-    __atomic_store_n(&d->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
-}
-static inline uint32_t clvs_dp_block_packets(const void *b) {
-    return ((const struct tpacket_block_desc *)b)->hdr.bh1.num_pkts;
-}
-static inline uint32_t clvs_dp_block_first(const void *b) {
-    return ((const struct tpacket_block_desc *)b)->hdr.bh1.offset_to_first_pkt;
+static inline int clvs_dp_force_sndbuf(int fd, int bytes) {
+    if (clvs_dp_setint(fd, SOL_SOCKET, SO_SNDBUFFORCE, bytes) == 0) return 0;
+    return clvs_dp_setint(fd, SOL_SOCKET, SO_SNDBUF, bytes);
 }
 
-/// What user space needs of one packet of a V3 block.
+/// True when the kernel handed slot `h` to user space.
+static inline int clvs_dp_frame_ready(const void *h) {
+    const struct tpacket2_hdr *p = (const struct tpacket2_hdr *)h;
+    return (__atomic_load_n(&p->tp_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) != 0;
+}
+/// Gives slot `h` back to the kernel.
+static inline void clvs_dp_frame_release(void *h) {
+    struct tpacket2_hdr *p = (struct tpacket2_hdr *)h;
+    __atomic_store_n(&p->tp_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+}
+
+/// What user space needs of one received packet.
 struct clvs_dp_pkt {
-    uint32_t next_offset;  /* from this packet's header to the next one's, 0 for the last */
     uint32_t snaplen;      /* bytes captured */
     uint32_t len;          /* bytes on the wire */
-    uint32_t mac;          /* offset of the frame from the packet header */
+    uint32_t mac;          /* offset of the frame from the slot's start */
     uint32_t status;       /* TP_STATUS_* bits */
     int32_t ifindex;
     uint8_t pkttype;       /* PACKET_HOST, PACKET_BROADCAST, ... */
-    uint8_t has_vnet;      /* a virtio_net_hdr precedes the frame */
+    uint8_t copied;        /* TP_STATUS_COPY: the whole frame waits on the socket */
     uint8_t vnet_flags;    /* VIRTIO_NET_HDR_F_* */
     uint8_t gso_type;      /* VIRTIO_NET_HDR_GSO_* */
     uint16_t gso_size;
@@ -346,46 +354,62 @@ struct clvs_dp_pkt {
     uint16_t csum_offset;
 };
 
-static inline void clvs_dp_read_pkt(const void *h, int vnet, struct clvs_dp_pkt *out) {
-    const struct tpacket3_hdr *p = (const struct tpacket3_hdr *)h;
-    const struct sockaddr_ll *sll = (const struct sockaddr_ll *)((const uint8_t *)h + TPACKET_ALIGN(sizeof(struct tpacket3_hdr)));
-    out->next_offset = p->tp_next_offset;
+/// Fills the offload fields from the virtio_net_hdr at `v`.
+static inline void clvs_dp_read_vnet(const void *v, struct clvs_dp_pkt *out) {
+    struct virtio_net_hdr h;
+    memcpy(&h, v, sizeof(h));
+    out->vnet_flags = h.flags;
+    out->gso_type = h.gso_type;
+    out->gso_size = h.gso_size;
+    out->csum_start = h.csum_start;
+    out->csum_offset = h.csum_offset;
+}
+
+/// Reads slot `h` of a V2 ring whose socket has PACKET_VNET_HDR (the header precedes the frame).
+static inline void clvs_dp_read_pkt(const void *h, struct clvs_dp_pkt *out) {
+    const struct tpacket2_hdr *p = (const struct tpacket2_hdr *)h;
+    const struct sockaddr_ll *sll = (const struct sockaddr_ll *)((const uint8_t *)h + TPACKET_ALIGN(sizeof(struct tpacket2_hdr)));
     out->snaplen = p->tp_snaplen;
     out->len = p->tp_len;
     out->mac = p->tp_mac;
     out->status = p->tp_status;
     out->ifindex = sll->sll_ifindex;
     out->pkttype = sll->sll_pkttype;
-    out->has_vnet = (uint8_t)(vnet ? 1 : 0);
-    if (vnet) {
-        struct virtio_net_hdr v;
-        memcpy(&v, (const uint8_t *)h + p->tp_mac - sizeof(v), sizeof(v));
-        out->vnet_flags = v.flags;
-        out->gso_type = v.gso_type;
-        out->gso_size = v.gso_size;
-        out->csum_start = v.csum_start;
-        out->csum_offset = v.csum_offset;
+    out->copied = (p->tp_status & TP_STATUS_COPY) ? 1 : 0;
+    if (p->tp_mac >= sizeof(struct virtio_net_hdr) + TPACKET2_HDRLEN && p->tp_snaplen > 0) {
+        clvs_dp_read_vnet((const uint8_t *)h + p->tp_mac - sizeof(struct virtio_net_hdr), out);
     } else {
-        out->vnet_flags = (p->tp_status & TP_STATUS_CSUMNOTREADY) ? VIRTIO_NET_HDR_F_NEEDS_CSUM : 0;
-        out->gso_type = 0;
-        out->gso_size = 0;
-        out->csum_start = 0;
-        out->csum_offset = 0;
+        out->vnet_flags = 0; out->gso_type = 0; out->gso_size = 0; out->csum_start = 0; out->csum_offset = 0;
     }
 }
 
-/// The bytes in front of a V3 packet's frame that the packet header and its sockaddr_ll occupy.
-static inline uint32_t clvs_dp_pkt_header_bytes(void) {
-    return TPACKET_ALIGN(sizeof(struct tpacket3_hdr)) + sizeof(struct sockaddr_ll);
+/// The bytes at the start of a V2 slot that the packet header and its sockaddr_ll occupy.
+static inline uint32_t clvs_dp_pkt_header_bytes(void) { return TPACKET2_HDRLEN; }
+/// The size of the virtio_net_hdr in front of every frame.
+static inline uint32_t clvs_dp_vnet_bytes(void) { return sizeof(struct virtio_net_hdr); }
+
+/// Takes the next frame queued whole on the socket (a TP_STATUS_COPY slot's): virtio_net_hdr then
+/// the frame, into `buf`. Returns the bytes it had (more than `len` if cut) or -1.
+static inline ssize_t clvs_dp_recv_copy(int fd, void *buf, size_t len) {
+    return recv(fd, buf, len, MSG_DONTWAIT | MSG_TRUNC);
 }
 
 /// Frames the ring dropped since the last call (PACKET_STATISTICS resets on read), or 0.
 static inline uint64_t clvs_dp_ring_drops(int fd) {
-    struct tpacket_stats_v3 st;
+    struct tpacket_stats st;
     socklen_t len = sizeof(st);
     memset(&st, 0, sizeof(st));
     if (getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) != 0) return 0;
     return st.tp_drops;
+}
+
+/// Names the calling thread (as `ps -L`, `top -H` and perf show it; 15 characters at most).
+static inline void clvs_dp_name_thread(const char *name) { prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0); }
+
+/// Waits up to `timeout_ms` for `fd` to accept more frames; 1 if it does.
+static inline int clvs_dp_wait_writable(int fd, int timeout_ms) {
+    struct pollfd p = { fd, POLLOUT, 0 };
+    return poll(&p, 1, timeout_ms) > 0 && (p.revents & POLLOUT) ? 1 : 0;
 }
 
 /// Sends up to 256 frames with one sendmmsg on a packet socket; returns how many went out or -1.
