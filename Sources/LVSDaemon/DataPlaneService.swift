@@ -86,7 +86,8 @@ extension DataPlaneService {
             guard before != passive else { return }
             for a in passive.subtracting(before ?? []).sorted() {
                 logger.info(
-                    "VRRP address \(a) not owned (instance not MASTER): its virtual services are left to the local stack")
+                    "VRRP address \(a) not owned (instance not MASTER): its virtual services are left to the local stack"
+                )
             }
             for a in (before ?? []).subtracting(passive).sorted() {
                 logger.info("VRRP address \(a) owned (instance MASTER): its virtual services are intercepted")

@@ -10,7 +10,9 @@ import Testing
 final class OwnershipLog: @unchecked Sendable {
     private let lock = NSLock()
     private var list: [(VRRPAddressOwnership.Snapshot, [String])] = []
-    func add(_ s: VRRPAddressOwnership.Snapshot, installed: [String] = []) { lock.withLock { list.append((s, installed)) } }
+    func add(_ s: VRRPAddressOwnership.Snapshot, installed: [String] = []) {
+        lock.withLock { list.append((s, installed)) }
+    }
     var snapshots: [VRRPAddressOwnership.Snapshot] { lock.withLock { list.map(\.0) } }
     var entries: [(VRRPAddressOwnership.Snapshot, [String])] { lock.withLock { list } }
 }
@@ -49,7 +51,9 @@ private let twoInstances = """
 
 @Suite("VRRP address ownership (SwiftLVS deviation: a VRRP backup's virtual services are left to the local stack)")
 struct VRRPAddressOwnershipTests {
-    @Test("every virtual_ipaddress (and _excluded) is passive until its instance is MASTER; an address shared by two instances is owned while either is MASTER")
+    @Test(
+        "every virtual_ipaddress (and _excluded) is passive until its instance is MASTER; an address shared by two instances is owned while either is MASTER"
+    )
     func tracker() {
         let o = VRRPAddressOwnership()
         let log = OwnershipLog()
@@ -73,13 +77,16 @@ struct VRRPAddressOwnershipTests {
         #expect(log.snapshots.count == 4)
     }
 
-    @Test("reload: states are kept by name, replaced wholesale from the service's snapshot; a removed instance's addresses are no longer managed")
+    @Test(
+        "reload: states are kept by name, replaced wholesale from the service's snapshot; a removed instance's addresses are no longer managed"
+    )
     func reload() {
         let o = VRRPAddressOwnership()
         o.configure(instances(twoInstances))
         o.update(instance: "VI_1", state: .master)
         o.configure(Array(instances(twoInstances).prefix(1)))
-        #expect(o.current == VRRPAddressOwnership.Snapshot(managed: [ip("192.168.0.239")], owned: [ip("192.168.0.239")]))
+        #expect(
+            o.current == VRRPAddressOwnership.Snapshot(managed: [ip("192.168.0.239")], owned: [ip("192.168.0.239")]))
         o.replaceStates(["VI_1": .backup])
         #expect(o.current.passive == [ip("192.168.0.239")])
         o.configure([])

@@ -47,12 +47,15 @@ struct LocalNodeTests {
         #expect(h.worker.statistics()[.inbound] == 1)
         // A client on the director (zero MACs on lo) is still a client.
         let local = Endpoint(IPAddress("192.168.1.109")!, 41000)
-        let own = PacketBuilder.frame(.tcp, from: local, to: vip, srcMAC: .zero, dstMAC: .zero, payload: [], tcpFlags: 2)
+        let own = PacketBuilder.frame(
+            .tcp, from: local, to: vip, srcMAC: .zero, dstMAC: .zero, payload: [], tcpFlags: 2)
         #expect(h.run(own, on: 1).map(\.interface) == [1])
         #expect(h.owner.ipvs.connections(now: t0).filter { !$0.isTemplate }.count == 2)
     }
 
-    @Test("later packets of the connection follow it to the local stack; TUN to a local server is delivered unchanged too")
+    @Test(
+        "later packets of the connection follow it to the local stack; TUN to a local server is delivered unchanged too"
+    )
     func laterPacketsAndTunnel() throws {
         let h = try Harness(forwarding: .tunnel(TunnelSpec()), server: localServer)
         _ = h.run(PacketBuilder.frame(.tcp, from: client, to: vip, payload: [], tcpFlags: 0x02), on: 2)
@@ -118,7 +121,9 @@ struct LocalNodeTests {
         #expect(h.owner.ipvs.connections(now: t0).filter { !$0.isTemplate }.count == 2)
     }
 
-    @Test("guard: marked frames on lo are accepted first; a passive VIP has no drop rules (its real servers' reply rules stay)")
+    @Test(
+        "guard: marked frames on lo are accepted first; a passive VIP has no drop rules (its real servers' reply rules stay)"
+    )
     func guardScript() {
         let services = [
             GuardTests().entry(.endpoint(.tcp, Endpoint("192.168.0.239:8898")), [("192.168.0.236:8898", .route)]),
