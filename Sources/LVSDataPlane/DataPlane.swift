@@ -212,8 +212,9 @@ public final class DataPlane: @unchecked Sendable {
     /// Makes the services of `addresses` passive: neither intercepted by the worker nor guarded,
     /// so the local stack serves them (a VRRP backup acting as a real server). Every other VIP is
     /// intercepted. Returns when the change is in force (the worker has it and the guard was
-    /// applied). A change goes through a middle step (worker passes old ∪ new, guard drops for
-    /// neither) so that no packet is handled by both lvsd and the kernel.
+    /// applied). A change goes through a middle step (the worker passes the VIPs of the old and
+    /// the new set, the guard still drops for every VIP not in both): for a moment a changing
+    /// VIP's packets are dropped, but no packet is handled by both lvsd and the kernel.
     public func setPassiveAddresses(_ addresses: Set<IPAddress>) {
         let (old, live) = shared.withLock { s -> (Set<IPAddress>, Bool) in
             defer { s.passive = addresses }

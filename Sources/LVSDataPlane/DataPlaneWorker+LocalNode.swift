@@ -34,6 +34,16 @@ public enum LocalNodeDelivery {
 }
 
 extension DataPlaneWorker {
+    /// `lo`'s index, read from the tables once per generation (not per packet).
+    var loopback: Int32 {
+        @inline(__always) get {
+            if loopbackCache.generation != tables.generation {
+                loopbackCache = (tables.generation, tables.loopbackIndex)
+            }
+            return loopbackCache.index
+        }
+    }
+
     /// True for a frame this worker sent to `lo` for a local real server, now looped back.
     @inline(__always)
     func isLocalNodeEcho(_ f: ReceivedFrame) -> Bool {
@@ -60,7 +70,7 @@ extension DataPlaneWorker {
             counters.add(.ignored)
             return
         }
-        let lo = tables.loopbackIndex
+        let lo = loopback
         if f.isGSO {
             deliverSegmentsToLocalServer(&f, info, loopback: lo)
             return

@@ -41,6 +41,8 @@ public final class DataPlaneWorker {
     /// Virtual addresses whose services are not intercepted now (a VRRP backup acting as a real
     /// server): their packets are left to the local stack (`DataPlaneWorker+LocalNode.swift`).
     public var passiveAddresses: Set<IPAddress> = []
+    /// `lo`'s index and the tables generation it was read at (`loopback`).
+    var loopbackCache: (generation: UInt64, index: Int32) = (.max, 1)
     /// Called when a next hop's MAC is missing (the AF_PACKET build asks the kernel by netlink).
     public var resolveNeighbor: (NeighborKey) -> Void = { _ in }
 
@@ -160,7 +162,7 @@ public final class DataPlaneWorker {
             return
         }
         // Our own frames for a local real server, looped back by `lo`: already scheduled.
-        if f.interface == tables.loopbackIndex && isLocalNodeEcho(f) {
+        if f.interface == loopback && isLocalNodeEcho(f) {
             counters.add(.ignored)
             return
         }
@@ -344,7 +346,7 @@ public final class DataPlaneWorker {
             target = d.client.address
         }
         guard let egress = egress(to: target, now: now) else { return }
-        if inbound && egress.interface == tables.loopbackIndex && Self.deliversUnchanged(d.method) {
+        if inbound && egress.interface == loopback && Self.deliversUnchanged(d.method) {
             // A real server on an address of the director (the kernel's LOCALNODE).
             deliverToLocalServer(&f, info)
             return
