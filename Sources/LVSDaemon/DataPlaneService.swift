@@ -3,6 +3,7 @@ import LVSCore
 import LVSDataPlane
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// Starts the data plane with the director's table, keeps the nftables guard in step with the
 /// service table, and stops it (removing the guard) on SIGTERM/SIGINT.
@@ -10,10 +11,15 @@ public struct DataPlaneService: Service {
     let dataPlane: DataPlane
     let director: Director
     let logger: Logger
+    let ownership: VRRPAddressOwnership?
 
     /// `interfaces` are `--interface` names (empty: every interface); `statisticsFile` receives
-    /// the data plane's counters every second (`LVSD_STATS_FILE`).
-    public init(director: Director, interfaces: [String], statisticsFile: String?, logger: Logger) {
+    /// the data plane's counters every second (`LVSD_STATS_FILE`); with `ownership` (lvsd's VRRP),
+    /// the services of a VRRP address this lvsd does not own are left to the local stack.
+    public init(
+        director: Director, interfaces: [String], statisticsFile: String?, logger: Logger,
+        ownership: VRRPAddressOwnership? = nil
+    ) {
         var configuration = DataPlane.Configuration()
         configuration.interfaces = interfaces.isEmpty ? nil : interfaces
         configuration.statisticsFile = statisticsFile
@@ -24,13 +30,17 @@ public struct DataPlaneService: Service {
             log: { log.info("\($0)") })
         self.director = director
         self.logger = logger
+        self.ownership = ownership
     }
 
     /// The hook lvsd's main program installs (`LVSDaemonHooks.dataPlane`).
-    public static func make(statisticsFile: String?) -> @Sendable (Director, DaemonOptions, Logger) -> any Service {
+    public static func make(
+        statisticsFile: String?, ownership: VRRPAddressOwnership? = nil
+    ) -> @Sendable (Director, DaemonOptions, Logger) -> any Service {
         { director, options, logger in
             DataPlaneService(
-                director: director, interfaces: options.interfaces, statisticsFile: statisticsFile, logger: logger)
+                director: director, interfaces: options.interfaces, statisticsFile: statisticsFile, logger: logger,
+                ownership: ownership)
         }
     }
 
@@ -38,6 +48,8 @@ public struct DataPlaneService: Service {
         let dp = dataPlane
         // Registered first: a change made while the data plane starts is not missed.
         director.addChangeObserver { dp.servicesChanged() }
+        // Before start: the passive VIPs are in force from the first packet and the first guard.
+        if let ownership { Self.followOwnership(ownership, dataPlane: dp, logger: logger) }
         do {
             try dataPlane.start()
         } catch {
@@ -57,5 +69,30 @@ public struct DataPlaneService: Service {
                 "received": "\(s[.received])", "inbound": "\(s[.inbound])", "outbound": "\(s[.outbound])",
                 "transmitted": "\(s[.transmitted])",
             ])
+    }
+}
+
+extension DataPlaneService {
+    /// Keeps the data plane's passive VIPs equal to the VRRP addresses this lvsd does not own,
+    /// logging each address whose interception starts or stops.
+    static func followOwnership(_ ownership: VRRPAddressOwnership, dataPlane: DataPlane, logger: Logger) {
+        let previous = Mutex<Set<IPAddress>?>(nil)
+        ownership.addObserver { snapshot in
+            let passive = snapshot.passive
+            let before = previous.withLock { p in
+                defer { p = passive }
+                return p
+            }
+            guard before != passive else { return }
+            for a in passive.subtracting(before ?? []).sorted() {
+                logger.info(
+                    "VRRP address \(a) not owned (instance not MASTER): its virtual services are left to the local stack"
+                )
+            }
+            for a in (before ?? []).subtracting(passive).sorted() {
+                logger.info("VRRP address \(a) owned (instance MASTER): its virtual services are intercepted")
+            }
+            dataPlane.setPassiveAddresses(passive)
+        }
     }
 }

@@ -92,6 +92,8 @@ public final class VRRPDaemon: @unchecked Sendable {
     private var wakeUp: AsyncStream<Void>.Continuation?
     private var smtp: SMTPAlertSettings?
     private var alertsInFlight = 0
+    /// Which virtual addresses the instances own now (the data plane's passive VIPs follow it).
+    public let ownership = VRRPAddressOwnership()
 
     /// `hostName` is the default router_id; `makeAdapters` defaults to the Linux adapters in
     /// lvsd's own network namespace.
@@ -125,6 +127,7 @@ public final class VRRPDaemon: @unchecked Sendable {
             setup = s
             smtp = mail
         }
+        ownership.configure(s.instances)
         if !s.isEmpty {
             logger.info("VRRP: \(s.instances.count) instance(s): \(s.instances.map(\.name).joined(separator: ", "))")
         }
@@ -144,6 +147,11 @@ public final class VRRPDaemon: @unchecked Sendable {
                     setup = s
                     smtp = mail
                 }
+                ownership.configure(s.instances)
+                if let node = await running.snapshot {
+                    ownership.replaceStates(
+                        Dictionary(node.instances.map { ($0.config.name, $0.state) }, uniquingKeysWith: { a, _ in a }))
+                }
             } catch {
                 logger.error("VRRP configuration refused, the running VRRP configuration stays: \(error)")
             }
@@ -153,6 +161,7 @@ public final class VRRPDaemon: @unchecked Sendable {
                 smtp = mail
                 return wakeUp
             }
+            ownership.configure(s.instances)
             wake?.yield()
         }
     }
@@ -207,6 +216,8 @@ public final class VRRPDaemon: @unchecked Sendable {
     }
 
     private func transitioned(_ t: VRRPTransition, logger: Logger) {
+        // First: a new MASTER intercepts its VIPs' services before the VIPs are added.
+        if case .instance(let name) = t.subject { ownership.update(instance: name, state: t.to) }
         let (alert, sender, smtp) = lock.withLock { () -> (VRRPAlert?, AlertSender?, SMTPAlertSettings?) in
             guard let s = setup else { return (nil, nil, nil) }
             return (filter.alert(for: t, setup: s), sendAlert, self.smtp)

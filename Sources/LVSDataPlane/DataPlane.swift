@@ -62,6 +62,15 @@ public final class DataPlane: @unchecked Sendable {
         var guardError: String?
         var guardedSources: Set<GuardedSource> = []
         var guardedGeneration: UInt64 = 0
+        /// Passive VIPs as the worker and the guard see them (they differ during a change).
+        var passiveForWorker: Set<IPAddress> = []
+        var passiveForGuard: Set<IPAddress> = []
+        var passiveGeneration: UInt64 = 0
+        /// The passive generation the worker applied last.
+        var passiveApplied: UInt64 = 0
+        /// The passive set requested last (`setPassiveAddresses`).
+        var passive: Set<IPAddress> = []
+        var rpFilterWarned = false
     }
 
     /// `listServices` must take the director's lock itself (it is called without it held).
@@ -179,27 +188,87 @@ public final class DataPlane: @unchecked Sendable {
     /// Recomputes the guard and applies it if it changed; returns the services it read.
     @discardableResult
     func reconcileGuard() -> [VirtualServiceEntry] {
-        let services = listServices()
-        let interfaces = shared.withLock { $0.attachedInterfaces }
-        let rules = NFTablesGuard.rules(for: services)
-        let sources = Set(rules.compactMap(\.sourceKey))
-        shared.withLock {
-            if $0.guardedSources != sources {
-                $0.guardedSources = sources
-                $0.guardedGeneration &+= 1
-            }
-        }
-        let script = NFTablesGuard.script(interfaces: interfaces, rules: rules)
+        // One reconcile at a time, from reading the inputs to applying: a slower concurrent one
+        // cannot apply a script older than the last one.
         guardLock.withLock { last in
-            guard last != script else { return }
+            let services = listServices()
+            let (interfaces, passive) = shared.withLock { ($0.attachedInterfaces, $0.passiveForGuard) }
+            let rules = NFTablesGuard.rules(for: services, passive: passive)
+            warnIfStrictReversePathFilter(services)
+            let sources = Set(rules.compactMap(\.sourceKey))
+            shared.withLock {
+                if $0.guardedSources != sources {
+                    $0.guardedSources = sources
+                    $0.guardedGeneration &+= 1
+                }
+            }
+            let script = NFTablesGuard.script(interfaces: interfaces, rules: rules)
+            guard last != script else { return services }
             if let e = NFTablesGuard.apply(script) {
                 log("nftables guard not applied: \(e)")
                 last = nil
             } else {
                 last = script
             }
+            return services
         }
-        return services
+    }
+
+    /// Makes the services of `addresses` passive: neither intercepted by the worker nor guarded,
+    /// so the local stack serves them (a VRRP backup acting as a real server). Every other VIP is
+    /// intercepted. Returns when the change is in force (the worker has it and the guard was
+    /// applied). A change goes through a middle step (the worker passes the VIPs of the old and
+    /// the new set, the guard still drops for every VIP not in both): for a moment a changing
+    /// VIP's packets are dropped, but no packet is handled by both lvsd and the kernel.
+    public func setPassiveAddresses(_ addresses: Set<IPAddress>) {
+        let (old, live) = shared.withLock { s -> (Set<IPAddress>, Bool) in
+            defer { s.passive = addresses }
+            return (s.passive, accepting.load(ordering: .acquiring))
+        }
+        guard old != addresses else { return }
+        guard live else {
+            // Not running: in force from the start.
+            shared.withLock {
+                $0.passiveForWorker = addresses
+                $0.passiveForGuard = addresses
+                $0.passiveGeneration &+= 1
+            }
+            return
+        }
+        for (worker, guardSet) in [(old.union(addresses), old.intersection(addresses)), (addresses, addresses)] {
+            let target = shared.withLock { s -> UInt64 in
+                s.passiveForWorker = worker
+                s.passiveForGuard = guardSet
+                s.passiveGeneration &+= 1
+                return s.passiveGeneration
+            }
+            wakeWorker()
+            // The worker picks the set up within one batch (it polls at least every 20 ms).
+            for _ in 0..<200 {
+                if shared.withLock({ $0.passiveApplied == target }) || !running.load(ordering: .acquiring) { break }
+                usleep(1000)
+            }
+            if configuration.installGuard { reconcileGuard() }
+        }
+    }
+
+    private func wakeWorker() {
+        var b: UInt8 = 1
+        if wakeWrite >= 0 { _ = write(wakeWrite, &b, 1) }
+    }
+
+    /// With strict reverse-path filtering (`rp_filter` 1 on `all` or `lo`) the kernel drops a
+    /// client's packet handed to it on `lo` for a local real server: said once.
+    private func warnIfStrictReversePathFilter(_ services: [VirtualServiceEntry]) {
+        let local = services.contains { s in s.realServers.contains { isLocalAddress($0.spec.endpoint.address) } }
+        guard local, !shared.withLock({ $0.rpFilterWarned }) else { return }
+        let all = Sysctl.read("/proc/sys/net/ipv4/conf/all/rp_filter") ?? "0"
+        let lo = Sysctl.read("/proc/sys/net/ipv4/conf/lo/rp_filter") ?? "0"
+        guard all == "1" || lo == "1" else { return }
+        shared.withLock { $0.rpFilterWarned = true }
+        log(
+            "net.ipv4.conf.all/lo.rp_filter is 1 (strict): a real server on this director's own address will not "
+                + "receive its packets; set it to 0 or 2")
     }
 
     private func publishTables(_ worker: DataPlaneWorker) {
@@ -229,13 +298,17 @@ public final class DataPlane: @unchecked Sendable {
                     reconcileGuard()
                 }
             }
-            let (pending, guarded) = shared.withLock { s -> ([IPAddress], Set<GuardedSource>?) in
+            let (pending, guarded, passive) = shared.withLock {
+                s -> ([IPAddress], Set<GuardedSource>?, Set<IPAddress>?) in
                 defer { s.pendingDestinations = [] }
                 let g = s.guardedGeneration != guardedGeneration ? s.guardedSources : nil
                 guardedGeneration = s.guardedGeneration
-                return (s.pendingDestinations, g)
+                let p = s.passiveApplied != s.passiveGeneration ? s.passiveForWorker : nil
+                s.passiveApplied = s.passiveGeneration
+                return (s.pendingDestinations, g, p)
             }
             if let guarded { worker.guardedSources = guarded }
+            if let passive { worker.passiveAddresses = passive }
             let now = Timestamp(nanoseconds: clvs_monotonic_ns())
             if !pending.isEmpty { worker.prepare(destinations: pending, now: now) }
             let n = worker.runOnce(now: now)

@@ -38,6 +38,11 @@ public final class DataPlaneWorker {
     /// Real server endpoints whose replies the guard drops outside `lo`: a reply of theirs that
     /// IPVS passes (no connection: the director's own socket) is handed to the local stack.
     public var guardedSources: Set<GuardedSource> = []
+    /// Virtual addresses whose services are not intercepted now (a VRRP backup acting as a real
+    /// server): their packets are left to the local stack (`DataPlaneWorker+LocalNode.swift`).
+    public var passiveAddresses: Set<IPAddress> = []
+    /// `lo`'s index and the tables generation it was read at (`loopback`).
+    var loopbackCache: (generation: UInt64, index: Int32) = (.max, 1)
     /// Called when a next hop's MAC is missing (the AF_PACKET build asks the kernel by netlink).
     public var resolveNeighbor: (NeighborKey) -> Void = { _ in }
 
@@ -164,6 +169,11 @@ public final class DataPlaneWorker {
             counters.add(.ignored)
             return
         }
+        // Our own frames for a local real server, looped back by `lo`: already scheduled.
+        if f.interface == loopback && isLocalNodeEcho(f) {
+            counters.add(.ignored)
+            return
+        }
         var info = PacketParser.parse(UnsafeRawBufferPointer(start: f.buffer + f.start, count: f.length))
         switch info.verdict {
         case .ip: break
@@ -193,6 +203,11 @@ public final class DataPlaneWorker {
         var inbound = true
         var verdict: PacketVerdict
         if ipvs.findService(transport: transport, address: info.destination, port: info.destinationPort) != nil {
+            if !passiveAddresses.isEmpty && passiveAddresses.contains(info.destination) {
+                // A passive VIP (this director is a VRRP backup): the local stack serves it.
+                counters.add(.passed)
+                return
+            }
             verdict = ipvs.processInbound(facts, now: now)
         } else {
             verdict = ipvs.processOutbound(facts, now: now)
@@ -327,7 +342,7 @@ public final class DataPlaneWorker {
         let target: IPAddress
         if inbound {
             if case .local = d.method {
-                counters.add(.localServerUnsupported)
+                deliverToLocalServer(&f, info)
                 return
             }
             target = d.server.address
@@ -339,6 +354,11 @@ public final class DataPlaneWorker {
             target = d.client.address
         }
         guard let egress = egress(to: target, now: now) else { return }
+        if inbound && egress.interface == loopback && Self.deliversUnchanged(d.method) {
+            // A real server on an address of the director (the kernel's LOCALNODE).
+            deliverToLocalServer(&f, info)
+            return
+        }
         if f.isGSO {
             forwardSegments(&f, info, d, inbound: inbound, egress: egress)
             return

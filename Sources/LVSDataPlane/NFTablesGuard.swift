@@ -64,7 +64,8 @@ public struct GuardedSource: Hashable, Sendable {
 /// ```
 ///  table netdev swiftlvs
 ///    chain ingress  (hook ingress devices = { attached…, lo } priority -500)
-///      ip daddr VIP tcp dport 80 drop          each virtual service
+///      iifname "lo" @ll,48,48 MARKER accept    frames for a local real server (LocalNodeDelivery)
+///      ip daddr VIP tcp dport 80 drop          each virtual service (not passive VIPs)
 ///      ip daddr VIP ip frag-off & 0x1fff != 0  later fragments to a VIP
 ///      ip saddr RS tcp sport 8080 drop         each NAT / FULLNAT real server (replies)
 /// ```
@@ -75,12 +76,15 @@ public enum NFTablesGuard {
     public static let tableName = "swiftlvs"
 
     /// The rules for a service table. Firewall-mark services get none (the data plane does not
-    /// handle them).
-    public static func rules(for services: [VirtualServiceEntry]) -> [GuardRule] {
+    /// handle them), nor do services of a `passive` VIP (left to the local stack: a VRRP backup
+    /// acting as a real server); their NAT/FULLNAT servers' reply rules stay.
+    public static func rules(for services: [VirtualServiceEntry], passive: Set<IPAddress> = []) -> [GuardRule] {
         var out = Set<GuardRule>()
         for s in services {
             guard case .endpoint(let proto, let vip) = s.spec.key else { continue }
-            out.insert(GuardRule(side: .destination, transport: proto, address: vip.address, port: vip.port))
+            if !passive.contains(vip.address) {
+                out.insert(GuardRule(side: .destination, transport: proto, address: vip.address, port: vip.port))
+            }
             for rs in s.realServers where rs.spec.forwarding.repliesPassThroughDirector {
                 // A real server port of 0 means "the port the client asked for".
                 let port = rs.spec.endpoint.port != 0 ? rs.spec.endpoint.port : vip.port
@@ -98,6 +102,7 @@ public enum NFTablesGuard {
         if !interfaces.isEmpty {
             let devs = interfaces.map { "\"\($0)\"" }.joined(separator: ", ")
             s += "  chain ingress {\n    type filter hook ingress devices = { \(devs) } priority -500; policy accept;\n"
+            if interfaces.contains("lo") { s += "    \(LocalNodeDelivery.guardAcceptRule)\n" }
             var fragmentVIPs = Set<IPAddress>()
             for r in rules {
                 s += "    \(r.nft)\n"

@@ -14,9 +14,10 @@ while let p = entry.pointee {
 }
 var hooks = LVSDaemonHooks()
 hooks.configurationTester = KeepalivedConfigurationTester(environment: environment)
-hooks.dataPlane = DataPlaneService.make(statisticsFile: environment["LVSD_STATS_FILE"])
 // -f FILE: the keepalived configuration's table, health checks, VRRP and SIGHUP reload.
 let vrrp = VRRPDaemon(hostName: VRRPDaemon.systemHostName())
+// The services of a VRRP address this lvsd does not own (BACKUP) are left to the local stack.
+hooks.dataPlane = DataPlaneService.make(statisticsFile: environment["LVSD_STATS_FILE"], ownership: vrrp.ownership)
 let keepalived = KeepalivedDaemonSupport(environment: environment, vrrp: vrrp)
 hooks.configuration = keepalived
 hooks.reload = keepalived

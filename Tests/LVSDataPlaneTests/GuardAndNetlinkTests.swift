@@ -33,6 +33,7 @@ struct GuardTests {
                 table netdev swiftlvs {
                   chain ingress {
                     type filter hook ingress devices = { "eth0", "lo" } priority -500; policy accept;
+                    iifname "lo" @ll,48,48 0x2534c560001 accept
                     ip daddr 192.168.0.240 udp dport 53 drop
                     ip daddr 192.168.1.109 tcp dport 80 drop
                     iifname != "lo" ip saddr 192.168.0.112 tcp sport 8080 drop
