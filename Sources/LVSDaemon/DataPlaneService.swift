@@ -15,12 +15,15 @@ public struct DataPlaneService: Service {
 
     /// `interfaces` are `--interface` names (empty: every interface); `statisticsFile` receives
     /// the data plane's counters every second (`LVSD_STATS_FILE`); with `ownership` (lvsd's VRRP),
-    /// the services of a VRRP address this lvsd does not own are left to the local stack.
+    /// the services of a VRRP address this lvsd does not own are left to the local stack;
+    /// `spinNanoseconds` overrides how long the worker watches the ring before sleeping
+    /// (`LVSD_SPIN_US`; 0 = sleep at once).
     public init(
         director: Director, interfaces: [String], statisticsFile: String?, logger: Logger,
-        ownership: VRRPAddressOwnership? = nil
+        ownership: VRRPAddressOwnership? = nil, spinNanoseconds: UInt64? = nil
     ) {
         var configuration = DataPlane.Configuration()
+        if let spinNanoseconds { configuration.spinNanoseconds = spinNanoseconds }
         configuration.interfaces = interfaces.isEmpty ? nil : interfaces
         configuration.statisticsFile = statisticsFile
         let log = logger
@@ -35,12 +38,12 @@ public struct DataPlaneService: Service {
 
     /// The hook lvsd's main program installs (`LVSDaemonHooks.dataPlane`).
     public static func make(
-        statisticsFile: String?, ownership: VRRPAddressOwnership? = nil
+        statisticsFile: String?, ownership: VRRPAddressOwnership? = nil, spinNanoseconds: UInt64? = nil
     ) -> @Sendable (Director, DaemonOptions, Logger) -> any Service {
         { director, options, logger in
             DataPlaneService(
                 director: director, interfaces: options.interfaces, statisticsFile: statisticsFile, logger: logger,
-                ownership: ownership)
+                ownership: ownership, spinNanoseconds: spinNanoseconds)
         }
     }
 

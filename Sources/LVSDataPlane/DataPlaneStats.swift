@@ -30,8 +30,14 @@ public enum DataPlaneCounter: Int, CaseIterable, Sendable, CustomStringConvertib
     case icmpGenerated
     /// Packets dropped because no route leads to the destination.
     case noRoute
-    /// Packets dropped because the next hop's MAC is not known yet (resolution was started).
+    /// Packets that found no next-hop MAC (resolution was started; the packet is held).
     case noNeighbor
+    /// Packets held while their next hop's MAC is resolved (the kernel's neighbour queue).
+    case heldForNeighbor
+    /// Held packets sent once the MAC was known.
+    case neighborQueueSent
+    /// Packets the neighbour queue could not hold (full, frame too large) or held for 3 s in vain.
+    case neighborQueueDropped
     /// Packets IPVS refused (table full, real server gone, port mismatch, no FULLNAT address).
     case ipvsDropped
     /// Packets to a "Local" real server (a director address): not supported by the user-space data plane.
@@ -64,6 +70,9 @@ public enum DataPlaneCounter: Int, CaseIterable, Sendable, CustomStringConvertib
         case .icmpGenerated: return "icmp_generated"
         case .noRoute: return "no_route"
         case .noNeighbor: return "no_neighbor"
+        case .heldForNeighbor: return "held_for_neighbor"
+        case .neighborQueueSent: return "neighbor_queue_sent"
+        case .neighborQueueDropped: return "neighbor_queue_dropped"
         case .ipvsDropped: return "ipvs_dropped"
         case .localServerUnsupported: return "local_server_unsupported"
         case .passed: return "passed"

@@ -33,6 +33,10 @@ public final class DataPlaneWorker {
     private var attachedByIndex: [Bool] = []
     private var tablesGeneration: UInt64 = .max
     private var egressCache = EgressCache()
+    /// Whether the last `egress(to:)` that failed found a route but no MAC.
+    var lastMissWasNeighbor = false
+    /// Frames waiting for their next hop's MAC.
+    let neighborQueue = NeighborWaitQueue()
     /// Neighbours whose resolution was asked for, and when (nanoseconds).
     private var resolving: [NeighborKey: UInt64] = [:]
     /// Real server endpoints whose replies the guard drops outside `lo`: a reply of theirs that
@@ -131,6 +135,7 @@ public final class DataPlaneWorker {
     @discardableResult
     public func runOnce(now: Timestamp) -> Int {
         refreshTables()
+        replayHeldFrames(now: now)
         let n = port.receive(into: frames, capacity: Self.batchSize)
         let before = n > 0 ? mallocCounter?() : nil
         owner.withIPVS { ipvs in
@@ -353,7 +358,10 @@ public final class DataPlaneWorker {
             }
             target = d.client.address
         }
-        guard let egress = egress(to: target, now: now) else { return }
+        guard let egress = egress(to: target, now: now) else {
+            if lastMissWasNeighbor { holdForNeighbor(f, info, d, inbound: inbound, target: target, now: now) }
+            return
+        }
         if inbound && egress.interface == loopback && Self.deliversUnchanged(d.method) {
             // A real server on an address of the director (the kernel's LOCALNODE).
             deliverToLocalServer(&f, info)
@@ -554,9 +562,11 @@ public final class DataPlaneWorker {
         case .failure(.noNeighbor(let key)):
             counters.add(.noNeighbor)
             requestResolution(key, now: now)
+            lastMissWasNeighbor = true
             return nil
         case .failure:
             counters.add(.noRoute)
+            lastMissWasNeighbor = false
             return nil
         }
     }

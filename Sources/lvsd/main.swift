@@ -17,7 +17,10 @@ hooks.configurationTester = KeepalivedConfigurationTester(environment: environme
 // -f FILE: the keepalived configuration's table, health checks, VRRP and SIGHUP reload.
 let vrrp = VRRPDaemon(hostName: VRRPDaemon.systemHostName())
 // The services of a VRRP address this lvsd does not own (BACKUP) are left to the local stack.
-hooks.dataPlane = DataPlaneService.make(statisticsFile: environment["LVSD_STATS_FILE"], ownership: vrrp.ownership)
+// LVSD_SPIN_US: how long the packet worker watches its ring before sleeping (default 50 µs).
+let spin = environment["LVSD_SPIN_US"].flatMap { UInt64($0) }.map { $0 * 1000 }
+hooks.dataPlane = DataPlaneService.make(
+    statisticsFile: environment["LVSD_STATS_FILE"], ownership: vrrp.ownership, spinNanoseconds: spin)
 let keepalived = KeepalivedDaemonSupport(environment: environment, vrrp: vrrp)
 hooks.configuration = keepalived
 hooks.reload = keepalived

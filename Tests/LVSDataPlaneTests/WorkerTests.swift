@@ -101,7 +101,7 @@ struct WorkerTests {
         #expect(out == [FakePacketPort.Sent(bytes: expected, interface: 1)])
     }
 
-    @Test("unknown next hop: the packet is dropped and counted, resolution is asked for once")
+    @Test("unknown next hop: the packet is held and resolution asked for once; when the MAC arrives it leaves rewritten (the kernel's neighbour queue, unres_qlen)")
     func missingNeighbor() throws {
         let h = try Harness()
         h.worker.tables.neighbors = [:]
@@ -111,6 +111,39 @@ struct WorkerTests {
         #expect(h.run(syn, on: 2).isEmpty)
         #expect(h.resolved == [NeighborKey(interface: 3, address: rs.address)])
         #expect(h.worker.statistics()[.noNeighbor] == 2)
+        #expect(h.worker.statistics()[.heldForNeighbor] == 2)
+        // Still unresolved: nothing leaves.
+        h.worker.runOnce(now: t0)
+        #expect(h.port.takeSent().isEmpty)
+        // The neighbour answers: both held SYNs leave, once each, as the first would have.
+        h.worker.tables.neighbors = seedTables().neighbors
+        h.worker.tables.touch()
+        h.worker.runOnce(now: t0)
+        let expected = PacketBuilder.frame(
+            .tcp, from: client, to: rs, srcMAC: Macs.directorInside, dstMAC: Macs.server, ttl: 63, payload: [],
+            tcpFlags: 0x02)
+        #expect(h.port.takeSent() == Array(repeating: FakePacketPort.Sent(bytes: expected, interface: 3), count: 2))
+        #expect(h.worker.statistics()[.neighborQueueSent] == 2)
+        h.worker.runOnce(now: t0)
+        #expect(h.port.takeSent().isEmpty)
+        #expect(h.worker.statistics()[.inbound] == 2)
+    }
+
+    @Test("a held packet whose next hop never answers is dropped after 3 s and counted (kernel: failed resolution frees the queue)")
+    func neighborTimeout() throws {
+        let h = try Harness()
+        h.worker.tables.neighbors = [:]
+        h.worker.tables.touch()
+        let syn = PacketBuilder.frame(.tcp, from: client, to: vip, payload: [], tcpFlags: 0x02)
+        #expect(h.run(syn, on: 2).isEmpty)
+        h.worker.runOnce(now: Timestamp(nanoseconds: t0.nanoseconds + 2_900_000_000))
+        #expect(h.worker.statistics()[.neighborQueueDropped] == 0)
+        h.worker.runOnce(now: Timestamp(nanoseconds: t0.nanoseconds + 3_100_000_000))
+        #expect(h.worker.statistics()[.neighborQueueDropped] == 1)
+        h.worker.tables.neighbors = seedTables().neighbors
+        h.worker.tables.touch()
+        h.worker.runOnce(now: Timestamp(nanoseconds: t0.nanoseconds + 3_200_000_000))
+        #expect(h.port.takeSent().isEmpty)
     }
 
     @Test("no real server: ICMP port unreachable from the VIP back out of the ingress (K:ip_vs_core.c ip_vs_leave)")
