@@ -75,17 +75,7 @@ extension DataPlaneWorker {
             deliverSegmentsToLocalServer(&f, info, loopback: lo)
             return
         }
-        if f.needsChecksum {
-            let whole = UnsafeMutableRawBufferPointer(start: f.buffer + f.start, count: f.length)
-            if let r = PartialChecksum.complete(
-                whole, start: Int(f.checksumStart), offset: Int(f.checksumOffset), end: info.ipEnd,
-                isUDP: info.protocolNumber == IPProtocolNumber.udp)
-            {
-                counters.drop(r)
-                return
-            }
-            counters.add(.checksumsCompleted)
-        }
+        guard completePartialChecksum(f, info) else { return }
         let l2 = f.buffer + f.start + info.l3Offset - 14
         Self.writeLocalNodeHeader(l2, isIPv6: info.isIPv6)
         counters.add(.deliveredLocally)

@@ -258,6 +258,22 @@ public final class DataPlaneWorker {
         }
     }
 
+    /// Completes a partial (offloaded) checksum before the frame is rewritten or handed on;
+    /// false (the drop counted) when the offload metadata does not fit the frame.
+    func completePartialChecksum(_ f: ReceivedFrame, _ info: PacketInfo) -> Bool {
+        guard f.needsChecksum else { return true }
+        let whole = UnsafeMutableRawBufferPointer(start: f.buffer + f.start, count: f.length)
+        if let r = PartialChecksum.complete(
+            whole, start: Int(f.checksumStart), offset: Int(f.checksumOffset), end: info.ipEnd,
+            isUDP: info.protocolNumber == IPProtocolNumber.udp)
+        {
+            counters.drop(r)
+            return false
+        }
+        counters.add(.checksumsCompleted)
+        return true
+    }
+
     /// Hands a frame the guard dropped, but which is not IPVS's, to the local stack through `lo`
     /// (where the reply rules do not apply): finished checksum, zero MACs.
     func deliverLocally(_ f: inout ReceivedFrame, _ info: PacketInfo) {
@@ -265,17 +281,7 @@ public final class DataPlaneWorker {
             counters.add(.ignored)
             return
         }
-        if f.needsChecksum {
-            let whole = UnsafeMutableRawBufferPointer(start: f.buffer + f.start, count: f.length)
-            if let r = PartialChecksum.complete(
-                whole, start: Int(f.checksumStart), offset: Int(f.checksumOffset), end: info.ipEnd,
-                isUDP: info.protocolNumber == IPProtocolNumber.udp)
-            {
-                counters.drop(r)
-                return
-            }
-            counters.add(.checksumsCompleted)
-        }
+        guard completePartialChecksum(f, info) else { return }
         let p = f.buffer + f.start
         p.storeBytes(of: 0, toByteOffset: 0, as: UInt64.self)
         p.storeBytes(of: 0, toByteOffset: 8, as: UInt32.self)
@@ -371,17 +377,7 @@ public final class DataPlaneWorker {
             forwardSegments(&f, info, d, inbound: inbound, egress: egress)
             return
         }
-        if f.needsChecksum {
-            let whole = UnsafeMutableRawBufferPointer(start: f.buffer + f.start, count: f.length)
-            if let r = PartialChecksum.complete(
-                whole, start: Int(f.checksumStart), offset: Int(f.checksumOffset), end: info.ipEnd,
-                isUDP: info.protocolNumber == IPProtocolNumber.udp)
-            {
-                counters.drop(r)
-                return
-            }
-            counters.add(.checksumsCompleted)
-        }
+        guard completePartialChecksum(f, info) else { return }
         var frame = Frame(
             buffer: UnsafeMutableRawBufferPointer(start: f.buffer, count: f.capacity), start: f.start,
             length: f.length)

@@ -101,7 +101,9 @@ struct WorkerTests {
         #expect(out == [FakePacketPort.Sent(bytes: expected, interface: 1)])
     }
 
-    @Test("unknown next hop: the packet is held and resolution asked for once; when the MAC arrives it leaves rewritten (the kernel's neighbour queue, unres_qlen)")
+    @Test(
+        "unknown next hop: the packet is held and resolution asked for once; when the MAC arrives it leaves rewritten (the kernel's neighbour queue, unres_qlen)"
+    )
     func missingNeighbor() throws {
         let h = try Harness()
         h.worker.tables.neighbors = [:]
@@ -129,7 +131,9 @@ struct WorkerTests {
         #expect(h.worker.statistics()[.inbound] == 2)
     }
 
-    @Test("a held packet whose next hop never answers is dropped after 3 s and counted (kernel: failed resolution frees the queue)")
+    @Test(
+        "a held packet whose next hop never answers is dropped after 3 s and counted (kernel: failed resolution frees the queue)"
+    )
     func neighborTimeout() throws {
         let h = try Harness()
         h.worker.tables.neighbors = [:]

@@ -157,7 +157,8 @@ extension VRRPLabs {
             await master.crash()
             #expect(await VRRPLab.waitUntil(seconds: 8) { lab.holds(n2, vip, on: "ens33") } != nil, "\(backup.logText)")
             try await master.start()
-            try await Task.sleep(for: .seconds(5))  // longer than the returning master's wait (advert_int + skew) and a few adverts
+            // Longer than the returning master's wait (advert_int + skew) and a few adverts.
+            try await Task.sleep(for: .seconds(5))
             #expect(lab.holds(n2, vip, on: "ens33"))
             #expect(!lab.holds(n1, vip, on: "ens33"), "\(master.logText)")
         }
