@@ -49,6 +49,8 @@ public final class DataPlane: @unchecked Sendable {
     private let guardLock = Mutex<String?>(nil)
     private var thread: pthread_t?
     private var statisticsThread: pthread_t?
+    /// Removes the guard if lvsd dies without doing so.
+    private var guardKeeper: GuardKeeper?
     private var wakeRead: Int32 = -1
     private var wakeWrite: Int32 = -1
     /// `net.ipv4.conf.lo.accept_local` before start (restored by `stop`).
@@ -115,7 +117,12 @@ public final class DataPlane: @unchecked Sendable {
         // From here on a change of the service table is applied (servicesChanged); the first
         // reconcile below covers every change made before.
         accepting.store(true, ordering: .releasing)
-        if configuration.installGuard { reconcileGuard() }
+        if configuration.installGuard {
+            let (keeper, problem) = GuardKeeper.start()
+            guardKeeper = keeper
+            if let problem { log("guard keeper not started (a killed lvsd would leave its guard): \(problem)") }
+            reconcileGuard()
+        }
         // Replies to local clients are handed to the stack on `lo` with a local source address
         // (the VIP): the kernel takes such a packet only with accept_local (fib_validate_source).
         savedAcceptLocal = Sysctl.read(Self.acceptLocalPath)
@@ -159,6 +166,8 @@ public final class DataPlane: @unchecked Sendable {
                 if let e = NFTablesGuard.apply(NFTablesGuard.removalScript) { log("nftables guard removal: \(e)") }
                 last = nil
             }
+            guardKeeper?.stop()
+            guardKeeper = nil
         }
         if let saved = savedAcceptLocal, saved != "1" { _ = Sysctl.write(Self.acceptLocalPath, saved) }
         writeStatistics()
@@ -202,7 +211,7 @@ public final class DataPlane: @unchecked Sendable {
                     $0.guardedGeneration &+= 1
                 }
             }
-            let script = NFTablesGuard.script(interfaces: interfaces, rules: rules)
+            let script = NFTablesGuard.script(interfaces: interfaces, rules: rules, owner: GuardKeeper.owner)
             guard last != script else { return services }
             if let e = NFTablesGuard.apply(script) {
                 log("nftables guard not applied: \(e)")

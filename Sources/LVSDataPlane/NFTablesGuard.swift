@@ -97,8 +97,9 @@ public enum NFTablesGuard {
 
     /// The `nft -f` script that replaces the table atomically (creating it first makes the delete
     /// succeed whether or not a table was there).
-    public static func script(interfaces: [String], rules: [GuardRule]) -> String {
+    public static func script(interfaces: [String], rules: [GuardRule], owner: String? = nil) -> String {
         var s = "table netdev \(tableName)\ndelete table netdev \(tableName)\ntable netdev \(tableName) {\n"
+        if let owner { s += "  comment \"\(owner)\"\n" }
         if !interfaces.isEmpty {
             let devs = interfaces.map { "\"\($0)\"" }.joined(separator: ", ")
             s += "  chain ingress {\n    type filter hook ingress devices = { \(devs) } priority -500; policy accept;\n"

@@ -118,3 +118,16 @@ struct NetlinkTests {
         #expect(t.addresses.isEmpty)
     }
 }
+
+@Suite("nftables guard ownership")
+struct GuardOwnershipTests {
+    @Test("the table names its lvsd in a comment, so the keeper of a killed lvsd deletes only that lvsd's table")
+    func ownerComment() {
+        let script = NFTablesGuard.script(interfaces: ["eth0"], rules: [], owner: "swiftlvs lvsd pid 42")
+        let lines = script.split(separator: "\n").map(String.init)
+        #expect(lines.count > 3)
+        #expect(lines[2] == "table netdev swiftlvs {")
+        #expect(lines[3] == "  comment \"swiftlvs lvsd pid 42\"")
+        #expect(!NFTablesGuard.script(interfaces: ["eth0"], rules: []).contains("comment"))
+    }
+}

@@ -7,7 +7,9 @@ import Testing
 struct GuardLabTests {
     func ruleset(_ h: LabHost) throws -> String { try h.run(["/usr/sbin/nft", "list", "ruleset"]).stdout }
 
-    @Test("the guard follows the service table, is removed by SIGTERM, and a restart after SIGKILL replaces it")
+    @Test(
+        "the guard follows the service table, is removed by SIGTERM, by its keeper after SIGKILL, and a stale one is replaced at start"
+    )
     func guardLifecycle() throws {
         let l = try SeedNATLab("guard")
         defer { l.lab.close() }
@@ -26,10 +28,31 @@ struct GuardLabTests {
         #expect(l.director.stopLVSD() == 0)
         #expect(try !ruleset(l.director).contains("swiftlvs"))
         #expect(try l.director.sysctl("net.ipv4.conf.lo.accept_local") == "0")
-        // A crash leaves the table behind; the next lvsd replaces it with its own (empty) rules.
+        // A crash (SIGKILL): lvsd's guard keeper removes the table it left, so the kernel answers
+        // for the VIP again (here: nothing listens, so curl is refused, not left hanging).
         try l.director.startLVSD()
         try l.director.ipvsadmScript(NATLabTests.natScript)
+        #expect(try ruleset(l.director).contains("comment \"swiftlvs lvsd pid "))
         l.director.killLVSD()
+        var gone = false
+        for _ in 0..<50 where !gone {
+            gone = try !ruleset(l.director).contains("swiftlvs")
+            if !gone { usleep(100_000) }
+        }
+        #expect(gone, "the keeper removed the killed lvsd's table")
+        #expect(try l.client.curl("http://192.168.1.109/") == nil)
+        // A table left behind all the same (keeper killed too: written here by hand, owned by a
+        // process that is gone) is replaced by the next lvsd with its own rules.
+        let stale = """
+            table netdev swiftlvs {
+              comment "swiftlvs lvsd pid 999999"
+              chain ingress {
+                type filter hook ingress devices = { "eth1" } priority -500; policy accept;
+                ip daddr 192.168.1.109 tcp dport 80 drop
+              }
+            }
+            """
+        #expect(try l.director.run(["/usr/sbin/nft", "-f", "-"], stdin: stale + "\n").status == 0)
         #expect(try ruleset(l.director).contains("tcp dport 80 drop"))
         try l.director.startLVSD()
         rules = try ruleset(l.director)

@@ -406,6 +406,11 @@ static inline uint64_t clvs_dp_ring_drops(int fd) {
 /// Names the calling thread (as `ps -L`, `top -H` and perf show it; 15 characters at most).
 static inline void clvs_dp_name_thread(const char *name) { prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0); }
 
+/* glibc declares pipe2 only under _GNU_SOURCE. */
+extern int pipe2(int pipefd[2], int flags);
+/// A pipe whose two ends are close-on-exec (no other child inherits them).
+static inline int clvs_dp_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
 /// Waits up to `timeout_ms` for `fd` to accept more frames; 1 if it does.
 static inline int clvs_dp_wait_writable(int fd, int timeout_ms) {
     struct pollfd p = { fd, POLLOUT, 0 };
