@@ -147,6 +147,25 @@ public enum Subprocess {
         return nil
     }
 
+    /// Starts `argv` (an absolute path first) with `actions`, an empty signal mask (children must
+    /// not inherit lvsd's blocked signals) and a minimal PATH; returns its pid, or the error number.
+    static func spawn(_ argv: [String], _ actions: inout posix_spawn_file_actions_t) -> (pid: pid_t, error: Int32) {
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attr, &none)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK))
+        let cArgs = argv.map { strdup($0) } + [nil]
+        defer { for a in cArgs { free(a) } }
+        let env: [UnsafeMutablePointer<CChar>?] = [strdup("PATH=/usr/sbin:/usr/bin:/sbin:/bin"), nil]
+        defer { for e in env { free(e) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, argv[0], &actions, &attr, cArgs, env)
+        return (pid, rc)
+    }
+
     /// Runs `argv` and returns its exit status and combined stdout/stderr.
     public static func run(_ argv: [String]) -> (status: Int32, output: String) {
         var pipeFDs: [Int32] = [-1, -1]
@@ -158,20 +177,7 @@ public enum Subprocess {
         posix_spawn_file_actions_adddup2(&actions, pipeFDs[1], 1)
         posix_spawn_file_actions_adddup2(&actions, pipeFDs[1], 2)
         posix_spawn_file_actions_addclose(&actions, pipeFDs[0])
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        // Children must not inherit lvsd's blocked signals.
-        var none = sigset_t()
-        sigemptyset(&none)
-        posix_spawnattr_setsigmask(&attr, &none)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK))
-        let cArgs = argv.map { strdup($0) } + [nil]
-        defer { for a in cArgs { free(a) } }
-        var pid: pid_t = 0
-        let env: [UnsafeMutablePointer<CChar>?] = [strdup("PATH=/usr/sbin:/usr/bin:/sbin:/bin"), nil]
-        defer { for e in env { free(e) } }
-        let rc = posix_spawn(&pid, argv[0], &actions, &attr, cArgs, env)
+        let (pid, rc) = spawn(argv, &actions)
         close(pipeFDs[1])
         guard rc == 0 else {
             close(pipeFDs[0])
