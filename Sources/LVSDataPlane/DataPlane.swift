@@ -291,7 +291,7 @@ public final class DataPlane: @unchecked Sendable {
 
     private func run(_ worker: DataPlaneWorker, _ port: AFPacketPort, _ monitor: NetlinkMonitor) {
         var lastPublish: UInt64 = 0
-        var generation = worker.tables.generation
+        var generation = worker.tables.layoutGeneration
         var guardedGeneration: UInt64 = 0
         var drain = [UInt8](repeating: 0, count: 64)
         var busy = false
@@ -299,8 +299,8 @@ public final class DataPlane: @unchecked Sendable {
             if monitor.poll(into: &worker.tables) || monitor.needsResync {
                 if monitor.needsResync { monitor.dump(into: &worker.tables) }
             }
-            if worker.tables.generation != generation {
-                generation = worker.tables.generation
+            if worker.tables.layoutGeneration != generation {
+                generation = worker.tables.layoutGeneration
                 let before = shared.withLock { $0.attachedInterfaces }
                 publishTables(worker)
                 if configuration.installGuard && before != shared.withLock({ $0.attachedInterfaces }) {

@@ -33,6 +33,7 @@ public final class DataPlaneWorker {
     private var attachedByIndex: [Bool] = []
     private var tablesGeneration: UInt64 = .max
     private var egressCache = EgressCache()
+    private var layoutGeneration: UInt64 = .max
     /// Whether the last `egress(to:)` that failed found a route but no MAC.
     var lastMissWasNeighbor = false
     /// Frames waiting for their next hop's MAC.
@@ -112,6 +113,9 @@ public final class DataPlaneWorker {
         guard tables.generation != tablesGeneration else { return }
         tablesGeneration = tables.generation
         egressCache.removeAll()
+        // A route or neighbour change only invalidates the egress cache (nothing allocated).
+        guard tables.layoutGeneration != layoutGeneration else { return }
+        layoutGeneration = tables.layoutGeneration
         let maxIndex = Int(tables.links.keys.max() ?? 0)
         var attached = [Bool](repeating: false, count: maxIndex + 1)
         for l in tables.links.values where l.index >= 0 {

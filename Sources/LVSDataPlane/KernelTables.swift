@@ -111,14 +111,25 @@ public struct KernelTables: Sendable {
     public var neighbors: [NeighborKey: MACAddress] = [:]
     /// Incremented on every change, so caches built from the tables can tell they are stale.
     public private(set) var generation: UInt64 = 0
+    /// Incremented when links or addresses change (what the attached interfaces, the local
+    /// addresses and the guard depend on); a neighbour or route change leaves it alone, so the
+    /// packet worker rebuilds nothing (and allocates nothing) for those.
+    public private(set) var layoutGeneration: UInt64 = 0
     /// Local addresses (fast membership test).
     public private(set) var localAddresses: Set<IPAddress> = []
 
     public init() {}
 
+    /// Marks any change (links, addresses, routes or neighbours edited directly).
     public mutating func touch() {
         generation &+= 1
+        layoutGeneration &+= 1
         localAddresses = Set(addresses.map(\.address))
+    }
+
+    /// Marks a change of routes or neighbours only.
+    public mutating func touchForwarding() {
+        generation &+= 1
     }
 
     /// The loopback interface's index (1 in every namespace, read from the table when present).

@@ -34,6 +34,7 @@ public enum NetlinkParser {
         var off = 0
         var done = false
         var changed = false
+        var forwarding = false
         while off + 16 <= buffer.count {
             let len = Int(base.loadUnaligned(fromByteOffset: off, as: UInt32.self))
             let type = base.loadUnaligned(fromByteOffset: off + 4, as: UInt16.self)
@@ -43,30 +44,26 @@ public enum NetlinkParser {
             case RTNL.done: done = true
             case RTNL.newLink, RTNL.delLink: changed = link(body, delete: type == RTNL.delLink, &tables) || changed
             case RTNL.newAddr, RTNL.delAddr: changed = address(body, delete: type == RTNL.delAddr, &tables) || changed
-            case RTNL.newRoute, RTNL.delRoute: changed = route(body, delete: type == RTNL.delRoute, &tables) || changed
+            case RTNL.newRoute, RTNL.delRoute:
+                forwarding = route(body, delete: type == RTNL.delRoute, &tables) || forwarding
             case RTNL.newNeigh, RTNL.delNeigh:
-                changed = neighbor(body, delete: type == RTNL.delNeigh, &tables) || changed
+                forwarding = neighbor(body, delete: type == RTNL.delNeigh, &tables) || forwarding
             default: break
             }
             off += (len + 3) & ~3
         }
-        if changed { tables.touch() }
+        if changed {
+            tables.touch()
+        } else if forwarding {
+            tables.touchForwarding()
+        }
         return done
     }
 
-    /// The attributes after a fixed header of `fixed` bytes: type → bytes.
-    static func attributes(_ body: UnsafeRawBufferPointer, fixed: Int) -> [UInt16: UnsafeRawBufferPointer] {
-        var out: [UInt16: UnsafeRawBufferPointer] = [:]
-        guard let base = body.baseAddress else { return out }
-        var off = (fixed + 3) & ~3
-        while off + 4 <= body.count {
-            let len = Int(base.loadUnaligned(fromByteOffset: off, as: UInt16.self))
-            let type = base.loadUnaligned(fromByteOffset: off + 2, as: UInt16.self) & 0x3FFF
-            guard len >= 4, off + len <= body.count else { break }
-            out[type] = UnsafeRawBufferPointer(start: base + off + 4, count: len - 4)
-            off += (len + 3) & ~3
-        }
-        return out
+    /// The attributes after a fixed header of `fixed` bytes, looked up by type without building a
+    /// table (neighbour events arrive on the packet worker's thread under traffic: no allocation).
+    static func attributes(_ body: UnsafeRawBufferPointer, fixed: Int) -> NetlinkAttributes {
+        NetlinkAttributes(body: body, start: (fixed + 3) & ~3)
     }
 
     static func ipAddress(_ b: UnsafeRawBufferPointer?, family: UInt8) -> IPAddress? {
@@ -110,9 +107,12 @@ public enum NetlinkParser {
         if let n = a[3] { name = String(decoding: n.prefix(while: { $0 != 0 }), as: UTF8.self) }
         let mtu = Int(u32(a[4]) ?? UInt32(t.links[index]?.mtu ?? 1500))
         let master = Int32(bitPattern: u32(a[10]) ?? 0)
-        t.links[index] = KernelLink(
+        let link = KernelLink(
             index: index, name: name, mac: mac, mtu: mtu, isUp: flags & 1 != 0, isLoopback: flags & 8 != 0,
             master: master)
+        // The kernel repeats RTM_NEWLINK for changes we do not track: not a change of the tables.
+        if t.links[index] == link { return false }
+        t.links[index] = link
         return true
     }
 
@@ -124,6 +124,7 @@ public enum NetlinkParser {
         let a = attributes(body, fixed: 8)
         guard let addr = ipAddress(a[2] ?? a[1], family: family) else { return false }
         let entry = KernelAddress(interface: index, address: addr, prefixLength: prefix)
+        if !delete && t.addresses.contains(entry) { return false }
         t.addresses.removeAll { $0.interface == index && $0.address == addr }
         if !delete { t.addresses.append(entry) }
         return true
@@ -176,6 +177,27 @@ public enum NetlinkParser {
             return t.neighbors.removeValue(forKey: key) != nil
         }
         return false
+    }
+}
+
+/// The rtattr list of one message: `attrs[type]` scans it (a message has a handful) and returns
+/// the last attribute of that type, as a table filled in order would.
+struct NetlinkAttributes {
+    let body: UnsafeRawBufferPointer
+    let start: Int
+
+    subscript(_ wanted: UInt16) -> UnsafeRawBufferPointer? {
+        guard let base = body.baseAddress else { return nil }
+        var found: UnsafeRawBufferPointer?
+        var off = start
+        while off + 4 <= body.count {
+            let len = Int(base.loadUnaligned(fromByteOffset: off, as: UInt16.self))
+            let type = base.loadUnaligned(fromByteOffset: off + 2, as: UInt16.self) & 0x3FFF
+            guard len >= 4, off + len <= body.count else { break }
+            if type == wanted { found = UnsafeRawBufferPointer(start: base + off + 4, count: len - 4) }
+            off += (len + 3) & ~3
+        }
+        return found
     }
 }
 
