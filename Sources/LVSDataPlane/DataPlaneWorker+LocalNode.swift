@@ -84,31 +84,7 @@ extension DataPlaneWorker {
 
     /// A GSO super-frame for a local real server: TCP segments of `gso_size`, each on `lo`.
     func deliverSegmentsToLocalServer(_ f: inout ReceivedFrame, _ info: PacketInfo, loopback: Int32) {
-        guard info.protocolNumber == IPProtocolNumber.tcp, f.gsoSize > 0 else {
-            counters.drop(.badGSO)
-            return
-        }
-        let doff = Int(f.buffer.load(fromByteOffset: f.start + info.l4Offset + 12, as: UInt8.self) >> 4) * 4
-        let headers = info.l4Offset + doff
-        let stride = (headers + Int(f.gsoSize) + 63) & ~63
-        let count = max(1, (info.ipEnd - headers + Int(f.gsoSize) - 1) / Int(f.gsoSize))
-        guard count <= lengths.count, count * stride <= Self.scratchSize else {
-            counters.drop(.badGSO)
-            return
-        }
-        guard let base = reserveScratch(count * stride) else {
-            counters.drop(.outputTooSmall)
-            return
-        }
-        let r = TCPSegmenter.segment(
-            UnsafeRawBufferPointer(start: f.buffer + f.start, count: f.length), info, gsoSize: Int(f.gsoSize),
-            into: UnsafeMutableRawBufferPointer(start: base, count: count * stride), stride: stride, lengths: lengths)
-        guard case .split(let made) = r else {
-            if case .drop(let reason) = r { counters.drop(reason) }
-            return
-        }
-        counters.add(.gsoFrames)
-        counters.add(.gsoSegments, UInt64(made))
+        guard let (base, stride, made) = segmentIntoScratch(f, info, headroom: 0) else { return }
         for i in 0..<made {
             let l2 = base + i * stride + info.l3Offset - 14
             Self.writeLocalNodeHeader(l2, isIPv6: info.isIPv6)

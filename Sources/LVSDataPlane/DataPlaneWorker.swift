@@ -392,34 +392,7 @@ public final class DataPlaneWorker {
     func forwardSegments(
         _ f: inout ReceivedFrame, _ info: PacketInfo, _ d: ForwardingDecision, inbound: Bool, egress: Egress
     ) {
-        guard info.protocolNumber == IPProtocolNumber.tcp, f.gsoSize > 0 else {
-            counters.drop(.badGSO)
-            return
-        }
-        let doff = Int(f.buffer.load(fromByteOffset: f.start + info.l4Offset + 12, as: UInt8.self) >> 4) * 4
-        let headers = info.l4Offset + doff
-        let stride = (Self.slotHeadroom + headers + Int(f.gsoSize) + 63) & ~63
-        let payload = info.ipEnd - headers
-        let count = max(1, (payload + Int(f.gsoSize) - 1) / Int(f.gsoSize))
-        guard count <= lengths.count, count * stride <= Self.scratchSize else {
-            counters.drop(.badGSO)
-            return
-        }
-        guard let base = reserveScratch(count * stride) else {
-            counters.drop(.outputTooSmall)
-            return
-        }
-        let out = UnsafeMutableRawBufferPointer(
-            start: base + Self.slotHeadroom, count: count * stride - Self.slotHeadroom)
-        let r = TCPSegmenter.segment(
-            UnsafeRawBufferPointer(start: f.buffer + f.start, count: f.length), info, gsoSize: Int(f.gsoSize),
-            into: out, stride: stride, lengths: lengths)
-        guard case .split(let made) = r else {
-            if case .drop(let reason) = r { counters.drop(reason) }
-            return
-        }
-        counters.add(.gsoFrames)
-        counters.add(.gsoSegments, UInt64(made))
+        guard let (base, stride, made) = segmentIntoScratch(f, info, headroom: Self.slotHeadroom) else { return }
         scratchPinned = true
         defer { scratchPinned = false }
         for i in 0..<made {
@@ -432,6 +405,42 @@ public final class DataPlaneWorker {
                 length: len)
             rewrite(&frame, seg, d, inbound: inbound, egress: egress)
         }
+    }
+
+    /// Splits a GSO super-frame into TCP segments of `gso_size` (full checksums) in the scratch
+    /// area: segment i starts `headroom` bytes into the slot at `base + i * stride`, its length in
+    /// `lengths[i]`. Nil (the drop counted) when the frame cannot be split or does not fit.
+    func segmentIntoScratch(_ f: ReceivedFrame, _ info: PacketInfo, headroom: Int) -> (
+        base: UnsafeMutableRawPointer, stride: Int, count: Int
+    )? {
+        guard info.protocolNumber == IPProtocolNumber.tcp, f.gsoSize > 0 else {
+            counters.drop(.badGSO)
+            return nil
+        }
+        let doff = Int(f.buffer.load(fromByteOffset: f.start + info.l4Offset + 12, as: UInt8.self) >> 4) * 4
+        let headers = info.l4Offset + doff
+        let stride = (headroom + headers + Int(f.gsoSize) + 63) & ~63
+        let payload = info.ipEnd - headers
+        let count = max(1, (payload + Int(f.gsoSize) - 1) / Int(f.gsoSize))
+        guard count <= lengths.count, count * stride <= Self.scratchSize else {
+            counters.drop(.badGSO)
+            return nil
+        }
+        guard let base = reserveScratch(count * stride) else {
+            counters.drop(.outputTooSmall)
+            return nil
+        }
+        let r = TCPSegmenter.segment(
+            UnsafeRawBufferPointer(start: f.buffer + f.start, count: f.length), info, gsoSize: Int(f.gsoSize),
+            into: UnsafeMutableRawBufferPointer(start: base + headroom, count: count * stride - headroom),
+            stride: stride, lengths: lengths)
+        guard case .split(let made) = r else {
+            if case .drop(let reason) = r { counters.drop(reason) }
+            return nil
+        }
+        counters.add(.gsoFrames)
+        counters.add(.gsoSegments, UInt64(made))
+        return (base, stride, made)
     }
 
     /// Applies the connection's forwarding method to one frame and queues the result.
