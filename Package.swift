@@ -32,10 +32,13 @@ let package = Package(
         .target(name: "LVSControl", dependencies: ["LVSCore"]),
         .target(name: "IPVSAdmKit", dependencies: ["LVSCore", "LVSControl"]),
         .target(name: "KeepalivedConfig", dependencies: ["LVSCore"]),
-        .target(name: "LVSHealthCheck", dependencies: ["LVSCore", "KeepalivedConfig", "CLVSLinux", "CLVSTLS"]),
+        .target(
+            name: "LVSHealthCheck", dependencies: ["LVSCore", "KeepalivedConfig", "CLVSLinux", "CLVSTLS", "LVSProcess"]),
         // SSL_GET: a small OpenSSL client shim (libssl-dev).
         .target(name: "CLVSTLS", linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
-        .target(name: "LVSVRRP", dependencies: ["LVSCore", "CLVSLinux"]),
+        .target(name: "LVSVRRP", dependencies: ["LVSCore", "CLVSLinux", "LVSProcess"]),
+        // Scripts as child processes (checkers' and VRRP's), shared.
+        .target(name: "LVSProcess", dependencies: ["CLVSLinux"]),
 
         // data plane: Linux packet I/O, nftables guard, neighbours.
         .target(name: "CLVSLinux"),

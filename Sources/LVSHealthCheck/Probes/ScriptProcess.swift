@@ -2,6 +2,7 @@
 import CLVSLinux
 import Foundation
 import Glibc
+import LVSProcess
 
 /// How a child process ended.
 public struct ScriptExit: Hashable, Sendable {
@@ -16,63 +17,15 @@ public struct ScriptExit: Hashable, Sendable {
 /// Starts scripts with fork/exec (the child only makes async-signal-safe calls: it joins a
 /// process group of its own, drops to the user, and execs), and reaps them.
 public enum ScriptProcess {
-    static let path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-    /// Finds a program: a path with `/` as is, else the first match in PATH.
-    static func resolve(_ name: String) -> String? {
-        if name.contains("/") { return name }
-        for dir in path.split(separator: ":") {
-            let p = "\(dir)/\(name)"
-            if access(p, X_OK) == 0 { return p }
-        }
-        return nil
-    }
-
-    /// uid and gid of a user (and optional group).
-    static func ids(user: String, group: String?) -> (uid_t, gid_t)? {
-        var pw = passwd()
-        var result: UnsafeMutablePointer<passwd>? = nil
-        var buf = [CChar](repeating: 0, count: 4096)
-        guard getpwnam_r(user, &pw, &buf, buf.count, &result) == 0, result != nil else { return nil }
-        var gid = pw.pw_gid
-        if let group {
-            var gr = Glibc.group()
-            var gres: UnsafeMutablePointer<Glibc.group>? = nil
-            var gbuf = [CChar](repeating: 0, count: 4096)
-            guard getgrnam_r(group, &gr, &gbuf, gbuf.count, &gres) == 0, gres != nil else { return nil }
-            gid = gr.gr_gid
-        }
-        return (pw.pw_uid, gid)
-    }
-
     /// Starts `argv`; returns the pid, or an error message.
     static func spawn(_ argv: [String], user: String?, group: String?) -> Result<pid_t, ScriptSpawnError> {
-        guard let first = argv.first, let program = resolve(first) else {
-            return .failure(ScriptSpawnError(message: "\(argv.first ?? "") not found"))
+        switch ChildProcess.spawn(argv, user: user, group: group) {
+        case .success(let pid): return .success(pid)
+        case .failure(.notFound(let name)): return .failure(ScriptSpawnError(message: "\(name) not found"))
+        case .failure(.unknownUser(let user)): return .failure(ScriptSpawnError(message: "unknown user \(user)"))
+        case .failure(.forkFailed(let e)):
+            return .failure(ScriptSpawnError(message: "fork: \(String(cString: strerror(e)))"))
         }
-        var setIDs: Int32 = 0
-        var uid: uid_t = 0
-        var gid: gid_t = 0
-        if let user {
-            guard let i = ids(user: user, group: group) else {
-                return .failure(ScriptSpawnError(message: "unknown user \(user)"))
-            }
-            (uid, gid) = i
-            setIDs = 1
-        }
-        let environment: [String] = ["PATH=" + Self.path]
-        let cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
-        let cEnv: [UnsafeMutablePointer<CChar>?] = environment.map { strdup($0) } + [nil]
-        defer {
-            for p in cArgs { free(p) }
-            for p in cEnv { free(p) }
-        }
-        let pid = cArgs.withUnsafeBufferPointer { a in
-            cEnv.withUnsafeBufferPointer { e in clvs_vrrp_spawn(program, a.baseAddress, e.baseAddress, setIDs, uid, gid)
-            }
-        }
-        guard pid > 0 else { return .failure(ScriptSpawnError(message: "fork: \(String(cString: strerror(errno)))")) }
-        return .success(pid)
     }
 
     /// Runs `argv` to its end, blocking the calling thread. After `timeout` the script's
