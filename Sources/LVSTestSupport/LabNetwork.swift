@@ -133,17 +133,19 @@ public final class LabNetwork: @unchecked Sendable {
 
     // MARK: processes
 
-    /// Starts `argv` with posix_spawn; stdio to files. Returns the pid.
-    static func spawn(
+    /// Starts `argv` (an absolute path first) with posix_spawn, an empty signal mask and a minimal
+    /// PATH; stdio to files (appended to with `append`, else truncated). Returns the pid.
+    public static func spawn(
         _ argv: [String], stdinPath: String = "/dev/null", stdoutPath: String = "/dev/null",
-        stderrPath: String = "/dev/null"
+        stderrPath: String = "/dev/null", append: Bool = false
     ) throws -> pid_t {
+        let mode = O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC)
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, stdinPath, O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, mode, 0o644)
+        posix_spawn_file_actions_addopen(&actions, 2, stderrPath, mode, 0o644)
         var attr = posix_spawnattr_t()
         posix_spawnattr_init(&attr)
         defer { posix_spawnattr_destroy(&attr) }
@@ -162,7 +164,7 @@ public final class LabNetwork: @unchecked Sendable {
     }
 
     /// Waits for a child; returns its exit status (128 + signal when killed).
-    static func wait(_ pid: pid_t) -> Int32 {
+    public static func wait(_ pid: pid_t) -> Int32 {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         return status & 0x7F == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)

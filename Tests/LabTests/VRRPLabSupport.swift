@@ -1,5 +1,6 @@
 // VRRP lab helpers: namespaces on a bridge, lvsd and keepalived processes by PID, VIP and ARP probes.
 import Foundation
+import LVSTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -135,36 +136,12 @@ final class VRRPLab: @unchecked Sendable {
         try Self.run([Self.tool("ip")!, "netns", "exec", ns, "/bin/sh", "-c", command])
     }
 
-    /// posix_spawn with an empty signal mask; stdout and stderr to `output`.
+    /// Starts `argv` with stdout and stderr appended to `output`.
     static func spawn(_ argv: [String], output: String) throws -> pid_t {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        var none = sigset_t()
-        sigemptyset(&none)
-        posix_spawnattr_setsigmask(&attr, &none)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK))
-        let cArgs = argv.map { strdup($0) } + [nil]
-        defer { for a in cArgs { free(a) } }
-        let env: [UnsafeMutablePointer<CChar>?] = [strdup("PATH=/usr/sbin:/usr/bin:/sbin:/bin"), nil]
-        defer { for e in env { free(e) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, argv[0], &actions, &attr, cArgs, env)
-        guard rc == 0 else { throw LabFailure("posix_spawn \(argv[0]): \(rc)") }
-        return pid
+        try LabNetwork.spawn(argv, stdoutPath: output, stderrPath: output, append: true)
     }
 
-    static func wait(_ pid: pid_t) -> Int32 {
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        return status & 0x7F == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
-    }
+    static func wait(_ pid: pid_t) -> Int32 { LabNetwork.wait(pid) }
 
     /// Starts a long-running process in `ns` (stopped in `close()`), output appended to `log`.
     func start(_ ns: String, _ argv: [String], log: String) throws -> pid_t {
