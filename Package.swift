@@ -33,18 +33,20 @@ let package = Package(
         .target(name: "IPVSAdmKit", dependencies: ["LVSCore", "LVSControl"]),
         .target(name: "KeepalivedConfig", dependencies: ["LVSCore"]),
         .target(
-            name: "LVSHealthCheck", dependencies: ["LVSCore", "KeepalivedConfig", "CLVSLinux", "CLVSTLS", "LVSProcess"]),
+            name: "LVSHealthCheck", dependencies: ["LVSCore", "KeepalivedConfig", "CLVSTLS", "LVSPlatform"]),
         // SSL_GET: a small OpenSSL client shim (libssl-dev).
         .target(name: "CLVSTLS", linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
-        .target(name: "LVSVRRP", dependencies: ["LVSCore", "CLVSLinux", "LVSProcess"]),
-        // Scripts as child processes (checkers' and VRRP's), shared.
-        .target(name: "LVSProcess", dependencies: ["CLVSLinux"]),
+        .target(name: "LVSVRRP", dependencies: ["LVSCore", "LVSPacket", "CLVSLinux", "LVSPlatform"]),
+
+        // platform: the Linux plumbing once (rtnetlink, sockets, threads, wake descriptors, the
+        // monotonic clock, child processes), over the C target, as NIOPosix sits over CNIOLinux.
+        .target(name: "CLVSLinux"),
+        .target(name: "LVSPlatform", dependencies: ["CLVSLinux", "LVSCore", "LVSPacket"]),
 
         // data plane: Linux packet I/O, nftables guard, neighbours.
-        .target(name: "CLVSLinux"),
         .target(
             name: "LVSDataPlane",
-            dependencies: ["LVSCore", "LVSPacket", "CLVSLinux"],
+            dependencies: ["LVSCore", "LVSPacket", "CLVSLinux", "LVSPlatform"],
             swiftSettings: hotPathSettings
         ),
 
@@ -53,7 +55,7 @@ let package = Package(
             name: "LVSDaemon",
             dependencies: [
                 "LVSCore", "LVSPacket", "LVSControl", "LVSDataPlane", "KeepalivedConfig",
-                "LVSHealthCheck", "LVSVRRP", "CLVSLinux",
+                "LVSHealthCheck", "LVSVRRP", "LVSPlatform", "CLVSLinux",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -101,8 +103,8 @@ let package = Package(
         .testTarget(name: "IPVSAdmTests", dependencies: ["IPVSAdmKit", "LVSControl", "LVSTestSupport"]),
         .testTarget(name: "KeepalivedConfigTests", dependencies: ["KeepalivedConfig", "LVSTestSupport"]),
         .testTarget(name: "LVSHealthCheckTests", dependencies: ["LVSHealthCheck", "LVSTestSupport"]),
-        .testTarget(name: "LVSVRRPTests", dependencies: ["LVSVRRP", "LVSTestSupport"]),
-        .testTarget(name: "LVSDaemonTests", dependencies: ["LVSDaemon", "LVSTestSupport"]),
+        .testTarget(name: "LVSVRRPTests", dependencies: ["LVSVRRP", "LVSPacket", "LVSPlatform", "LVSTestSupport"]),
+        .testTarget(name: "LVSDaemonTests", dependencies: ["LVSDaemon", "LVSPlatform", "LVSTestSupport"]),
         .testTarget(name: "LVSDataPlaneTests", dependencies: ["LVSDataPlane", "LVSTestSupport"]),
         .testTarget(name: "LabTests", dependencies: ["LVSTestSupport", "LVSCore"]),
     ],

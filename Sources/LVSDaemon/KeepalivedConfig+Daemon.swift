@@ -1,5 +1,4 @@
 // lvsd -f: the keepalived configuration's IPVS table, its health checks, and SIGHUP reload.
-import Foundation
 import Glibc
 import KeepalivedConfig
 import LVSControl
@@ -7,6 +6,7 @@ import LVSCore
 import LVSHealthCheck
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// Runs a keepalived.conf in lvsd (`-f FILE`):
 ///
@@ -21,7 +21,7 @@ import ServiceLifecycle
 /// for it.
 public final class KeepalivedDaemonSupport: DaemonConfigurationSupport, ReloadHandler, @unchecked Sendable {
     private let environment: [String: String]
-    private let lock = NSLock()
+    private let lock = Mutex(())
     private var file: String?
     private var configID: String?
     private var startedEngine: HealthCheckEngine?
@@ -76,20 +76,22 @@ public final class KeepalivedDaemonSupport: DaemonConfigurationSupport, ReloadHa
         }
         for problem in table.apply(commands) { logger.warning("\(problem)") }
         vrrp?.configure(configuration, logger: logger)
-        lock.lock()
-        self.file = file
-        self.configID = configID
-        startedEngine = engine
-        pendingActions = rest
-        lock.unlock()
+        lock.withLock { _ in
+            self.file = file
+            self.configID = configID
+            startedEngine = engine
+            pendingActions = rest
+        }
         logger.info(
             "keepalived configuration \(file): \(configuration.virtualServers.count) virtual server(s) loaded")
     }
 
     /// The health-check service for lvsd's service group (nil without `-f`).
     public func makeService(director: Director, logger: Logger) -> any Service {
-        lock.lock()
-        defer { lock.unlock() }
+        lock.withLock { _ in makeServiceLocked(director: director, logger: logger) }
+    }
+
+    private func makeServiceLocked(director: Director, logger: Logger) -> any Service {
         guard let engine = startedEngine else { return IdleService() }
         let s = HealthCheckService(
             startedEngine: engine, pendingActions: pendingActions, target: DirectorIPVSTarget(director: director),
@@ -103,7 +105,7 @@ public final class KeepalivedDaemonSupport: DaemonConfigurationSupport, ReloadHa
     /// SIGHUP: the new configuration's difference is applied; one that cannot run is refused
     /// with its `file:line:` problems and the running one stays.
     public func reload(logger: Logger) async {
-        let (file, configID, service) = lock.withLock { (self.file, self.configID, self.service) }
+        let (file, configID, service) = lock.withLock { _ in (self.file, self.configID, self.service) }
         guard let file, let service else {
             logger.notice("SIGHUP received: no configuration file to reload (lvsd was started without -f)")
             return

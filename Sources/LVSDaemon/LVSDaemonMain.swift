@@ -5,6 +5,7 @@ import KeepalivedConfig
 import LVSControl
 import Logging
 import ServiceLifecycle
+import Synchronization
 import UnixSignals
 
 /// `lvsd -t`: checks a keepalived configuration without running it.
@@ -218,19 +219,10 @@ public enum LVSDaemonMain {
 }
 
 /// A string set from a task and read after it finished.
-final class ResultBox: @unchecked Sendable {
-    private let lock = DirectorLock()
-    private var value: String?
-    func set(_ v: String) {
-        lock.lock()
-        value = v
-        lock.unlock()
-    }
-    func get() -> String? {
-        lock.lock()
-        defer { lock.unlock() }
-        return value
-    }
+final class ResultBox: Sendable {
+    private let value = Mutex<String?>(nil)
+    func set(_ v: String) { value.withLock { $0 = v } }
+    func get() -> String? { value.withLock { $0 } }
 }
 
 /// keepalived-style pid files: the pid in decimal and a newline.

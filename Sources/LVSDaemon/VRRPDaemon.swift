@@ -1,10 +1,12 @@
 // VRRP inside lvsd: the keepalived configuration's instances run as a service, reloaded on SIGHUP.
-import Foundation
+import Glibc
 import KeepalivedConfig
 import LVSHealthCheck
+import LVSPlatform
 import LVSVRRP
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// An SMTP alert of a VRRP transition, as keepalived words it (`vrrp_smtp_notifier`,
 /// `vrrp_sync_smtp_notifier`, `smtp_alert` subjects).
@@ -84,7 +86,7 @@ public final class VRRPDaemon: @unchecked Sendable {
 
     private let hostName: String
     private let makeAdapters: AdapterFactory
-    private let lock = NSLock()
+    private let lock = Mutex(())
     private var setup: VRRPSetup?
     private var sendAlert: AlertSender?
     private var service: VRRPService?
@@ -112,10 +114,10 @@ public final class VRRPDaemon: @unchecked Sendable {
 
     /// Replaces the SMTP exchange (to `smtp_server`, for `notification_email`) by `sender`, e.g. to
     /// collect alerts in a test; nil goes back to SMTP.
-    public func setAlertSender(_ sender: AlertSender?) { lock.withLock { sendAlert = sender } }
+    public func setAlertSender(_ sender: AlertSender?) { lock.withLock { _ in sendAlert = sender } }
 
     /// The setup in force (nil before `configure`).
-    public var currentSetup: VRRPSetup? { lock.withLock { setup } }
+    public var currentSetup: VRRPSetup? { lock.withLock { _ in setup } }
 
     /// Maps the configuration at start (`lvsd -f`, before the service runs) and logs what the
     /// mapping reports.
@@ -123,7 +125,7 @@ public final class VRRPDaemon: @unchecked Sendable {
         let s = VRRPSetup(configuration: configuration, hostName: hostName)
         log(s.diagnostics, logger)
         let mail = SMTPAlertSettings(globalDefs: configuration.globalDefs, hostName: hostName)
-        lock.withLock {
+        lock.withLock { _ in
             setup = s
             smtp = mail
         }
@@ -139,11 +141,11 @@ public final class VRRPDaemon: @unchecked Sendable {
         let s = VRRPSetup(configuration: configuration, hostName: hostName)
         log(s.diagnostics, logger)
         let mail = SMTPAlertSettings(globalDefs: configuration.globalDefs, hostName: hostName)
-        let running = lock.withLock { service }
+        let running = lock.withLock { _ in service }
         if let running {
             do {
                 try await running.reload(instances: s.instances, scripts: s.scripts, syncGroups: s.syncGroups)
-                lock.withLock {
+                lock.withLock { _ in
                     setup = s
                     smtp = mail
                 }
@@ -156,7 +158,7 @@ public final class VRRPDaemon: @unchecked Sendable {
                 logger.error("VRRP configuration refused, the running VRRP configuration stays: \(error)")
             }
         } else {
-            let wake = lock.withLock {
+            let wake = lock.withLock { _ in
                 setup = s
                 smtp = mail
                 return wakeUp
@@ -179,10 +181,10 @@ public final class VRRPDaemon: @unchecked Sendable {
     /// waits for a reload while there is nothing to run or it could not start.
     public func run(logger: Logger) async {
         let (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        lock.withLock { wakeUp = wake }
+        lock.withLock { _ in wakeUp = wake }
         var iterator = wakes.makeAsyncIterator()
         while !Task.isCancelled {
-            let current = lock.withLock { setup }
+            let current = lock.withLock { _ in setup }
             if let current, !current.isEmpty {
                 await runService(current, logger: logger)
                 if Task.isCancelled { break }
@@ -190,7 +192,7 @@ public final class VRRPDaemon: @unchecked Sendable {
             // Nothing to run, or it could not start: wait for a reload.
             guard await iterator.next() != nil else { break }
         }
-        lock.withLock { wakeUp = nil }
+        lock.withLock { _ in wakeUp = nil }
     }
 
     private func runService(_ s: VRRPSetup, logger: Logger) async {
@@ -204,21 +206,21 @@ public final class VRRPDaemon: @unchecked Sendable {
         }
         let svc = VRRPService(
             instances: s.instances, scripts: s.scripts, syncGroups: s.syncGroups, adapters: adapters,
-            onTransition: { [weak self] t in self?.transitioned(t, logger: logger) })
-        lock.withLock { service = svc }
+            onTransition: { [weak self] t in self?.transitioned(t, logger: logger) }, executor: VRRPExecutor.shared)
+        lock.withLock { _ in service = svc }
         do {
             try await svc.run()
         } catch {
             logger.error("VRRP cannot start: \(error) - waiting for a configuration reload")
         }
         adapters.interfaces.close()
-        lock.withLock { service = nil }
+        lock.withLock { _ in service = nil }
     }
 
     private func transitioned(_ t: VRRPTransition, logger: Logger) {
         // First: a new MASTER intercepts its VIPs' services before the VIPs are added.
         if case .instance(let name) = t.subject { ownership.update(instance: name, state: t.to) }
-        let (alert, sender, smtp) = lock.withLock { () -> (VRRPAlert?, AlertSender?, SMTPAlertSettings?) in
+        let (alert, sender, smtp) = lock.withLock { _ -> (VRRPAlert?, AlertSender?, SMTPAlertSettings?) in
             guard let s = setup else { return (nil, nil, nil) }
             return (filter.alert(for: t, setup: s), sendAlert, self.smtp)
         }
@@ -228,16 +230,19 @@ public final class VRRPDaemon: @unchecked Sendable {
         } else if let smtp {
             // keepalived's SMTP exchange, on a thread of its own (it blocks for up to the timeouts).
             let mail = AlertMail(subject: alert.subject, body: alert.body)
-            lock.withLock { alertsInFlight += 1 }
-            let thread = Thread { [self] in
+            lock.withLock { _ in alertsInFlight += 1 }
+            let started = PlatformThread.detach(name: "lvsd-smtp") { [self] in
                 if let problem = SMTPAlertClient.send(mail, settings: smtp) {
                     logger.error("\(problem)")
                 } else {
                     logger.info("SMTP alert successfully sent.")
                 }
-                lock.withLock { alertsInFlight -= 1 }
+                lock.withLock { _ in alertsInFlight -= 1 }
             }
-            thread.start()
+            if !started {
+                lock.withLock { _ in alertsInFlight -= 1 }
+                logger.error("SMTP alert not sent: no thread to send it")
+            }
         }
     }
 }
@@ -247,7 +252,7 @@ extension VRRPDaemon {
     /// most `limit`.
     public func waitForAlerts(limit: Duration) async {
         let end = ContinuousClock.now + limit
-        while lock.withLock({ alertsInFlight }) > 0 && ContinuousClock.now < end {
+        while lock.withLock({ _ in alertsInFlight }) > 0 && ContinuousClock.now < end {
             try? await Task.sleep(for: .milliseconds(50))
         }
     }

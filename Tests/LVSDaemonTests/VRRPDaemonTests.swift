@@ -3,6 +3,7 @@ import Foundation
 import KeepalivedConfig
 import LVSCore
 import LVSDaemon
+import LVSPlatform
 import LVSVRRP
 import Logging
 import Testing
@@ -127,7 +128,7 @@ struct VRRPDaemonTests {
                 if failFirst && calls.next() == 0 { throw VRRPError(.noSuchInterface, "no interface eth0") }
                 return VRRPAdapters(
                     openTransport: { _ in transport }, addresses: addresses, garp: garp, interfaces: monitor,
-                    scripts: scripts, clock: LVSVRRP.MonotonicClock(), log: log)
+                    scripts: scripts, clock: LVSPlatform.MonotonicClock(), log: log)
             }
         }
     }

@@ -1,6 +1,7 @@
 // Reload (SIGHUP) as keepalived does it: matched instances keep their state, VIPs are diffed, removed masters retire.
 import Foundation
 import LVSCore
+import LVSPlatform
 import LVSVRRP
 import Testing
 

@@ -1,6 +1,7 @@
 // VRRPService with fake adapters and real timers, and the process script runner.
 import Foundation
 import LVSCore
+import LVSPlatform
 import LVSVRRP
 import Testing
 

@@ -1,7 +1,8 @@
 // Notification seams: notify scripts, lvs_notify_fifo lines and SMTP alerts, never blocking checks.
-import Foundation
 import Glibc
 import KeepalivedConfig
+import LVSPlatform
+import Synchronization
 
 /// Carries out the engine's notifications. Every call returns at once.
 public protocol HealthCheckNotifier: Sendable {
@@ -19,8 +20,8 @@ public final class SystemNotifier: HealthCheckNotifier, @unchecked Sendable {
     private let fifoFD: Int32
     private let smtp: SMTPAlertSettings?
     private let log: @Sendable (String) -> Void
-    private let lock = NSLock()
-    private var mailsInFlight = 0
+    /// SMTP exchanges under way.
+    private let mailsInFlight = Mutex(0)
 
     /// At most this many alerts are sent at once; more are dropped with a log line.
     public static let maxMailsInFlight = 16
@@ -59,34 +60,33 @@ public final class SystemNotifier: HealthCheckNotifier, @unchecked Sendable {
 
     public func sendMail(_ mail: AlertMail) {
         guard let smtp else { return }
-        lock.lock()
-        if mailsInFlight >= Self.maxMailsInFlight {
-            lock.unlock()
+        let admitted = mailsInFlight.withLock { n in
+            guard n < Self.maxMailsInFlight else { return false }
+            n += 1
+            return true
+        }
+        guard admitted else {
             log("SMTP alert dropped (\(Self.maxMailsInFlight) alerts already in flight): \(mail.subject)")
             return
         }
-        mailsInFlight += 1
-        lock.unlock()
         let log = self.log
-        let t = Thread { [self] in
+        // keepalived's SMTP exchange blocks for up to its timeouts: on a thread of its own.
+        let started = PlatformThread.detach(name: "lvsd-smtp") { [self] in
             if let problem = SMTPAlertClient.send(mail, settings: smtp) {
                 log(problem)
             } else {
                 log("SMTP alert successfully sent.")
             }
-            lock.lock()
-            mailsInFlight -= 1
-            lock.unlock()
+            mailsInFlight.withLock { $0 -= 1 }
         }
-        t.start()
+        if !started {
+            mailsInFlight.withLock { $0 -= 1 }
+            log("SMTP alert dropped (no thread to send it): \(mail.subject)")
+        }
     }
 
     /// Alerts still being sent.
-    public var pendingMails: Int {
-        lock.lock()
-        defer { lock.unlock() }
-        return mailsInFlight
-    }
+    public var pendingMails: Int { mailsInFlight.withLock { $0 } }
 }
 
 extension ScriptProcess {
@@ -96,11 +96,7 @@ extension ScriptProcess {
         switch spawn(argv, user: user, group: group) {
         case .failure(let e): log("Failed to run script \(argv.joined(separator: " ")): \(e.message)")
         case .success(let pid):
-            let t = Thread {
-                var status: Int32 = 0
-                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-            }
-            t.start()
+            PlatformThread.detach(name: "lvsd-reap") { ChildProcess.reap(pid) }
         }
     }
 }

@@ -1,7 +1,8 @@
 // The probe seam: run one check and report success or failure; the Linux implementation.
-import Foundation
+import Glibc
 import KeepalivedConfig
 import LVSCore
+import LVSPlatform
 
 /// Runs one check. Implementations must not block the caller's task for long: the real one
 /// does its socket and process work on a thread of its own.
@@ -15,8 +16,12 @@ public struct LinuxHealthProbe: HealthProbe {
     public init() {}
 
     public func run(_ request: ProbeRequest) async -> ProbeOutcome {
-        await runOnThread { Self.runBlocking(request) }
+        await Self.pool.run { Self.runBlocking(request) }
     }
+
+    /// Where probes run: threads of their own, so they never tie up the cooperative pool (two
+    /// cores here). At most 64 run at once; more wait their turn.
+    static let pool = BlockingPool(name: "lvsd-probe", maxThreads: 64)
 
     /// Runs the check on the calling thread, blocking it until the check ends (at most about
     /// the request's timeout; MISC_CHECK scripts get 2 s more after SIGTERM).
@@ -32,16 +37,6 @@ public struct LinuxHealthProbe: HealthProbe {
         case .ping: return PingCheck.run(request)
         case .file, .bfd: return .failed("\(request.checker.kind.keyword) is not implemented")
         }
-    }
-}
-
-/// Runs blocking work on a thread of its own and resumes the caller when it ends, so probes
-/// never tie up the cooperative pool (the daemon has two cores).
-func runOnThread<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
-    await withCheckedContinuation { (c: CheckedContinuation<T, Never>) in
-        let t = Thread { c.resume(returning: work()) }
-        t.stackSize = 512 * 1024
-        t.start()
     }
 }
 

@@ -1,8 +1,6 @@
 // Child processes for MISC_CHECK and notify scripts: fork/exec as a user, wait with a timeout, kill.
-import CLVSLinux
-import Foundation
 import Glibc
-import LVSProcess
+import LVSPlatform
 
 /// How a child process ended.
 public struct ScriptExit: Hashable, Sendable {

@@ -3,16 +3,7 @@ import Foundation
 import Glibc
 import KeepalivedConfig
 import LVSCore
-
-/// CLOCK_MONOTONIC as an `LVSClock`.
-public struct MonotonicHealthClock: LVSClock {
-    public init() {}
-    public func now() -> Timestamp {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Timestamp(nanoseconds: UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec))
-    }
-}
+import LVSPlatform
 
 /// The addresses on this host's interfaces (for `ha_suspend`).
 public protocol LocalAddressSource: Sendable {
@@ -82,7 +73,7 @@ public actor HealthCheckService {
     public init(
         configuration: KeepalivedConfiguration, target: any HealthCheckIPVSTarget,
         probe: any HealthProbe = LinuxHealthProbe(), notifier: (any HealthCheckNotifier)? = nil,
-        clock: any LVSClock = MonotonicHealthClock(), hostName: String = HealthCheckService.hostName(),
+        clock: any LVSClock = MonotonicClock(), hostName: String = HealthCheckService.hostName(),
         random: any HealthCheckRandom = SystemHealthCheckRandom(),
         addressSource: (any LocalAddressSource)? = SystemLocalAddresses(),
         log: @escaping @Sendable (String) -> Void
@@ -106,7 +97,7 @@ public actor HealthCheckService {
     public init(
         startedEngine: HealthCheckEngine, pendingActions: [HealthCheckAction], target: any HealthCheckIPVSTarget,
         probe: any HealthProbe = LinuxHealthProbe(), notifier: (any HealthCheckNotifier)? = nil,
-        clock: any LVSClock = MonotonicHealthClock(), hostName: String = HealthCheckService.hostName(),
+        clock: any LVSClock = MonotonicClock(), hostName: String = HealthCheckService.hostName(),
         addressSource: (any LocalAddressSource)? = SystemLocalAddresses(), log: @escaping @Sendable (String) -> Void
     ) {
         engine = startedEngine

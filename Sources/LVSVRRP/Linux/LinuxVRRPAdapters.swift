@@ -1,14 +1,7 @@
-// The real adapters: raw sockets, rtnetlink, AF_PACKET and child processes, plus a monotonic clock.
-import CLVSLinux
-import Foundation
-import Glibc
+// The real adapters: raw sockets, rtnetlink, AF_PACKET and child processes, on the monotonic clock.
 import LVSCore
-
-/// CLOCK_MONOTONIC as an `LVSClock`.
-public struct MonotonicClock: LVSClock {
-    public init() {}
-    public func now() -> Timestamp { Timestamp(nanoseconds: clvs_monotonic_ns()) }
-}
+import LVSPlatform
+import Synchronization
 
 /// Builds `VRRPAdapters` on Linux.
 public enum LinuxVRRPAdapters {
@@ -21,7 +14,8 @@ public enum LinuxVRRPAdapters {
         for instances: [VRRPInstanceConfig], scripts: any ScriptRunner = ProcessScriptRunner(),
         log: @escaping @Sendable (String) -> Void
     ) throws(VRRPError) -> VRRPAdapters {
-        let netlink = try RTNetlink()
+        let netlink: RTNetlinkSocket
+        do { netlink = try RTNetlinkSocket() } catch { throw VRRPError(error) }
         let pool = TransportPool(netlink: netlink)
         for c in instances { try pool.preopen(c) }
         return VRRPAdapters(
@@ -34,40 +28,28 @@ public enum LinuxVRRPAdapters {
 /// Sockets opened ahead (in a chosen namespace) and handed out once each; later requests open
 /// new ones.
 final class TransportPool: @unchecked Sendable {
-    private let netlink: RTNetlink
-    private let lock = NSLock()
-    private var ready: [VRRPTransportKey: LinuxVRRPTransport] = [:]
+    private let netlink: RTNetlinkSocket
+    private let ready = Mutex<[VRRPTransportKey: LinuxVRRPTransport]>([:])
 
-    init(netlink: RTNetlink) { self.netlink = netlink }
+    init(netlink: RTNetlinkSocket) { self.netlink = netlink }
 
     func preopen(_ c: VRRPInstanceConfig) throws(VRRPError) {
         let k = VRRPService.key(for: c)
-        let present = lock.withLock { ready[k] != nil }
-        if present { return }
+        if ready.withLock({ $0[k] != nil }) { return }
         let t = try open(k)
-        lock.withLock { ready[k] = t }
+        ready.withLock { $0[k] = t }
     }
 
     func take(_ k: VRRPTransportKey) throws(VRRPError) -> any VRRPTransport {
-        if let t = lock.withLock({ ready.removeValue(forKey: k) }) { return t }
+        if let t = ready.withLock({ $0.removeValue(forKey: k) }) { return t }
         return try open(k)
     }
 
     private func open(_ k: VRRPTransportKey) throws(VRRPError) -> LinuxVRRPTransport {
-        let idx = try k.interface.map { n throws(VRRPError) in try netlink.index(of: n) } ?? 0
-        return try LinuxVRRPTransport(key: k, ifindex: idx, group: k.effectiveGroup)
-    }
-}
-
-/// Entering a network namespace on the current thread (setns(CLONE_NEWNET) is per thread).
-public enum NetworkNamespace {
-    /// Moves the calling thread into the namespace at `path` (e.g. `/run/netns/NAME`).
-    public static func enterOnCurrentThread(path: String) throws(VRRPError) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw VRRPError(.socket, "open \(path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        guard clvs_vrrp_setns_net(fd) == 0 else {
-            throw VRRPError(.socket, "setns \(path): \(String(cString: strerror(errno)))")
+        var idx: Int32 = 0
+        if let n = k.interface {
+            do { idx = try netlink.index(of: n) } catch { throw VRRPError(error) }
         }
+        return try LinuxVRRPTransport(key: k, ifindex: idx, group: k.effectiveGroup)
     }
 }

@@ -1,8 +1,9 @@
 // VRRP over Linux raw sockets: IPv4 (IP_HDRINCL, multicast 224.0.0.18) and IPv6 (recvmsg with hop limit).
 import CLVSLinux
-import Foundation
 import Glibc
 import LVSCore
+import LVSPlatform
+import Synchronization
 
 /// A raw IP protocol 112 socket on one interface.
 ///
@@ -20,7 +21,7 @@ public final class LinuxVRRPTransport: VRRPTransport, @unchecked Sendable {
     private let continuation: AsyncStream<ReceivedVRRPPacket>.Continuation
     private let fd: Int32
     private let ifindex: Int32
-    private var reader: ReaderThread?
+    private let reader = Mutex<DescriptorWatcher?>(nil)
 
     // Linux option numbers (glibc hides some behind _GNU_SOURCE).
     static let ipMulticastAll: Int32 = 49
@@ -39,38 +40,38 @@ public final class LinuxVRRPTransport: VRRPTransport, @unchecked Sendable {
         (packets, continuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(256))
         let domain = key.family == .inet ? AF_INET : AF_INET6
         let s = socket(domain, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 112)
-        guard s >= 0 else { throw Sock.error("socket(raw, 112)") }
+        guard s >= 0 else { throw VRRPError.system("socket(raw, 112)") }
         fd = s
         do throws(VRRPError) {
-            if let dev = key.interface { try Sock.bindToDevice(s, dev) }
+            if let dev = key.interface { try Self.bindToDevice(s, dev) }
             if key.family == .inet {
-                try Sock.setInt(s, Int32(IPPROTO_IP), IP_HDRINCL, 1, "IP_HDRINCL")
-                try Sock.setInt(s, Int32(IPPROTO_IP), Self.ipMulticastAll, 0, "IP_MULTICAST_ALL")
+                try Self.setInt(s, Int32(IPPROTO_IP), IP_HDRINCL, 1, "IP_HDRINCL")
+                try Self.setInt(s, Int32(IPPROTO_IP), Self.ipMulticastAll, 0, "IP_MULTICAST_ALL")
                 if !key.unicast {
                     guard case .v4(let g) = group else {
                         throw VRRPError(.socket, "IPv4 transport needs an IPv4 group")
                     }
-                    if clvs_vrrp_ip4_multicast_if(s, ifindex) != 0 { throw Sock.error("IP_MULTICAST_IF") }
-                    try Sock.setInt(s, Int32(IPPROTO_IP), IP_MULTICAST_LOOP, 0, "IP_MULTICAST_LOOP")
-                    try Sock.setInt(s, Int32(IPPROTO_IP), IP_MULTICAST_TTL, 255, "IP_MULTICAST_TTL")
+                    if clvs_vrrp_ip4_multicast_if(s, ifindex) != 0 { throw VRRPError.system("IP_MULTICAST_IF") }
+                    try Self.setInt(s, Int32(IPPROTO_IP), IP_MULTICAST_LOOP, 0, "IP_MULTICAST_LOOP")
+                    try Self.setInt(s, Int32(IPPROTO_IP), IP_MULTICAST_TTL, 255, "IP_MULTICAST_TTL")
                     if clvs_vrrp_ip4_membership(s, g.value.bigEndian, ifindex, 1) != 0 {
-                        throw Sock.error("IP_ADD_MEMBERSHIP \(g)")
+                        throw VRRPError.system("IP_ADD_MEMBERSHIP \(g)")
                     }
                 }
             } else {
                 let v6 = Int32(IPPROTO_IPV6)
-                try Sock.setInt(s, v6, Self.ipv6Checksum, 6, "IPV6_CHECKSUM")
-                try Sock.setInt(s, v6, Self.ipv6RecvHopLimit, 1, "IPV6_RECVHOPLIMIT")
-                try Sock.setInt(s, v6, Self.ipv6RecvPktInfo, 1, "IPV6_RECVPKTINFO")
+                try Self.setInt(s, v6, Self.ipv6Checksum, 6, "IPV6_CHECKSUM")
+                try Self.setInt(s, v6, Self.ipv6RecvHopLimit, 1, "IPV6_RECVHOPLIMIT")
+                try Self.setInt(s, v6, Self.ipv6RecvPktInfo, 1, "IPV6_RECVPKTINFO")
                 if !key.unicast {
                     guard case .v6(let g) = group else {
                         throw VRRPError(.socket, "IPv6 transport needs an IPv6 group")
                     }
-                    try Sock.setInt(s, v6, Self.ipv6MulticastIf, ifindex, "IPV6_MULTICAST_IF")
-                    try Sock.setInt(s, v6, Self.ipv6MulticastHops, 255, "IPV6_MULTICAST_HOPS")
-                    try Sock.setInt(s, v6, Self.ipv6MulticastLoop, 0, "IPV6_MULTICAST_LOOP")
+                    try Self.setInt(s, v6, Self.ipv6MulticastIf, ifindex, "IPV6_MULTICAST_IF")
+                    try Self.setInt(s, v6, Self.ipv6MulticastHops, 255, "IPV6_MULTICAST_HOPS")
+                    try Self.setInt(s, v6, Self.ipv6MulticastLoop, 0, "IPV6_MULTICAST_LOOP")
                     let r = g.bytes.withUnsafeBufferPointer { clvs_vrrp_ip6_membership(s, $0.baseAddress, ifindex, 1) }
-                    if r != 0 { throw Sock.error("IPV6_ADD_MEMBERSHIP \(g)") }
+                    if r != 0 { throw VRRPError.system("IPV6_ADD_MEMBERSHIP \(g)") }
                 }
             }
         } catch {
@@ -80,7 +81,7 @@ public final class LinuxVRRPTransport: VRRPTransport, @unchecked Sendable {
         let iface = key.interface
         let family = key.family
         let cont = continuation
-        reader = ReaderThread(fd: s, name: "vrrp-rx-\(key)") {
+        let onReadable: @Sendable () -> Void = {
             var buf = [UInt8](repeating: 0, count: 4096)
             if family == .inet {
                 var idx: Int32 = 0
@@ -101,6 +102,13 @@ public final class LinuxVRRPTransport: VRRPTransport, @unchecked Sendable {
                         source: .v6(IPv6Address(bytes: src, at: 0)), destination: .v6(IPv6Address(bytes: dst, at: 0)),
                         hopLimit: hop >= 0 ? Int(hop) : nil, payload: Array(buf[0..<n]), interface: iface))
             }
+        }
+        do {
+            let watcher = try DescriptorWatcher(descriptor: s, name: "vrrp-rx-\(key)", onReadable: onReadable)
+            reader.withLock { $0 = watcher }
+        } catch {
+            Glibc.close(s)
+            throw VRRPError(error)
         }
     }
 
@@ -124,15 +132,33 @@ public final class LinuxVRRPTransport: VRRPTransport, @unchecked Sendable {
         default:
             throw VRRPError(.socket, "send: source \(source) and destination \(destination) differ in family")
         }
-        if n < 0 { throw Sock.error("send advert to \(destination)") }
+        if n < 0 { throw VRRPError.system("send advert to \(destination)") }
     }
 
     public func close() {
-        reader?.stop()
-        reader = nil
+        // The watcher's thread has ended when `stop()` returns: the descriptor can go at once.
+        let watcher = reader.withLock { r in
+            defer { r = nil }
+            return r
+        }
+        guard let watcher else { return }
+        watcher.stop()
         continuation.finish()
-        // The reader notices within 200 ms; the descriptor is closed after that.
-        let f = fd
-        DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(400)) { _ = Glibc.close(f) }
+        Glibc.close(fd)
     }
+
+    private static func setInt(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: Int32, _ what: String)
+        throws(VRRPError)
+    {
+        do { try SocketOption.setInt(fd, level, name, value, what) } catch { throw VRRPError(error) }
+    }
+
+    private static func bindToDevice(_ fd: Int32, _ name: String) throws(VRRPError) {
+        do { try SocketOption.bindToDevice(fd, name) } catch { throw VRRPError(error) }
+    }
+}
+
+extension VRRPError {
+    /// A failed socket call with the current errno.
+    static func system(_ what: String) -> VRRPError { VRRPError(PlatformError.system(.socket, what)) }
 }

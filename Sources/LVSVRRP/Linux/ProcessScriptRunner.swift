@@ -1,8 +1,6 @@
 // Runs vrrp_script checks and notify scripts as child processes, with a timeout and a user.
-import CLVSLinux
-import Foundation
 import Glibc
-import LVSProcess
+import LVSPlatform
 
 /// Forks and executes scripts (fork, setgid/setuid to `user`, execve in C: only async-signal-safe
 /// calls in the child), polls for their exit, and kills the whole process group on timeout.

@@ -1,5 +1,4 @@
 // The VRRP driver: runs a VRRPNode against real (or fake) adapters with real timers, and reloads it.
-import Foundation
 import LVSCore
 
 /// A state change of an instance or a sync group, as the driver reports it (for log lines,
@@ -54,8 +53,9 @@ public actor VRRPService {
     public private(set) var syncGroups: [VRRPSyncGroupConfig]
     private let adapters: VRRPAdapters
     private let onTransition: (@Sendable (VRRPTransition) -> Void)?
-    /// Where the service's jobs run (a thread of its own: see `VRRPExecutor`).
-    private nonisolated let executor: VRRPExecutor
+    /// Where the service's jobs run (lvsd: a thread of its own, `VRRPExecutor.shared`; nil: the
+    /// calling task's executor and the shared pool).
+    private nonisolated let executor: (any TaskExecutor)?
     private var node: VRRPNode?
     private var transports: [VRRPTransportKey: any VRRPTransport] = [:]
     private var readers: [VRRPTransportKey: Task<Void, Never>] = [:]
@@ -75,7 +75,7 @@ public actor VRRPService {
     public init(
         instances: [VRRPInstanceConfig], scripts: [VRRPScriptConfig] = [], syncGroups: [VRRPSyncGroupConfig] = [],
         adapters: VRRPAdapters, onTransition: (@Sendable (VRRPTransition) -> Void)? = nil,
-        executor: VRRPExecutor = .shared
+        executor: (any TaskExecutor)? = nil
     ) {
         self.executor = executor
         self.instances = instances

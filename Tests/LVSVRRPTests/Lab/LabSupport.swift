@@ -1,6 +1,7 @@
 // Lab helpers for VRRP tests: namespaces, commands, a namespace thread, real keepalived as a peer.
 import Foundation
 import Glibc
+import LVSPlatform
 import LVSVRRP
 
 /// True when the tests run as root (lab tests need it).
