@@ -14,11 +14,11 @@ public final class Director: ControlRequestHandler, IPVSOwner, @unchecked Sendab
     /// The model as the packet path's IPVS table (nil for fakes).
     private let ipvs: IPVS?
     private let lock = Mutex(())
-    public let clock: any LVSClock
+    public let clock: any LVSSleepingClock
     /// Called (without the lock) after requests that changed the table.
     private let changeObservers = Mutex<[@Sendable () -> Void]>([])
 
-    public init(model: any IPVSControlTarget, clock: any LVSClock = MonotonicClock()) {
+    public init(model: any IPVSControlTarget, clock: any LVSSleepingClock = MonotonicClock()) {
         self.model = model
         self.ipvs = model as? IPVS
         self.clock = clock

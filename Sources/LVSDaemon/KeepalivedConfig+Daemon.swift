@@ -3,7 +3,7 @@ import Glibc
 import KeepalivedConfig
 import LVSControl
 import LVSCore
-import LVSHealthCheck
+import LVSHealthCheckLinux
 import Logging
 import ServiceLifecycle
 import Synchronization

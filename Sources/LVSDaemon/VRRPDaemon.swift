@@ -1,9 +1,9 @@
 // VRRP inside lvsd: the keepalived configuration's instances run as a service, reloaded on SIGHUP.
 import Glibc
 import KeepalivedConfig
-import LVSHealthCheck
+import LVSHealthCheckLinux
 import LVSPlatform
-import LVSVRRP
+import LVSVRRPLinux
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -86,6 +86,8 @@ public final class VRRPDaemon: @unchecked Sendable {
 
     private let hostName: String
     private let makeAdapters: AdapterFactory
+    /// Where the VRRP service runs (lvsd: `VRRPExecutor.shared`, a thread of its own).
+    private let executor: ThreadExecutor
     private let lock = Mutex(())
     private var setup: VRRPSetup?
     private var sendAlert: AlertSender?
@@ -98,9 +100,10 @@ public final class VRRPDaemon: @unchecked Sendable {
     public let ownership = VRRPAddressOwnership()
 
     /// `hostName` is the default router_id; `makeAdapters` defaults to the Linux adapters in
-    /// lvsd's own network namespace.
-    public init(hostName: String, makeAdapters: AdapterFactory? = nil) {
+    /// lvsd's own network namespace; `executor` is where the VRRP service runs.
+    public init(hostName: String, makeAdapters: AdapterFactory? = nil, executor: ThreadExecutor = VRRPExecutor.shared) {
         self.hostName = hostName
+        self.executor = executor
         self.makeAdapters =
             makeAdapters ?? { setup, log in try LinuxVRRPAdapters.make(for: setup.instances, log: log) }
     }
@@ -206,7 +209,7 @@ public final class VRRPDaemon: @unchecked Sendable {
         }
         let svc = VRRPService(
             instances: s.instances, scripts: s.scripts, syncGroups: s.syncGroups, adapters: adapters,
-            onTransition: { [weak self] t in self?.transitioned(t, logger: logger) }, executor: VRRPExecutor.shared)
+            onTransition: { [weak self] t in self?.transitioned(t, logger: logger) }, executor: executor)
         lock.withLock { _ in service = svc }
         do {
             try await svc.run()

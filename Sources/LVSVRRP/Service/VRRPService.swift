@@ -1,4 +1,4 @@
-// The VRRP driver: runs a VRRPNode against real (or fake) adapters with real timers, and reloads it.
+// The VRRP driver: runs a VRRPNode against real (or fake) adapters on their clock, and reloads it.
 import LVSCore
 
 /// A state change of an instance or a sync group, as the driver reports it (for log lines,
@@ -43,7 +43,7 @@ public struct VRRPTransition: Hashable, Sendable, CustomStringConvertible {
 ///
 /// ```
 ///  transports ─┐                                   ┌─► transport.send (adverts)
-///  link monitor ┼─► events ─► VRRPNode.handle ─► actions ─► AddressManager (VIPs)
+///  link monitor ┼─► events ─► VRRPNode.handle ─► actions ─► VIPInstaller (VIPs)
 ///  script loops ┤                                   ├─► GARPSender (GARP / NA bursts)
 ///  timer ───────┘                                   └─► ScriptRunner (notify), log, onTransition
 /// ```
@@ -85,7 +85,8 @@ public actor VRRPService {
         self.onTransition = onTransition
     }
 
-    static func key(for c: VRRPInstanceConfig) -> VRRPTransportKey {
+    /// The transport an instance sends and receives on.
+    public static func key(for c: VRRPInstanceConfig) -> VRRPTransportKey {
         let group: IPAddress = c.family == .inet ? .v4(c.multicastGroup4) : .v6(c.multicastGroup6)
         return VRRPTransportKey(
             interface: c.interface, family: c.family, unicast: c.isUnicast, group: c.isUnicast ? nil : group)
@@ -273,13 +274,14 @@ public actor VRRPService {
         }
         for s in scripts where used.contains(s.name) && scriptLoops[s.name] == nil {
             let runner = adapters.scripts
+            let clock = adapters.clock
             let task = Task(executorPreference: executor) {
                 let argv = ScriptCommand.split(s.script)
                 while !Task.isCancelled {
                     let r = await runner.run(argv, timeout: s.effectiveTimeout, user: s.user, group: s.group)
                     if Task.isCancelled { break }
                     cont.yield(.scriptResult(name: s.name, success: r.succeeded))
-                    try? await Task.sleep(for: s.interval)
+                    try? await clock.sleep(for: s.interval)
                 }
             }
             scriptLoops[s.name] = (s, task)
@@ -355,11 +357,10 @@ public actor VRRPService {
                 }
             case .scheduleTimer(let at):
                 timerTask?.cancel()
-                let now = adapters.clock.now()
-                let wait = at > now ? at - now : .zero
+                let clock = adapters.clock
                 let cont = continuation
                 timerTask = Task(executorPreference: executor) {
-                    try? await Task.sleep(for: wait)
+                    try? await clock.sleep(until: at)
                     if !Task.isCancelled { cont?.yield(.timer) }
                 }
             }

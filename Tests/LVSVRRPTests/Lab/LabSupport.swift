@@ -2,7 +2,8 @@
 import Foundation
 import Glibc
 import LVSPlatform
-import LVSVRRP
+import LVSTestSupport
+import LVSVRRPLinux
 
 /// True when the tests run as root (lab tests need it).
 let isRoot = getuid() == 0

@@ -1,14 +1,10 @@
-// The health-check driver: runs the engine with real time, real probes and real notifications.
+// The health-check driver: runs the engine on its clock with real (or fake) probes and notifications.
 import Foundation
 import Glibc
 import KeepalivedConfig
 import LVSCore
+import LVSHealthCheck
 import LVSPlatform
-
-/// The addresses on this host's interfaces (for `ha_suspend`).
-public protocol LocalAddressSource: Sendable {
-    func current() -> Set<IPAddress>
-}
 
 /// getifaddrs(3).
 public struct SystemLocalAddresses: LocalAddressSource {
@@ -55,7 +51,9 @@ public actor HealthCheckService {
     private let target: any HealthCheckIPVSTarget
     private let probe: any HealthProbe
     private var notifier: any HealthCheckNotifier
-    private let clock: any LVSClock
+    private let clock: any LVSSleepingClock
+    /// Where the probes' tasks start (nil: the shared pool; tests: their `VirtualTime`'s).
+    private let executor: (any TaskExecutor)?
     private let log: @Sendable (String) -> Void
     private let addressSource: (any LocalAddressSource)?
     private let hostName: String
@@ -66,6 +64,8 @@ public actor HealthCheckService {
 
     /// How often the loop looks at the clock (checks are due at most this late).
     public static let tick: Duration = .milliseconds(20)
+    /// How often `ha_suspend` re-reads the local addresses.
+    public static let addressPollInterval: Duration = .seconds(1)
 
     /// - Parameters:
     ///   - notifier: nil builds a `SystemNotifier` from `global_defs`.
@@ -73,9 +73,9 @@ public actor HealthCheckService {
     public init(
         configuration: KeepalivedConfiguration, target: any HealthCheckIPVSTarget,
         probe: any HealthProbe = LinuxHealthProbe(), notifier: (any HealthCheckNotifier)? = nil,
-        clock: any LVSClock = MonotonicClock(), hostName: String = HealthCheckService.hostName(),
+        clock: any LVSSleepingClock = MonotonicClock(), hostName: String = HealthCheckService.hostName(),
         random: any HealthCheckRandom = SystemHealthCheckRandom(),
-        addressSource: (any LocalAddressSource)? = SystemLocalAddresses(),
+        addressSource: (any LocalAddressSource)? = SystemLocalAddresses(), executor: (any TaskExecutor)? = nil,
         log: @escaping @Sendable (String) -> Void
     ) {
         let addresses = addressSource?.current() ?? []
@@ -86,6 +86,7 @@ public actor HealthCheckService {
         self.probe = probe
         self.notifier = notifier ?? SystemNotifier(globalDefs: configuration.globalDefs, hostName: hostName, log: log)
         self.clock = clock
+        self.executor = executor
         self.hostName = hostName
         self.addressSource = addressSource
         self.log = log
@@ -97,8 +98,9 @@ public actor HealthCheckService {
     public init(
         startedEngine: HealthCheckEngine, pendingActions: [HealthCheckAction], target: any HealthCheckIPVSTarget,
         probe: any HealthProbe = LinuxHealthProbe(), notifier: (any HealthCheckNotifier)? = nil,
-        clock: any LVSClock = MonotonicClock(), hostName: String = HealthCheckService.hostName(),
-        addressSource: (any LocalAddressSource)? = SystemLocalAddresses(), log: @escaping @Sendable (String) -> Void
+        clock: any LVSSleepingClock = MonotonicClock(), hostName: String = HealthCheckService.hostName(),
+        addressSource: (any LocalAddressSource)? = SystemLocalAddresses(), executor: (any TaskExecutor)? = nil,
+        log: @escaping @Sendable (String) -> Void
     ) {
         engine = startedEngine
         self.pendingActions = pendingActions
@@ -108,6 +110,7 @@ public actor HealthCheckService {
         self.notifier =
             notifier ?? SystemNotifier(globalDefs: startedEngine.configuration.globalDefs, hostName: hostName, log: log)
         self.clock = clock
+        self.executor = executor
         self.hostName = hostName
         self.addressSource = addressSource
         self.log = log
@@ -131,13 +134,13 @@ public actor HealthCheckService {
         } else {
             perform(engine.start(now: clock.now()))
         }
-        var lastAddressPoll = ContinuousClock.now
+        var lastAddressPoll = clock.now()
         while !Task.isCancelled {
             perform(engine.advance(to: clock.now()))
-            if let source = addressSource, ContinuousClock.now - lastAddressPoll >= .seconds(1),
+            if let source = addressSource, clock.now() - lastAddressPoll >= Self.addressPollInterval,
                 engine.configuration.virtualServers.contains(where: \.haSuspend)
             {
-                lastAddressPoll = ContinuousClock.now
+                lastAddressPoll = clock.now()
                 let now = source.current()
                 for a in now.subtracting(knownAddresses) {
                     perform(engine.handle(.localAddress(a, present: true), now: clock.now()))
@@ -152,7 +155,7 @@ public actor HealthCheckService {
                 let left = d - clock.now()
                 if left < wait { wait = max(left, .milliseconds(1)) }
             }
-            try? await Task.sleep(for: wait)
+            try? await clock.sleep(for: wait)
         }
         perform(engine.stop(now: clock.now()))
         running = false
@@ -197,7 +200,7 @@ public actor HealthCheckService {
                 flushBatch()
                 probesInFlight += 1
                 let probe = self.probe
-                Task { [weak self] in
+                Task(executorPreference: executor) { [weak self] in
                     let outcome = await probe.run(request)
                     await self?.finished(id, outcome)
                 }

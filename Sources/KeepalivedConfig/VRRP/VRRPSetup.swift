@@ -1,5 +1,4 @@
 // keepalived.conf's VRRP blocks as LVSVRRP configurations, with keepalived's defaults and rules.
-import KeepalivedConfig
 import LVSCore
 import LVSVRRP
 

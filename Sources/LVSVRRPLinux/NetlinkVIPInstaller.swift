@@ -2,9 +2,10 @@
 import Glibc
 import LVSCore
 import LVSPlatform
+import LVSVRRP
 
 /// Adds and removes VIPs over an rtnetlink socket of the namespace it was created in.
-public final class NetlinkAddressManager: AddressManager, @unchecked Sendable {
+public final class NetlinkVIPInstaller: VIPInstaller, @unchecked Sendable {
     let netlink: RTNetlinkSocket
 
     /// Opens the netlink socket in the calling thread's network namespace.

@@ -40,7 +40,7 @@ public protocol VRRPTransport: AnyObject, Sendable {
 }
 
 /// Adds and removes addresses on interfaces (rtnetlink RTM_NEWADDR / RTM_DELADDR).
-public protocol AddressManager: Sendable {
+public protocol VIPInstaller: Sendable {
     /// Adds an address; an address already present is not an error.
     func add(_ address: VirtualIPAddress, interface: String) throws(VRRPError)
     /// Removes an address; an address already absent is not an error.
@@ -92,17 +92,18 @@ public protocol ScriptRunner: Sendable {
 /// Everything the VRRP driver touches outside itself.
 public struct VRRPAdapters: Sendable {
     public var openTransport: @Sendable (VRRPTransportKey) throws(VRRPError) -> any VRRPTransport
-    public var addresses: any AddressManager
+    public var addresses: any VIPInstaller
     public var garp: any GARPSender
     public var interfaces: any InterfaceMonitor
     public var scripts: any ScriptRunner
-    public var clock: any LVSClock
+    /// What the driver reads the time from and sleeps on (timers, script intervals).
+    public var clock: any LVSSleepingClock
     public var log: @Sendable (String) -> Void
 
     public init(
         openTransport: @escaping @Sendable (VRRPTransportKey) throws(VRRPError) -> any VRRPTransport,
-        addresses: any AddressManager, garp: any GARPSender, interfaces: any InterfaceMonitor,
-        scripts: any ScriptRunner, clock: any LVSClock, log: @escaping @Sendable (String) -> Void
+        addresses: any VIPInstaller, garp: any GARPSender, interfaces: any InterfaceMonitor,
+        scripts: any ScriptRunner, clock: any LVSSleepingClock, log: @escaping @Sendable (String) -> Void
     ) {
         self.openTransport = openTransport
         self.addresses = addresses

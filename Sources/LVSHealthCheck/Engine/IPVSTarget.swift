@@ -1,6 +1,6 @@
 // Applying the engine's IPVS commands to an IPVS table, with keepalived's tolerance of errors.
-import Foundation
 import LVSCore
+import Synchronization
 
 /// Something that holds an IPVS table the engine's commands can be applied to (the daemon's
 /// director, or a bare `IPVS` in tests).
@@ -41,15 +41,13 @@ extension IPVS {
 /// An `IPVS` table guarded by a lock (tests and simple embeddings).
 public final class LockedIPVSTarget: HealthCheckIPVSTarget, @unchecked Sendable {
     private let ipvs: IPVS
-    private let lock = NSLock()
+    private let lock = Mutex(())
 
     public init(_ ipvs: IPVS) { self.ipvs = ipvs }
 
     /// Runs `body` with the table locked.
     public func withTable<R>(_ body: (IPVS) throws -> R) rethrows -> R {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(ipvs)
+        try lock.withLock { _ in try body(ipvs) }
     }
 
     public func apply(_ commands: [IPVSCommand]) -> [String] {

@@ -4,6 +4,7 @@ import Glibc
 import LVSCore
 import LVSPacket
 import LVSPlatform
+import LVSVRRP
 import Synchronization
 
 /// Sends LVSPacket's `NeighborFrames` (gratuitous ARP, unsolicited NA from the interface's

@@ -1,5 +1,6 @@
 // Child processes for MISC_CHECK and notify scripts: fork/exec as a user, wait with a timeout, kill.
 import Glibc
+import LVSHealthCheck
 import LVSPlatform
 
 /// How a child process ended.

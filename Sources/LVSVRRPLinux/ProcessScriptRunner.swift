@@ -1,6 +1,7 @@
 // Runs vrrp_script checks and notify scripts as child processes, with a timeout and a user.
 import Glibc
 import LVSPlatform
+import LVSVRRP
 
 /// Forks and executes scripts (fork, setgid/setuid to `user`, execve in C: only async-signal-safe
 /// calls in the child), polls for their exit, and kills the whole process group on timeout.

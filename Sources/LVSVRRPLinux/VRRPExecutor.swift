@@ -1,5 +1,6 @@
 // The thread VRRP's driver runs on in lvsd, so its timers never wait behind other work.
 import LVSPlatform
+import LVSVRRP
 
 /// Where lvsd runs VRRP: a `ThreadExecutor` of its own instead of Swift's shared cooperative
 /// pool, which has one thread per core. Work that blocks a pool thread elsewhere in the process

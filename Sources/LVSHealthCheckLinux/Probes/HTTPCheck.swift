@@ -4,6 +4,7 @@ import Foundation
 import Glibc
 import KeepalivedConfig
 import LVSCore
+import LVSHealthCheck
 
 /// HTTP_GET and SSL_GET for one URL, as keepalived's check_http.c: sends
 /// `GET path HTTP/1.x` with `User-Agent: KeepAliveClient`, `Connection: close` for `1.0C` and

@@ -1,18 +1,9 @@
 // Notification seams: notify scripts, lvs_notify_fifo lines and SMTP alerts, never blocking checks.
 import Glibc
 import KeepalivedConfig
+import LVSHealthCheck
 import LVSPlatform
 import Synchronization
-
-/// Carries out the engine's notifications. Every call returns at once.
-public protocol HealthCheckNotifier: Sendable {
-    /// Starts a notify script (not waited for).
-    func runScript(_ script: NotifyScript)
-    /// Writes a line to `lvs_notify_fifo`.
-    func writeFIFO(_ line: String)
-    /// Sends an e-mail alert in the background.
-    func sendMail(_ mail: AlertMail)
-}
 
 /// The real notifier: child processes, a FIFO opened read-write (so writes never block for
 /// want of a reader), and SMTP exchanges on threads of their own.

@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 import KeepalivedConfig
 import LVSCore
+import LVSHealthCheck
 
 /// Where alerts go: `smtp_server`, `smtp_helo_name`, `smtp_connect_timeout`,
 /// `notification_email_from` and `notification_email`.

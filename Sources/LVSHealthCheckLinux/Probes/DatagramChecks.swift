@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 import KeepalivedConfig
 import LVSCore
+import LVSHealthCheck
 
 /// DNS_CHECK (check_dns.c): a UDP query of `type` for `name` with recursion desired; a reply
 /// with the same id, the QR bit and RCODE 0 is success.

@@ -2,14 +2,8 @@
 import Glibc
 import KeepalivedConfig
 import LVSCore
+import LVSHealthCheck
 import LVSPlatform
-
-/// Runs one check. Implementations must not block the caller's task for long: the real one
-/// does its socket and process work on a thread of its own.
-public protocol HealthProbe: Sendable {
-    /// Runs the check described by `request` and reports what it found.
-    func run(_ request: ProbeRequest) async -> ProbeOutcome
-}
 
 /// The real probes: TCP connect, HTTP/HTTPS GET, scripts, DNS, SMTP, UDP and ICMP echo.
 public struct LinuxHealthProbe: HealthProbe {

@@ -1,6 +1,7 @@
 // The real adapters: raw sockets, rtnetlink, AF_PACKET and child processes, on the monotonic clock.
 import LVSCore
 import LVSPlatform
+import LVSVRRP
 import Synchronization
 
 /// Builds `VRRPAdapters` on Linux.
@@ -20,7 +21,7 @@ public enum LinuxVRRPAdapters {
         for c in instances { try pool.preopen(c) }
         return VRRPAdapters(
             openTransport: { k throws(VRRPError) in try pool.take(k) },
-            addresses: try NetlinkAddressManager(), garp: try LinuxGARPSender(),
+            addresses: try NetlinkVIPInstaller(), garp: try LinuxGARPSender(),
             interfaces: try NetlinkInterfaceMonitor(), scripts: scripts, clock: MonotonicClock(), log: log)
     }
 }

@@ -3,6 +3,7 @@ import CLVSLinux
 import Glibc
 import LVSCore
 import LVSPlatform
+import LVSVRRP
 import Synchronization
 
 /// A raw IP protocol 112 socket on one interface.
