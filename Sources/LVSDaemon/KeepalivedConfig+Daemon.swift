@@ -19,7 +19,7 @@ import Synchronization
 /// Loading happens before lvsd forks, so nothing here starts a thread or a process until the
 /// service runs; the actions of start-up other than IPVS changes (quorum scripts, alerts) wait
 /// for it.
-public final class KeepalivedDaemonSupport: DaemonConfigurationSupport, ReloadHandler, @unchecked Sendable {
+public final class KeepalivedDaemonSupport: DaemonConfigurationLoader, ReloadHandler, @unchecked Sendable {
     private let environment: [String: String]
     private let lock = Mutex(())
     private var file: String?
@@ -54,11 +54,7 @@ public final class KeepalivedDaemonSupport: DaemonConfigurationSupport, ReloadHa
     }
 
     /// Brace problems: the file does not parse as a whole.
-    static func isStructural(_ d: Diagnostic) -> Bool {
-        d.severity >= .error
-            && (d.message.contains("block is not closed") || d.message.contains("extra '}'")
-                || d.message.contains("missing '{'") || d.message.contains("unexpected '{'"))
-    }
+    static func isStructural(_ d: Diagnostic) -> Bool { d.severity >= .error && d.code == .blockStructure }
 
     /// `-f` at start: the configuration's services and initial real servers go into the
     /// director's table before lvsd forks (keepalived `init_services`).

@@ -6,11 +6,30 @@ import LVSPacket
 import LVSPlatform
 import Synchronization
 
-/// Why the data plane could not start.
-public struct DataPlaneError: Error, CustomStringConvertible, Sendable {
+/// Why the data plane could not start. `code` says what kind; `message` is the line lvsd logs.
+public struct DataPlaneError: Error, Hashable, CustomStringConvertible, Sendable {
+    /// The kinds of failure.
+    public enum Code: String, Hashable, Sendable {
+        /// The AF_PACKET socket or its ring could not be set up.
+        case packetRing
+        /// The rtnetlink socket could not be opened.
+        case netlink
+        /// An `--interface` names no interface of the namespace.
+        case noSuchInterface
+        /// The worker's wake descriptor could not be made.
+        case wakeDescriptor
+        /// The worker thread could not be started.
+        case thread
+    }
+
+    public var code: Code
     public var message: String
     public var description: String { message }
-    public init(_ message: String) { self.message = message }
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
 }
 
 /// The director's packet path on Linux: one worker thread reading an AF_PACKET ring.
@@ -46,7 +65,7 @@ public final class DataPlane: @unchecked Sendable {
     /// Set once the guard can be reconciled (before the first reconcile in `start`).
     private let accepting = Atomic<Bool>(false)
     private let published = Mutex(DataPlaneStatistics())
-    private let shared = Mutex(Shared())
+    private let mailbox = Mutex(WorkerMailbox())
     private let guardLock = Mutex<String?>(nil)
     private var thread: PlatformThread?
     private var statisticsThread: PlatformThread?
@@ -62,7 +81,10 @@ public final class DataPlane: @unchecked Sendable {
     private var savedAcceptLocal: String?
     static let acceptLocalPath = "/proc/sys/net/ipv4/conf/lo/accept_local"
 
-    struct Shared {
+    /// What the control threads and the worker hand each other (under `mailbox`): the worker
+    /// publishes what it attached to and the local addresses; the control side posts destinations
+    /// to resolve, the guarded sources and the passive VIPs.
+    struct WorkerMailbox {
         var attachedInterfaces: [String] = []
         var localAddresses: Set<IPAddress> = []
         var pendingDestinations: [IPAddress] = []
@@ -98,13 +120,13 @@ public final class DataPlane: @unchecked Sendable {
         do {
             port = try AFPacketPort(configuration: configuration.port)
         } catch {
-            throw DataPlaneError("cannot open the packet ring: \(error)")
+            throw DataPlaneError(.packetRing, "cannot open the packet ring: \(error)")
         }
         let monitor: NetlinkMonitor
         do {
             monitor = try NetlinkMonitor()
         } catch {
-            throw DataPlaneError("cannot open rtnetlink: \(errorText(error.errno))")
+            throw DataPlaneError(.netlink, "cannot open rtnetlink: \(errorText(error.errno))")
         }
         let worker = DataPlaneWorker(port: port, owner: owner)
         worker.interfaceNames = configuration.interfaces
@@ -112,7 +134,7 @@ public final class DataPlane: @unchecked Sendable {
         if let names = configuration.interfaces {
             let known = Set(worker.tables.links.values.map(\.name))
             for n in names where !known.contains(n) {
-                throw DataPlaneError("--interface \(n): no such interface")
+                throw DataPlaneError(.noSuchInterface, "--interface \(n): no such interface")
             }
         }
         worker.resolveNeighbor = { [monitor] key in monitor.resolve(key) }
@@ -120,7 +142,7 @@ public final class DataPlane: @unchecked Sendable {
         do {
             wake = try WakeDescriptor()
         } catch {
-            throw DataPlaneError("eventfd: \(errorText(error.errno))")
+            throw DataPlaneError(.wakeDescriptor, "eventfd: \(errorText(error.errno))")
         }
         // From here on a change of the service table is applied (servicesChanged); the first
         // reconcile below covers every change made before.
@@ -140,7 +162,7 @@ public final class DataPlane: @unchecked Sendable {
         running.store(true, ordering: .releasing)
         guard let t = PlatformThread.start(name: "lvsd-dp0", { [self] in run(worker, port, monitor) }) else {
             running.store(false, ordering: .releasing)
-            throw DataPlaneError("cannot start the worker thread")
+            throw DataPlaneError(.thread, "cannot start the worker thread")
         }
         // The statistics file is formatted and written on a thread of its own: the worker only
         // copies counters (no allocation on the packet thread).
@@ -152,7 +174,7 @@ public final class DataPlane: @unchecked Sendable {
             }
         }
         thread = t
-        let attached = shared.withLock { $0.attachedInterfaces }
+        let attached = mailbox.withLock { $0.attachedInterfaces }
         log("data plane attached to \(attached.joined(separator: ", "))")
     }
 
@@ -182,10 +204,10 @@ public final class DataPlane: @unchecked Sendable {
     public var statistics: DataPlaneStatistics { published.withLock { $0.copied() } }
 
     /// True if `a` is an address of this host (for IPVS's "Local" forwarding).
-    public func isLocalAddress(_ a: IPAddress) -> Bool { shared.withLock { $0.localAddresses.contains(a) } }
+    public func isLocalAddress(_ a: IPAddress) -> Bool { mailbox.withLock { $0.localAddresses.contains(a) } }
 
     /// The interfaces the data plane handles now.
-    public var attachedInterfaces: [String] { shared.withLock { $0.attachedInterfaces } }
+    public var attachedInterfaces: [String] { mailbox.withLock { $0.attachedInterfaces } }
 
     /// Call after the service table changed (without the director's lock held): updates the
     /// guard and starts resolving the new real servers' next hops.
@@ -194,7 +216,7 @@ public final class DataPlane: @unchecked Sendable {
         let services = configuration.installGuard ? reconcileGuard() : listServices()
         var destinations = Set<IPAddress>()
         for s in services { for r in s.realServers { destinations.insert(r.spec.endpoint.address) } }
-        shared.withLock { $0.pendingDestinations = Array(destinations) }
+        mailbox.withLock { $0.pendingDestinations = Array(destinations) }
         wakeWorker()
     }
 
@@ -205,11 +227,11 @@ public final class DataPlane: @unchecked Sendable {
         // cannot apply a script older than the last one.
         guardLock.withLock { last in
             let services = listServices()
-            let (interfaces, passive) = shared.withLock { ($0.attachedInterfaces, $0.passiveForGuard) }
+            let (interfaces, passive) = mailbox.withLock { ($0.attachedInterfaces, $0.passiveForGuard) }
             let rules = NFTablesGuard.rules(for: services, passive: passive)
             warnIfStrictReversePathFilter(services)
             let sources = Set(rules.compactMap(\.sourceKey))
-            shared.withLock {
+            mailbox.withLock {
                 if $0.guardedSources != sources {
                     $0.guardedSources = sources
                     $0.guardedGeneration &+= 1
@@ -234,14 +256,14 @@ public final class DataPlane: @unchecked Sendable {
     /// the new set, the guard still drops for every VIP not in both): for a moment a changing
     /// VIP's packets are dropped, but no packet is handled by both lvsd and the kernel.
     public func setPassiveAddresses(_ addresses: Set<IPAddress>) {
-        let (old, live) = shared.withLock { s -> (Set<IPAddress>, Bool) in
+        let (old, live) = mailbox.withLock { s -> (Set<IPAddress>, Bool) in
             defer { s.passive = addresses }
             return (s.passive, accepting.load(ordering: .acquiring))
         }
         guard old != addresses else { return }
         guard live else {
             // Not running: in force from the start.
-            shared.withLock {
+            mailbox.withLock {
                 $0.passiveForWorker = addresses
                 $0.passiveForGuard = addresses
                 $0.passiveGeneration &+= 1
@@ -249,7 +271,7 @@ public final class DataPlane: @unchecked Sendable {
             return
         }
         for (worker, guardSet) in [(old.union(addresses), old.intersection(addresses)), (addresses, addresses)] {
-            let target = shared.withLock { s -> UInt64 in
+            let target = mailbox.withLock { s -> UInt64 in
                 s.passiveForWorker = worker
                 s.passiveForGuard = guardSet
                 s.passiveGeneration &+= 1
@@ -259,7 +281,7 @@ public final class DataPlane: @unchecked Sendable {
             // The worker picks the set up within one batch and signals `passiveApplied`; waited
             // for at most 200 ms.
             let deadline = MonotonicClock.nanoseconds() &+ 200_000_000
-            while !shared.withLock({ $0.passiveApplied == target }) && running.load(ordering: .acquiring) {
+            while !mailbox.withLock({ $0.passiveApplied == target }) && running.load(ordering: .acquiring) {
                 let now = MonotonicClock.nanoseconds()
                 guard now < deadline, let applied = passiveApplied else { break }
                 let ms = Int32(clamping: (deadline - now + 999_999) / 1_000_000)
@@ -275,11 +297,11 @@ public final class DataPlane: @unchecked Sendable {
     /// client's packet handed to it on `lo` for a local real server: said once.
     private func warnIfStrictReversePathFilter(_ services: [VirtualServiceEntry]) {
         let local = services.contains { s in s.realServers.contains { isLocalAddress($0.spec.endpoint.address) } }
-        guard local, !shared.withLock({ $0.rpFilterWarned }) else { return }
+        guard local, !mailbox.withLock({ $0.rpFilterWarned }) else { return }
         let all = Sysctl.read("/proc/sys/net/ipv4/conf/all/rp_filter") ?? "0"
         let lo = Sysctl.read("/proc/sys/net/ipv4/conf/lo/rp_filter") ?? "0"
         guard all == "1" || lo == "1" else { return }
-        shared.withLock { $0.rpFilterWarned = true }
+        mailbox.withLock { $0.rpFilterWarned = true }
         log(
             "net.ipv4.conf.all/lo.rp_filter is 1 (strict): a real server on this director's own address will not "
                 + "receive its packets; set it to 0 or 2")
@@ -288,7 +310,7 @@ public final class DataPlane: @unchecked Sendable {
     private func publishTables(_ worker: DataPlaneWorker) {
         let names = worker.attachedInterfaceNames
         let local = worker.tables.localAddresses
-        shared.withLock {
+        mailbox.withLock {
             $0.attachedInterfaces = names
             $0.localAddresses = local
         }
@@ -306,13 +328,13 @@ public final class DataPlane: @unchecked Sendable {
             }
             if worker.tables.layoutGeneration != generation {
                 generation = worker.tables.layoutGeneration
-                let before = shared.withLock { $0.attachedInterfaces }
+                let before = mailbox.withLock { $0.attachedInterfaces }
                 publishTables(worker)
-                if configuration.installGuard && before != shared.withLock({ $0.attachedInterfaces }) {
+                if configuration.installGuard && before != mailbox.withLock({ $0.attachedInterfaces }) {
                     reconcileGuard()
                 }
             }
-            let (pending, guarded, passive) = shared.withLock {
+            let (pending, guarded, passive) = mailbox.withLock {
                 s -> ([IPAddress], Set<GuardedSource>?, Set<IPAddress>?) in
                 defer { s.pendingDestinations = [] }
                 let g = s.guardedGeneration != guardedGeneration ? s.guardedSources : nil
