@@ -86,8 +86,9 @@ public final class VRRPDaemon: @unchecked Sendable {
 
     private let hostName: String
     private let makeAdapters: AdapterFactory
-    /// Where the VRRP service runs (lvsd: `VRRPExecutor.shared`, a thread of its own).
-    private let executor: ThreadExecutor
+    /// Where the VRRP service runs (nil: `VRRPExecutor.shared`, a thread of its own, started on
+    /// first use — after lvsd forked: a thread started before `fork` does not exist in the child).
+    private let executor: ThreadExecutor?
     private let lock = Mutex(())
     private var setup: VRRPSetup?
     private var sendAlert: AlertSender?
@@ -101,7 +102,7 @@ public final class VRRPDaemon: @unchecked Sendable {
 
     /// `hostName` is the default router_id; `makeAdapters` defaults to the Linux adapters in
     /// lvsd's own network namespace; `executor` is where the VRRP service runs.
-    public init(hostName: String, makeAdapters: AdapterFactory? = nil, executor: ThreadExecutor = VRRPExecutor.shared) {
+    public init(hostName: String, makeAdapters: AdapterFactory? = nil, executor: ThreadExecutor? = nil) {
         self.hostName = hostName
         self.executor = executor
         self.makeAdapters =
@@ -209,7 +210,8 @@ public final class VRRPDaemon: @unchecked Sendable {
         }
         let svc = VRRPService(
             instances: s.instances, scripts: s.scripts, syncGroups: s.syncGroups, adapters: adapters,
-            onTransition: { [weak self] t in self?.transitioned(t, logger: logger) }, executor: executor)
+            onTransition: { [weak self] t in self?.transitioned(t, logger: logger) },
+            executor: executor ?? VRRPExecutor.shared)
         lock.withLock { _ in service = svc }
         do {
             try await svc.run()
