@@ -34,14 +34,7 @@ public final class LinuxGARPSender: GARPSender, @unchecked Sendable {
 
     /// Re-reads interfaces and their link-local addresses.
     public func refresh() throws(VRRPError) {
-        let l: [RTNetlinkLink]
-        let a: [RTNetlinkAddress]
-        do {
-            l = try netlink.links()
-            a = try netlink.addresses()
-        } catch {
-            throw VRRPError(error)
-        }
+        let (l, a) = try Self.interfaces(netlink)
         var fw: [String: Bool] = [:]
         for link in l {
             guard let name = link.name else { continue }
@@ -55,6 +48,11 @@ public final class LinuxGARPSender: GARPSender, @unchecked Sendable {
             }
         }
         interfaces.withLock { $0 = next }
+    }
+
+    /// Every interface and address of the socket's namespace.
+    static func interfaces(_ netlink: RTNetlinkSocket) throws(VRRPError) -> ([RTNetlinkLink], [RTNetlinkAddress]) {
+        do { return (try netlink.links(), try netlink.addresses()) } catch { throw VRRPError(error) }
     }
 
     public func announce(_ address: VirtualIPAddress, interface: String, count: Int) throws(VRRPError) {
@@ -136,14 +134,7 @@ public final class NetlinkInterfaceMonitor: InterfaceMonitor, @unchecked Sendabl
 
     /// Re-reads links and addresses.
     public func refresh() throws(VRRPError) {
-        let l: [RTNetlinkLink]
-        let a: [RTNetlinkAddress]
-        do {
-            l = try query.links()
-            a = try query.addresses()
-        } catch {
-            throw VRRPError(error)
-        }
+        let (l, a) = try LinuxGARPSender.interfaces(query)
         interfaces.withLock { i in
             for x in l {
                 guard let name = x.name else { continue }

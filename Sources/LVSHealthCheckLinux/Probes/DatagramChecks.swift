@@ -29,12 +29,8 @@ enum DNSCheck {
     static func run(_ r: ProbeRequest) -> ProbeOutcome {
         guard case .dns(let d) = r.checker.kind else { return .failed("not DNS_CHECK") }
         do {
-            let s = try ProbeSocket(family: r.destination.address.family, type: Int32(SOCK_DGRAM.rawValue), protocol: 0)
-            try s.configure(
-                source: r.source, interface: r.checker.connection.bindInterface, mark: r.checker.connection.firewallMark
-            )
             let deadline = ProbeDeadline(after: r.timeout)
-            try s.connect(to: r.destination, deadline: deadline)
+            let s = try ProbeSocket.connected(for: r, type: Int32(SOCK_DGRAM.rawValue), deadline: deadline)
             let id = UInt16.random(in: 0...UInt16.max)
             try s.sendAll(query(id: id, name: d.name, type: d.type), deadline: deadline)
             while true {
@@ -58,12 +54,8 @@ enum UDPCheck {
     static func run(_ r: ProbeRequest) -> ProbeOutcome {
         guard case .udp(let u) = r.checker.kind else { return .failed("not UDP_CHECK") }
         do {
-            let s = try ProbeSocket(family: r.destination.address.family, type: Int32(SOCK_DGRAM.rawValue), protocol: 0)
-            try s.configure(
-                source: r.source, interface: r.checker.connection.bindInterface, mark: r.checker.connection.firewallMark
-            )
             let deadline = ProbeDeadline(after: r.timeout)
-            try s.connect(to: r.destination, deadline: deadline)
+            let s = try ProbeSocket.connected(for: r, type: Int32(SOCK_DGRAM.rawValue), deadline: deadline)
             let payload = u.payload ?? (0..<16).map { _ in UInt8.random(in: 0...255) }
             try s.sendAll(payload, deadline: deadline)
             let reply: [UInt8]
@@ -188,12 +180,8 @@ enum SMTPCheck {
         guard case .smtp(let cfg) = r.checker.kind else { return .failed("not SMTP_CHECK") }
         let server = "\(r.destination)"
         do {
-            let s = try ProbeSocket(
-                family: r.destination.address.family, type: Int32(SOCK_STREAM.rawValue), protocol: 0)
-            try s.configure(
-                source: r.source, interface: r.checker.connection.bindInterface, mark: r.checker.connection.firewallMark
-            )
-            try s.connect(to: r.destination, deadline: ProbeDeadline(after: r.timeout))
+            let s = try ProbeSocket.connected(
+                for: r, type: Int32(SOCK_STREAM.rawValue), deadline: ProbeDeadline(after: r.timeout))
             var buffer: [UInt8] = []
             guard status(try s.readLine(buffer: &buffer, deadline: ProbeDeadline(after: r.timeout))) == 220 else {
                 return .failed("Bad greeting banner from server \(server)")

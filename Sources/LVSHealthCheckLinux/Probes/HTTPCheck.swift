@@ -154,12 +154,8 @@ enum HTTPCheck {
         default: return .failed("not an HTTP checker")
         }
         do {
-            let s = try ProbeSocket(
-                family: r.destination.address.family, type: Int32(SOCK_STREAM.rawValue), protocol: 0)
-            try s.configure(
-                source: r.source, interface: r.checker.connection.bindInterface, mark: r.checker.connection.firewallMark
-            )
-            try s.connect(to: r.destination, deadline: ProbeDeadline(after: r.timeout))
+            let s = try ProbeSocket.connected(
+                for: r, type: Int32(SOCK_STREAM.rawValue), deadline: ProbeDeadline(after: r.timeout))
             let text = request(
                 path: path, version: config.httpProtocol, host: r.virtualHost, destination: r.destination)
             let reply: Reply?

@@ -39,12 +39,8 @@ public struct LinuxHealthProbe: HealthProbe {
 enum TCPCheck {
     static func run(_ r: ProbeRequest) -> ProbeOutcome {
         do {
-            let s = try ProbeSocket(
-                family: r.destination.address.family, type: Int32(SOCK_STREAM.rawValue), protocol: 0)
-            try s.configure(
-                source: r.source, interface: r.checker.connection.bindInterface, mark: r.checker.connection.firewallMark
-            )
-            try s.connect(to: r.destination, deadline: ProbeDeadline(after: r.timeout))
+            _ = try ProbeSocket.connected(
+                for: r, type: Int32(SOCK_STREAM.rawValue), deadline: ProbeDeadline(after: r.timeout))
             return .passed
         } catch {
             return .failed(error.message, timedOut: error.timedOut)

@@ -2,6 +2,7 @@
 import Foundation
 import Glibc
 import LVSCore
+import LVSHealthCheck
 
 /// Why a probe's socket operation failed.
 struct ProbeSocketError: Error {
@@ -181,4 +182,18 @@ final class ProbeSocket {
 /// The text of a NUL-terminated C buffer.
 func stringFromCBuffer(_ buf: [CChar]) -> String {
     String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
+extension ProbeSocket {
+    /// A socket of `type` for the request's destination, bound as the checker says (`bindto`,
+    /// `bind_port`, `bind_if`, `fwmark`) and connected within `deadline`.
+    static func connected(for r: ProbeRequest, type: Int32, deadline: ProbeDeadline) throws(ProbeSocketError)
+        -> ProbeSocket
+    {
+        let s = try ProbeSocket(family: r.destination.address.family, type: type, protocol: 0)
+        try s.configure(
+            source: r.source, interface: r.checker.connection.bindInterface, mark: r.checker.connection.firewallMark)
+        try s.connect(to: r.destination, deadline: deadline)
+        return s
+    }
 }
