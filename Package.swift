@@ -37,6 +37,8 @@ let package = Package(
         // SSL_GET: a small OpenSSL client shim (libssl-dev).
         .target(name: "CLVSTLS", linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
         .target(name: "LVSVRRP", dependencies: ["LVSCore", "CLVSLinux", "LVSProcess"]),
+        // Connection sync: the kernel's wire format and the master/backup engines (pure).
+        .target(name: "LVSSync", dependencies: ["LVSCore"]),
         // Scripts as child processes (checkers' and VRRP's), shared.
         .target(name: "LVSProcess", dependencies: ["CLVSLinux"]),
 
@@ -53,7 +55,7 @@ let package = Package(
             name: "LVSDaemon",
             dependencies: [
                 "LVSCore", "LVSPacket", "LVSControl", "LVSDataPlane", "KeepalivedConfig",
-                "LVSHealthCheck", "LVSVRRP", "CLVSLinux",
+                "LVSHealthCheck", "LVSVRRP", "LVSSync", "CLVSLinux",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -102,6 +104,7 @@ let package = Package(
         .testTarget(name: "KeepalivedConfigTests", dependencies: ["KeepalivedConfig", "LVSTestSupport"]),
         .testTarget(name: "LVSHealthCheckTests", dependencies: ["LVSHealthCheck", "LVSTestSupport"]),
         .testTarget(name: "LVSVRRPTests", dependencies: ["LVSVRRP", "LVSTestSupport"]),
+        .testTarget(name: "LVSSyncTests", dependencies: ["LVSSync", "LVSCore", "LVSTestSupport"]),
         .testTarget(name: "LVSDaemonTests", dependencies: ["LVSDaemon", "LVSTestSupport"]),
         .testTarget(name: "LVSDataPlaneTests", dependencies: ["LVSDataPlane", "LVSTestSupport"]),
         .testTarget(name: "LabTests", dependencies: ["LVSTestSupport", "LVSCore"]),
