@@ -89,6 +89,9 @@ let package = Package(
             name: "health-check-bench", dependencies: ["LVSHealthCheck", "KeepalivedConfig", "LVSCore"],
             path: "bench/HealthCheckBench"),
         .executableTarget(
+            name: "sync-bench", dependencies: ["LVSCore", "LVSSync", "LVSTestSupport", "CLVSLinux"],
+            path: "bench/SyncBench", swiftSettings: hotPathSettings),
+        .executableTarget(
             name: "control-bench", dependencies: ["LVSCore", "LVSControl", "IPVSAdmKit", "CLVSLinux"],
             path: "bench/ControlBench"
         ),
