@@ -171,13 +171,10 @@ public final class KeepalivedSyncDaemon: @unchecked Sendable {
             return role
         }
         guard running else { return }
-        if want != previous {
-            stop(want == .master ? .backup : .master)
-            start(want, p)
-        } else if want == .backup && t.to == .backup {
-            // Back from FAULT: the backup daemon heard nothing meanwhile.
-            runner.requestBulkResync()
-        }
+        if want != previous { stop(want == .master ? .backup : .master) }
+        // Started now, or already running (then, back from FAULT, it heard nothing meanwhile:
+        // it asks for the table again).
+        if !start(want, p) && want == .backup && t.to == .backup { runner.requestBulkResync() }
         if t.to == .backup && p.bulkWait > 0 {
             vrrp?.holdPreemption(instance: name, for: .seconds(Int64(p.bulkWait)))
         }
@@ -188,17 +185,21 @@ public final class KeepalivedSyncDaemon: @unchecked Sendable {
         vrrp?.holdPreemption(instance: name, for: nil)
     }
 
-    private func start(_ role: SyncDaemonSpec.Role, _ p: Plan) {
+    /// Starts the daemon unless it runs; true when it was started now.
+    @discardableResult
+    private func start(_ role: SyncDaemonSpec.Role, _ p: Plan) -> Bool {
         let (d, log) = lock.withLock { (director, logger) }
-        guard let d else { return }
+        guard let d else { return false }
         do {
-            try d.withModel { m in
-                if m.syncDaemons.contains(where: { $0.role == role }) { return }
+            return try d.withModel { m in
+                if m.syncDaemons.contains(where: { $0.role == role }) { return false }
                 try m.startSyncDaemon(p.spec(role))
+                return true
             }
         } catch {
             let message = (error as? IPVSError)?.message ?? "\(error)"
             log?.error("IPVS cmd start-daemon \(role.rawValue) error: \(message)")
+            return false
         }
     }
 

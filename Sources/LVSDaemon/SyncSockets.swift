@@ -23,12 +23,14 @@ public protocol SyncChannel: AnyObject, Sendable {
 ///
 /// ```
 ///  send:    UDP, IP_MULTICAST_IF = interface, loop off, TTL, PMTU discovery off,
-///           bound to the interface's address (IPv4), connected to group:port
+///           bound to the interface's address (IPv4), sendto group:port
 ///  receive: UDP, SO_REUSEADDR, bound to the interface (SO_BINDTODEVICE) and to group:port,
 ///           joined to the group on the interface
 /// ```
 public final class MulticastSyncChannel: SyncChannel, @unchecked Sendable {
     private let sendFD: Int32
+    private let destination: IPAddress
+    private let destinationPort: UInt16
     private let receiveFD: Int32
     private let wakeRead: Int32
     private let wakeWrite: Int32
@@ -87,7 +89,8 @@ public final class MulticastSyncChannel: SyncChannel, @unchecked Sendable {
             else { throw fail("IPv6 multicast options") }
         }
         _ = clvs_dp_force_sndbuf(s, 4 << 20)
-        guard Self.connect(s, group, port) else { throw fail("connect to \(group):\(port)") }
+        // Not connected (the kernel connects): a daemon started while its link is down (a VRRP
+        // instance in FAULT) must still run, and send once the link is back.
 
         // Receiving socket.
         let r = socket(domain, type, Int32(IPPROTO_UDP))
@@ -119,6 +122,8 @@ public final class MulticastSyncChannel: SyncChannel, @unchecked Sendable {
         }
         sendFD = s
         receiveFD = r
+        destination = group
+        destinationPort = port
         wakeRead = pair[0]
         wakeWrite = pair[1]
     }
@@ -127,7 +132,11 @@ public final class MulticastSyncChannel: SyncChannel, @unchecked Sendable {
 
     public func send(_ datagram: [UInt8]) -> Bool {
         for _ in 0..<3 {
-            let n = datagram.withUnsafeBytes { Glibc.send(sendFD, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            let n = datagram.withUnsafeBytes { d in
+                Self.withSockaddr(destination, destinationPort) { sa, len in
+                    sendto(sendFD, d.baseAddress, d.count, Int32(MSG_DONTWAIT), sa, len)
+                }
+            }
             if n == datagram.count { return true }
             if n < 0 && (errno == EAGAIN || errno == ENOBUFS) {
                 // The send buffer is full (a bulk answer): wait for room, briefly.
@@ -229,10 +238,6 @@ public final class MulticastSyncChannel: SyncChannel, @unchecked Sendable {
                 }
             }
         }
-    }
-
-    static func connect(_ fd: Int32, _ a: IPAddress, _ port: UInt16) -> Bool {
-        withSockaddr(a, port) { Glibc.connect(fd, $0, $1) == 0 }
     }
 
     static func bind(_ fd: Int32, _ a: IPAddress, _ port: UInt16) -> Bool {
