@@ -249,7 +249,7 @@ final class SyncDaemonThread: @unchecked Sendable {
         var sentSincePause = 0
         while !cursor.isFinished && !isStopped {
             chunk.removeAll(keepingCapacity: true)
-            owner.withIPVS { $0.syncTableSnapshot(from: &cursor, limit: 2048, into: &chunk) }
+            owner.withIPVS { $0.syncTableSnapshot(from: &cursor, limit: 512, into: &chunk) }
             total += chunk.count
             let messages = engine.enqueue(chunk, version: version, now: clock.now())
             for m in messages {

@@ -40,7 +40,8 @@ public struct SyncMessageBuilder: Sendable {
     /// The entry's size in a version 1 message, without padding.
     public static func entrySize(_ c: SyncConnection) -> Int {
         var len = c.family == .inet6 ? SyncWire.entrySizeV6 : SyncWire.entrySizeV4
-        if c.hasSequence || !c.flags.intersection(.sequenceMask).isEmpty { len += SyncWire.sequenceOptionSize + 2 }
+        // The kernel writes it for IN_SEQ/OUT_SEQ connections; an entry carries it when it has it.
+        if c.hasSequence { len += SyncWire.sequenceOptionSize + 2 }
         if let pe = c.persistence, !pe.data.isEmpty {
             len += min(pe.data.count, SyncWire.engineDataLimit) + 2
             if !pe.engine.isEmpty { len += min(pe.engine.count, SyncWire.engineNameLimit) + 2 }
@@ -113,7 +114,7 @@ public struct SyncMessageBuilder: Sendable {
         bytes.putAddress(c.client, inet6: inet6)
         bytes.putAddress(c.virtual, inet6: inet6)
         bytes.putAddress(c.destination, inet6: inet6)
-        if c.hasSequence || !c.flags.intersection(.sequenceMask).isEmpty {
+        if c.hasSequence {
             bytes.put8(SyncWire.optionSequence)
             bytes.put8(UInt8(SyncWire.sequenceOptionSize))
             for s in [c.inSequence, c.outSequence] {

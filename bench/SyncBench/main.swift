@@ -133,7 +133,7 @@ var lockHolds: [UInt64] = []
 while !cursor.isFinished {
     chunk.removeAll(keepingCapacity: true)
     let h0 = ns()
-    m.ipvs.syncTableSnapshot(from: &cursor, limit: 2048, into: &chunk)
+    m.ipvs.syncTableSnapshot(from: &cursor, limit: 512, into: &chunk)
     lockHolds.append(ns() - h0)
     walked += chunk.count
     wire += engine.enqueue(chunk, version: 1, now: m.clock.now())
@@ -158,7 +158,7 @@ print("|---|---|")
 print("| entries | \(walked) walked, \(applied) applied, backup table \(b.ipvs.connectionCount) |")
 print("| messages | \(wire.count) (\(wireBytes / 1_000_000) MB) |")
 print(
-    "| master: walk + encode | \(String(format: "%.2f", masterTime)) s; lock held per 2048-entry chunk: median \(lockHolds[lockHolds.count / 2] / 1000) µs, max \(lockHolds.last! / 1000) µs |"
+    "| master: walk + encode | \(String(format: "%.2f", masterTime)) s; lock held per 512-entry chunk: median \(lockHolds[lockHolds.count / 2] / 1000) µs, max \(lockHolds.last! / 1000) µs |"
 )
 print("| backup: decode + apply | \(String(format: "%.2f", backupTime)) s |")
 let paced = Double(wire.count) / (Double(128) / 0.002)

@@ -219,11 +219,8 @@ extension IPVS {
             let kept = r.flags.contains(.synced) && r.forwardingCode != 5 && !r.flags.contains(.persistenceData)
             return kept ? r.local.w3 : 0
         }
-        let s = store.service(d)
-        guard s >= 0, Int(s) < serviceSlots.count, let svc = serviceSlots[Int(s)],
-            svc.serial == store.state(d).pointee.serviceSerial
-        else { return 0 }
-        return svc.spec.key.firewallMark
+        // The server's own copy of its service's key (no reference to the service object).
+        return store.state(d).pointee.serviceKey.firewallMark
     }
 
     /// Hands the connections queued for sending to the master daemon: `buffer` (emptied, its
