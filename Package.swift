@@ -48,6 +48,8 @@ let package = Package(
         // monotonic clock, child processes), over the C target, as NIOPosix sits over CNIOLinux.
         .target(name: "CLVSLinux"),
         .target(name: "LVSPlatform", dependencies: ["CLVSLinux", "LVSCore", "LVSPacket"]),
+        // Connection sync: the kernel's wire format and the master/backup engines (pure).
+        .target(name: "LVSSync", dependencies: ["LVSCore"]),
 
         // data plane: Linux packet I/O, nftables guard, neighbours.
         .target(
@@ -61,7 +63,7 @@ let package = Package(
             name: "LVSDaemon",
             dependencies: [
                 "LVSCore", "LVSControl", "LVSDataPlane", "KeepalivedConfig", "LVSHealthCheckLinux", "LVSVRRPLinux",
-                "LVSPlatform",
+                "LVSPlatform", "LVSSync",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -95,6 +97,9 @@ let package = Package(
             name: "health-check-bench", dependencies: ["LVSHealthCheckLinux", "KeepalivedConfig", "LVSCore"],
             path: "bench/HealthCheckBench"),
         .executableTarget(
+            name: "sync-bench", dependencies: ["LVSCore", "LVSSync", "LVSTestSupport", "CLVSLinux"],
+            path: "bench/SyncBench", swiftSettings: hotPathSettings),
+        .executableTarget(
             name: "control-bench", dependencies: ["LVSCore", "LVSControl", "IPVSAdmKit", "CLVSLinux"],
             path: "bench/ControlBench"
         ),
@@ -111,6 +116,7 @@ let package = Package(
         .testTarget(name: "LVSHealthCheckTests", dependencies: ["LVSHealthCheckLinux", "LVSTestSupport"]),
         .testTarget(
             name: "LVSVRRPTests", dependencies: ["LVSVRRPLinux", "LVSPacket", "LVSPlatform", "LVSTestSupport"]),
+        .testTarget(name: "LVSSyncTests", dependencies: ["LVSSync", "LVSCore", "LVSTestSupport"]),
         .testTarget(name: "LVSDaemonTests", dependencies: ["LVSDaemon", "LVSPlatform", "LVSTestSupport"]),
         .testTarget(name: "LVSDataPlaneTests", dependencies: ["LVSDataPlane", "LVSTestSupport"]),
         .testTarget(name: "LabTests", dependencies: ["LVSTestSupport", "LVSCore"]),

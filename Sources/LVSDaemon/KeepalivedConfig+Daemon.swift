@@ -29,10 +29,13 @@ public final class KeepalivedDaemonSupport: DaemonConfigurationLoader, ReloadHan
     private var service: HealthCheckService?
     /// The configuration's VRRP part goes to it, at start and on each reload.
     private let vrrp: VRRPDaemon?
+    /// `lvs_sync_daemon` goes to it, at start and on each reload.
+    private let sync: KeepalivedSyncDaemon?
 
-    public init(environment: [String: String], vrrp: VRRPDaemon? = nil) {
+    public init(environment: [String: String], vrrp: VRRPDaemon? = nil, sync: KeepalivedSyncDaemon? = nil) {
         self.environment = environment
         self.vrrp = vrrp
+        self.sync = sync
     }
 
     func options(_ configID: String?) -> ConfigReaderOptions {
@@ -72,6 +75,7 @@ public final class KeepalivedDaemonSupport: DaemonConfigurationLoader, ReloadHan
         }
         for problem in table.apply(commands) { logger.warning("\(problem)") }
         vrrp?.configure(configuration, logger: logger)
+        sync?.configure(configuration, logger: logger)
         lock.withLock { _ in
             self.file = file
             self.configID = configID
@@ -116,6 +120,7 @@ public final class KeepalivedDaemonSupport: DaemonConfigurationLoader, ReloadHan
         }
         await service.reload(configuration)
         await vrrp?.reload(configuration, logger: logger)
+        sync?.reload(configuration, logger: logger)
         logger.info("Configuration \(file) reloaded")
     }
 }

@@ -21,10 +21,15 @@ let vrrp = VRRPDaemon(hostName: VRRPDaemon.systemHostName())
 let spin = environment["LVSD_SPIN_US"].flatMap { UInt64($0) }.map { $0 * 1000 }
 hooks.dataPlane = DataPlaneService.make(
     statisticsFile: environment["LVSD_STATS_FILE"], ownership: vrrp.ownership, spinNanoseconds: spin)
-let keepalived = KeepalivedDaemonSupport(environment: environment, vrrp: vrrp)
+// Connection sync: --start-daemon / lvs_sync_daemon run real daemons (sockets, threads) on the table.
+let syncRunner = SyncDaemonRunner()
+hooks.directorCreated = { director in syncRunner.attach(owner: director, clock: director.clock) }
+let keepalivedSync = KeepalivedSyncDaemon(runner: syncRunner, vrrp: vrrp)
+let keepalived = KeepalivedDaemonSupport(environment: environment, vrrp: vrrp, sync: keepalivedSync)
 hooks.configuration = keepalived
 hooks.reload = keepalived
 hooks.additionalServices.append { director, logger in keepalived.makeService(director: director, logger: logger) }
+hooks.additionalServices.append { director, logger in keepalivedSync.makeService(director: director, logger: logger) }
 // VRRP last: the service group stops services in reverse order, so on SIGTERM the priority-0
 // advert goes out and the VIPs are removed first.
 hooks.additionalServices.append { _, logger in vrrp.makeService(logger: logger) }
@@ -32,5 +37,6 @@ exit(
     LVSDaemonMain.run(arguments: Array(CommandLine.arguments.dropFirst()), environment: environment, hooks: hooks) {
         let ipvs = IPVS()
         ipvs.interfaceMTU = { InterfaceMTU.of($0) }
+        ipvs.syncDaemonLauncher = syncRunner
         return ipvs
     })

@@ -1,4 +1,4 @@
-// One connection (or persistence template) as the table stores it: 112 bytes, no references.
+// One connection (or persistence template) as the table stores it: 128 bytes (two cache lines), no references.
 
 /// Connection flags (SwiftLVS's own bit layout of the kernel's `IP_VS_CONN_F_*` meanings).
 public struct ConnectionFlags: OptionSet, Hashable, Sendable {
@@ -20,6 +20,8 @@ public struct ConnectionFlags: OptionSet, Hashable, Sendable {
     public static let assured = ConnectionFlags(rawValue: 1 << 9)
     /// A template keyed also by persistence-engine data (a SIP Call-ID digest in `local`).
     public static let persistenceData = ConnectionFlags(rawValue: 1 << 10)
+    /// Created by connection sync on a backup (`IP_VS_CONN_F_SYNC`).
+    public static let synced = ConnectionFlags(rawValue: 1 << 11)
     /// Mask of the forwarding-method code stored in the low 3 bits.
     public static let forwardingMask = ConnectionFlags(rawValue: 0x7)
 }
@@ -98,6 +100,13 @@ public struct ConnectionRecord: Sendable {
     var outNext: UInt32
     var wheelNext: UInt32
     var wheelPrev: UInt32
+    /// Inbound packets seen (`in_pkts`): drives when the sync master sends the connection.
+    public var inPackets: UInt32
+    /// When the connection was last synced, as `sync_endtime`: the tick its timeout would end,
+    /// rounded down to a multiple of 4, with the retries already made in the low 2 bits.
+    public var syncEndTime: UInt32
+    /// The state when the connection was last synced (`old_state`).
+    public var syncedState: UInt8
 
     /// The client side's address family.
     @inlinable public var family: AddressFamily { AddressFamily(rawValue: familyRaw) ?? .inet }
@@ -115,6 +124,6 @@ public struct ConnectionRecord: Sendable {
             inNext: ConnectionTable.none, destination: z, destinationPort: 0, state: 0, destinationFamilyRaw: 2,
             local: z, localPort: 0, wheelSlot: 0, server: -1, control: ConnectionTable.none, controlled: 0,
             expires: 0, timeout: 0, outNext: ConnectionTable.none, wheelNext: ConnectionTable.none,
-            wheelPrev: ConnectionTable.none)
+            wheelPrev: ConnectionTable.none, inPackets: 0, syncEndTime: 0, syncedState: 0)
     }
 }

@@ -310,6 +310,17 @@
         }
     }
 
+    /// The records hashed under their client key in bucket `b` (for walks done in steps).
+    public func forEachHashed(bucket b: Int, _ body: (UInt32) -> Void) {
+        guard b >= 0 && b < (1 << bucketBits) else { return }
+        var ref = buckets[b]
+        while ref != ConnectionTable.none {
+            let n = next(of: ref)
+            if ref & 1 == 0 { body(ref >> 1) }
+            ref = n
+        }
+    }
+
     // MARK: timers
 
     @inline(__always) private func slot(_ tick: UInt32) -> UInt16 {

@@ -79,6 +79,7 @@ extension IPVS {
                 expire(ct, tick: tick)
             }
         }
+        if r.pointee.server < 0 && r.pointee.flags.contains(.synced) { unboundSyncedCount -= 1 }
         unbind(id)
         if r.pointee.flags.contains(.persistenceData) { persistenceEngineData[id] = nil }
         connections.free(id)

@@ -20,6 +20,20 @@ public struct IPVSSysctls: Hashable, Sendable {
     public var lblcExpiration: Duration = .seconds(24 * 60 * 60)
     /// `lblcr_expiration` (default 24 h).
     public var lblcrExpiration: Duration = .seconds(24 * 60 * 60)
+    /// `sync_threshold` (default 3) and `sync_period` (default 50): the sync master sends a
+    /// connection when its inbound packet count modulo the period equals the threshold (with a
+    /// period of 0, only when the count equals the threshold).
+    public var syncThreshold: UInt32 = 3
+    public var syncPeriod: UInt32 = 50
+    /// `sync_refresh_period` seconds (default 0): when not 0, a connection is sent again only when
+    /// its expiry moved by more than this (or half its timeout), whatever its packet count.
+    public var syncRefreshPeriod: UInt32 = 0
+    /// `sync_retries` (0…3, default 0): extra sends within a refresh period, each after period/8.
+    public var syncRetries: UInt32 = 0
+    /// `sync_version` (default 1): the sync message format the master sends (0 or 1).
+    public var syncVersion: UInt8 = 1
+    /// `sync_persist_mode` (default 0): 1 sends the templates of persistent connections only.
+    public var syncPersistMode = false
 
     public init() {}
 }

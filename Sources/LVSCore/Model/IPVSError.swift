@@ -33,6 +33,9 @@ public struct IPVSError: Error, Hashable, Sendable, CustomStringConvertible {
         case outOfRange
         /// ENODEV (`--start-daemon` on an unknown interface): ipvsadm prints strerror.
         case noSuchDevice
+        /// Another errno from the system (a sync daemon's socket): ipvsadm prints strerror, in
+        /// `detail`.
+        case systemError
     }
 
     public var code: Code
@@ -61,8 +64,12 @@ public struct IPVSError: Error, Hashable, Sendable, CustomStringConvertible {
         case .noDaemon: return "No daemon is running"
         case .outOfRange: return "Numerical result out of range"
         case .noSuchDevice: return "No such device"
+        case .systemError: return detail ?? "Input/output error"
         }
     }
 
-    public var description: String { detail.map { "\(message) (\($0))" } ?? message }
+    public var description: String {
+        guard code != .systemError else { return message }
+        return detail.map { "\(message) (\($0))" } ?? message
+    }
 }
