@@ -48,6 +48,17 @@ let package = Package(
             swiftSettings: hotPathSettings
         ),
 
+        // XDP: the steering/fast-path program (C, compiled by scripts/build-bpf into a committed byte
+        // array), its libbpf loader and AF_XDP sockets (libxdp); Debian: libbpf-dev libxdp-dev.
+        .target(
+            name: "CLVSXDP", exclude: ["bpf"],
+            linkerSettings: [.linkedLibrary("bpf"), .linkedLibrary("xdp")]
+        ),
+        .target(
+            name: "LVSXDP", dependencies: ["CLVSXDP", "CLVSLinux", "LVSDataPlane", "LVSPacket", "LVSCore"],
+            swiftSettings: hotPathSettings
+        ),
+
         // daemon: lifecycle, control server, reload, notifications.
         .target(
             name: "LVSDaemon",
@@ -105,6 +116,10 @@ let package = Package(
         .testTarget(name: "LVSDaemonTests", dependencies: ["LVSDaemon", "LVSTestSupport"]),
         .testTarget(name: "LVSDataPlaneTests", dependencies: ["LVSDataPlane", "LVSTestSupport"]),
         .testTarget(name: "LabTests", dependencies: ["LVSTestSupport", "LVSCore"]),
+        .target(name: "LVSXDPTestSupport", dependencies: ["LVSXDP", "LVSTestSupport", "LVSPacket", "LVSCore"]),
+        .testTarget(
+            name: "LVSXDPTests",
+            dependencies: ["LVSXDP", "LVSXDPTestSupport", "LVSTestSupport", "LVSPacket", "LVSCore", "CLVSXDP"]),
     ],
     swiftLanguageModes: [.v6]
 )

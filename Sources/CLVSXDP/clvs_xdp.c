@@ -12,6 +12,11 @@
 #include <bpf/libbpf.h>
 #include <linux/if_link.h>
 
+const void *clvs_xdp_object_bytes(void)
+{
+    return clvs_xdp_object;
+}
+
 struct clvs_xdp_loaded {
     struct bpf_object *obj;
     struct bpf_program *prog;
@@ -59,15 +64,18 @@ static struct bpf_object *open_object(const void *object, size_t len, const stru
         set_limit(obj, "lvs_addrs", limits->addresses);
         set_limit(obj, "lvs_server_stats", limits->server_slots);
         set_limit(obj, "lvs_xsks", limits->sockets);
+        set_limit(obj, "lvs_xsk_index", limits->sockets);
     }
     return obj;
 }
 
 struct clvs_xdp_loaded *clvs_xdp_load(const void *object, size_t len, const struct clvs_xdp_limits *limits,
-                                      char *log, size_t log_size, int *error)
+                                      char *log, size_t log_size, int *error, int *refused)
 {
     if (log && log_size)
         log[0] = 0;
+    if (refused)
+        *refused = 0;
     libbpf_messages_len = 0;
     libbpf_messages[0] = 0;
     libbpf_print_fn_t old = libbpf_set_print(collect_print);
@@ -113,6 +121,8 @@ struct clvs_xdp_loaded *clvs_xdp_load(const void *object, size_t len, const stru
                 size_t keep = n < log_size - 1 ? n : log_size - 1;
                 memcpy(log, vlog + (n - keep), keep);
                 log[keep] = 0;
+                if (refused)
+                    *refused = 1;
             }
         }
         if (again)

@@ -67,6 +67,13 @@ struct {
 } lvs_counters SEC(".maps");
 
 struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, LVS_XDP_XSKS_MAX);
+    __type(key, struct lvs_xdp_xsk_key);
+    __type(value, __u32);
+} lvs_xsk_index SEC(".maps");
+
+struct {
     __uint(type, BPF_MAP_TYPE_XSKMAP);
     __uint(max_entries, LVS_XDP_XSKS_MAX);
     __type(key, __u32);
@@ -116,12 +123,14 @@ static __always_inline int pass(__u32 reason)
     return XDP_PASS;
 }
 
-/* To lvsd: the AF_XDP socket of this receive queue. A frame lvsd owns never reaches the kernel,
- * so without a socket it is dropped (and counted) rather than answered with a RST. */
+/* To lvsd: the AF_XDP socket of this interface's receive queue. A frame lvsd owns never reaches
+ * the kernel, so without a socket it is dropped (and counted) rather than answered with a RST. */
 static __always_inline int steer(struct xdp_md *ctx, __u32 reason)
 {
     count(reason);
-    int r = bpf_redirect_map(&lvs_xsks, ctx->rx_queue_index, XDP_DROP);
+    struct lvs_xdp_xsk_key k = {.ifindex = ctx->ingress_ifindex, .queue = ctx->rx_queue_index};
+    __u32 *index = bpf_map_lookup_elem(&lvs_xsk_index, &k);
+    int r = index ? bpf_redirect_map(&lvs_xsks, *index, XDP_DROP) : XDP_DROP;
     if (r != XDP_REDIRECT)
         count(LVS_XDP_STEER_NO_SOCKET);
     return r;

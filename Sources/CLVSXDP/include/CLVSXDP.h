@@ -14,6 +14,8 @@
 /* The compiled program (bpf/lvs_xdp.bpf.c, by scripts/build-bpf): an ELF BPF object. */
 extern const unsigned char clvs_xdp_object[];
 extern const size_t clvs_xdp_object_len;
+/* The same bytes, for Swift (which cannot import an array of unknown size). */
+const void *clvs_xdp_object_bytes(void);
 
 /* ---- loading --------------------------------------------------------------------------------- */
 
@@ -30,9 +32,9 @@ struct clvs_xdp_loaded; /* opaque: a loaded bpf_object */
 
 /* Opens `len` bytes of ELF object and loads it into the kernel. On failure returns NULL with
  * *error set to a negative errno, and `log` holds the reason: the tail of the verifier log (the
- * refusal is on its last lines) or libbpf's message. */
+ * refusal is on its last lines; *refused = 1) or libbpf's messages (*refused = 0). */
 struct clvs_xdp_loaded *clvs_xdp_load(const void *object, size_t len, const struct clvs_xdp_limits *limits,
-                                      char *log, size_t log_size, int *error);
+                                      char *log, size_t log_size, int *error, int *refused);
 /* The program's fd, or -1. */
 int clvs_xdp_program_fd(const struct clvs_xdp_loaded *loaded);
 /* A map's fd by name, or -1. */

@@ -108,6 +108,15 @@ struct lvs_xdp_server_stats {
     __u64 bytes_out;
 };
 
+/* ---- lvs_xsk_index: HASH  lvs_xdp_xsk_key → __u32;  lvs_xsks: XSKMAP  index → AF_XDP socket ----- */
+/* An AF_XDP socket is bound to one interface and queue, and a frame redirected to a socket of
+ * another interface is dropped: the program looks the socket's XSKMAP index up by (ingress
+ * interface, receive queue). */
+struct lvs_xdp_xsk_key {
+    __u32 ifindex;
+    __u32 queue;
+};
+
 /* ---- lvs_counters: PERCPU_ARRAY  reason → __u64 ------------------------------------------------ */
 /* What the program did with each frame, by reason. Keep LVSXDP's XDPCounter names in step. */
 enum lvs_xdp_counter {
@@ -130,7 +139,7 @@ enum lvs_xdp_counter {
     LVS_XDP_SLOW_ADJUST_FAILED,   /* no headroom for the new headers (bpf_xdp_adjust_head) */
     LVS_XDP_FAST_TX,              /* fast path, out of the ingress interface (XDP_TX) */
     LVS_XDP_FAST_REDIRECT,        /* fast path, out of another interface (DEVMAP) */
-    LVS_XDP_STEER_NO_SOCKET,      /* steered, but no AF_XDP socket on the queue: dropped */
+    LVS_XDP_STEER_NO_SOCKET,      /* steered, but no AF_XDP socket on the interface's queue: dropped */
     LVS_XDP_COUNTER_MAX
 };
 
@@ -139,7 +148,7 @@ enum lvs_xdp_counter {
 #define LVS_XDP_ADDRS_MAX 65536
 #define LVS_XDP_FLOWS_MAX 65536
 #define LVS_XDP_SERVER_SLOTS 4096
-#define LVS_XDP_XSKS_MAX 64
+#define LVS_XDP_XSKS_MAX 256
 #define LVS_XDP_TX_PORTS_MAX 256
 
 #endif
