@@ -91,6 +91,11 @@ let package = Package(
             dependencies: ["LVSPacket", "LVSTestSupport", "CMallocCounter", "CPacketBaseline", "CLVSLinux"],
             path: "bench/PacketBench", swiftSettings: hotPathSettings
         ),
+        .executableTarget(
+            name: "xdp-bench",
+            dependencies: ["LVSXDP", "LVSXDPTestSupport", "LVSTestSupport", "LVSDataPlane", "LVSPacket", "LVSCore"],
+            path: "bench/XDPBench", swiftSettings: hotPathSettings
+        ),
         .executableTarget(name: "config-bench", dependencies: ["KeepalivedConfig"], path: "bench/ConfigBench"),
         // lvsd with the allocation counter linked in: its data plane reports mallocs per packet.
         .executableTarget(name: "lvsd-bench", dependencies: ["LVSDaemon", "CMallocCounter"], path: "bench/LvsdBench"),

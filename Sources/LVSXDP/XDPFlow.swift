@@ -127,7 +127,8 @@ public struct XDPFlow: Sendable {
 
 /// What the program recorded for a flow.
 public struct XDPFlowState: Sendable, Equatable {
-    /// CLOCK_MONOTONIC nanoseconds of the latest fast-path packet (0: none yet).
+    /// CLOCK_MONOTONIC_COARSE nanoseconds of the latest fast-path packet (0: none yet): the
+    /// CLOCK_MONOTONIC time line at tick resolution (1–4 ms), the clock lvsd's timeouts use.
     public var lastSeenNanoseconds: UInt64
     /// Fast-path packets and bytes (IP total length).
     public var packets: UInt64

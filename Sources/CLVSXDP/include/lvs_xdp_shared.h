@@ -94,7 +94,7 @@ struct lvs_xdp_flow {
     /* written by the program */
     __u32 ip_id;        /* tunnels over IPv4: the next outer IPv4 ID (low 16 bits), incremented */
     __u32 pad1;
-    __u64 last_seen_ns; /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) of the latest fast-path packet */
+    __u64 last_seen_ns; /* CLOCK_MONOTONIC_COARSE (bpf_ktime_get_coarse_ns) of the latest fast-path packet */
     __u64 packets;      /* fast-path packets */
     __u64 bytes;        /* fast-path bytes (IP total length, as IPVS counts) */
 };
