@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -176,15 +177,17 @@ static uint32_t mode_flags(int mode)
 
 int clvs_xdp_attach(int ifindex, int program_fd, int mode)
 {
-    int r = bpf_xdp_attach(ifindex, program_fd, mode_flags(mode) | XDP_FLAGS_UPDATE_IF_NOEXIST, NULL);
-    return r < 0 ? r : 0;
+    LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = mode_flags(mode));
+    int fd = bpf_link_create(program_fd, ifindex, BPF_XDP, &opts);
+    return fd < 0 ? -errno : fd;
 }
 
-int clvs_xdp_detach(int ifindex, int program_fd, int mode)
+int clvs_xdp_detach(int link_fd)
 {
-    LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = program_fd);
-    int r = bpf_xdp_detach(ifindex, mode_flags(mode) | XDP_FLAGS_REPLACE, &opts);
-    return r < 0 ? r : 0;
+    int r = bpf_link_detach(link_fd);
+    int e = r < 0 ? -errno : 0;
+    close(link_fd);
+    return e;
 }
 
 int clvs_xdp_attached_id(int ifindex, int mode)

@@ -52,7 +52,9 @@ public final class XDPProgram: @unchecked Sendable {
     /// The maps.
     public let maps: XDPMaps
     /// Interfaces the program is attached to, and how.
-    public private(set) var attachments: [Int32: AttachMode] = [:]
+    public var attachments: [Int32: AttachMode] { links.mapValues(\.mode) }
+    /// The BPF link of each attachment (ifindex → link fd and mode).
+    private var links: [Int32: (fd: Int32, mode: AttachMode)] = [:]
 
     /// Loads the embedded program (or `object`, an ELF BPF object with a program `lvs_xdp` and
     /// the maps of lvs_xdp_shared.h). Needs CAP_BPF/CAP_NET_ADMIN.
@@ -110,37 +112,40 @@ public final class XDPProgram: @unchecked Sendable {
         return lines.last ?? "no verifier log"
     }
 
-    /// Attaches to `interface` (an ifindex of the calling thread's network namespace): in `mode`,
-    /// or native mode with a fallback to generic mode when nil. Returns the mode that worked.
-    /// Fails if another XDP program is attached.
+    /// Attaches to `interface` (an ifindex of the calling thread's network namespace) through a
+    /// BPF link: in `mode`, or native mode with a fallback to generic mode when nil. Returns the
+    /// mode that worked. Fails if another XDP program is attached.
     @discardableResult
     public func attach(interface: Int32, mode: AttachMode? = nil) throws(XDPError) -> AttachMode {
-        if let m = attachments[interface] { return m }
+        if let l = links[interface] { return l.mode }
         let tries: [AttachMode] = mode.map { [$0] } ?? [.native, .generic]
         var last: Int32 = 0
         for m in tries {
-            let r = clvs_xdp_attach(interface, programFD, m.cValue)
-            if r == 0 {
-                attachments[interface] = m
+            let fd = clvs_xdp_attach(interface, programFD, m.cValue)
+            if fd >= 0 {
+                links[interface] = (fd, m)
                 return m
             }
-            last = r
+            last = fd
         }
         throw .from(
             .attach, last, "attach XDP to interface \(interface) (\(tries.map(\.rawValue).joined(separator: ", ")))")
     }
 
-    /// Detaches from `interface` if this program is attached there.
+    /// Detaches from `interface` if this program is attached there. The attachment is a BPF link:
+    /// this works from any thread and namespace, and if lvsd dies the kernel detaches it.
     public func detach(interface: Int32) throws(XDPError) {
-        guard let m = attachments.removeValue(forKey: interface) else { return }
-        let r = clvs_xdp_detach(interface, programFD, m.cValue)
-        // The interface may be gone (ENODEV): then so is the attachment.
-        if r != 0 && r != -ENODEV && r != -ENOENT { throw .from(.detach, r, "detach XDP from interface \(interface)") }
+        guard let l = links.removeValue(forKey: interface) else { return }
+        let r = clvs_xdp_detach(l.fd)
+        // The interface may be gone (ENODEV/ENOLINK): then so is the attachment.
+        if r != 0 && r != -ENODEV && r != -ENOENT && r != -ENOLINK {
+            throw .from(.detach, r, "detach XDP from interface \(interface)")
+        }
     }
 
     /// Detaches from every interface and unloads. Idempotent.
     public func close() {
-        for i in Array(attachments.keys) { try? detach(interface: i) }
+        for i in Array(links.keys) { try? detach(interface: i) }
         if let l = loaded {
             maps.invalidate()
             clvs_xdp_unload(l)

@@ -46,11 +46,13 @@ void clvs_xdp_unload(struct clvs_xdp_loaded *loaded);
 #define CLVS_XDP_MODE_NATIVE 1  /* driver mode (XDP_FLAGS_DRV_MODE) */
 #define CLVS_XDP_MODE_GENERIC 2 /* SKB mode (XDP_FLAGS_SKB_MODE) */
 
-/* Attaches `program_fd` to `ifindex` in `mode`, replacing nothing (fails with -EBUSY if another
- * program is attached). Returns 0 or a negative errno. */
+/* Attaches `program_fd` to `ifindex` (of the calling thread's network namespace) in `mode` through
+ * a BPF link (fails with -EBUSY if another program is attached). Returns the link's fd or a
+ * negative errno. The link holds the attachment: it goes when the fd is closed or the process
+ * ends, from whatever namespace. */
 int clvs_xdp_attach(int ifindex, int program_fd, int mode);
-/* Detaches the program attached in `mode` if it is still `program_fd`. Returns 0 or a negative errno. */
-int clvs_xdp_detach(int ifindex, int program_fd, int mode);
+/* Detaches (bpf_link_detach) and closes the link. Returns 0 or a negative errno. */
+int clvs_xdp_detach(int link_fd);
 /* The program id attached to ifindex in `mode` (0 if none), or a negative errno. */
 int clvs_xdp_attached_id(int ifindex, int mode);
 /* The id of a program fd, or 0. */
