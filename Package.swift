@@ -93,7 +93,9 @@ let package = Package(
         ),
         .executableTarget(
             name: "xdp-bench",
-            dependencies: ["LVSXDP", "LVSXDPTestSupport", "LVSTestSupport", "LVSDataPlane", "LVSPacket", "LVSCore"],
+            dependencies: [
+                "LVSXDP", "LVSXDPTestSupport", "LVSTestSupport", "LVSDataPlane", "LVSPacket", "LVSCore", "CLVSLinux",
+            ],
             path: "bench/XDPBench", swiftSettings: hotPathSettings
         ),
         .executableTarget(name: "config-bench", dependencies: ["KeepalivedConfig"], path: "bench/ConfigBench"),

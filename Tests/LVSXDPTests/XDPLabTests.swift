@@ -157,6 +157,7 @@ struct XDPLabTests {
             var cfg = XDPSocketPort.Configuration()
             cfg.frameCount = 1024
             cfg.ringSize = 256
+            cfg.fillRingSize = 512
             let port = try XDPSocketPort(interfaces: [(d0, "d0")], program: xdp, configuration: cfg)
             return (d0, mode, port)
         }
@@ -213,7 +214,7 @@ struct XDPLabTests {
         #expect(st.txRingFull == 0 && st.txInvalidDescriptors == 0 && st.rxInvalidDescriptors == 0)
         usleep(100_000)
         _ = Self.drain(port, seconds: 0.1)
-        #expect(port.freeFrames == 1024 - 256, "every frame is back: free, or in the 256-slot fill ring")
+        #expect(port.freeFrames == 1024 - 512, "every frame is back: free, or in the 512-slot fill ring")
         // Attached through a BPF link: close() detaches from this (host-namespace) thread too.
         let attached = try inNamespace(lab.director.namespace) { clvs_xdp_attached_id(d0, CLVS_XDP_MODE_NATIVE) }
         #expect(attached == Int32(xdp.programID))
@@ -302,6 +303,7 @@ struct XDPLabTests {
             var cfg = XDPSocketPort.Configuration()
             cfg.frameCount = 1024
             cfg.ringSize = 256
+            cfg.fillRingSize = 512
             return (d0, d1, try XDPSocketPort(interfaces: [(d0, "d0")], program: xdp, configuration: cfg))
         }
         let key = XDPFlowKey(
@@ -365,6 +367,7 @@ struct XDPLabTests {
             var cfg = XDPSocketPort.Configuration()
             cfg.frameCount = 512
             cfg.ringSize = 128
+            cfg.fillRingSize = 256
             return try XDPSocketPort(interfaces: [(d0, "d0")], program: xdp, configuration: cfg)
         }
         let client = try Self.udpSocket(lab.client, "10.7.1.2", 40002)

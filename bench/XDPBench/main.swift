@@ -1,4 +1,5 @@
 // XDPBench: ns per packet of the XDP program on the fixture frames (BPF_PROG_TEST_RUN), and AF_XDP vs AF_PACKET receive on a veth.
+import CLVSLinux
 import Foundation
 import Glibc
 import LVSCore
@@ -8,23 +9,26 @@ import LVSTestSupport
 import LVSXDP
 import LVSXDPTestSupport
 
-// Usage: xdp-bench [--calls N] [--filter TEXT] [--rx SECONDS]
+// Usage: xdp-bench [--calls N] [--filter TEXT] [--rx SECONDS] [--runs N]
 //   --calls N      BPF_PROG_TEST_RUN calls per row and repeat count (default 20000)
 //   --filter TEXT  only rows whose name contains TEXT
 //   --rx SECONDS   also measure AF_XDP and AF_PACKET receive rates on a veth in namespaces
+//   --runs N       receive runs, alternating the two ports (default 3)
 // Needs root. Prints markdown tables for bench/RESULTS.md.
 
 var calls = 20000
 var filter: String?
 var rxSeconds: Double?
+var runs = 3
 var args = CommandLine.arguments.dropFirst()
 while let a = args.popFirst() {
     switch a {
     case "--calls": calls = Int(args.popFirst() ?? "") ?? calls
     case "--filter": filter = args.popFirst()
     case "--rx": rxSeconds = Double(args.popFirst() ?? "") ?? 5
+    case "--runs": runs = Int(args.popFirst() ?? "") ?? runs
     default:
-        print("usage: xdp-bench [--calls N] [--filter TEXT] [--rx SECONDS]")
+        print("usage: xdp-bench [--calls N] [--filter TEXT] [--rx SECONDS] [--runs N]")
         exit(2)
     }
 }
@@ -143,21 +147,10 @@ xdp.close()
 
 guard let seconds = rxSeconds else { exit(0) }
 
-/// glibc functions declared only with _GNU_SOURCE, looked up at run time.
+/// sched_setaffinity (glibc declares it only with _GNU_SOURCE), looked up at run time.
 nonisolated(unsafe) let sched_setaffinity_: @convention(c) (pid_t, Int, UnsafeRawPointer) -> Int32 = unsafeBitCast(
     dlsym(dlopen(nil, RTLD_NOW), "sched_setaffinity")!,
     to: (@convention(c) (pid_t, Int, UnsafeRawPointer) -> Int32).self)
-nonisolated(unsafe) let sendmmsg_: @convention(c) (Int32, UnsafeMutableRawPointer, UInt32, Int32) -> Int32 =
-    unsafeBitCast(
-        dlsym(dlopen(nil, RTLD_NOW), "sendmmsg")!,
-        to: (@convention(c) (Int32, UnsafeMutableRawPointer, UInt32, Int32) -> Int32).self)
-
-/// struct mmsghdr: a msghdr and the length sent (64 bytes on x86-64).
-struct MMsgHdr {
-    var hdr = msghdr()
-    var len: UInt32 = 0
-    var pad: UInt32 = 0
-}
 
 /// Pins the calling thread to `cpu`.
 @Sendable func pin(_ cpu: Int) {
@@ -171,35 +164,17 @@ final class Flag: @unchecked Sendable {
     var sent = 0
 }
 
-precondition(MemoryLayout<MMsgHdr>.stride == 64)
-
-/// UDP datagrams from `fd` to VIP:5000 with sendmmsg in batches of 64 until stopped, on CPU 0.
-func generate(_ fd: Int32, _ flag: Flag) -> Thread {
+/// Prebuilt UDP frames to VIP:5000 (d0's MAC) sent on the packet socket `fd` (bound in the client's
+/// namespace, PACKET_QDISC_BYPASS) 256 per sendmmsg until stopped, on CPU 0: no UDP stack per packet.
+func generate(_ fd: Int32, _ frame: [UInt8], _ ifindex: Int32, _ flag: Flag) -> Thread {
     let t = Thread {
         pin(0)
-        var sa = sockaddr_in()
-        sa.sin_family = sa_family_t(AF_INET)
-        sa.sin_port = UInt16(5000).bigEndian
-        inet_pton(AF_INET, "10.7.9.10", &sa.sin_addr)
-        var payload = [UInt8](repeating: 0x55, count: 18)
-        var iov = iovec()
-        var msgs = [MMsgHdr](repeating: MMsgHdr(), count: 64)
-        payload.withUnsafeMutableBytes { p in
-            iov.iov_base = p.baseAddress
-            iov.iov_len = p.count
-            withUnsafeMutablePointer(to: &sa) { sap in
-                withUnsafeMutablePointer(to: &iov) { iovp in
-                    for i in 0..<64 {
-                        msgs[i].hdr.msg_name = UnsafeMutableRawPointer(sap)
-                        msgs[i].hdr.msg_namelen = socklen_t(MemoryLayout<sockaddr_in>.size)
-                        msgs[i].hdr.msg_iov = iovp
-                        msgs[i].hdr.msg_iovlen = 1
-                    }
-                    while !flag.stop {
-                        let n = msgs.withUnsafeMutableBytes { sendmmsg_(fd, $0.baseAddress!, 64, 0) }
-                        if n > 0 { flag.sent += Int(n) }
-                    }
-                }
+        frame.withUnsafeBytes { f in
+            var tx = [TransmitFrame](
+                repeating: TransmitFrame(data: f.baseAddress, len: UInt32(f.count), ifindex: ifindex), count: 256)
+            while !flag.stop {
+                let n = tx.withUnsafeMutableBufferPointer { clvs_dp_send_batch(fd, $0.baseAddress, 256) }
+                if n > 0 { flag.sent += Int(n) }
             }
         }
     }
@@ -207,12 +182,14 @@ func generate(_ fd: Int32, _ flag: Flag) -> Thread {
     return t
 }
 
-func rate(_ port: PacketPort, seconds: Double, generatorFD: Int32) -> (rx: Double, sent: Double, drops: UInt64) {
+func rate(_ port: PacketPort, seconds: Double, generatorFD: Int32, frame: [UInt8], ifindex: Int32) -> (
+    rx: Double, sent: Double, drops: UInt64
+) {
     let frames = UnsafeMutablePointer<ReceivedFrame>.allocate(capacity: 256)
     defer { frames.deallocate() }
     let flag = Flag()
     let dropsBefore = port.ringDrops
-    let g = generate(generatorFD, flag)
+    let g = generate(generatorFD, frame, ifindex, flag)
     pin(1)
     // Warm up 0.5 s, then count.
     var t0 = Date()
@@ -245,7 +222,21 @@ try d.ip("addr add 10.7.9.10/32 dev d0")
 // The receive work of a veth runs on the sending CPU unless RPS moves it (machine-limits.md): send
 // on CPU 0, move d0's receive to CPU 1 where the reader spins.
 _ = try d.run(["/bin/sh", "-c", "echo 2 > /sys/class/net/d0/queues/rx-0/rps_cpus"])
-let gen = try c.socket(AF_INET, Int32(SOCK_DGRAM.rawValue))
+let (gen, c0) = try inNamespace(c.namespace) { () -> (Int32, Int32) in
+    let fd = clvs_dp_packet_socket(0)
+    _ = clvs_dp_set_qdisc_bypass(fd)
+    return (fd, Int32(if_nametoindex("c0")))
+}
+let d0MAC: MACAddress = try {
+    let o = try d.run([LabNetwork.tool("ip")!, "-o", "link", "show", "dev", "d0"]).stdout
+    guard let r = o.range(of: "link/ether "), let m = MACAddress(o[r.upperBound...].prefix(17)) else {
+        throw LabError("no MAC for d0")
+    }
+    return m
+}()
+let genFrame = PacketBuilder.frame(
+    .udp, from: Endpoint(IPAddress("10.7.1.2")!, 40000), to: Endpoint(IPAddress("10.7.9.10")!, 5000), dstMAC: d0MAC,
+    payload: PacketBuilder.pattern(18))
 var load = [Double](repeating: 0, count: 3)
 getloadavg(&load, 3)
 print(
@@ -253,25 +244,31 @@ print(
 )
 print("| port | mode | received pps | offered pps | kernel drops |")
 print("|---|---|---:|---:|---:|")
-do {
-    let prog = try XDPProgram(limits: .init(flows: 64, services: 64, addresses: 64, serverSlots: 4))
-    try prog.maps.putService(XDPServiceKey(protocolNumber: 17, address: IPAddress("10.7.9.10")!, port: 5000))
-    let (port, mode) = try inNamespace(d.namespace) { () throws -> (XDPSocketPort, XDPProgram.AttachMode) in
-        let i = Int32(if_nametoindex("d0"))
-        let m = try prog.attach(interface: i)
-        return (try XDPSocketPort(interfaces: [(i, "d0")], program: prog), m)
+for _ in 0..<runs {
+    do {
+        let prog = try XDPProgram(limits: .init(flows: 64, services: 64, addresses: 64, serverSlots: 4))
+        try prog.maps.putService(XDPServiceKey(protocolNumber: 17, address: IPAddress("10.7.9.10")!, port: 5000))
+        let (port, mode) = try inNamespace(d.namespace) { () throws -> (XDPSocketPort, XDPProgram.AttachMode) in
+            let i = Int32(if_nametoindex("d0"))
+            let m = try prog.attach(interface: i)
+            return (try XDPSocketPort(interfaces: [(i, "d0")], program: prog), m)
+        }
+        let r = rate(port, seconds: seconds, generatorFD: gen, frame: genFrame, ifindex: c0)
+        print("| AF_XDP (XDPSocketPort), XDP steering | \(mode), copy | \(Int(r.rx)) | \(Int(r.sent)) | \(r.drops) |")
+        let st = port.statistics
+        print(
+            "|  | RX ring full \(st.rxRingFull), dropped \(st.rxDropped), fill ring empty \(st.rxFillRingEmpty) times (whole run) | | | |"
+        )
+        prog.close()
     }
-    let r = rate(port, seconds: seconds, generatorFD: gen)
-    print("| AF_XDP (XDPSocketPort), XDP steering | \(mode), copy | \(Int(r.rx)) | \(Int(r.sent)) | \(r.drops) |")
-    prog.close()
-}
-do {
-    let port = try inNamespace(d.namespace) { () throws -> AFPacketPort in
-        var cfg = AFPacketPort.Configuration()
-        cfg.interface = Int32(if_nametoindex("d0"))
-        return try AFPacketPort(configuration: cfg)
+    do {
+        let port = try inNamespace(d.namespace) { () throws -> AFPacketPort in
+            var cfg = AFPacketPort.Configuration()
+            cfg.interface = Int32(if_nametoindex("d0"))
+            return try AFPacketPort(configuration: cfg)
+        }
+        let r = rate(port, seconds: seconds, generatorFD: gen, frame: genFrame, ifindex: c0)
+        print("| AF_PACKET (AFPacketPort), TPACKET_V2 | – | \(Int(r.rx)) | \(Int(r.sent)) | \(r.drops) |")
     }
-    let r = rate(port, seconds: seconds, generatorFD: gen)
-    print("| AF_PACKET (AFPacketPort), TPACKET_V2 | – | \(Int(r.rx)) | \(Int(r.sent)) | \(r.drops) |")
 }
 close(gen)
