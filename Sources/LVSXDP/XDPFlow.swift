@@ -86,21 +86,15 @@ public struct XDPFlow: Sendable {
         return f
     }
 
-    /// True if the fast path encapsulates with `spec` over an outer header of that family:
-    /// ipip; GUE over IPv4 without checksum; GRE without checksum. GUE over IPv6 and checksummed
-    /// GUE/GRE need a checksum over the whole packet: those flows stay with lvsd.
-    public static func supportsTunnel(_ spec: TunnelSpec, outerIsIPv6: Bool) -> Bool {
-        switch spec.type {
-        case .ipip: return true
-        case .gue: return !outerIsIPv6 && !spec.flags.contains(.checksum) && !spec.flags.contains(.remoteChecksum)
-        case .gre: return !spec.flags.contains(.checksum)
-        }
-    }
+    /// True if the fast path encapsulates with `spec` over an outer header of that family: every
+    /// encapsulation LVSPacket has (ipip; GUE with or without checksum, over IPv6 always with
+    /// one; GRE with or without checksum). Kept for callers that ask.
+    public static func supportsTunnel(_ spec: TunnelSpec, outerIsIPv6: Bool) -> Bool { true }
 
     /// TUN (`Forwarding.tunnel`): an outer header from `source` (the director) to `destination`
     /// (the real server). `gueSourcePort` is `Forwarding.tunnelSourcePort(info)` of the flow's
     /// packets (fixed per flow); `firstIPID` the outer IPv4 ID of the first fast-path packet (the
-    /// program counts up from it). Nil if `supportsTunnel` says no or the families differ.
+    /// program counts up from it). Nil if the outer addresses' families differ.
     public static func tunnel(
         source: IPAddress, destination: IPAddress, spec: TunnelSpec, gueSourcePort: UInt16, firstIPID: UInt16,
         link: EgressLink, interface: Int32, serverSlot: UInt32?
@@ -116,6 +110,10 @@ public struct XDPFlow: Sendable {
         }
         var f = XDPFlow(method: method, link: link, interface: interface, serverSlot: serverSlot, reply: false)
         if v6 { f.raw.flags |= UInt8(LVS_XDP_FLOW_OUTER_V6) }
+        // GUE: a UDP checksum over IPv6 always (RFC 8200 §8.1), over IPv4 with --tun-csum or
+        // --tun-remcsum (as Forwarding.tunnel); GRE: the RFC 2784 checksum with --tun-csum.
+        let csum = spec.flags.contains(.checksum) || (spec.type == .gue && (v6 || spec.flags.contains(.remoteChecksum)))
+        if csum && spec.type != .ipip { f.raw.flags |= UInt8(LVS_XDP_FLOW_TUN_CSUM) }
         storeAddress(source, into: &f.raw.new_saddr)
         storeAddress(destination, into: &f.raw.new_daddr)
         f.raw.tun_dport = spec.port.bigEndian

@@ -18,11 +18,9 @@ public enum XDPExpectation: Equatable, Sendable {
 /// The fixture table as the XDP program's test and benchmark cases.
 ///
 /// A fixture whose Swift transform forwards one frame is a fast-path case when the program
-/// rewrites that kind of packet (docs/xdp.md "What the fast path rewrites"): TCP without
-/// SYN/FIN/RST or UDP (with a checksum, for NAT/FULLNAT), not a fragment, not an ICMP error,
-/// IPv6 without extension headers, and a tunnel the program encapsulates (ipip, GUE over IPv4
-/// without checksum, GRE without checksum). Every other fixture of a service or reply flow must
-/// be steered to lvsd untouched.
+/// rewrites that kind of packet (docs/xdp.md "The fast path"): TCP without SYN/FIN/RST or UDP,
+/// not a fragment, not an ICMP error, IPv6 without extension headers. Every other fixture of a
+/// service or reply flow must be steered to lvsd untouched.
 public enum XDPFixtureFlows {
     /// The egress ifindex the cases use: the ingress of BPF_PROG_TEST_RUN when none is given (the
     /// namespace's `lo`), so the fast path answers XDP_TX.
@@ -74,15 +72,6 @@ public enum XDPFixtureFlows {
         if info.isFragment || info.isICMPError { return .steer }
         if info.protocolNumber == IPProtocolNumber.tcp && info.tcpFlags & 0x07 != 0 { return .steer }
         if info.isIPv6 && info.ipHeaderLength != 40 { return .steer }
-        let rewritesL4: Bool
-        switch f.action {
-        case .natInbound, .natOutbound, .fullNATInbound, .fullNATOutbound: rewritesL4 = true
-        default: rewritesL4 = false
-        }
-        if rewritesL4 && info.protocolNumber == IPProtocolNumber.udp {
-            let csum = f.input.withUnsafeBytes { UInt16($0[info.l4Offset + 6]) << 8 | UInt16($0[info.l4Offset + 7]) }
-            if csum == 0 { return .steer }
-        }
         return .fastPath
     }
 

@@ -157,7 +157,7 @@ struct XDPSteeringTests {
     }
 
     /// Frames of an installed flow that the fast path leaves to lvsd (untouched), with why.
-    @Test("slow path: SYN/FIN/RST, TTL 1, too big, UDP checksum 0 under NAT, egress not in the devmap")
+    @Test("slow path: SYN/FIN/RST, TTL 1, IPv6 extension headers, malformed, too big, egress not in the devmap")
     func slowPath() throws {
         if let why = XDPTestEnvironment.unavailableReason {
             print("skipped: \(why)")
@@ -178,13 +178,25 @@ struct XDPSteeringTests {
             tcpKey, XDPFlow.translate(tcpKey, destination: Self.n4.server, link: link, interface: 1, serverSlot: 1)!)
         try xdp.maps.putFlow(
             udpKey, XDPFlow.translate(udpKey, destination: Self.n4.server, link: link, interface: 1, serverSlot: 1)!)
+        let c6 = Self.n6.client
+        let v6 = Self.n6.virtual
+        let v6Key = XDPFlowKey(
+            protocolNumber: 6, source: c6.address, sourcePort: c6.port, destination: v6.address,
+            destinationPort: v6.port)
+        try xdp.maps.putFlow(
+            v6Key, XDPFlow.translate(v6Key, destination: Self.n6.server, link: link, interface: 1, serverSlot: 1)!)
+        let withOptions = PacketBuilder.frame(
+            .tcp, from: c6, to: v6, payload: PacketBuilder.pattern(20), extensionHeaders: [.padding(type: 0)])
+        var badUDPLength = Self.udp(c4, v4)
+        badUDPLength[14 + 20 + 4] = 0x7F  // a UDP length beyond the datagram
         let big = PacketBuilder.frame(.tcp, from: c4, to: v4, frameSize: 1500)
         let cases: [(String, [UInt8], XDPCounter)] = [
             ("SYN (K:ip_vs_proto_tcp.c state change)", Self.tcp(c4, v4, flags: 0x02), .slowTCPFlags),
             ("FIN|ACK", Self.tcp(c4, v4, flags: 0x11), .slowTCPFlags),
             ("RST", Self.tcp(c4, v4, flags: 0x04), .slowTCPFlags),
             ("TTL 1 (time exceeded from lvsd)", Self.tcp(c4, v4, ttl: 1), .slowTTL),
-            ("UDP checksum 0 under NAT (recomputed in full)", Self.udp(c4, v4, zero: true), .slowUnsupported),
+            ("IPv6 with a hop-by-hop header", withOptions, .slowUnsupported),
+            ("UDP length beyond the datagram (LVSPacket: bad_udp_length)", badUDPLength, .slowMalformed),
             (
                 "a corrupted IPv4 header checksum (LVSPacket counts bad_ipv4_checksum)",
                 {

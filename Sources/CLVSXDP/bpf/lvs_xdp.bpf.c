@@ -110,6 +110,11 @@ struct pkt {
     struct lvs_xdp_flow_key quote; /* the quoted packet's flow, as it was sent */
 };
 
+/* ctx->data / data_end read afresh: after a call clang may otherwise reuse an earlier load
+ * through a 32-bit move, which the verifier sees as a scalar. */
+#define PKT_DATA(ctx) ((void *)(long)(*(volatile __u32 *)&(ctx)->data))
+#define PKT_END(ctx) ((void *)(long)(*(volatile __u32 *)&(ctx)->data_end))
+
 static __always_inline void count(__u32 reason)
 {
     __u64 *c = bpf_map_lookup_elem(&lvs_counters, &reason);
@@ -363,6 +368,58 @@ static __always_inline int is_reply_source(__u8 family, __u8 proto, const __u8 *
     return bpf_map_lookup_elem(&lvs_reply_sources, &k) != 0;
 }
 
+/* ---- whole-payload sums ---------------------------------------------------------------------- */
+
+/* The sum of an address's 16-bit words, host order (4 or 16 bytes at a). */
+static __always_inline __u64 addr_sum(const __u8 *a, int v6)
+{
+    __u64 s = ((__u32)a[0] << 8 | a[1]) + ((__u32)a[2] << 8 | a[3]);
+    if (v6) {
+#pragma unroll
+        for (int i = 4; i < 16; i += 2)
+            s += (__u32)a[i] << 8 | a[i + 1];
+    }
+    return s;
+}
+
+/* The one's complement sum of `len` bytes at packet offset `off`, folded to 16 bits in host order
+ * (RFC 1071; an odd last byte padded with zero), or −1. bpf_csum_diff sums memory order; the
+ * fold of that is the byte swap of the host-order fold (RFC 1071 §2(B)). A global function: the
+ * verifier checks its loop once. */
+__attribute__((noinline)) __s64 lvs_sum_region(struct xdp_md *ctx, __u32 off, __u32 len)
+{
+    __u8 buf[64];
+    __s64 s = 0;
+    for (int i = 0; i < 160; i++) { /* 160 × 64 bytes: a 9000-byte jumbo frame and more */
+        if (len == 0)
+            break;
+        if (len >= 64) {
+            if (bpf_xdp_load_bytes(ctx, off, buf, 64))
+                return -1;
+            s = bpf_csum_diff(0, 0, (__be32 *)buf, 64, (__wsum)s);
+            off += 64;
+            len -= 64;
+        } else {
+            __builtin_memset(buf, 0, sizeof(buf));
+            __u32 n = len;
+            if (n == 0 || n > 63)
+                return -1;
+            if (bpf_xdp_load_bytes(ctx, off, buf, n))
+                return -1;
+            __u32 r = (n + 3) & ~3u; /* the zero padding is part of the sum: RFC 1071's pad */
+            if (r > sizeof(buf))
+                return -1;
+            s = bpf_csum_diff(0, 0, (__be32 *)buf, r, (__wsum)s);
+            len = 0;
+        }
+        if (s < 0)
+            return -1;
+    }
+    if (len)
+        return -1;
+    return bpf_ntohs(fold((__u32)s));
+}
+
 /* ---- the fast path --------------------------------------------------------------------------- */
 
 /* True if the IPv4 header at `ip` (ihl bytes) sums to 0xFFFF (LVSPacket: verifyIPv4Header). */
@@ -386,7 +443,7 @@ static __always_inline __u16 tunnel_overhead(const struct lvs_xdp_flow *f)
     if (f->method == LVS_XDP_METHOD_TUN_GUE)
         return ip + 12;
     if (f->method == LVS_XDP_METHOD_TUN_GRE)
-        return ip + 4;
+        return ip + ((f->flags & LVS_XDP_FLOW_TUN_CSUM) ? 8 : 4);
     if (f->method == LVS_XDP_METHOD_TUN_IPIP)
         return ip;
     return 0;
@@ -444,14 +501,11 @@ static __always_inline int fast_path(struct xdp_md *ctx, struct pkt *pi, struct 
     int tunnel = method == LVS_XDP_METHOD_TUN_IPIP || method == LVS_XDP_METHOD_TUN_GUE ||
                  method == LVS_XDP_METHOD_TUN_GRE;
     int outer_v6 = (f->flags & LVS_XDP_FLOW_OUTER_V6) != 0;
+    /* A UDP checksum of 0 is recomputed in full under NAT (K:ip_vs_proto_udp.c udp_snat_handler). */
+    int udp_recompute = 0;
     if (method == LVS_XDP_METHOD_NAT) {
-        /* A UDP checksum of 0 is recomputed in full (K:ip_vs_proto_udp.c): lvsd does that. */
         if (proto == IPPROTO_UDP && *(__u16 *)(l4 + 6) == 0)
-            return steer(ctx, LVS_XDP_SLOW_UNSUPPORTED);
-    } else if (method == LVS_XDP_METHOD_TUN_GUE) {
-        /* GUE over IPv6 needs a full UDP checksum: lvsd does that. */
-        if (outer_v6)
-            return steer(ctx, LVS_XDP_SLOW_UNSUPPORTED);
+            udp_recompute = 1;
     } else if (!tunnel && method != LVS_XDP_METHOD_DR) {
         return steer(ctx, LVS_XDP_SLOW_UNSUPPORTED);
     }
@@ -533,7 +587,7 @@ static __always_inline int fast_path(struct xdp_md *ctx, struct pkt *pi, struct 
                 return XDP_ABORTED;
             __u16 c = bpf_ntohs(*(__be16 *)(th + 16));
             *(__be16 *)(th + 16) = bpf_htons(csum_apply(c, f->l4_delta));
-        } else {
+        } else if (!udp_recompute) {
             __u16 c = csum_apply(bpf_ntohs(*(__be16 *)(th + 6)), f->l4_delta);
             /* A UDP checksum that computes to 0 goes out as 0xFFFF (RFC 768, CSUM_MANGLED_0). */
             *(__be16 *)(th + 6) = bpf_htons(c == 0 ? 0xffff : c);
@@ -597,10 +651,63 @@ static __always_inline int fast_path(struct xdp_md *ctx, struct pkt *pi, struct 
             h[9] = inner_proto;
             *(__u16 *)(h + 10) = 0;
         } else if (method == LVS_XDP_METHOD_TUN_GRE) {
-            *(__u16 *)h = 0;
+            *(__be16 *)h = bpf_htons((f->flags & LVS_XDP_FLOW_TUN_CSUM) ? 0x8000 : 0);
             *(__be16 *)(h + 2) = bpf_htons(v6 ? 0x86dd : 0x0800);
+            if (f->flags & LVS_XDP_FLOW_TUN_CSUM)
+                *(__u32 *)(h + 4) = 0;
         }
     }
+
+    /* Checksums over the whole payload: GUE with a checksum (always over IPv6, RFC 8200 §8.1),
+     * checksummed GRE (RFC 2784), a NAT'd UDP datagram whose checksum was 0. The field is 0 here;
+     * the sum is LVSPacket's InternetChecksum.checksum over the same bytes. */
+    if (tunnel && (method == LVS_XDP_METHOD_TUN_GUE ? (outer_v6 || (f->flags & LVS_XDP_FLOW_TUN_CSUM))
+                                                    : (method == LVS_XDP_METHOD_TUN_GRE &&
+                                                       (f->flags & LVS_XDP_FLOW_TUN_CSUM)))) {
+        __u32 hoff = l2out + (outer_v6 ? 40 : 20);
+        __u32 span = overhead - (outer_v6 ? 40 : 20) + pi->ip_len;
+        __s64 sum = lvs_sum_region(ctx, hoff, span);
+        if (sum < 0)
+            return XDP_ABORTED;
+        data = PKT_DATA(ctx);
+        end = PKT_END(ctx);
+        __u8 *h = data + (hoff & 0x7f);
+        if ((void *)(h + 8) > end)
+            return XDP_ABORTED;
+        if (method == LVS_XDP_METHOD_TUN_GUE) {
+            __u64 ps = addr_sum(f->new_saddr, outer_v6) + addr_sum(f->new_daddr, outer_v6) + IPPROTO_UDP + span;
+            __u16 c = (__u16)~fold(ps + (__u64)sum);
+            *(__be16 *)(h + 6) = bpf_htons(c == 0 ? 0xffff : c);
+        } else {
+            *(__be16 *)(h + 4) = bpf_htons((__u16)~fold((__u64)sum));
+        }
+    }
+    if (udp_recompute) {
+        __u32 toff = inner_off + ihl;
+        data = PKT_DATA(ctx);
+        end = PKT_END(ctx);
+        __u8 *u = data + (toff & 0xff);
+        if ((void *)(u + 8) > end)
+            return XDP_ABORTED;
+        __u32 ulen = bpf_ntohs(*(__be16 *)(u + 4));
+        __s64 sum = lvs_sum_region(ctx, toff, ulen);
+        if (sum < 0)
+            return XDP_ABORTED;
+        data = PKT_DATA(ctx);
+        end = PKT_END(ctx);
+        __u8 *ip2 = data + inner_off;
+        u = data + (toff & 0xff);
+        if ((void *)(ip2 + 40) > end || (void *)(u + 8) > end)
+            return XDP_ABORTED;
+        __u64 ps = v6 ? addr_sum(ip2 + 8, 1) + addr_sum(ip2 + 24, 1) : addr_sum(ip2 + 12, 0) + addr_sum(ip2 + 16, 0);
+        __u16 c = (__u16)~fold(ps + IPPROTO_UDP + ulen + (__u64)sum);
+        *(__be16 *)(u + 6) = bpf_htons(c == 0 ? 0xffff : c);
+    }
+    data = PKT_DATA(ctx);
+    end = PKT_END(ctx);
+    eth = data;
+    if ((void *)(eth + 14) > end)
+        return XDP_ABORTED;
 
     /* The link header. */
     __builtin_memcpy(eth, f->dmac, 6);

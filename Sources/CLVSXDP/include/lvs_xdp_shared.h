@@ -61,8 +61,8 @@ struct lvs_xdp_flow_key {
 #define LVS_XDP_METHOD_DR 1       /* MACs and TTL (K:ip_vs_xmit.c ip_vs_dr_xmit) */
 #define LVS_XDP_METHOD_NAT 2      /* NAT and FULLNAT: new source and/or destination (flags) */
 #define LVS_XDP_METHOD_TUN_IPIP 3 /* outer IPv4/IPv6 header, protocol 4 / 41 */
-#define LVS_XDP_METHOD_TUN_GUE 4  /* outer IP + UDP (checksum 0, IPv4 outer only) + GUE v0 */
-#define LVS_XDP_METHOD_TUN_GRE 5  /* outer IP + 4-byte GRE (no checksum) */
+#define LVS_XDP_METHOD_TUN_GUE 4  /* outer IP + UDP + GUE v0 */
+#define LVS_XDP_METHOD_TUN_GRE 5  /* outer IP + GRE (4 bytes, 8 with a checksum) */
 
 /* lvs_xdp_flow.flags */
 #define LVS_XDP_FLOW_REWRITE_SRC 0x01 /* source := new_saddr:new_sport (NAT out, FULLNAT both ways) */
@@ -70,6 +70,7 @@ struct lvs_xdp_flow_key {
 #define LVS_XDP_FLOW_VLAN 0x04        /* tag the egress frame with vlan_tci */
 #define LVS_XDP_FLOW_OUTER_V6 0x08    /* tunnel: the outer header is IPv6 */
 #define LVS_XDP_FLOW_REPLY 0x10       /* a reply (counted as "out" for the real server) */
+#define LVS_XDP_FLOW_TUN_CSUM 0x20    /* GUE: compute the UDP checksum; GRE: a checksummed header */
 
 /* The rewrite of one direction of a connection, and its state. lvsd fills everything above
  * `ip_id`; the program updates ip_id (tunnels), last_seen_ns, packets and bytes. */
