@@ -383,26 +383,26 @@ static __always_inline __u64 addr_sum(const __u8 *a, int v6)
 }
 
 /* The one's complement sum of `len` bytes at packet offset `off`, folded to 16 bits in host order
- * (RFC 1071; an odd last byte padded with zero), or −1. bpf_csum_diff sums memory order; the
- * fold of that is the byte swap of the host-order fold (RFC 1071 §2(B)). A global function: the
- * verifier checks its loop once. */
+ * (RFC 1071; an odd last byte padded with zero), or -1; in 256-byte chunks (bpf_csum_diff takes
+ * at most 512). bpf_csum_diff sums memory order; the fold of that is the byte swap of the
+ * host-order fold (RFC 1071 §2(B)). A global function: the verifier checks its loop once. */
 __attribute__((noinline)) __s64 lvs_sum_region(struct xdp_md *ctx, __u32 off, __u32 len)
 {
-    __u8 buf[64];
+    __u8 buf[256];
     __s64 s = 0;
-    for (int i = 0; i < 160; i++) { /* 160 × 64 bytes: a 9000-byte jumbo frame and more */
+    for (int i = 0; i < 40; i++) { /* 40 × 256 bytes: a 9000-byte jumbo frame and more */
         if (len == 0)
             break;
-        if (len >= 64) {
-            if (bpf_xdp_load_bytes(ctx, off, buf, 64))
+        if (len >= sizeof(buf)) {
+            if (bpf_xdp_load_bytes(ctx, off, buf, sizeof(buf)))
                 return -1;
-            s = bpf_csum_diff(0, 0, (__be32 *)buf, 64, (__wsum)s);
-            off += 64;
-            len -= 64;
+            s = bpf_csum_diff(0, 0, (__be32 *)buf, sizeof(buf), (__wsum)s);
+            off += sizeof(buf);
+            len -= sizeof(buf);
         } else {
             __builtin_memset(buf, 0, sizeof(buf));
             __u32 n = len;
-            if (n == 0 || n > 63)
+            if (n == 0 || n >= sizeof(buf))
                 return -1;
             if (bpf_xdp_load_bytes(ctx, off, buf, n))
                 return -1;
