@@ -86,13 +86,8 @@ public struct XDPFlow: Sendable {
         return f
     }
 
-    /// True if the fast path encapsulates with `spec` over an outer header of that family: every
-    /// encapsulation LVSPacket has (ipip; GUE with or without checksum, over IPv6 always with
-    /// one; GRE with or without checksum). Kept for callers that ask.
-    public static func supportsTunnel(_ spec: TunnelSpec, outerIsIPv6: Bool) -> Bool { true }
-
     /// TUN (`Forwarding.tunnel`): an outer header from `source` (the director) to `destination`
-    /// (the real server). `gueSourcePort` is `Forwarding.tunnelSourcePort(info)` of the flow's
+    /// (the real server), with every encapsulation and checksum option `Forwarding.tunnel` has. `gueSourcePort` is `Forwarding.tunnelSourcePort(info)` of the flow's
     /// packets (fixed per flow); `firstIPID` the outer IPv4 ID of the first fast-path packet (the
     /// program counts up from it). Nil if the outer addresses' families differ.
     public static func tunnel(
@@ -101,7 +96,6 @@ public struct XDPFlow: Sendable {
     ) -> XDPFlow? {
         guard source.family == destination.family else { return nil }
         let v6 = source.family == .inet6
-        guard supportsTunnel(spec, outerIsIPv6: v6) else { return nil }
         let method: Int32
         switch spec.type {
         case .ipip: method = LVS_XDP_METHOD_TUN_IPIP
