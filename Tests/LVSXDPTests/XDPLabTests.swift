@@ -74,6 +74,31 @@ struct XDPLabTests {
         return m
     }
 
+    /// The director's side: the program attached to d0, an AF_XDP socket on d0's queue 0 (1024
+    /// frames, RX 256, fill 512), and `egress` interfaces added to the devmap — all from a thread in
+    /// the director's namespace (ifindexes are resolved there).
+    struct Director {
+        let d0: Int32
+        let mode: XDPProgram.AttachMode
+        let port: XDPSocketPort
+        let egress: [Int32]
+    }
+
+    static func openDirector(_ lab: Lab, _ xdp: XDPProgram, egress: [String] = []) throws -> Director {
+        try inNamespace(lab.director.namespace) { () throws -> Director in
+            let d0 = Int32(if_nametoindex("d0"))
+            let mode = try xdp.attach(interface: d0)
+            let out = egress.map { Int32(if_nametoindex($0)) }
+            for i in out { try xdp.maps.addTransmitPort(i) }
+            var cfg = XDPSocketPort.Configuration()
+            cfg.frameCount = 1024
+            cfg.ringSize = 256
+            cfg.fillRingSize = 512
+            let port = try XDPSocketPort(interfaces: [(d0, "d0")], program: xdp, configuration: cfg)
+            return Director(d0: d0, mode: mode, port: port, egress: out)
+        }
+    }
+
     /// A UDP socket in `h` bound to addr:port.
     static func udpSocket(_ h: LabHost, _ addr: String, _ port: UInt16) throws -> Int32 {
         let fd = try h.socket(AF_INET, Int32(SOCK_DGRAM.rawValue))
@@ -150,17 +175,8 @@ struct XDPLabTests {
         let vip = IPAddress(Self.vip)!
         try xdp.maps.putService(XDPServiceKey(protocolNumber: IPProtocolNumber.udp, address: vip, port: 5000))
         try xdp.maps.setAddress(vip, flags: .virtual)
-        let (d0, mode, port) = try inNamespace(lab.director.namespace) {
-            () throws -> (Int32, XDPProgram.AttachMode, XDPSocketPort) in
-            let d0 = Int32(if_nametoindex("d0"))
-            let mode = try xdp.attach(interface: d0)
-            var cfg = XDPSocketPort.Configuration()
-            cfg.frameCount = 1024
-            cfg.ringSize = 256
-            cfg.fillRingSize = 512
-            let port = try XDPSocketPort(interfaces: [(d0, "d0")], program: xdp, configuration: cfg)
-            return (d0, mode, port)
-        }
+        let director = try Self.openDirector(lab, xdp)
+        let (d0, mode, port) = (director.d0, director.mode, director.port)
         #expect(mode == .native, "veth has native XDP (kernel ≥ 4.19)")
         #expect(!port.isZeroCopy, "AF_XDP on veth is copy mode")
 
@@ -294,18 +310,9 @@ struct XDPLabTests {
         try xdp.maps.setAddress(vip, flags: .virtual)
         let d1MAC = try Self.mac(lab.director, "d1")
         let r1MAC = try Self.mac(lab.server, "r1")
-        let (d0, d1, port) = try inNamespace(lab.director.namespace) { () throws -> (Int32, Int32, XDPSocketPort) in
-            let d0 = Int32(if_nametoindex("d0"))
-            let d1 = Int32(if_nametoindex("d1"))
-            try xdp.attach(interface: d0)
-            // The kernel resolves a DEVMAP ifindex in the caller's namespace: add it from the lab's.
-            try xdp.maps.addTransmitPort(d1)
-            var cfg = XDPSocketPort.Configuration()
-            cfg.frameCount = 1024
-            cfg.ringSize = 256
-            cfg.fillRingSize = 512
-            return (d0, d1, try XDPSocketPort(interfaces: [(d0, "d0")], program: xdp, configuration: cfg))
-        }
+        // The kernel resolves a DEVMAP ifindex in the caller's namespace: openDirector adds d1 from the lab's.
+        let director = try Self.openDirector(lab, xdp, egress: ["d1"])
+        let (d1, port) = (director.egress[0], director.port)
         let key = XDPFlowKey(
             protocolNumber: IPProtocolNumber.udp, source: IPAddress("10.7.1.2")!, sourcePort: 40001, destination: vip,
             destinationPort: 5000)
@@ -343,7 +350,6 @@ struct XDPLabTests {
         for i in 0..<5 { Self.send(client, "lost-\(i)", to: Self.vip, 5000) }
         #expect(Self.receiveAll(server, seconds: 0.5).isEmpty, "redirected frames vanish without NAPI on the peer")
         #expect(xdp.maps.counters().since(before)[.fastRedirect] == 25)
-        _ = d0
     }
 
     @Test(
@@ -361,15 +367,7 @@ struct XDPLabTests {
         defer { xdp.close() }
         let vip = IPAddress(Self.vip)!
         try xdp.maps.putService(XDPServiceKey(protocolNumber: IPProtocolNumber.udp, address: vip, port: 5000))
-        let port = try inNamespace(lab.director.namespace) { () throws -> XDPSocketPort in
-            let d0 = Int32(if_nametoindex("d0"))
-            try xdp.attach(interface: d0)
-            var cfg = XDPSocketPort.Configuration()
-            cfg.frameCount = 512
-            cfg.ringSize = 128
-            cfg.fillRingSize = 256
-            return try XDPSocketPort(interfaces: [(d0, "d0")], program: xdp, configuration: cfg)
-        }
+        let port = try Self.openDirector(lab, xdp).port
         let client = try Self.udpSocket(lab.client, "10.7.1.2", 40002)
         defer { close(client) }
         Self.send(client, "partial", to: Self.vip, 5000)
