@@ -95,6 +95,7 @@ let package = Package(
             name: "xdp-bench",
             dependencies: [
                 "LVSXDP", "LVSXDPTestSupport", "LVSTestSupport", "LVSDataPlane", "LVSPacket", "LVSCore", "CLVSLinux",
+                "CMallocCounter",
             ],
             path: "bench/XDPBench", swiftSettings: hotPathSettings
         ),

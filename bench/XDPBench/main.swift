@@ -1,5 +1,6 @@
 // XDPBench: ns per packet of the XDP program on the fixture frames (BPF_PROG_TEST_RUN), and AF_XDP vs AF_PACKET receive on a veth.
 import CLVSLinux
+import CMallocCounter
 import Foundation
 import Glibc
 import LVSCore
@@ -183,7 +184,7 @@ func generate(_ fd: Int32, _ frame: [UInt8], _ ifindex: Int32, _ flag: Flag) -> 
 }
 
 func rate(_ port: PacketPort, seconds: Double, generatorFD: Int32, frame: [UInt8], ifindex: Int32) -> (
-    rx: Double, sent: Double, drops: UInt64
+    rx: Double, sent: Double, drops: UInt64, mallocsPerMillion: Double
 ) {
     let frames = UnsafeMutablePointer<ReceivedFrame>.allocate(capacity: 256)
     defer { frames.deallocate() }
@@ -199,15 +200,21 @@ func rate(_ port: PacketPort, seconds: Double, generatorFD: Int32, frame: [UInt8
     }
     let sent0 = flag.sent
     var got = 0
+    // Process-wide: the generator thread allocates nothing in its loop either.
+    let m0 = lvs_malloc_count()
     t0 = Date()
     while Date().timeIntervalSince(t0) < seconds {
         got += port.receive(into: frames, capacity: 256)
         port.release()
     }
+    let mallocs = lvs_malloc_count() &- m0
     let sent = flag.sent - sent0
     flag.stop = true
     while !g.isFinished { usleep(1000) }
-    return (Double(got) / seconds, Double(sent) / seconds, port.ringDrops &- dropsBefore)
+    return (
+        Double(got) / seconds, Double(sent) / seconds, port.ringDrops &- dropsBefore,
+        got == 0 ? 0 : Double(mallocs) * 1e6 / Double(got)
+    )
 }
 
 let lab = try LabNetwork("xdpbench")
@@ -242,8 +249,8 @@ getloadavg(&load, 3)
 print(
     "\n#### Receive on a veth, \(seconds) s per run (load average \(String(format: "%.2f %.2f %.2f", load[0], load[1], load[2])))\n"
 )
-print("| port | mode | received pps | offered pps | kernel drops |")
-print("|---|---|---:|---:|---:|")
+print("| port | mode | received pps | offered pps | kernel drops | mallocs / 1M frames |")
+print("|---|---|---:|---:|---:|---:|")
 for _ in 0..<runs {
     do {
         let prog = try XDPProgram(limits: .init(flows: 64, services: 64, addresses: 64, serverSlots: 4))
@@ -254,10 +261,12 @@ for _ in 0..<runs {
             return (try XDPSocketPort(interfaces: [(i, "d0")], program: prog), m)
         }
         let r = rate(port, seconds: seconds, generatorFD: gen, frame: genFrame, ifindex: c0)
-        print("| AF_XDP (XDPSocketPort), XDP steering | \(mode), copy | \(Int(r.rx)) | \(Int(r.sent)) | \(r.drops) |")
+        print(
+            "| AF_XDP (XDPSocketPort), XDP steering | \(mode), copy | \(Int(r.rx)) | \(Int(r.sent)) | \(r.drops) | \(r.mallocsPerMillion) |"
+        )
         let st = port.statistics
         print(
-            "|  | RX ring full \(st.rxRingFull), dropped \(st.rxDropped), fill ring empty \(st.rxFillRingEmpty) times (whole run) | | | |"
+            "|  | RX ring full \(st.rxRingFull), dropped \(st.rxDropped), fill ring empty \(st.rxFillRingEmpty) times (whole run) | | | | |"
         )
         prog.close()
     }
@@ -268,7 +277,9 @@ for _ in 0..<runs {
             return try AFPacketPort(configuration: cfg)
         }
         let r = rate(port, seconds: seconds, generatorFD: gen, frame: genFrame, ifindex: c0)
-        print("| AF_PACKET (AFPacketPort), TPACKET_V2 | – | \(Int(r.rx)) | \(Int(r.sent)) | \(r.drops) |")
+        print(
+            "| AF_PACKET (AFPacketPort), TPACKET_V2 | – | \(Int(r.rx)) | \(Int(r.sent)) | \(r.drops) | \(r.mallocsPerMillion) |"
+        )
     }
 }
 close(gen)
