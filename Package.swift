@@ -58,6 +58,17 @@ let package = Package(
             swiftSettings: hotPathSettings
         ),
 
+        // XDP: the steering/fast-path program (C, compiled by scripts/build-bpf into a committed byte
+        // array), its libbpf loader and AF_XDP sockets (libxdp); Debian: libbpf-dev libxdp-dev.
+        .target(
+            name: "CLVSXDP", exclude: ["bpf"],
+            linkerSettings: [.linkedLibrary("bpf"), .linkedLibrary("xdp")]
+        ),
+        .target(
+            name: "LVSXDP", dependencies: ["CLVSXDP", "CLVSLinux", "LVSDataPlane", "LVSPacket", "LVSCore"],
+            swiftSettings: hotPathSettings
+        ),
+
         // daemon: lifecycle, control server, reload, notifications.
         .target(
             name: "LVSDaemon",
@@ -90,6 +101,14 @@ let package = Package(
             dependencies: ["LVSPacket", "LVSTestSupport", "CMallocCounter", "CPacketBaseline", "CLVSLinux"],
             path: "bench/PacketBench", swiftSettings: hotPathSettings
         ),
+        .executableTarget(
+            name: "xdp-bench",
+            dependencies: [
+                "LVSXDP", "LVSXDPTestSupport", "LVSTestSupport", "LVSDataPlane", "LVSPacket", "LVSCore", "CLVSLinux",
+                "CMallocCounter",
+            ],
+            path: "bench/XDPBench", swiftSettings: hotPathSettings
+        ),
         .executableTarget(name: "config-bench", dependencies: ["KeepalivedConfig"], path: "bench/ConfigBench"),
         // lvsd with the allocation counter linked in: its data plane reports mallocs per packet.
         .executableTarget(name: "lvsd-bench", dependencies: ["LVSDaemon", "CMallocCounter"], path: "bench/LvsdBench"),
@@ -120,6 +139,10 @@ let package = Package(
         .testTarget(name: "LVSDaemonTests", dependencies: ["LVSDaemon", "LVSPlatform", "LVSTestSupport"]),
         .testTarget(name: "LVSDataPlaneTests", dependencies: ["LVSDataPlane", "LVSTestSupport"]),
         .testTarget(name: "LabTests", dependencies: ["LVSTestSupport", "LVSCore"]),
+        .target(name: "LVSXDPTestSupport", dependencies: ["LVSXDP", "LVSTestSupport", "LVSPacket", "LVSCore"]),
+        .testTarget(
+            name: "LVSXDPTests",
+            dependencies: ["LVSXDP", "LVSXDPTestSupport", "LVSTestSupport", "LVSPacket", "LVSCore", "CLVSXDP"]),
     ],
     swiftLanguageModes: [.v6]
 )
