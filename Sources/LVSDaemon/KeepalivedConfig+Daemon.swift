@@ -29,10 +29,13 @@ public final class KeepalivedDaemonSupport: DaemonConfigurationLoader, ReloadHan
     private var service: HealthCheckService?
     /// The configuration's VRRP part goes to it, at start and on each reload.
     private let vrrp: VRRPDaemon?
+    /// `lvs_announce_table` goes to it, at start and on each reload; it follows the quorum.
+    private let announcer: RouteAnnouncer?
 
-    public init(environment: [String: String], vrrp: VRRPDaemon? = nil) {
+    public init(environment: [String: String], vrrp: VRRPDaemon? = nil, announcer: RouteAnnouncer? = nil) {
         self.environment = environment
         self.vrrp = vrrp
+        self.announcer = announcer
     }
 
     func options(_ configID: String?) -> ConfigReaderOptions {
@@ -60,6 +63,8 @@ public final class KeepalivedDaemonSupport: DaemonConfigurationLoader, ReloadHan
     /// director's table before lvsd forks (keepalived `init_services`).
     public func load(file: String, configID: String?, director: Director, logger: Logger) throws {
         let configuration = try read(file, configID: configID, logger: logger)
+        // A table lvsd cannot announce from stops it here, before anything runs.
+        try announcer?.configure(configuration.globalDefs.lvsAnnounce)
         var engine = HealthCheckEngine(
             configuration: configuration, hostName: HealthCheckService.hostName(),
             localAddresses: SystemLocalAddresses().current())
@@ -89,9 +94,11 @@ public final class KeepalivedDaemonSupport: DaemonConfigurationLoader, ReloadHan
 
     private func makeServiceLocked(director: Director, logger: Logger) -> any Service {
         guard let engine = startedEngine else { return IdleService() }
+        var quorumObserver: (@Sendable ([ServiceKey: Bool]) -> Void)?
+        if let announcer { quorumObserver = { q in announcer.quorumChanged(q) } }
         let s = HealthCheckService(
             startedEngine: engine, pendingActions: pendingActions, target: DirectorIPVSTarget(director: director),
-            clock: director.clock
+            clock: director.clock, quorumObserver: quorumObserver
         ) { line in logger.info("\(line)") }
         service = s
         pendingActions = []
@@ -116,6 +123,7 @@ public final class KeepalivedDaemonSupport: DaemonConfigurationLoader, ReloadHan
         }
         await service.reload(configuration)
         await vrrp?.reload(configuration, logger: logger)
+        announcer?.reload(configuration.globalDefs.lvsAnnounce, logger: logger)
         logger.info("Configuration \(file) reloaded")
     }
 }
