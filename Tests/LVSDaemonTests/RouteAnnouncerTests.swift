@@ -266,6 +266,17 @@ struct RouteAnnouncerTests {
         #expect(t.routes.isEmpty)
     }
 
+    @Test("without lvs_announce_table no routing table is read")
+    func notConfigured() {
+        let t = FakeAnnounceTable()
+        t.failure = PlatformError(.netlink, "must not be read")
+        let a = make(t, FakeProbe())
+        a.forwardingChanged(true)
+        #expect(a.reconcile(services: [service("192.0.2.10", 80, weights: [1])], owner: 9, probeBird: true).isEmpty)
+        #expect(a.withdrawAll(owner: 9).isEmpty)
+        #expect(t.applied.isEmpty)
+    }
+
     @Test("an rtnetlink failure is logged once and retried")
     func failureOnce() throws {
         let t = FakeAnnounceTable()

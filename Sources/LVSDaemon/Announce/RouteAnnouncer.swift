@@ -68,7 +68,9 @@ public final class RouteAnnouncer: @unchecked Sendable {
     private var watchedSocket: String?
     private var lastFailure: String?
     private var lastForeign = 0
-    private var announced = Set<IPAddress>()
+    /// False until a pass ran with a table configured: an lvsd without `lvs_announce_table` reads
+    /// no routing table.
+    private var everConfigured = false
 
     public init(
         table: any AnnounceRouteTable = KernelAnnounceTable(), probe: any AnnouncerProbe = BirdControlProbe(),
@@ -169,6 +171,8 @@ public final class RouteAnnouncer: @unchecked Sendable {
     {
         let i = inputs.withLock { $0 }
         var lines: [(Bool, String)] = []
+        if i.config != nil { everConfigured = true }
+        guard everConfigured else { return lines }
         let desired =
             i.config == nil
             ? []
@@ -192,7 +196,6 @@ public final class RouteAnnouncer: @unchecked Sendable {
                 try table.apply(change, protocolNumber: Self.protocolNumber)
                 lines.append((false, Self.describe(change, owner: owner, desired: desired, stopping: stopping)))
             }
-            announced = desired
             lastFailure = nil
         } catch {
             let line = "announce: \(error.message) (retried in \(Self.resyncInterval))"
