@@ -2,11 +2,10 @@
 import Foundation
 import KeepalivedConfig
 import LVSCore
+import LVSDaemon
 import LVSPlatform
 import Logging
 import Testing
-
-@testable import LVSDaemon
 
 private func ip(_ s: String) -> IPAddress { IPAddress(s)! }
 
@@ -182,12 +181,12 @@ struct RouteAnnouncerTests {
         a.forwardingChanged(true)
         let lines = a.reconcile(services: services, owner: 9, probeBird: false)
         #expect(t.routes.map(\.vip) == [ip("192.0.2.10"), ip("192.0.2.11")])
-        #expect(lines.map(\.1).first == "announce: 192.0.2.10 up: blackhole 192.0.2.10/32 in table 100")
+        #expect(lines.map(\.text).first == "announce: 192.0.2.10 up: blackhole 192.0.2.10/32 in table 100")
         // All real servers of .10 failed: keepalived lost the quorum.
         a.quorumChanged([key("192.0.2.10", 80): false, key("192.0.2.11", 80): true])
         let down = a.reconcile(services: services, owner: 9, probeBird: false)
         #expect(t.routes.map(\.vip) == [ip("192.0.2.11")])
-        #expect(down.map(\.1) == ["announce: 192.0.2.10 withdrawn from table 100 (no virtual service of it up)"])
+        #expect(down.map(\.text) == ["announce: 192.0.2.10 withdrawn from table 100 (no virtual service of it up)"])
         // VRRP BACKUP for .11.
         a.passiveChanged([ip("192.0.2.11")])
         _ = a.reconcile(services: services, owner: 9, probeBird: false)
@@ -206,7 +205,7 @@ struct RouteAnnouncerTests {
         #expect(t.routes.count == 2)
         let stop = a.withdrawAll(owner: 9)
         #expect(t.routes.isEmpty)
-        #expect(stop.map(\.1).allSatisfy { $0.hasSuffix("(lvsd stopping)") } && stop.count == 2)
+        #expect(stop.map(\.text).allSatisfy { $0.hasSuffix("(lvsd stopping)") } && stop.count == 2)
     }
 
     @Test("BIRD absent is logged once as a warning, not on every check; its return once as info")
@@ -216,20 +215,20 @@ struct RouteAnnouncerTests {
         let a = make(t, p)
         try a.configure(LVSAnnounceConfig(table: 100, birdSocket: "/run/bird/bird.ctl", location: location))
         a.forwardingChanged(true)
-        var logged: [(Bool, String)] = []
+        var logged: [AnnounceLogLine] = []
         for _ in 0..<5 { logged += a.reconcile(services: [], owner: 9, probeBird: true) }
         #expect(p.checks == 5)
         #expect(logged.count == 1)
-        #expect(logged.first?.0 == true)
+        #expect(logged.first?.warning == true)
         #expect(
-            logged.first?.1
+            logged.first?.text
                 == "announce: no BIRD answers at /run/bird/bird.ctl (connect: No such file or directory): nothing announces the routes lvsd keeps in table 100; lvsd keeps forwarding"
         )
         p.lock.withLock { p.status = .answering("BIRD 2.0.12 ready.") }
         logged = []
         for _ in 0..<3 { logged += a.reconcile(services: [], owner: 9, probeBird: true) }
         #expect(
-            logged.map(\.1) == [
+            logged.map(\.text) == [
                 "announce: BIRD at /run/bird/bird.ctl answers (BIRD 2.0.12 ready.): it can announce table 100"
             ])
         // bird_socket none: never checked.
@@ -252,7 +251,7 @@ struct RouteAnnouncerTests {
         let moved = a.reconcile(services: services, owner: 9, probeBird: false)
         #expect(t.routes == [AnnouncedRoute(vip: ip("192.0.2.10"), table: 101, metric: 9)])
         #expect(
-            moved.map(\.1) == [
+            moved.map(\.text) == [
                 "announce: 192.0.2.10 moved out of table 100",
                 "announce: 192.0.2.10 up: blackhole 192.0.2.10/32 in table 101",
             ])
@@ -284,11 +283,11 @@ struct RouteAnnouncerTests {
         try a.configure(LVSAnnounceConfig(table: 100, birdSocket: nil, location: location))
         a.forwardingChanged(true)
         t.failure = PlatformError(.netlink, "netlink dump: error 105", errno: 105)
-        var lines: [(Bool, String)] = []
+        var lines: [AnnounceLogLine] = []
         for _ in 0..<3 {
             lines += a.reconcile(services: [service("192.0.2.10", 80, weights: [1])], owner: 9, probeBird: false)
         }
-        #expect(lines.map(\.1) == ["announce: netlink dump: error 105 (retried in 10.0 seconds)"])
+        #expect(lines.map(\.text) == ["announce: netlink dump: error 105 (retried in 10.0 seconds)"])
         t.failure = nil
         _ = a.reconcile(services: [service("192.0.2.10", 80, weights: [1])], owner: 9, probeBird: false)
         #expect(t.routes.count == 1)

@@ -27,6 +27,18 @@ public struct AnnounceError: Error, Hashable, Sendable, CustomStringConvertible 
     }
 }
 
+/// A line the announcer logs.
+public struct AnnounceLogLine: Hashable, Sendable {
+    /// Logged as a warning (else as information).
+    public var warning: Bool
+    public var text: String
+
+    public init(warning: Bool, text: String) {
+        self.warning = warning
+        self.text = text
+    }
+}
+
 /// `global_defs { lvs_announce_table N }` in lvsd:
 ///
 /// ```
@@ -165,12 +177,13 @@ public final class RouteAnnouncer: @unchecked Sendable {
     // MARK: the work
 
     /// One pass: the routes the inputs call for, in the kernel; BIRD's socket when `probeBird`.
-    /// Returns the lines to log (warning flag, text). Called on the announce thread only.
-    func reconcile(services: [VirtualServiceEntry], owner: UInt32, probeBird: Bool, stopping: Bool = false)
-        -> [(Bool, String)]
+    /// Returns the lines to log. Called by the announce thread only (and by tests, which drive it
+    /// step by step with fakes instead of running the thread).
+    public func reconcile(services: [VirtualServiceEntry], owner: UInt32, probeBird: Bool, stopping: Bool = false)
+        -> [AnnounceLogLine]
     {
         let i = inputs.withLock { $0 }
-        var lines: [(Bool, String)] = []
+        var lines: [AnnounceLogLine] = []
         if i.config != nil { everConfigured = true }
         guard everConfigured else { return lines }
         let desired =
@@ -184,9 +197,10 @@ public final class RouteAnnouncer: @unchecked Sendable {
                 lastForeign = view.foreignCount
                 if view.foreignCount > 0 {
                     lines.append(
-                        (
-                            true,
-                            "announce: table \(t) now also holds \(view.foreignCount) route(s) lvsd did not install (e.g. '\(view.foreignExample ?? "?")'): BIRD announces them too"
+                        AnnounceLogLine(
+                            warning: true,
+                            text:
+                                "announce: table \(t) now also holds \(view.foreignCount) route(s) lvsd did not install (e.g. '\(view.foreignExample ?? "?")'): BIRD announces them too"
                         ))
                 }
             }
@@ -194,12 +208,15 @@ public final class RouteAnnouncer: @unchecked Sendable {
                 desired: desired, table: i.config?.table, owner: owner, view: view, isAlive: isAlive)
             {
                 try table.apply(change, protocolNumber: Self.protocolNumber)
-                lines.append((false, Self.describe(change, owner: owner, desired: desired, stopping: stopping)))
+                lines.append(
+                    AnnounceLogLine(
+                        warning: false, text: Self.describe(change, owner: owner, desired: desired, stopping: stopping))
+                )
             }
             lastFailure = nil
         } catch {
             let line = "announce: \(error.message) (retried in \(Self.resyncInterval))"
-            if line != lastFailure { lines.append((true, line)) }
+            if line != lastFailure { lines.append(AnnounceLogLine(warning: true, text: line)) }
             lastFailure = line
         }
         if probeBird, let config = i.config, let socket = config.birdSocket {
@@ -208,7 +225,7 @@ public final class RouteAnnouncer: @unchecked Sendable {
                 watchedSocket = socket
             }
             if let (warning, line) = watch.observe(probe.check(socket: socket), socket: socket, table: config.table) {
-                lines.append((warning, line))
+                lines.append(AnnounceLogLine(warning: warning, text: line))
             }
         }
         return lines
@@ -232,7 +249,7 @@ public final class RouteAnnouncer: @unchecked Sendable {
     }
 
     /// Removes every route of this lvsd (a clean stop).
-    func withdrawAll(owner: UInt32) -> [(Bool, String)] {
+    public func withdrawAll(owner: UInt32) -> [AnnounceLogLine] {
         inputs.withLock { $0.config = nil }
         return reconcile(services: [], owner: owner, probeBird: false, stopping: true)
     }
@@ -266,9 +283,7 @@ public final class RouteAnnouncer: @unchecked Sendable {
             if probeBird { nextProbe = now + Self.probeInterval }
             nextResync = now + Self.resyncInterval
             let services = director.withModel { $0.services() }
-            for (warning, line) in reconcile(services: services, owner: owner, probeBird: probeBird) {
-                if warning { logger.warning("\(line)") } else { logger.info("\(line)") }
-            }
+            log(reconcile(services: services, owner: owner, probeBird: probeBird), logger)
             let deadline = min(nextResync, nextProbe)
             let left = max(clock.now.duration(to: deadline), .zero)
             let ms = Int32(min(max(left / .milliseconds(1), 1), 60_000))
@@ -276,8 +291,12 @@ public final class RouteAnnouncer: @unchecked Sendable {
             if ready & 1 != 0 { break }
             if ready & 2 != 0 { wake.drain() }
         }
-        for (warning, line) in withdrawAll(owner: owner) {
-            if warning { logger.warning("\(line)") } else { logger.info("\(line)") }
+        log(withdrawAll(owner: owner), logger)
+    }
+
+    private func log(_ lines: [AnnounceLogLine], _ logger: Logger) {
+        for l in lines {
+            if l.warning { logger.warning("\(l.text)") } else { logger.info("\(l.text)") }
         }
     }
 
