@@ -44,6 +44,7 @@ extension ConfigBuilder {
                     g.lvsSyncAuthKey = a[0]
                 }
             case "lvs_sync_daemon_bulk_wait": g.lvsSyncBulkWait = unsigned(node, 0...60).map(UInt32.init)
+            case "lvs_announce_table": g.lvsAnnounce = lvsAnnounce(node)
             case "vrrp_mcast_group4":
                 if let v4 = IPv4Address(a[0]), v4.isMulticast {
                     g.vrrpMulticastGroup4 = v4

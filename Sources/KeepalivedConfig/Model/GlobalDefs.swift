@@ -104,6 +104,8 @@ public struct GlobalDefs: Hashable, Sendable {
     public var lvsFlush = false
     /// `lvs_flush_on_stop [VS]`.
     public var lvsFlushOnStop: LVSFlushOnStop?
+    /// `lvs_announce_table N [bird_socket PATH|none]` (lvsd's extension, docs/scale-out.md).
+    public var lvsAnnounce: LVSAnnounceConfig?
 
     // VRRP defaults
     /// `vrrp_mcast_group4` (default 224.0.0.18).
