@@ -22,6 +22,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        // lvsd's HTTP listener (/metrics, /api/v1, the dashboard).
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
     ],
     targets: [
         // core (pure): the IPVS model and packet transforms. No I/O, no Foundation.
@@ -48,13 +52,30 @@ let package = Package(
             swiftSettings: hotPathSettings
         ),
 
+        // status (pure): what lvsd shows over HTTP — Prometheus text, the JSON API, OpenAPI, the dashboard.
+        .target(name: "LVSStatus", dependencies: ["LVSCore"]),
+        // lvsd's HTTP listener (swift-nio) and its metrics registry (swift-prometheus, swift-metrics).
+        .target(
+            name: "LVSHTTP",
+            dependencies: [
+                "LVSStatus",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
+
         // daemon: lifecycle, control server, reload, notifications.
         .target(
             name: "LVSDaemon",
             dependencies: [
                 "LVSCore", "LVSPacket", "LVSControl", "LVSDataPlane", "KeepalivedConfig",
-                "LVSHealthCheck", "LVSVRRP", "CLVSLinux",
+                "LVSHealthCheck", "LVSVRRP", "CLVSLinux", "LVSStatus", "LVSHTTP",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
@@ -105,6 +126,7 @@ let package = Package(
         .testTarget(name: "LVSDaemonTests", dependencies: ["LVSDaemon", "LVSTestSupport"]),
         .testTarget(name: "LVSDataPlaneTests", dependencies: ["LVSDataPlane", "LVSTestSupport"]),
         .testTarget(name: "LabTests", dependencies: ["LVSTestSupport", "LVSCore"]),
+        .testTarget(name: "LVSStatusTests", dependencies: ["LVSStatus", "LVSHTTP", "LVSCore"]),
     ],
     swiftLanguageModes: [.v6]
 )

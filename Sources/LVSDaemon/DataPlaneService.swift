@@ -12,6 +12,8 @@ public struct DataPlaneService: Service {
     let director: Director
     let logger: Logger
     let ownership: VRRPAddressOwnership?
+    /// Where the status API finds the running data plane.
+    let status: DataPlaneStatusBox?
 
     /// `interfaces` are `--interface` names (empty: every interface); `statisticsFile` receives
     /// the data plane's counters every second (`LVSD_STATS_FILE`); with `ownership` (lvsd's VRRP),
@@ -20,7 +22,7 @@ public struct DataPlaneService: Service {
     /// (`LVSD_SPIN_US`; 0 = sleep at once).
     public init(
         director: Director, interfaces: [String], statisticsFile: String?, logger: Logger,
-        ownership: VRRPAddressOwnership? = nil, spinNanoseconds: UInt64? = nil
+        ownership: VRRPAddressOwnership? = nil, spinNanoseconds: UInt64? = nil, status: DataPlaneStatusBox? = nil
     ) {
         var configuration = DataPlane.Configuration()
         if let spinNanoseconds { configuration.spinNanoseconds = spinNanoseconds }
@@ -34,16 +36,18 @@ public struct DataPlaneService: Service {
         self.director = director
         self.logger = logger
         self.ownership = ownership
+        self.status = status
     }
 
     /// The hook lvsd's main program installs (`LVSDaemonHooks.dataPlane`).
     public static func make(
-        statisticsFile: String?, ownership: VRRPAddressOwnership? = nil, spinNanoseconds: UInt64? = nil
+        statisticsFile: String?, ownership: VRRPAddressOwnership? = nil, spinNanoseconds: UInt64? = nil,
+        status: DataPlaneStatusBox? = nil
     ) -> @Sendable (Director, DaemonOptions, Logger) -> any Service {
         { director, options, logger in
             DataPlaneService(
                 director: director, interfaces: options.interfaces, statisticsFile: statisticsFile, logger: logger,
-                ownership: ownership, spinNanoseconds: spinNanoseconds)
+                ownership: ownership, spinNanoseconds: spinNanoseconds, status: status)
         }
     }
 
@@ -58,12 +62,15 @@ public struct DataPlaneService: Service {
         } catch {
             // The control endpoint keeps serving (listings, a configuration test bed); say so loudly.
             logger.error("data plane not started: \(error) (lvsd serves the control endpoint only)")
+            status?.settle(nil, problem: "\(error)")
             try? await gracefulShutdown()
             return
         }
         director.withIPVS { ipvs in ipvs.isLocalAddress = { dp.isLocalAddress($0) } }
         dp.servicesChanged()
+        status?.settle(dp, problem: nil)
         try? await gracefulShutdown()
+        status?.settle(nil, problem: "stopped")
         dp.stop()
         let s = dp.statistics
         logger.info(

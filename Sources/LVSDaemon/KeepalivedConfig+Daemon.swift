@@ -29,6 +29,8 @@ public final class KeepalivedDaemonSupport: DaemonConfigurationSupport, ReloadHa
     private var service: HealthCheckService?
     /// The configuration's VRRP part goes to it, at start and on each reload.
     private let vrrp: VRRPDaemon?
+    /// How long each checker's last probe took (the status API and metrics).
+    public let latencies = CheckerLatencies()
 
     public init(environment: [String: String], vrrp: VRRPDaemon? = nil) {
         self.environment = environment
@@ -93,12 +95,15 @@ public final class KeepalivedDaemonSupport: DaemonConfigurationSupport, ReloadHa
         guard let engine = startedEngine else { return IdleService() }
         let s = HealthCheckService(
             startedEngine: engine, pendingActions: pendingActions, target: DirectorIPVSTarget(director: director),
-            clock: director.clock
+            probe: TimedHealthProbe(LinuxHealthProbe(), latencies: latencies), clock: director.clock
         ) { line in logger.info("\(line)") }
         service = s
         pendingActions = []
         return HealthCheckDaemonService(service: s)
     }
+
+    /// The running health checks (nil without `-f`), for the status API and metrics.
+    public var healthCheckService: HealthCheckService? { lock.withLock { service } }
 
     /// SIGHUP: the new configuration's difference is applied; one that cannot run is refused
     /// with its `file:line:` problems and the running one stays.

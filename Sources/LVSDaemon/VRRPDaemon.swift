@@ -117,6 +117,9 @@ public final class VRRPDaemon: @unchecked Sendable {
     /// The setup in force (nil before `configure`).
     public var currentSetup: VRRPSetup? { lock.withLock { setup } }
 
+    /// The running VRRP service (nil while none runs), for the status API and metrics.
+    public var runningService: VRRPService? { lock.withLock { service } }
+
     /// Maps the configuration at start (`lvsd -f`, before the service runs) and logs what the
     /// mapping reports.
     public func configure(_ configuration: KeepalivedConfiguration, logger: Logger) {
@@ -217,7 +220,10 @@ public final class VRRPDaemon: @unchecked Sendable {
 
     private func transitioned(_ t: VRRPTransition, logger: Logger) {
         // First: a new MASTER intercepts its VIPs' services before the VIPs are added.
-        if case .instance(let name) = t.subject { ownership.update(instance: name, state: t.to) }
+        if case .instance(let name) = t.subject {
+            ownership.update(instance: name, state: t.to)
+            VRRPMetricsEvents.transitioned(instance: name, to: t.to)
+        }
         let (alert, sender, smtp) = lock.withLock { () -> (VRRPAlert?, AlertSender?, SMTPAlertSettings?) in
             guard let s = setup else { return (nil, nil, nil) }
             return (filter.alert(for: t, setup: s), sendAlert, self.smtp)

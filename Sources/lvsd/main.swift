@@ -19,9 +19,16 @@ let vrrp = VRRPDaemon(hostName: VRRPDaemon.systemHostName())
 // The services of a VRRP address this lvsd does not own (BACKUP) are left to the local stack.
 // LVSD_SPIN_US: how long the packet worker watches its ring before sleeping (default 50 µs).
 let spin = environment["LVSD_SPIN_US"].flatMap { UInt64($0) }.map { $0 * 1000 }
+let dataPlaneStatus = DataPlaneStatusBox()
 hooks.dataPlane = DataPlaneService.make(
-    statisticsFile: environment["LVSD_STATS_FILE"], ownership: vrrp.ownership, spinNanoseconds: spin)
+    statisticsFile: environment["LVSD_STATS_FILE"], ownership: vrrp.ownership, spinNanoseconds: spin,
+    status: dataPlaneStatus)
+hooks.dataPlaneStatus = dataPlaneStatus
 let keepalived = KeepalivedDaemonSupport(environment: environment, vrrp: vrrp)
+// --http: the director's table, VRRP, checkers and data plane for /metrics, /api/v1 and the dashboard.
+hooks.status = { director in
+    DirectorStatusSource(director: director, vrrp: vrrp, keepalived: keepalived, dataPlane: dataPlaneStatus)
+}
 hooks.configuration = keepalived
 hooks.reload = keepalived
 hooks.additionalServices.append { director, logger in keepalived.makeService(director: director, logger: logger) }
