@@ -126,7 +126,8 @@ let package = Package(
         .testTarget(name: "LVSDaemonTests", dependencies: ["LVSDaemon", "LVSTestSupport"]),
         .testTarget(name: "LVSDataPlaneTests", dependencies: ["LVSDataPlane", "LVSTestSupport"]),
         .testTarget(name: "LabTests", dependencies: ["LVSTestSupport", "LVSCore"]),
-        .testTarget(name: "LVSStatusTests", dependencies: ["LVSStatus", "LVSHTTP", "LVSCore"]),
+        .testTarget(
+            name: "LVSStatusTests", dependencies: ["LVSStatus", "LVSHTTP", "LVSCore", "IPVSAdmKit", "LVSTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -41,7 +41,13 @@ public struct DirectorStatusSource: StatusSource {
 
     public func snapshot(parts: StatusParts) async -> StatusSnapshot {
         var s = StatusSnapshot(table: TableStatus(services: []))
-        if parts.contains(.table) { s.table = Self.table(director) }
+        if parts.contains(.table) {
+            // Off the cooperative threads: copying a large table takes milliseconds.
+            let director = self.director
+            s.table = await withCheckedContinuation { c in
+                Self.readQueue.async { c.resume(returning: Self.table(director)) }
+            }
+        }
         if parts.contains(.vrrp) { s.vrrp = await vrrpInstances() }
         if parts.contains(.checkers) { s.checkers = await checkers() }
         if parts.contains(.dataPlane), let dp = dataPlane?.current { s.dataPlane = Self.dataPlaneStatus(dp) }
@@ -51,6 +57,8 @@ public struct DirectorStatusSource: StatusSource {
         }
         return s
     }
+
+    static let readQueue = DispatchQueue(label: "lvsd-status-read")
 
     /// The table as `ipvsadm -Ln --stats --rate` reads it: under the director's lock, in one hold.
     public static func table(_ director: Director) -> TableStatus {

@@ -1,4 +1,5 @@
 // Answers lvsd's routes: snapshots from the status source, metrics with providers and the registry.
+import Dispatch
 import LVSStatus
 import Prometheus
 
@@ -20,12 +21,23 @@ public struct StatusHTTPResponder: HTTPResponder {
         let route = StatusRoutes.route(method: method, target: target)
         if let r = StatusResponse.immediate(route) { return r }
         let snapshot = await source.snapshot(parts: StatusParts.needed(by: route))
-        guard route == .metrics else { return StatusResponse.api(route, snapshot) }
-        var w = PrometheusWriter(capacity: 1 << 20)
-        StatusMetrics.write(snapshot, into: &w)
+        guard route == .metrics else { return await Self.rendered { StatusResponse.api(route, snapshot) } }
+        var w = await Self.rendered {
+            var w = PrometheusWriter(capacity: 1 << 20)
+            StatusMetrics.write(snapshot, into: &w)
+            return w
+        }
         for p in source.metricsProviders { await p.writeMetrics(into: &w) }
         var bytes = w.bytes
         registry?.emit(into: &bytes)
         return StatusResponse(status: 200, contentType: StatusResponse.prometheus, body: bytes)
+    }
+
+    /// Where large documents are rendered: a queue of its own, so a scrape of a large table does
+    /// not hold the cooperative threads the health checks run on.
+    static let renderQueue = DispatchQueue(label: "lvsd-http-render")
+
+    static func rendered<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { c in renderQueue.async { c.resume(returning: body()) } }
     }
 }

@@ -12,7 +12,7 @@ import LVSCore
 /// Label values are escaped as the format requires (`\\`, `\"`, `\n`). Integers are written
 /// without going through `String`: a scrape of 10,000 services × 10 real servers writes about
 /// a million lines.
-public struct PrometheusWriter {
+public struct PrometheusWriter: Sendable {
     public internal(set) var bytes: [UInt8]
 
     public init(capacity: Int = 1 << 16) {

@@ -67,7 +67,9 @@ public final class LabHost: @unchecked Sendable {
         let log = lab.directory + "/lvsd-\(name).log"
         var argv = [LabNetwork.tool("ip")!, "netns", "exec", namespace]
         if let statisticsFile { argv += ["/usr/bin/env", "LVSD_STATS_FILE=\(statisticsFile)"] }
-        argv += [LabNetwork.binary("lvsd"), "-n", "-l"] + extra
+        // The HTTP listener only where a test asks for it (`--http ADDR:PORT` in `extra`).
+        let http = extra.contains(where: { $0.hasPrefix("--http") }) ? [] : ["--http", "off"]
+        argv += [LabNetwork.binary("lvsd"), "-n", "-l"] + http + extra
         let pid = try LabNetwork.spawn(argv, stdoutPath: log, stderrPath: log)
         lab.adopt(pid)
         lvsdPID = pid
