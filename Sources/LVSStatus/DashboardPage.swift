@@ -86,7 +86,8 @@ public enum DashboardPage {
         }
         function spark(a, color) {
           const w = 90, h = 18, max = Math.max(1, ...a);
-          const pts = a.map((v, i) => ((a.length === 1 ? w : i * w / (KEEP - 1)).toFixed(1) + "," + (h - 1 - v / max * (h - 2)).toFixed(1))).join(" ");
+          // Newest sample at the right edge, one step per second.
+          const pts = a.map((v, i) => ((w - (a.length - 1 - i) * w / (KEEP - 1)).toFixed(1) + "," + (h - 1 - v / max * (h - 2)).toFixed(1))).join(" ");
           return `<svg class="spark" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}"><polyline fill="none" stroke="${color}" stroke-width="1.3" points="${pts}"/></svg>`;
         }
         async function get(path) {
