@@ -5,7 +5,7 @@ import Testing
 
 /// Where lab tests leave files for people to look at (screenshots).
 let testOutputDirectory: String = {
-    let dir = (ProcessInfo.processInfo.environment["LVS_TEST_OUTPUT"] ?? LabNetwork.buildDirectory + "/../test-output")
+    let dir = (ProcessInfo.processInfo.environment["LVS_TEST_OUTPUT"] ?? LabNetwork.buildDirectory + "/../../test-output")
     try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     return (dir as NSString).standardizingPath
 }()
