@@ -112,6 +112,12 @@ let package = Package(
             path: "bench/ControlBench"
         ),
 
+        // /metrics and dashboard rendering at 10,000 × 10, against swift-prometheus's registry.
+        .executableTarget(
+            name: "status-bench",
+            dependencies: ["LVSStatus", "LVSCore", .product(name: "Prometheus", package: "swift-prometheus")],
+            path: "bench/StatusBench"),
+
         .testTarget(
             name: "LVSCoreTests",
             dependencies: [

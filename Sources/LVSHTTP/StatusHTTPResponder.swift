@@ -1,6 +1,7 @@
 // Answers lvsd's routes: snapshots from the status source, metrics with providers and the registry.
 import Dispatch
 import LVSStatus
+import Metrics
 import Prometheus
 
 /// The responder lvsd's HTTP server uses: the dashboard, `/metrics`, the JSON API.
@@ -19,6 +20,13 @@ public struct StatusHTTPResponder: HTTPResponder {
 
     public func respond(method: String, target: String) async -> StatusResponse {
         let route = StatusRoutes.route(method: method, target: target)
+        let response = await answer(route)
+        Counter(label: "lvsd_http_requests_total", dimensions: [("route", route.name), ("code", "\(response.status)")])
+            .increment()
+        return response
+    }
+
+    func answer(_ route: StatusRoute) async -> StatusResponse {
         if let r = StatusResponse.immediate(route) { return r }
         let snapshot = await source.snapshot(parts: StatusParts.needed(by: route))
         guard route == .metrics else { return await Self.rendered { StatusResponse.api(route, snapshot) } }

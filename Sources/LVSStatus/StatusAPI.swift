@@ -21,6 +21,25 @@ public enum StatusRoute: Equatable, Sendable {
     case badRequest(String)
 }
 
+extension StatusRoute {
+    /// A short name for metrics (`lvsd_http_requests_total{route=…}`): bounded, whatever the path.
+    public var name: String {
+        switch self {
+        case .dashboard: return "dashboard"
+        case .metrics: return "metrics"
+        case .openAPI: return "openapi"
+        case .status: return "status"
+        case .services: return "services"
+        case .vrrp: return "vrrp"
+        case .checkers: return "checkers"
+        case .dataPlane: return "dataplane"
+        case .methodNotAllowed: return "method_not_allowed"
+        case .notFound: return "not_found"
+        case .badRequest: return "bad_request"
+        }
+    }
+}
+
 public enum StatusRoutes {
     /// The most services `/api/v1/services` returns at once.
     public static let maximumLimit = 100_000
