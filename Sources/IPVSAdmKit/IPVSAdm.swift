@@ -219,6 +219,9 @@ public final class IPVSAdm {
     func restore() throws -> Int32 {
         var reader = RestoreLineReader(input: input)
         var pending: [(ControlRequest, IPVSAdmCommandKind)] = []
+        // Copied from the reader after each line: `flush` also runs inside `nextLine`.
+        var linesRead = 0
+        var bytesRead = 0
         var last: Int32 = 0
         let argv0 = Array(parser.program.utf8)
 
@@ -228,11 +231,13 @@ public final class IPVSAdm {
             pending.removeAll(keepingCapacity: true)
             let results = try perform(batch.map { $0.0 })
             for (i, r) in results.enumerated() { last = report(r, command: batch[i].1) }
-            restoreProgress?.restored(lines: reader.lines, bytes: reader.bytesConsumed)
+            restoreProgress?.restored(lines: linesRead, bytes: bytesRead)
         }
         defer { restoreProgress?.finished() }
 
         while let tokens = try reader.nextLine(beforeBlocking: flush) {
+            linesRead = reader.lines
+            bytesRead = reader.bytesConsumed
             if tokens.isEmpty { continue }
             let argv = [argv0] + tokens
             let outcome = parser.parse(argv)

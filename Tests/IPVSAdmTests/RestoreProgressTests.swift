@@ -39,7 +39,8 @@ struct RestoreProgressTests {
         #expect(status == withoutProgress.status)
         #expect(out.stdout == withoutProgress.stdout && out.stderr == withoutProgress.stderr)
         #expect(backend.changes == plain.changes)
-        #expect(progress.updates.count == 5, "5000 changes in batches of 1000")
+        // 5000 changes in batches of 1000, plus the partial batches sent before reading more input.
+        #expect(progress.updates.count >= 5)
         #expect(progress.updates.map(\.lines) == progress.updates.map(\.lines).sorted())
         #expect(progress.updates.last?.lines == 5000)
         #expect(progress.updates.last?.bytes == input.utf8.count)
