@@ -201,10 +201,12 @@ final class HTTPRequestHandler: ChannelInboundHandler {
     func write(
         _ r: StatusResponse, isHead: Bool, keepAlive: Bool, version: HTTPVersion, context: ChannelHandlerContext
     ) {
-        guard context.channel.isActive, !state.refused else { return }
+        guard context.channel.isActive, !state.refused else {
+            r.onSent?()
+            return
+        }
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: r.contentType)
-        headers.add(name: "Content-Length", value: String(r.body.count))
         headers.add(name: "Cache-Control", value: "no-store")
         headers.add(name: "X-Content-Type-Options", value: "nosniff")
         if r.contentType == StatusResponse.html {
@@ -215,14 +217,53 @@ final class HTTPRequestHandler: ChannelInboundHandler {
         }
         for (k, v) in r.headers { headers.add(name: k, value: v) }
         if !keepAlive { headers.add(name: "Connection", value: "close") }
+        headers.replaceOrAdd(name: "Content-Length", value: String(r.contentLength))
         let head = HTTPResponseHead(
             version: version, status: HTTPResponseStatus(statusCode: r.status), headers: headers)
         context.write(wrapOutboundOut(.head(head)), promise: nil)
+        if let buffer = r.bodyBuffer, !isHead {
+            sendChunks(of: buffer, from: 0, keepAlive: keepAlive, onSent: r.onSent, context: context)
+            return
+        }
+        r.onSent?()
         if !isHead && !r.body.isEmpty {
             var buffer = context.channel.allocator.buffer(capacity: r.body.count)
             buffer.writeBytes(r.body)
             context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
         }
+        end(keepAlive: keepAlive, context: context)
+    }
+
+    /// Chunk size for bodies sent from a writer's buffer.
+    static let chunk = 1 << 20
+
+    /// Sends a large body one chunk at a time, each after the previous one reached the socket:
+    /// at most one chunk's copy exists, and the same memory serves every chunk.
+    func sendChunks(
+        of buffer: PrometheusWriter, from offset: Int, keepAlive: Bool, onSent: (@Sendable () -> Void)?,
+        context: ChannelHandlerContext
+    ) {
+        let n = min(Self.chunk, buffer.count - offset)
+        guard n > 0, context.channel.isActive else {
+            onSent?()
+            if context.channel.isActive { end(keepAlive: keepAlive, context: context) }
+            return
+        }
+        var out = context.channel.allocator.buffer(capacity: n)
+        buffer.withBytes { out.writeBytes(UnsafeRawBufferPointer(rebasing: $0[offset..<offset + n])) }
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(out)))).whenComplete { result in
+            let (me, context) = bound.value
+            if case .failure = result {
+                onSent?()
+                context.close(promise: nil)
+                return
+            }
+            me.sendChunks(of: buffer, from: offset + n, keepAlive: keepAlive, onSent: onSent, context: context)
+        }
+    }
+
+    func end(keepAlive: Bool, context: ChannelHandlerContext) {
         let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
         if !keepAlive {
             let bound = NIOLoopBound(context, eventLoop: context.eventLoop)

@@ -3,6 +3,7 @@ import Dispatch
 import LVSStatus
 import Metrics
 import Prometheus
+import Synchronization
 
 /// The responder lvsd's HTTP server uses: the dashboard, `/metrics`, the JSON API.
 ///
@@ -12,6 +13,7 @@ import Prometheus
 public struct StatusHTTPResponder: HTTPResponder {
     let source: any StatusSource
     let registry: PrometheusCollectorRegistry?
+    let buffers = ScrapeBuffers()
 
     public init(source: any StatusSource, registry: PrometheusCollectorRegistry?) {
         self.source = source
@@ -29,16 +31,26 @@ public struct StatusHTTPResponder: HTTPResponder {
     func answer(_ route: StatusRoute) async -> StatusResponse {
         if let r = StatusResponse.immediate(route) { return r }
         let snapshot = await source.snapshot(parts: StatusParts.needed(by: route))
-        guard route == .metrics else { return await Self.rendered { StatusResponse.api(route, snapshot) } }
+        guard case .metrics(let backendStats) = route else {
+            return await Self.rendered { StatusResponse.api(route, snapshot) }
+        }
+        let (buffer, scratch) = buffers.take()
         var w = await Self.rendered {
-            var w = PrometheusWriter(capacity: 1 << 20)
-            StatusMetrics.write(snapshot, into: &w)
+            var w = buffer
+            StatusMetrics.write(snapshot, into: &w, backendStats: backendStats, scratch: scratch)
             return w
         }
         for p in source.metricsProviders { await p.writeMetrics(into: &w) }
-        var bytes = w.bytes
-        registry?.emit(into: &bytes)
-        return StatusResponse(status: 200, contentType: StatusResponse.prometheus, body: bytes)
+        if let registry {
+            var bytes: [UInt8] = []
+            registry.emit(into: &bytes)
+            w.append(raw: bytes)
+        }
+        var response = StatusResponse(status: 200, contentType: StatusResponse.prometheus, body: [])
+        response.bodyBuffer = w
+        let buffers = self.buffers
+        response.onSent = { buffers.giveBack((buffer, scratch)) }
+        return response
     }
 
     /// Where large documents are rendered: a queue of its own, so a scrape of a large table does
@@ -47,5 +59,26 @@ public struct StatusHTTPResponder: HTTPResponder {
 
     static func rendered<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
         await withCheckedContinuation { c in renderQueue.async { c.resume(returning: body()) } }
+    }
+}
+
+/// The buffers scrapes are written into, kept between scrapes: a 10,000 × 10 table writes ~50 MB,
+/// and faulting in that much fresh memory costs several times the writing itself. A buffer is
+/// out while its response is being sent; a concurrent scrape gets another.
+final class ScrapeBuffers: Sendable {
+    private let free = Mutex<[(PrometheusWriter, PrometheusWriter)]>([])
+
+    func take() -> (PrometheusWriter, PrometheusWriter) {
+        let pair =
+            free.withLock { $0.popLast() } ?? (PrometheusWriter(capacity: 1 << 20), PrometheusWriter(capacity: 1 << 16))
+        var (a, b) = pair
+        a.removeAll()
+        b.removeAll()
+        return (a, b)
+    }
+
+    /// Keeps at most two pairs (more would only hold memory).
+    func giveBack(_ pair: (PrometheusWriter, PrometheusWriter)) {
+        free.withLock { if $0.count < 2 { $0.append(pair) } }
     }
 }

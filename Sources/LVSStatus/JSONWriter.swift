@@ -8,34 +8,36 @@
 ///  j.object { j.key("port"); j.value(80) }     // {"port":80}
 /// ```
 public struct JSONWriter {
-    public internal(set) var bytes: [UInt8] = []
+    private let sink: ByteSink
     /// True right after `{`, `[` or a key: the next item takes no comma.
     private var fresh = true
 
-    public init(capacity: Int = 4096) { bytes.reserveCapacity(capacity) }
+    public init(capacity: Int = 4096) { sink = ByteSink(capacity: capacity) }
 
+    /// The bytes written (a copy).
+    public var bytes: [UInt8] { sink.array }
     public var text: String { String(decoding: bytes, as: UTF8.self) }
 
     private mutating func comma() {
-        if !fresh { bytes.append(0x2C) }
+        if !fresh { sink.byte(0x2C) }
         fresh = false
     }
 
     public mutating func object(_ body: (inout JSONWriter) -> Void) {
         comma()
-        bytes.append(0x7B)
+        sink.byte(0x7B)
         fresh = true
         body(&self)
-        bytes.append(0x7D)
+        sink.byte(0x7D)
         fresh = false
     }
 
     public mutating func array(_ body: (inout JSONWriter) -> Void) {
         comma()
-        bytes.append(0x5B)
+        sink.byte(0x5B)
         fresh = true
         body(&self)
-        bytes.append(0x5D)
+        sink.byte(0x5D)
         fresh = false
     }
 
@@ -43,7 +45,7 @@ public struct JSONWriter {
     public mutating func key(_ k: String) {
         comma()
         string(k)
-        bytes.append(0x3A)
+        sink.byte(0x3A)
         fresh = true
     }
 
@@ -59,30 +61,30 @@ public struct JSONWriter {
 
     public mutating func value(_ v: Int) {
         comma()
-        if v < 0 { bytes.append(0x2D) }
+        if v < 0 { sink.byte(0x2D) }
         appendDecimal(v.magnitude.toUInt64)
     }
 
     public mutating func value(_ b: Bool) {
         comma()
-        bytes.append(contentsOf: b ? Array("true".utf8) : Array("false".utf8))
+        sink.bytes(b ? "true" : "false")
     }
 
     public mutating func value(_ d: Double) {
         comma()
         if !d.isFinite {
-            bytes.append(contentsOf: Array("null".utf8))
+            sink.bytes("null")
         } else if d == d.rounded(), abs(d) < 1e15 {
-            if d < 0 { bytes.append(0x2D) }
+            if d < 0 { sink.byte(0x2D) }
             appendDecimal(UInt64(abs(d)))
         } else {
-            bytes.append(contentsOf: Array(d.description.utf8))
+            sink.bytes(d.description)
         }
     }
 
     public mutating func null() {
         comma()
-        bytes.append(contentsOf: Array("null".utf8))
+        sink.bytes("null")
     }
 
     /// `"k": v` shorthands.
@@ -108,34 +110,31 @@ public struct JSONWriter {
     }
 
     private mutating func string(_ s: String) {
-        bytes.append(0x22)
-        for b in s.utf8 {
-            switch b {
-            case 0x22:
-                bytes.append(0x5C)
-                bytes.append(0x22)
-            case 0x5C:
-                bytes.append(0x5C)
-                bytes.append(0x5C)
-            case 0x0A:
-                bytes.append(0x5C)
-                bytes.append(0x6E)
-            case 0x0D:
-                bytes.append(0x5C)
-                bytes.append(0x72)
-            case 0x09:
-                bytes.append(0x5C)
-                bytes.append(0x74)
-            case 0..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
-                bytes.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 0xF)]])
-            default: bytes.append(b)
+        sink.byte(0x22)
+        var s = s
+        s.withUTF8 { u in
+            if !u.contains(where: { $0 == 0x22 || $0 == 0x5C || $0 < 0x20 }) {
+                if let p = u.baseAddress { sink.bytes(p, u.count) }
+                return
+            }
+            for b in u {
+                switch b {
+                case 0x22: sink.bytes("\\\"")
+                case 0x5C: sink.bytes("\\\\")
+                case 0x0A: sink.bytes("\\n")
+                case 0x0D: sink.bytes("\\r")
+                case 0x09: sink.bytes("\\t")
+                case 0..<0x20:
+                    let hex: [UInt8] = Array("0123456789abcdef".utf8)
+                    sink.bytes([0x5C, 0x75, 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 0xF)]])
+                default: sink.byte(b)
+                }
             }
         }
-        bytes.append(0x22)
+        sink.byte(0x22)
     }
 
-    private mutating func appendDecimal(_ v: UInt64) { LVSStatus.appendDecimal(v, to: &bytes) }
+    private mutating func appendDecimal(_ v: UInt64) { sink.decimal(v) }
 }
 
 extension UInt {

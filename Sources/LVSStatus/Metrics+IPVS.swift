@@ -19,11 +19,28 @@ import LVSCore
 /// real server (`lvsd_ipvs_service_*`, `lvsd_ipvs_backend_*_total`) and the connection table's
 /// fill (`lvsd_ipvs_connections`, `lvsd_ipvs_connection_limit`).
 public enum IPVSMetrics {
-    /// Writes every family of `table`.
-    public static func write(_ table: TableStatus, into out: inout PrometheusWriter) {
+    /// node_exporter's families only (the totals and the three per-server gauges).
+    public static func writeNodeExporter(_ table: TableStatus, into out: inout PrometheusWriter) {
+        write(table, into: &out, lvsdFamilies: false)
+    }
+
+    /// Every family of `table`: node_exporter's, then lvsd's (unless `lvsdFamilies` is false);
+    /// the per-real-server counters only with `backendStats` (`/metrics?collect[]=backend_stats`:
+    /// five series per real server, half a million at 10,000 × 10).
+
+    public static func write(
+        _ table: TableStatus, into out: inout PrometheusWriter, lvsdFamilies: Bool = true, backendStats: Bool = true,
+        scratch: PrometheusWriter? = nil
+    ) {
+        // Room for every line up front: growing a buffer of ~10^8 bytes by doubling costs more
+        // than writing it (copies and page faults).
+        let servers = table.services.reduce(0) { $0 + $1.realServers.count }
+        out.sink.reserve(
+            servers * (lvsdFamilies && backendStats ? 8 : 3) * 150 + table.services.count * 10 * 110 + 8192)
         writeNodeExporterTotals(table.totals, into: &out)
         // Label blocks, built once and used by every per-server family.
-        var blocks = PrometheusWriter(capacity: table.services.count * 10 * 128 + 64)
+        var blocks = scratch ?? PrometheusWriter(capacity: servers * 128 + 64)
+        blocks.removeAll()
         var ends: [Int] = []
         var serviceBlocks = PrometheusWriter(capacity: table.services.count * 80 + 64)
         var serviceEnds: [Int] = []
@@ -32,7 +49,7 @@ public enum IPVSMetrics {
         for s in table.services {
             let (address, port, proto, mark) = serviceLabels(s.spec.key)
             serviceBlocks.serviceLabels(address: address, mark: mark, port: port, proto: proto)
-            serviceEnds.append(serviceBlocks.bytes.count)
+            serviceEnds.append(serviceBlocks.count)
             for r in s.realServers {
                 blocks.label("local_address", address)
                 blocks.labelRaw("local_mark", mark)
@@ -40,7 +57,7 @@ public enum IPVSMetrics {
                 blocks.labelRaw("proto", proto)
                 blocks.label("remote_address", r.spec.endpoint.address)
                 blocks.label("remote_port", UInt64(r.spec.endpoint.port))
-                ends.append(blocks.bytes.count)
+                ends.append(blocks.count)
                 blocks.separate()
             }
             serviceBlocks.separate()
@@ -55,7 +72,7 @@ public enum IPVSMetrics {
             var start = 0
             for s in table.services {
                 for r in s.realServers {
-                    out.sample(name, value: value(r), block: blocks.bytes[start..<ends[i]])
+                    out.sample(name, value: value(r), block: blocks.sink, start..<ends[i])
                     start = ends[i] + 1
                     i += 1
                 }
@@ -73,6 +90,7 @@ public enum IPVSMetrics {
         perServer("node_ipvs_backend_weight", .gauge, "The current backend weight by local and remote address.") {
             UInt64(max(0, $0.spec.weight))
         }
+        guard lvsdFamilies else { return }
 
         func perService(
             _ name: StaticString, _ kind: PrometheusWriter.Kind, _ help: StaticString,
@@ -81,7 +99,7 @@ public enum IPVSMetrics {
             out.family(name, kind, help: help)
             var start = 0
             for (i, s) in table.services.enumerated() {
-                out.sample(name, value: value(s), block: serviceBlocks.bytes[start..<serviceEnds[i]])
+                out.sample(name, value: value(s), block: serviceBlocks.sink, start..<serviceEnds[i])
                 start = serviceEnds[i] + 1
             }
         }
@@ -126,27 +144,29 @@ public enum IPVSMetrics {
             "The rate estimator's outgoing bytes per second (ipvsadm --rate OutBPS)."
         ) { $0.rates.outBPS }
 
-        perServer(
-            "lvsd_ipvs_backend_connections_total", .counter,
-            "Connections scheduled to the real server (ipvsadm -Ln --stats Conns)."
-        ) { $0.counters.connections }
-        perServer(
-            "lvsd_ipvs_backend_incoming_packets_total", .counter,
-            "Packets from clients forwarded to the real server (ipvsadm --stats InPkts)."
-        ) { $0.counters.inPackets }
-        perServer(
-            "lvsd_ipvs_backend_outgoing_packets_total", .counter,
-            "Packets from the real server back to clients, NAT only (ipvsadm --stats OutPkts)."
-        ) { $0.counters.outPackets }
-        perServer(
-            "lvsd_ipvs_backend_incoming_bytes_total", .counter,
-            "Bytes from clients forwarded to the real server (ipvsadm --stats InBytes)."
-        ) { $0.counters.inBytes }
-        perServer(
-            "lvsd_ipvs_backend_outgoing_bytes_total", .counter,
-            "Bytes from the real server back to clients, NAT only (ipvsadm --stats OutBytes)."
-        ) { $0.counters.outBytes }
+        if backendStats {
+            perServer(
+                "lvsd_ipvs_backend_connections_total", .counter,
+                "Connections scheduled to the real server (ipvsadm -Ln --stats Conns)."
+            ) { $0.counters.connections }
+            perServer(
+                "lvsd_ipvs_backend_incoming_packets_total", .counter,
+                "Packets from clients forwarded to the real server (ipvsadm --stats InPkts)."
+            ) { $0.counters.inPackets }
+            perServer(
+                "lvsd_ipvs_backend_outgoing_packets_total", .counter,
+                "Packets from the real server back to clients, NAT only (ipvsadm --stats OutPkts)."
+            ) { $0.counters.outPackets }
+            perServer(
+                "lvsd_ipvs_backend_incoming_bytes_total", .counter,
+                "Bytes from clients forwarded to the real server (ipvsadm --stats InBytes)."
+            ) { $0.counters.inBytes }
+            perServer(
+                "lvsd_ipvs_backend_outgoing_bytes_total", .counter,
+                "Bytes from the real server back to clients, NAT only (ipvsadm --stats OutBytes)."
+            ) { $0.counters.outBytes }
 
+        }
         out.family("lvsd_ipvs_services", .gauge, help: "Virtual services in the table.")
         out.sample("lvsd_ipvs_services", value: UInt64(table.services.count)) { _ in }
         out.family("lvsd_ipvs_backends", .gauge, help: "Real servers in the table.")
@@ -204,33 +224,6 @@ public enum IPVSMetrics {
 }
 
 extension PrometheusWriter {
-    /// `name{block} value`.
-    mutating func sample(_ name: StaticString, value: UInt64, block: ArraySlice<UInt8>) {
-        append(name)
-        bytes.append(0x7B)
-        bytes.append(contentsOf: block)
-        bytes.append(0x7D)
-        bytes.append(0x20)
-        append(value)
-        bytes.append(0x0A)
-    }
-
-    /// A label whose value needs no escaping.
-    mutating func labelRaw(_ name: StaticString, _ value: StaticString) {
-        labelStart(name)
-        append(value)
-        bytes.append(0x22)
-    }
-
-    mutating func labelRaw(_ name: StaticString, _ value: String) {
-        labelStart(name)
-        append(value)
-        bytes.append(0x22)
-    }
-
-    /// Ends a label block in a block buffer (the next label starts a new block).
-    mutating func separate() { bytes.append(0x7B) }
-
     mutating func serviceLabels(address: IPAddress?, mark: String, port: UInt16, proto: StaticString) {
         label("local_address", address)
         labelRaw("local_mark", mark)

@@ -9,16 +9,29 @@ import LVSCore
 ///  # TYPE node_ipvs_backend_weight gauge
 ///  node_ipvs_backend_weight{local_address="10.0.0.1",…,remote_port="80"} 1
 /// ```
-/// Label values are escaped as the format requires (`\\`, `\"`, `\n`). Integers are written
-/// without going through `String`: a scrape of 10,000 services × 10 real servers writes about
-/// a million lines.
+/// Label values are escaped as the format requires (`\\`, `\"`, `\n`). Bytes go through a raw
+/// buffer (`ByteSink`), integers and IPv4 addresses without `String`: a scrape of 10,000
+/// services × 10 real servers writes about a million lines. Copies of a writer share its buffer.
 public struct PrometheusWriter: Sendable {
-    public internal(set) var bytes: [UInt8]
+    let sink: ByteSink
 
-    public init(capacity: Int = 1 << 16) {
-        bytes = []
-        bytes.reserveCapacity(capacity)
+    public init(capacity: Int = 1 << 16) { sink = ByteSink(capacity: capacity) }
+
+    /// The bytes written so far (a copy).
+    public var bytes: [UInt8] { sink.array }
+    /// How many bytes are written.
+    public var count: Int { sink.count }
+    /// Calls `body` with the bytes written, in place (no copy).
+    public func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try body(UnsafeRawBufferPointer(start: sink.base, count: sink.count))
     }
+
+    /// Appends text that is already in the exposition format (another library's output).
+    public mutating func append(raw: [UInt8]) { sink.bytes(raw) }
+
+    /// Forgets what was written, keeping the buffer (a scrape every 15 s reuses its memory
+    /// instead of faulting in ~10^8 fresh bytes).
+    public mutating func removeAll() { sink.truncate(to: 0) }
 
     /// The text written so far.
     public var text: String { String(decoding: bytes, as: UTF8.self) }
@@ -30,28 +43,34 @@ public struct PrometheusWriter: Sendable {
 
     /// Starts a family: its `# HELP` and `# TYPE` lines.
     public mutating func family(_ name: StaticString, _ kind: Kind, help: StaticString) {
-        append("# HELP ")
-        append(name)
-        bytes.append(0x20)
-        append(help)
-        append("\n# TYPE ")
-        append(name)
-        bytes.append(0x20)
-        append(kind.rawValue)
-        bytes.append(0x0A)
+        sink.bytes("# HELP ")
+        sink.bytes(name)
+        sink.byte(0x20)
+        sink.bytes(help)
+        sink.bytes("\n# TYPE ")
+        sink.bytes(name)
+        sink.byte(0x20)
+        sink.bytes(kind.rawValue)
+        sink.byte(0x0A)
     }
 
     /// Starts a family whose name or help is built at run time (providers added later).
     public mutating func family(name: String, _ kind: Kind, help: String) {
-        append("# HELP ")
-        append(name)
-        bytes.append(0x20)
-        appendHelp(help)
-        append("\n# TYPE ")
-        append(name)
-        bytes.append(0x20)
-        append(kind.rawValue)
-        bytes.append(0x0A)
+        sink.bytes("# HELP ")
+        sink.bytes(name)
+        sink.byte(0x20)
+        for b in help.utf8 {
+            switch b {
+            case 0x5C: sink.bytes("\\\\")
+            case 0x0A: sink.bytes("\\n")
+            default: sink.byte(b)
+            }
+        }
+        sink.bytes("\n# TYPE ")
+        sink.bytes(name)
+        sink.byte(0x20)
+        sink.bytes(kind.rawValue)
+        sink.byte(0x0A)
     }
 
     // MARK: - Samples
@@ -61,50 +80,60 @@ public struct PrometheusWriter: Sendable {
     public mutating func sample(
         _ name: StaticString, value: UInt64, labels: (inout PrometheusWriter) -> Void
     ) {
-        append(name)
+        sink.bytes(name)
         openLabels(labels)
-        bytes.append(0x20)
-        append(value)
-        bytes.append(0x0A)
+        sink.byte(0x20)
+        sink.decimal(value)
+        sink.byte(0x0A)
     }
 
     /// `name{labels} value` with a floating-point value.
     public mutating func sample(_ name: StaticString, float value: Double, labels: (inout PrometheusWriter) -> Void) {
-        append(name)
+        sink.bytes(name)
         openLabels(labels)
-        bytes.append(0x20)
+        sink.byte(0x20)
         append(value)
-        bytes.append(0x0A)
+        sink.byte(0x0A)
     }
 
     /// A sample of a family named at run time.
     public mutating func sample(name: String, value: Double, labels: [(String, String)] = []) {
-        append(name)
+        sink.bytes(name)
         if !labels.isEmpty {
-            bytes.append(0x7B)
+            sink.byte(0x7B)
             for (i, (k, v)) in labels.enumerated() {
-                if i > 0 { bytes.append(0x2C) }
-                append(k)
-                append("=\"")
+                if i > 0 { sink.byte(0x2C) }
+                sink.bytes(k)
+                sink.bytes("=\"")
                 appendEscaped(v)
-                bytes.append(0x22)
+                sink.byte(0x22)
             }
-            bytes.append(0x7D)
+            sink.byte(0x7D)
         }
-        bytes.append(0x20)
+        sink.byte(0x20)
         append(value)
-        bytes.append(0x0A)
+        sink.byte(0x0A)
+    }
+
+    /// `name{block} value`, the label block copied from `blocks` (bytes `range`).
+    mutating func sample(_ name: StaticString, value: UInt64, block blocks: ByteSink, _ range: Range<Int>) {
+        sink.bytes(name)
+        sink.byte(0x7B)
+        sink.bytes(blocks.base + range.lowerBound, range.count)
+        sink.bytes("} ")
+        sink.decimal(value)
+        sink.byte(0x0A)
     }
 
     mutating func openLabels(_ labels: (inout PrometheusWriter) -> Void) {
-        let before = bytes.count
-        bytes.append(0x7B)
-        let inside = bytes.count
+        let before = sink.count
+        sink.byte(0x7B)
+        let inside = sink.count
         labels(&self)
-        if bytes.count == inside {
-            bytes.removeLast(bytes.count - before)
+        if sink.count == inside {
+            sink.truncate(to: before)
         } else {
-            bytes.append(0x7D)
+            sink.byte(0x7D)
         }
     }
 
@@ -114,14 +143,14 @@ public struct PrometheusWriter: Sendable {
     public mutating func label(_ name: StaticString, _ value: String) {
         labelStart(name)
         appendEscaped(value)
-        bytes.append(0x22)
+        sink.byte(0x22)
     }
 
     /// `name="123"`.
     public mutating func label(_ name: StaticString, _ value: UInt64) {
         labelStart(name)
-        append(value)
-        bytes.append(0x22)
+        sink.decimal(value)
+        sink.byte(0x22)
     }
 
     /// `name="10.0.0.1"` (inet_ntop's text; empty for nil).
@@ -129,127 +158,78 @@ public struct PrometheusWriter: Sendable {
         labelStart(name)
         switch address {
         case .v4(let a)?: append(a)
-        case .v6(let a)?: append(a.description)
+        case .v6(let a)?: sink.bytes(a.description)
         case nil: break
         }
-        bytes.append(0x22)
+        sink.byte(0x22)
     }
 
-    /// Writes the bytes of another writer's labels (a label block prepared once, used in several
-    /// families).
-    public mutating func labels(_ block: ArraySlice<UInt8>) {
-        if let last = bytes.last, last != 0x7B, !block.isEmpty { bytes.append(0x2C) }
-        bytes.append(contentsOf: block)
+    /// A label whose value needs no escaping.
+    mutating func labelRaw(_ name: StaticString, _ value: StaticString) {
+        labelStart(name)
+        sink.bytes(value)
+        sink.byte(0x22)
     }
+
+    mutating func labelRaw(_ name: StaticString, _ value: String) {
+        labelStart(name)
+        sink.bytes(value)
+        sink.byte(0x22)
+    }
+
+    /// Ends a label block in a block buffer: the next label starts a new block (no comma).
+    mutating func separate() { sink.byte(0x7B) }
 
     mutating func labelStart(_ name: StaticString) {
-        if let last = bytes.last, last != 0x7B { bytes.append(0x2C) }
-        append(name)
-        bytes.append(0x3D)
-        bytes.append(0x22)
+        if let last = sink.last, last != 0x7B { sink.byte(0x2C) }
+        sink.bytes(name)
+        sink.bytes("=\"")
     }
 
-    // MARK: - Bytes
-
-    mutating func append(_ s: StaticString) {
-        s.withUTF8Buffer { bytes.append(contentsOf: $0) }
-    }
-
-    mutating func append(_ s: String) {
-        var s = s
-        s.withUTF8 { bytes.append(contentsOf: $0) }
-    }
-
-    /// HELP text: backslash and newline escaped.
-    mutating func appendHelp(_ s: String) {
-        for b in s.utf8 {
-            switch b {
-            case 0x5C:
-                bytes.append(0x5C)
-                bytes.append(0x5C)
-            case 0x0A:
-                bytes.append(0x5C)
-                bytes.append(0x6E)
-            default: bytes.append(b)
-            }
-        }
-    }
+    // MARK: - Values
 
     /// A label value: backslash, double quote and newline escaped.
     mutating func appendEscaped(_ s: String) {
         var s = s
         s.withUTF8 { u in
-            var plain = true
-            for b in u where b == 0x5C || b == 0x22 || b == 0x0A {
-                plain = false
-                break
-            }
-            if plain {
-                bytes.append(contentsOf: u)
+            if !u.contains(where: { $0 == 0x5C || $0 == 0x22 || $0 == 0x0A }) {
+                if let p = u.baseAddress { sink.bytes(p, u.count) }
                 return
             }
             for b in u {
                 switch b {
-                case 0x5C:
-                    bytes.append(0x5C)
-                    bytes.append(0x5C)
-                case 0x22:
-                    bytes.append(0x5C)
-                    bytes.append(0x22)
-                case 0x0A:
-                    bytes.append(0x5C)
-                    bytes.append(0x6E)
-                default: bytes.append(b)
+                case 0x5C: sink.bytes("\\\\")
+                case 0x22: sink.bytes("\\\"")
+                case 0x0A: sink.bytes("\\n")
+                default: sink.byte(b)
                 }
             }
         }
     }
 
-    /// Decimal digits of `v`.
-    mutating func append(_ v: UInt64) { appendDecimal(v, to: &bytes) }
-
     /// Dotted quad of an IPv4 address.
     mutating func append(_ a: IPv4Address) {
         let v = a.value
-        append(UInt64(v >> 24))
-        bytes.append(0x2E)
-        append(UInt64((v >> 16) & 0xFF))
-        bytes.append(0x2E)
-        append(UInt64((v >> 8) & 0xFF))
-        bytes.append(0x2E)
-        append(UInt64(v & 0xFF))
+        sink.decimal(UInt64(v >> 24))
+        sink.byte(0x2E)
+        sink.decimal(UInt64((v >> 16) & 0xFF))
+        sink.byte(0x2E)
+        sink.decimal(UInt64((v >> 8) & 0xFF))
+        sink.byte(0x2E)
+        sink.decimal(UInt64(v & 0xFF))
     }
 
     /// A float as Prometheus reads it: integers without a fraction, `NaN`, `+Inf`, `-Inf`.
     mutating func append(_ d: Double) {
         if d.isNaN {
-            append("NaN")
+            sink.bytes("NaN")
         } else if d.isInfinite {
-            append(d > 0 ? "+Inf" : "-Inf")
+            sink.bytes(d > 0 ? "+Inf" : "-Inf")
         } else if d == d.rounded(), abs(d) < 1e15 {
-            if d < 0 { bytes.append(0x2D) }
-            append(UInt64(abs(d)))
+            if d < 0 { sink.byte(0x2D) }
+            sink.decimal(UInt64(abs(d)))
         } else {
-            append(d.description)
+            sink.bytes(d.description)
         }
-    }
-}
-
-/// Appends the decimal digits of `v` to `bytes` (no `String` in between).
-func appendDecimal(_ v: UInt64, to bytes: inout [UInt8]) {
-    if v < 10 {
-        bytes.append(0x30 &+ UInt8(v))
-        return
-    }
-    var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: enough for 20 digits
-    var n = v
-    withUnsafeMutableBytes(of: &digits) { buf in
-        var i = 24
-        while n > 0 {
-            i -= 1
-            buf[i] = 0x30 &+ UInt8(n % 10)
-            n /= 10
-        }
-        bytes.append(contentsOf: buf[i..<24])
     }
 }

@@ -5,7 +5,9 @@ import LVSCore
 /// the HTTP server answers it.
 public enum StatusRoute: Equatable, Sendable {
     case dashboard
-    case metrics
+    /// `/metrics`; `?collect[]=backend_stats` adds the per-real-server counters
+    /// (`lvsd_ipvs_backend_*_total`, five series per real server).
+    case metrics(backendStats: Bool)
     case openAPI
     /// `/api/v1/status`: the summary.
     case status
@@ -52,7 +54,15 @@ public enum StatusRoutes {
         let route: StatusRoute
         switch path {
         case "/", "/index.html": route = .dashboard
-        case "/metrics": route = .metrics
+        case "/metrics":
+            // node_exporter's way of choosing collectors: collect[]=NAME (URL-encoded or not).
+            let names = query.split(separator: "&").compactMap { pair -> Substring? in
+                let kv = pair.split(separator: "=", maxSplits: 1)
+                guard kv.count == 2, kv[0] == "collect[]" || kv[0] == "collect%5B%5D" || kv[0] == "collect%5b%5d"
+                else { return nil }
+                return kv[1]
+            }
+            route = .metrics(backendStats: names.contains("backend_stats"))
         case "/api/v1/openapi.json": route = .openAPI
         case "/api/v1/status", "/api/v1", "/api/v1/": route = .status
         case "/api/v1/services":

@@ -5,6 +5,13 @@ public struct StatusResponse: Sendable {
     public var status: Int
     public var contentType: String
     public var body: [UInt8]
+    /// A large body (a scrape) left in its writer's buffer and sent from there in chunks;
+    /// `body` is then empty.
+    public var bodyBuffer: PrometheusWriter?
+    /// Called once `bodyBuffer` is sent or given up: the buffer may then be reused.
+    public var onSent: (@Sendable () -> Void)?
+    /// The length of the body, wherever it is.
+    public var contentLength: Int { bodyBuffer?.count ?? body.count }
     /// Extra headers (`Allow` on 405).
     public var headers: [(String, String)]
 
@@ -50,10 +57,12 @@ public struct StatusResponse: Sendable {
         case .vrrp: body = StatusAPI.vrrp(snapshot)
         case .checkers: body = StatusAPI.checkers(snapshot)
         case .dataPlane: body = StatusAPI.dataPlane(snapshot)
-        default:
+        case .metrics(let backendStats):
             var w = PrometheusWriter()
-            StatusMetrics.write(snapshot, into: &w)
+            StatusMetrics.write(snapshot, into: &w, backendStats: backendStats)
             return StatusResponse(status: 200, contentType: prometheus, body: w.bytes)
+        default:
+            return StatusResponse(status: 404, contentType: json, body: StatusAPI.error("no such resource"))
         }
         return StatusResponse(status: 200, contentType: json, body: body)
     }
@@ -76,8 +85,13 @@ public struct StatusResponse: Sendable {
 
 /// Every family a snapshot holds, in a fixed order.
 public enum StatusMetrics {
-    public static func write(_ s: StatusSnapshot, into out: inout PrometheusWriter) {
-        IPVSMetrics.write(s.table, into: &out)
+    /// `backendStats` adds the per-real-server counters; `scratch` is a buffer to build label
+    /// blocks in (reused across scrapes: fresh memory costs more than the writing).
+    public static func write(
+        _ s: StatusSnapshot, into out: inout PrometheusWriter, backendStats: Bool = false,
+        scratch: PrometheusWriter? = nil
+    ) {
+        IPVSMetrics.write(s.table, into: &out, backendStats: backendStats, scratch: scratch)
         VRRPMetrics.write(s.vrrp, into: &out)
         CheckerMetrics.write(s.checkers, into: &out)
         DataPlaneMetrics.write(s.dataPlane, into: &out)

@@ -62,7 +62,13 @@ func json(_ bytes: [UInt8]) throws -> [String: Any] {
 struct APITests {
     @Test("routes: GET/HEAD only (405 with Allow), unknown paths 404, bad queries 400, query parsed")
     func routes() {
-        #expect(StatusRoutes.route(method: "GET", target: "/metrics") == .metrics)
+        #expect(StatusRoutes.route(method: "GET", target: "/metrics") == .metrics(backendStats: false))
+        #expect(
+            StatusRoutes.route(method: "GET", target: "/metrics?collect[]=backend_stats")
+                == .metrics(backendStats: true))
+        #expect(
+            StatusRoutes.route(method: "GET", target: "/metrics?collect%5B%5D=backend_stats")
+                == .metrics(backendStats: true))
         #expect(StatusRoutes.route(method: "HEAD", target: "/") == .dashboard)
         #expect(
             StatusRoutes.route(method: "GET", target: "/api/v1/services?offset=5&limit=10")

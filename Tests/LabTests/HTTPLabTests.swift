@@ -5,7 +5,8 @@ import Testing
 
 /// Where lab tests leave files for people to look at (screenshots).
 let testOutputDirectory: String = {
-    let dir = (ProcessInfo.processInfo.environment["LVS_TEST_OUTPUT"] ?? LabNetwork.buildDirectory + "/../../test-output")
+    let dir =
+        (ProcessInfo.processInfo.environment["LVS_TEST_OUTPUT"] ?? LabNetwork.buildDirectory + "/../../test-output")
     try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     return (dir as NSString).standardizingPath
 }()
@@ -46,7 +47,7 @@ struct HTTPLabTests {
             let before =
                 try l.director.ipvsadm("-Ln --stats --exact").stdout + l.director.ipvsadm("-Ln --rate").stdout
                 + l.director.ipvsadm("-Ln").stdout
-            let scrape = try #require(try l.director.curl("http://127.0.0.1:9110/metrics"))
+            let scrape = try #require(try l.director.curl("http://127.0.0.1:9110/metrics?collect[]=backend_stats"))
             let after =
                 try l.director.ipvsadm("-Ln --stats --exact").stdout + l.director.ipvsadm("-Ln --rate").stdout
                 + l.director.ipvsadm("-Ln").stdout
