@@ -35,20 +35,28 @@ let package = Package(
         // control (pure where it can be): control protocol, ipvsadm, keepalived.conf, VRRP, checkers.
         .target(name: "LVSControl", dependencies: ["LVSCore"]),
         .target(name: "IPVSAdmKit", dependencies: ["LVSCore", "LVSControl"]),
-        .target(name: "KeepalivedConfig", dependencies: ["LVSCore"]),
+        // keepalived.conf: parser, diagnostics, and the IPVS table and VRRP instances it describes.
+        .target(name: "KeepalivedConfig", dependencies: ["LVSCore", "LVSVRRP"]),
+        // Engines (pure: state machines, codecs, seams) apart from their Linux adapters.
+        .target(name: "LVSHealthCheck", dependencies: ["LVSCore", "KeepalivedConfig"]),
         .target(
-            name: "LVSHealthCheck", dependencies: ["LVSCore", "KeepalivedConfig", "CLVSLinux", "CLVSTLS", "LVSProcess"]),
+            name: "LVSHealthCheckLinux",
+            dependencies: ["LVSHealthCheck", "LVSCore", "KeepalivedConfig", "CLVSTLS", "LVSPlatform"]),
         // SSL_GET: a small OpenSSL client shim (libssl-dev).
         .target(name: "CLVSTLS", linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
-        .target(name: "LVSVRRP", dependencies: ["LVSCore", "CLVSLinux", "LVSProcess"]),
-        // Scripts as child processes (checkers' and VRRP's), shared.
-        .target(name: "LVSProcess", dependencies: ["CLVSLinux"]),
+        .target(name: "LVSVRRP", dependencies: ["LVSCore", "LVSPacket"]),
+        .target(
+            name: "LVSVRRPLinux", dependencies: ["LVSVRRP", "LVSCore", "LVSPacket", "CLVSLinux", "LVSPlatform"]),
+
+        // platform: the Linux plumbing once (rtnetlink, sockets, threads, wake descriptors, the
+        // monotonic clock, child processes), over the C target, as NIOPosix sits over CNIOLinux.
+        .target(name: "CLVSLinux"),
+        .target(name: "LVSPlatform", dependencies: ["CLVSLinux", "LVSCore", "LVSPacket"]),
 
         // data plane: Linux packet I/O, nftables guard, neighbours.
-        .target(name: "CLVSLinux"),
         .target(
             name: "LVSDataPlane",
-            dependencies: ["LVSCore", "LVSPacket", "CLVSLinux"],
+            dependencies: ["LVSCore", "LVSPacket", "CLVSLinux", "LVSPlatform"],
             swiftSettings: hotPathSettings
         ),
 
@@ -71,8 +79,8 @@ let package = Package(
         .target(
             name: "LVSDaemon",
             dependencies: [
-                "LVSCore", "LVSPacket", "LVSControl", "LVSDataPlane", "KeepalivedConfig",
-                "LVSHealthCheck", "LVSVRRP", "CLVSLinux", "LVSStatus", "LVSHTTP",
+                "LVSCore", "LVSControl", "LVSDataPlane", "KeepalivedConfig", "LVSHealthCheckLinux", "LVSVRRPLinux",
+                "LVSPlatform", "LVSStatus", "LVSHTTP",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -87,7 +95,7 @@ let package = Package(
         .executableTarget(name: "lvs-realserver", dependencies: ["LVSDataPlane", "CLVSLinux"]),
 
         // test utilities, shipped as their own target.
-        .target(name: "LVSTestSupport", dependencies: ["LVSCore", "LVSPacket"]),
+        .target(name: "LVSTestSupport", dependencies: ["LVSCore", "LVSPacket", "LVSPlatform", "LVSVRRP"]),
 
         // benchmarks (not tests): `scripts/bench`, results in bench/RESULTS.md.
         .target(name: "CMallocCounter", path: "bench/CMallocCounter"),
@@ -105,7 +113,7 @@ let package = Package(
         // lvsd with the allocation counter linked in: its data plane reports mallocs per packet.
         .executableTarget(name: "lvsd-bench", dependencies: ["LVSDaemon", "CMallocCounter"], path: "bench/LvsdBench"),
         .executableTarget(
-            name: "health-check-bench", dependencies: ["LVSHealthCheck", "KeepalivedConfig", "LVSCore"],
+            name: "health-check-bench", dependencies: ["LVSHealthCheckLinux", "KeepalivedConfig", "LVSCore"],
             path: "bench/HealthCheckBench"),
         .executableTarget(
             name: "control-bench", dependencies: ["LVSCore", "LVSControl", "IPVSAdmKit", "CLVSLinux"],
@@ -127,9 +135,10 @@ let package = Package(
         .testTarget(name: "LVSPacketTests", dependencies: ["LVSPacket", "LVSTestSupport"]),
         .testTarget(name: "IPVSAdmTests", dependencies: ["IPVSAdmKit", "LVSControl", "LVSTestSupport"]),
         .testTarget(name: "KeepalivedConfigTests", dependencies: ["KeepalivedConfig", "LVSTestSupport"]),
-        .testTarget(name: "LVSHealthCheckTests", dependencies: ["LVSHealthCheck", "LVSTestSupport"]),
-        .testTarget(name: "LVSVRRPTests", dependencies: ["LVSVRRP", "LVSTestSupport"]),
-        .testTarget(name: "LVSDaemonTests", dependencies: ["LVSDaemon", "LVSTestSupport"]),
+        .testTarget(name: "LVSHealthCheckTests", dependencies: ["LVSHealthCheckLinux", "LVSTestSupport"]),
+        .testTarget(
+            name: "LVSVRRPTests", dependencies: ["LVSVRRPLinux", "LVSPacket", "LVSPlatform", "LVSTestSupport"]),
+        .testTarget(name: "LVSDaemonTests", dependencies: ["LVSDaemon", "LVSPlatform", "LVSTestSupport"]),
         .testTarget(name: "LVSDataPlaneTests", dependencies: ["LVSDataPlane", "LVSTestSupport"]),
         .testTarget(name: "LabTests", dependencies: ["LVSTestSupport", "LVSCore"]),
         .testTarget(

@@ -1,6 +1,7 @@
 // lvsd's control endpoint: accepts ipvsadm connections, checks peer credentials, serves request frames.
 import Glibc
 import LVSControl
+import LVSPlatform
 import Logging
 import Synchronization
 
@@ -18,9 +19,27 @@ public struct ControlPeer: Hashable, Sendable {
     public var gid: UInt32
 }
 
-/// Why the control endpoint could not be opened.
+/// Why the control endpoint could not be opened. `code` says what kind; `message` is the line
+/// lvsd prints.
 public struct ControlServerError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The kinds of failure.
+    public enum Code: String, Hashable, Sendable {
+        /// Another lvsd answers on the endpoint (or holds the namespace's abstract name).
+        case alreadyServed
+        /// socket, bind or listen failed.
+        case socket
+        /// The descriptor that wakes the acceptor could not be made.
+        case wakeDescriptor
+    }
+
+    public var code: Code
     public var message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
     public var description: String { message }
 }
 
@@ -60,15 +79,17 @@ public final class ControlServer: Sendable {
 
     struct State {
         var listenFD: Int32 = -1
-        var wakeRead: Int32 = -1
-        var wakeWrite: Int32 = -1
-        var acceptThread: pthread_t?
+        /// Wakes the acceptor to stop.
+        var wake: WakeDescriptor?
+        var acceptThread: PlatformThread?
         var connections: Set<Int32> = []
         var unprivileged: Set<Int32> = []
         var running = false
         var unlinkOnClose = false
     }
     let state = Mutex(State())
+    /// Signalled each time a connection ends (shutdown waits for the last).
+    let connectionEnded = try? WakeDescriptor()
 
     /// `privilegedUIDs` are the users that may change state (default: root and lvsd's user).
     public init(
@@ -84,20 +105,20 @@ public final class ControlServer: Sendable {
 
     deinit {
         let s = state.withLock { $0 }
-        for fd in [s.listenFD, s.wakeRead, s.wakeWrite] where fd >= 0 { close(fd) }
+        if s.listenFD >= 0 { close(s.listenFD) }
     }
 
     /// Creates and binds the listening socket (call before forking: the socket survives the fork).
     public func bind() throws(ControlServerError) {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw ControlServerError(message: "socket: \(Self.errorText(errno))") }
+        guard fd >= 0 else { throw ControlServerError(.socket, "socket: \(Self.errorText(errno))") }
         var unlinkOnClose = false
         if case .path(let p) = endpoint {
             // A live lvsd answers on the path: refuse. A stale socket file is removed.
             if let probe = try? ControlSocket.connect(to: endpoint) {
                 close(probe)
                 close(fd)
-                throw ControlServerError(message: "another lvsd is already listening on \(p)")
+                throw ControlServerError(.alreadyServed, "another lvsd is already listening on \(p)")
             }
             unlink(p)
             unlinkOnClose = true
@@ -108,9 +129,10 @@ public final class ControlServer: Sendable {
             close(fd)
             if e == EADDRINUSE, case .abstract = endpoint {
                 throw ControlServerError(
-                    message: "another lvsd already serves this network namespace (control socket \(endpoint) in use)")
+                    .alreadyServed,
+                    "another lvsd already serves this network namespace (control socket \(endpoint) in use)")
             }
-            throw ControlServerError(message: "cannot bind control socket \(endpoint): \(Self.errorText(e))")
+            throw ControlServerError(.socket, "cannot bind control socket \(endpoint): \(Self.errorText(e))")
         }
         if case .path(let p) = endpoint {
             // Anyone may connect and list; SO_PEERCRED decides who may change state.
@@ -119,18 +141,18 @@ public final class ControlServer: Sendable {
         guard listen(fd, 128) == 0 else {
             let e = errno
             close(fd)
-            throw ControlServerError(message: "listen on \(endpoint): \(Self.errorText(e))")
+            throw ControlServerError(.socket, "listen on \(endpoint): \(Self.errorText(e))")
         }
-        var pipeFDs: [Int32] = [-1, -1]
-        guard pipe(&pipeFDs) == 0 else {
+        let wake: WakeDescriptor
+        do {
+            wake = try WakeDescriptor()
+        } catch {
             close(fd)
-            throw ControlServerError(message: "pipe: \(Self.errorText(errno))")
+            throw ControlServerError(.wakeDescriptor, error.message)
         }
-        for p in pipeFDs { _ = fcntl(p, F_SETFD, FD_CLOEXEC) }
         state.withLock {
             $0.listenFD = fd
-            $0.wakeRead = pipeFDs[0]
-            $0.wakeWrite = pipeFDs[1]
+            $0.wake = wake
             $0.unlinkOnClose = unlinkOnClose
         }
     }
@@ -143,7 +165,7 @@ public final class ControlServer: Sendable {
             return true
         }
         guard ok else { return }
-        let t = startThread(detached: false) { [self] in acceptLoop() }
+        let t = PlatformThread.start(name: "lvsd-control") { [self] in acceptLoop() }
         state.withLock { $0.acceptThread = t }
         logger.info("control endpoint listening", metadata: ["endpoint": "\(endpoint)"])
     }
@@ -151,21 +173,22 @@ public final class ControlServer: Sendable {
     /// Stops accepting, disconnects every client, waits (bounded) for their threads, and
     /// removes a socket file it created.
     public func shutdown() {
-        let (thread, wake) = state.withLock { s -> (pthread_t?, Int32) in
+        let (thread, wake) = state.withLock { s -> (PlatformThread?, WakeDescriptor?) in
             s.running = false
             for fd in s.connections { Glibc.shutdown(fd, Int32(SHUT_RDWR)) }
             defer { s.acceptThread = nil }
-            return (s.acceptThread, s.wakeWrite)
+            return (s.acceptThread, s.wake)
         }
-        if wake >= 0 {
-            var b: UInt8 = 1
-            _ = write(wake, &b, 1)
-        }
-        if let thread { pthread_join(thread, nil) }
-        // Connection threads notice the shutdown within one poll; give them a moment.
-        for _ in 0..<200 {
-            if state.withLock({ $0.connections.isEmpty }) { break }
-            usleep(10_000)
+        wake?.signal()
+        thread?.join()
+        // Connection threads notice the shutdown within one poll and signal as they end; they
+        // get 2 s.
+        let deadline = MonotonicClock.nanoseconds() &+ 2_000_000_000
+        while !state.withLock({ $0.connections.isEmpty }), let ended = connectionEnded {
+            let now = MonotonicClock.nanoseconds()
+            guard now < deadline else { break }
+            let ms = Int32(clamping: (deadline - now) / 1_000_000 + 1)
+            if Readiness.wait([ended.descriptor], timeoutMilliseconds: ms) != 0 { ended.drain() }
         }
         let closed = state.withLock { s -> Bool in
             guard s.listenFD >= 0 else { return false }
@@ -186,7 +209,7 @@ public final class ControlServer: Sendable {
     // MARK: accepting
 
     func acceptLoop() {
-        let (listenFD, wakeFD) = state.withLock { ($0.listenFD, $0.wakeRead) }
+        let (listenFD, wakeFD) = state.withLock { ($0.listenFD, $0.wake?.descriptor ?? -1) }
         while state.withLock({ $0.running }) {
             var fds = [
                 pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0),
@@ -236,7 +259,9 @@ public final class ControlServer: Sendable {
                 close(client)
                 continue
             }
-            if startThread(detached: true, { [self] in serve(client, peer: peer, privileged: privileged) }) == nil {
+            if !PlatformThread.detach(
+                name: "lvsd-ctl-conn", { [self] in serve(client, peer: peer, privileged: privileged) })
+            {
                 logger.error("cannot start a thread for a control connection")
                 state.withLock {
                     $0.connections.remove(client)
@@ -270,6 +295,7 @@ public final class ControlServer: Sendable {
                 s.unprivileged.remove(fd)
                 close(fd)
             }
+            connectionEnded?.signal()
         }
         setTimeout(fd, SO_SNDTIMEO, limits.sendTimeout)
         let mayChangeState = privileged

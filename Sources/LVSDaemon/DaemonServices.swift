@@ -18,13 +18,13 @@ public struct ControlServerService: Service {
     }
 }
 
-/// What SIGHUP does. The keepalived configuration issue plugs its reload in here.
+/// What SIGHUP does (lvsd: `KeepalivedDaemonSupport` reloads the keepalived configuration).
 public protocol ReloadHandler: Sendable {
     /// Reloads the configuration; a configuration that does not parse must leave the running one.
     func reload(logger: Logger) async
 }
 
-/// The reload handler used while lvsd has no configuration file support: it says so.
+/// The reload handler of a build without configuration file support (no `-f`): it says so.
 public struct NoConfigurationReload: ReloadHandler {
     public init() {}
     public func reload(logger: Logger) async {

@@ -1,12 +1,12 @@
 // lvsd -f: the keepalived configuration's IPVS table, its health checks, and SIGHUP reload.
-import Foundation
 import Glibc
 import KeepalivedConfig
 import LVSControl
 import LVSCore
-import LVSHealthCheck
+import LVSHealthCheckLinux
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// Runs a keepalived.conf in lvsd (`-f FILE`):
 ///
@@ -19,9 +19,9 @@ import ServiceLifecycle
 /// Loading happens before lvsd forks, so nothing here starts a thread or a process until the
 /// service runs; the actions of start-up other than IPVS changes (quorum scripts, alerts) wait
 /// for it.
-public final class KeepalivedDaemonSupport: DaemonConfigurationSupport, ReloadHandler, @unchecked Sendable {
+public final class KeepalivedDaemonSupport: DaemonConfigurationLoader, ReloadHandler, @unchecked Sendable {
     private let environment: [String: String]
-    private let lock = NSLock()
+    private let lock = Mutex(())
     private var file: String?
     private var configID: String?
     private var startedEngine: HealthCheckEngine?
@@ -56,11 +56,7 @@ public final class KeepalivedDaemonSupport: DaemonConfigurationSupport, ReloadHa
     }
 
     /// Brace problems: the file does not parse as a whole.
-    static func isStructural(_ d: Diagnostic) -> Bool {
-        d.severity >= .error
-            && (d.message.contains("block is not closed") || d.message.contains("extra '}'")
-                || d.message.contains("missing '{'") || d.message.contains("unexpected '{'"))
-    }
+    static func isStructural(_ d: Diagnostic) -> Bool { d.severity >= .error && d.code == .blockStructure }
 
     /// `-f` at start: the configuration's services and initial real servers go into the
     /// director's table before lvsd forks (keepalived `init_services`).
@@ -78,20 +74,22 @@ public final class KeepalivedDaemonSupport: DaemonConfigurationSupport, ReloadHa
         }
         for problem in table.apply(commands) { logger.warning("\(problem)") }
         vrrp?.configure(configuration, logger: logger)
-        lock.lock()
-        self.file = file
-        self.configID = configID
-        startedEngine = engine
-        pendingActions = rest
-        lock.unlock()
+        lock.withLock { _ in
+            self.file = file
+            self.configID = configID
+            startedEngine = engine
+            pendingActions = rest
+        }
         logger.info(
             "keepalived configuration \(file): \(configuration.virtualServers.count) virtual server(s) loaded")
     }
 
     /// The health-check service for lvsd's service group (nil without `-f`).
     public func makeService(director: Director, logger: Logger) -> any Service {
-        lock.lock()
-        defer { lock.unlock() }
+        lock.withLock { _ in makeServiceLocked(director: director, logger: logger) }
+    }
+
+    private func makeServiceLocked(director: Director, logger: Logger) -> any Service {
         guard let engine = startedEngine else { return IdleService() }
         let s = HealthCheckService(
             startedEngine: engine, pendingActions: pendingActions, target: DirectorIPVSTarget(director: director),
@@ -103,12 +101,12 @@ public final class KeepalivedDaemonSupport: DaemonConfigurationSupport, ReloadHa
     }
 
     /// The running health checks (nil without `-f`), for the status API and metrics.
-    public var healthCheckService: HealthCheckService? { lock.withLock { service } }
+    public var healthCheckService: HealthCheckService? { lock.withLock { _ in service } }
 
     /// SIGHUP: the new configuration's difference is applied; one that cannot run is refused
     /// with its `file:line:` problems and the running one stays.
     public func reload(logger: Logger) async {
-        let (file, configID, service) = lock.withLock { (self.file, self.configID, self.service) }
+        let (file, configID, service) = lock.withLock { _ in (self.file, self.configID, self.service) }
         guard let file, let service else {
             logger.notice("SIGHUP received: no configuration file to reload (lvsd was started without -f)")
             return

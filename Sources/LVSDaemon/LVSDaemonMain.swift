@@ -6,6 +6,7 @@ import LVSControl
 import LVSStatus
 import Logging
 import ServiceLifecycle
+import Synchronization
 import UnixSignals
 
 /// `lvsd -t`: checks a keepalived configuration without running it.
@@ -16,7 +17,7 @@ public protocol ConfigurationTester: Sendable {
 }
 
 /// `lvsd -f`: runs a keepalived configuration (the director's table, checkers, VRRP).
-public protocol DaemonConfigurationSupport: Sendable {
+public protocol DaemonConfigurationLoader: Sendable {
     /// Loads `file` into the director at start; throws a `file:line: problem` message.
     func load(file: String, configID: String?, director: Director, logger: Logger) throws
 }
@@ -35,12 +36,13 @@ public struct KeepalivedConfigurationTester: ConfigurationTester {
     }
 }
 
-/// How later parts of SwiftLVS plug into lvsd without touching its lifecycle.
+/// What lvsd's main program plugs into the lifecycle: configuration test and loading, reload,
+/// the data plane and further services (tests plug in fakes).
 public struct LVSDaemonHooks: Sendable {
     /// `-t`: the configuration check (keepalived's, from the KeepalivedConfig module).
     public var configurationTester: (any ConfigurationTester)?
-    /// `-f`: running a keepalived.conf; nil until lvsd's configuration issue provides it.
-    public var configuration: (any DaemonConfigurationSupport)?
+    /// `-f`: loading a keepalived.conf (lvsd: `KeepalivedDaemonSupport`); nil refuses `-f`.
+    public var configuration: (any DaemonConfigurationLoader)?
     /// What SIGHUP does.
     public var reload: any ReloadHandler = NoConfigurationReload()
     /// Further services for the service group (data plane, health checkers, VRRP), built once
@@ -240,19 +242,10 @@ public enum LVSDaemonMain {
 }
 
 /// A string set from a task and read after it finished.
-final class ResultBox: @unchecked Sendable {
-    private let lock = DirectorLock()
-    private var value: String?
-    func set(_ v: String) {
-        lock.lock()
-        value = v
-        lock.unlock()
-    }
-    func get() -> String? {
-        lock.lock()
-        defer { lock.unlock() }
-        return value
-    }
+final class ResultBox: Sendable {
+    private let value = Mutex<String?>(nil)
+    func set(_ v: String) { value.withLock { $0 = v } }
+    func get() -> String? { value.withLock { $0 } }
 }
 
 /// keepalived-style pid files: the pid in decimal and a newline.

@@ -1,7 +1,7 @@
 // Which VRRP virtual addresses this lvsd owns now (instance MASTER), for the data plane's passive VIPs.
-import Foundation
 import LVSCore
 import LVSVRRP
+import Synchronization
 
 /// Follows the states of lvsd's VRRP instances and tells observers which virtual addresses are
 /// owned (some instance holding them is MASTER) and which are passive (managed by an instance
@@ -33,9 +33,9 @@ public final class VRRPAddressOwnership: @unchecked Sendable {
         }
     }
 
-    private let lock = NSLock()
+    private let lock = Mutex(())
     /// Serializes observer calls, so they see the snapshots in order.
-    private let notifyLock = NSLock()
+    private let notifyLock = Mutex(())
     private var addresses: [String: Set<IPAddress>] = [:]
     private var states: [String: VRRPState] = [:]
     private var observers: [@Sendable (Snapshot) -> Void] = []
@@ -44,12 +44,12 @@ public final class VRRPAddressOwnership: @unchecked Sendable {
     public init() {}
 
     /// The snapshot now.
-    public var current: Snapshot { lock.withLock { snapshotLocked() } }
+    public var current: Snapshot { lock.withLock { _ in snapshotLocked() } }
 
     /// Registers `observer`; it is called at once with the current snapshot, then on every change.
     public func addObserver(_ observer: @escaping @Sendable (Snapshot) -> Void) {
-        notifyLock.withLock {
-            let s = lock.withLock {
+        notifyLock.withLock { _ in
+            let s = lock.withLock { _ in
                 observers.append(observer)
                 return snapshotLocked()
             }
@@ -60,7 +60,7 @@ public final class VRRPAddressOwnership: @unchecked Sendable {
     /// The instances of the configuration in force (start or reload); states of instances with
     /// the same name are kept.
     public func configure(_ instances: [VRRPInstanceConfig]) {
-        lock.withLock {
+        lock.withLock { _ in
             addresses = [:]
             for i in instances { addresses[i.name] = Set(i.allInstalledAddresses.map(\.address)) }
         }
@@ -69,13 +69,13 @@ public final class VRRPAddressOwnership: @unchecked Sendable {
 
     /// An instance changed state (`VRRPService`'s `onTransition`).
     public func update(instance: String, state: VRRPState) {
-        lock.withLock { states[instance] = state }
+        lock.withLock { _ in states[instance] = state }
         publish()
     }
 
     /// Every instance's state at once (after a reload, which may rename instances).
     public func replaceStates(_ newStates: [String: VRRPState]) {
-        lock.withLock { states = newStates }
+        lock.withLock { _ in states = newStates }
         publish()
     }
 
@@ -89,8 +89,8 @@ public final class VRRPAddressOwnership: @unchecked Sendable {
     }
 
     private func publish() {
-        notifyLock.withLock {
-            let (s, list) = lock.withLock { (snapshotLocked(), observers) }
+        notifyLock.withLock { _ in
+            let (s, list) = lock.withLock { _ in (snapshotLocked(), observers) }
             guard s != lastNotified else { return }
             lastNotified = s
             for o in list { o(s) }

@@ -1,10 +1,12 @@
 // VRRP inside lvsd: the keepalived configuration's instances run as a service, reloaded on SIGHUP.
-import Foundation
+import Glibc
 import KeepalivedConfig
-import LVSHealthCheck
-import LVSVRRP
+import LVSHealthCheckLinux
+import LVSPlatform
+import LVSVRRPLinux
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// An SMTP alert of a VRRP transition, as keepalived words it (`vrrp_smtp_notifier`,
 /// `vrrp_sync_smtp_notifier`, `smtp_alert` subjects).
@@ -84,7 +86,10 @@ public final class VRRPDaemon: @unchecked Sendable {
 
     private let hostName: String
     private let makeAdapters: AdapterFactory
-    private let lock = NSLock()
+    /// Where the VRRP service runs (nil: `VRRPExecutor.shared`, a thread of its own, started on
+    /// first use — after lvsd forked: a thread started before `fork` does not exist in the child).
+    private let executor: ThreadExecutor?
+    private let lock = Mutex(())
     private var setup: VRRPSetup?
     private var sendAlert: AlertSender?
     private var service: VRRPService?
@@ -96,9 +101,10 @@ public final class VRRPDaemon: @unchecked Sendable {
     public let ownership = VRRPAddressOwnership()
 
     /// `hostName` is the default router_id; `makeAdapters` defaults to the Linux adapters in
-    /// lvsd's own network namespace.
-    public init(hostName: String, makeAdapters: AdapterFactory? = nil) {
+    /// lvsd's own network namespace; `executor` is where the VRRP service runs.
+    public init(hostName: String, makeAdapters: AdapterFactory? = nil, executor: ThreadExecutor? = nil) {
         self.hostName = hostName
+        self.executor = executor
         self.makeAdapters =
             makeAdapters ?? { setup, log in try LinuxVRRPAdapters.make(for: setup.instances, log: log) }
     }
@@ -112,13 +118,13 @@ public final class VRRPDaemon: @unchecked Sendable {
 
     /// Replaces the SMTP exchange (to `smtp_server`, for `notification_email`) by `sender`, e.g. to
     /// collect alerts in a test; nil goes back to SMTP.
-    public func setAlertSender(_ sender: AlertSender?) { lock.withLock { sendAlert = sender } }
+    public func setAlertSender(_ sender: AlertSender?) { lock.withLock { _ in sendAlert = sender } }
 
     /// The setup in force (nil before `configure`).
-    public var currentSetup: VRRPSetup? { lock.withLock { setup } }
+    public var currentSetup: VRRPSetup? { lock.withLock { _ in setup } }
 
     /// The running VRRP service (nil while none runs), for the status API and metrics.
-    public var runningService: VRRPService? { lock.withLock { service } }
+    public var runningService: VRRPService? { lock.withLock { _ in service } }
 
     /// Maps the configuration at start (`lvsd -f`, before the service runs) and logs what the
     /// mapping reports.
@@ -126,7 +132,7 @@ public final class VRRPDaemon: @unchecked Sendable {
         let s = VRRPSetup(configuration: configuration, hostName: hostName)
         log(s.diagnostics, logger)
         let mail = SMTPAlertSettings(globalDefs: configuration.globalDefs, hostName: hostName)
-        lock.withLock {
+        lock.withLock { _ in
             setup = s
             smtp = mail
         }
@@ -142,11 +148,11 @@ public final class VRRPDaemon: @unchecked Sendable {
         let s = VRRPSetup(configuration: configuration, hostName: hostName)
         log(s.diagnostics, logger)
         let mail = SMTPAlertSettings(globalDefs: configuration.globalDefs, hostName: hostName)
-        let running = lock.withLock { service }
+        let running = lock.withLock { _ in service }
         if let running {
             do {
                 try await running.reload(instances: s.instances, scripts: s.scripts, syncGroups: s.syncGroups)
-                lock.withLock {
+                lock.withLock { _ in
                     setup = s
                     smtp = mail
                 }
@@ -159,7 +165,7 @@ public final class VRRPDaemon: @unchecked Sendable {
                 logger.error("VRRP configuration refused, the running VRRP configuration stays: \(error)")
             }
         } else {
-            let wake = lock.withLock {
+            let wake = lock.withLock { _ in
                 setup = s
                 smtp = mail
                 return wakeUp
@@ -182,10 +188,10 @@ public final class VRRPDaemon: @unchecked Sendable {
     /// waits for a reload while there is nothing to run or it could not start.
     public func run(logger: Logger) async {
         let (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        lock.withLock { wakeUp = wake }
+        lock.withLock { _ in wakeUp = wake }
         var iterator = wakes.makeAsyncIterator()
         while !Task.isCancelled {
-            let current = lock.withLock { setup }
+            let current = lock.withLock { _ in setup }
             if let current, !current.isEmpty {
                 await runService(current, logger: logger)
                 if Task.isCancelled { break }
@@ -193,7 +199,7 @@ public final class VRRPDaemon: @unchecked Sendable {
             // Nothing to run, or it could not start: wait for a reload.
             guard await iterator.next() != nil else { break }
         }
-        lock.withLock { wakeUp = nil }
+        lock.withLock { _ in wakeUp = nil }
     }
 
     private func runService(_ s: VRRPSetup, logger: Logger) async {
@@ -207,15 +213,16 @@ public final class VRRPDaemon: @unchecked Sendable {
         }
         let svc = VRRPService(
             instances: s.instances, scripts: s.scripts, syncGroups: s.syncGroups, adapters: adapters,
-            onTransition: { [weak self] t in self?.transitioned(t, logger: logger) })
-        lock.withLock { service = svc }
+            onTransition: { [weak self] t in self?.transitioned(t, logger: logger) },
+            executor: executor ?? VRRPExecutor.shared)
+        lock.withLock { _ in service = svc }
         do {
             try await svc.run()
         } catch {
             logger.error("VRRP cannot start: \(error) - waiting for a configuration reload")
         }
         adapters.interfaces.close()
-        lock.withLock { service = nil }
+        lock.withLock { _ in service = nil }
     }
 
     private func transitioned(_ t: VRRPTransition, logger: Logger) {
@@ -224,7 +231,7 @@ public final class VRRPDaemon: @unchecked Sendable {
             ownership.update(instance: name, state: t.to)
             VRRPMetricsEvents.transitioned(instance: name, to: t.to)
         }
-        let (alert, sender, smtp) = lock.withLock { () -> (VRRPAlert?, AlertSender?, SMTPAlertSettings?) in
+        let (alert, sender, smtp) = lock.withLock { _ -> (VRRPAlert?, AlertSender?, SMTPAlertSettings?) in
             guard let s = setup else { return (nil, nil, nil) }
             return (filter.alert(for: t, setup: s), sendAlert, self.smtp)
         }
@@ -234,16 +241,19 @@ public final class VRRPDaemon: @unchecked Sendable {
         } else if let smtp {
             // keepalived's SMTP exchange, on a thread of its own (it blocks for up to the timeouts).
             let mail = AlertMail(subject: alert.subject, body: alert.body)
-            lock.withLock { alertsInFlight += 1 }
-            let thread = Thread { [self] in
+            lock.withLock { _ in alertsInFlight += 1 }
+            let started = PlatformThread.detach(name: "lvsd-smtp") { [self] in
                 if let problem = SMTPAlertClient.send(mail, settings: smtp) {
                     logger.error("\(problem)")
                 } else {
                     logger.info("SMTP alert successfully sent.")
                 }
-                lock.withLock { alertsInFlight -= 1 }
+                lock.withLock { _ in alertsInFlight -= 1 }
             }
-            thread.start()
+            if !started {
+                lock.withLock { _ in alertsInFlight -= 1 }
+                logger.error("SMTP alert not sent: no thread to send it")
+            }
         }
     }
 }
@@ -253,7 +263,7 @@ extension VRRPDaemon {
     /// most `limit`.
     public func waitForAlerts(limit: Duration) async {
         let end = ContinuousClock.now + limit
-        while lock.withLock({ alertsInFlight }) > 0 && ContinuousClock.now < end {
+        while lock.withLock({ _ in alertsInFlight }) > 0 && ContinuousClock.now < end {
             try? await Task.sleep(for: .milliseconds(50))
         }
     }

@@ -1,6 +1,7 @@
 // AF_PACKET packet I/O: a TPACKET_V2 receive ring (ETH_P_ALL, PACKET_VNET_HDR) and sendmmsg transmit.
 import CLVSLinux
 import Glibc
+import LVSPlatform
 
 /// Why a packet port could not be opened.
 public struct PacketPortError: Error, CustomStringConvertible, Sendable {
@@ -10,7 +11,7 @@ public struct PacketPortError: Error, CustomStringConvertible, Sendable {
 
     static func errno(_ what: String) -> PacketPortError {
         let e = Glibc.errno
-        return PacketPortError(code: e, message: "\(what): \(systemErrorText(e))")
+        return PacketPortError(code: e, message: "\(what): \(errorText(e))")
     }
 }
 

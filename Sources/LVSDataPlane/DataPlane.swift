@@ -3,13 +3,33 @@ import CLVSLinux
 import Glibc
 import LVSCore
 import LVSPacket
+import LVSPlatform
 import Synchronization
 
-/// Why the data plane could not start.
-public struct DataPlaneError: Error, CustomStringConvertible, Sendable {
+/// Why the data plane could not start. `code` says what kind; `message` is the line lvsd logs.
+public struct DataPlaneError: Error, Hashable, CustomStringConvertible, Sendable {
+    /// The kinds of failure.
+    public enum Code: String, Hashable, Sendable {
+        /// The AF_PACKET socket or its ring could not be set up.
+        case packetRing
+        /// The rtnetlink socket could not be opened.
+        case netlink
+        /// An `--interface` names no interface of the namespace.
+        case noSuchInterface
+        /// The worker's wake descriptor could not be made.
+        case wakeDescriptor
+        /// The worker thread could not be started.
+        case thread
+    }
+
+    public var code: Code
     public var message: String
     public var description: String { message }
-    public init(_ message: String) { self.message = message }
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
 }
 
 /// The director's packet path on Linux: one worker thread reading an AF_PACKET ring.
@@ -45,19 +65,26 @@ public final class DataPlane: @unchecked Sendable {
     /// Set once the guard can be reconciled (before the first reconcile in `start`).
     private let accepting = Atomic<Bool>(false)
     private let published = Mutex(DataPlaneStatistics())
-    private let shared = Mutex(Shared())
+    private let mailbox = Mutex(WorkerMailbox())
     private let guardLock = Mutex<String?>(nil)
-    private var thread: pthread_t?
-    private var statisticsThread: pthread_t?
+    private var thread: PlatformThread?
+    private var statisticsThread: PlatformThread?
     /// Removes the guard if lvsd dies without doing so.
     private var guardKeeper: GuardKeeper?
-    private var wakeRead: Int32 = -1
-    private var wakeWrite: Int32 = -1
+    /// Wakes the worker from poll(2) (a change to pick up, or stop).
+    private var wake: WakeDescriptor?
+    /// Signalled by the worker when it applied a new passive set.
+    private let passiveApplied = try? WakeDescriptor()
+    /// Wakes the statistics thread to stop.
+    private var statisticsStop: WakeDescriptor?
     /// `net.ipv4.conf.lo.accept_local` before start (restored by `stop`).
     private var savedAcceptLocal: String?
     static let acceptLocalPath = "/proc/sys/net/ipv4/conf/lo/accept_local"
 
-    struct Shared {
+    /// What the control threads and the worker hand each other (under `mailbox`): the worker
+    /// publishes what it attached to and the local addresses; the control side posts destinations
+    /// to resolve, the guarded sources and the passive VIPs.
+    struct WorkerMailbox {
         var attachedInterfaces: [String] = []
         var localAddresses: Set<IPAddress> = []
         var pendingDestinations: [IPAddress] = []
@@ -93,10 +120,13 @@ public final class DataPlane: @unchecked Sendable {
         do {
             port = try AFPacketPort(configuration: configuration.port)
         } catch {
-            throw DataPlaneError("cannot open the packet ring: \(error)")
+            throw DataPlaneError(.packetRing, "cannot open the packet ring: \(error)")
         }
-        guard let monitor = NetlinkMonitor() else {
-            throw DataPlaneError("cannot open rtnetlink: \(systemErrorText(errno))")
+        let monitor: NetlinkMonitor
+        do {
+            monitor = try NetlinkMonitor()
+        } catch {
+            throw DataPlaneError(.netlink, "cannot open rtnetlink: \(errorText(error.errno))")
         }
         let worker = DataPlaneWorker(port: port, owner: owner)
         worker.interfaceNames = configuration.interfaces
@@ -104,16 +134,16 @@ public final class DataPlane: @unchecked Sendable {
         if let names = configuration.interfaces {
             let known = Set(worker.tables.links.values.map(\.name))
             for n in names where !known.contains(n) {
-                throw DataPlaneError("--interface \(n): no such interface")
+                throw DataPlaneError(.noSuchInterface, "--interface \(n): no such interface")
             }
         }
         worker.resolveNeighbor = { [monitor] key in monitor.resolve(key) }
         publishTables(worker)
-        var fds: [Int32] = [-1, -1]
-        guard pipe(&fds) == 0 else { throw DataPlaneError("pipe: \(systemErrorText(errno))") }
-        for fd in fds { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
-        wakeRead = fds[0]
-        wakeWrite = fds[1]
+        do {
+            wake = try WakeDescriptor()
+        } catch {
+            throw DataPlaneError(.wakeDescriptor, "eventfd: \(errorText(error.errno))")
+        }
         // From here on a change of the service table is applied (servicesChanged); the first
         // reconcile below covers every change made before.
         accepting.store(true, ordering: .releasing)
@@ -130,22 +160,21 @@ public final class DataPlane: @unchecked Sendable {
             log("cannot set net.ipv4.conf.lo.accept_local=1: local clients of virtual services will not be served")
         }
         running.store(true, ordering: .releasing)
-        guard let t = Self.spawn(name: "lvsd-dp0", { [self] in run(worker, port, monitor) }) else {
+        guard let t = PlatformThread.start(name: "lvsd-dp0", { [self] in run(worker, port, monitor) }) else {
             running.store(false, ordering: .releasing)
-            throw DataPlaneError("cannot start the worker thread")
+            throw DataPlaneError(.thread, "cannot start the worker thread")
         }
         // The statistics file is formatted and written on a thread of its own: the worker only
         // copies counters (no allocation on the packet thread).
-        if configuration.statisticsFile != nil {
-            statisticsThread = Self.spawn(name: "lvsd-stats") { [self] in
-                while running.load(ordering: .acquiring) {
-                    for _ in 0..<10 where running.load(ordering: .acquiring) { usleep(100_000) }
-                    writeStatistics()
-                }
+        if configuration.statisticsFile != nil, let stop = try? WakeDescriptor() {
+            statisticsStop = stop
+            statisticsThread = PlatformThread.start(name: "lvsd-stats") { [self] in
+                // Every second until `stop` signals (the last write is `stop()`'s own).
+                while Readiness.wait([stop.descriptor], timeoutMilliseconds: 1000) == 0 { writeStatistics() }
             }
         }
         thread = t
-        let attached = shared.withLock { $0.attachedInterfaces }
+        let attached = mailbox.withLock { $0.attachedInterfaces }
         log("data plane attached to \(attached.joined(separator: ", "))")
     }
 
@@ -153,14 +182,12 @@ public final class DataPlane: @unchecked Sendable {
     public func stop() {
         guard running.exchange(false, ordering: .acquiringAndReleasing) else { return }
         accepting.store(false, ordering: .releasing)
-        var b: UInt8 = 1
-        _ = write(wakeWrite, &b, 1)
-        if let t = thread { pthread_join(t, nil) }
+        wake?.signal()
+        thread?.join()
         thread = nil
-        if let t = statisticsThread { pthread_join(t, nil) }
+        statisticsStop?.signal()
+        statisticsThread?.join()
         statisticsThread = nil
-        close(wakeRead)
-        close(wakeWrite)
         if configuration.installGuard {
             guardLock.withLock { last in
                 if let e = NFTablesGuard.apply(NFTablesGuard.removalScript) { log("nftables guard removal: \(e)") }
@@ -177,10 +204,10 @@ public final class DataPlane: @unchecked Sendable {
     public var statistics: DataPlaneStatistics { published.withLock { $0.copied() } }
 
     /// True if `a` is an address of this host (for IPVS's "Local" forwarding).
-    public func isLocalAddress(_ a: IPAddress) -> Bool { shared.withLock { $0.localAddresses.contains(a) } }
+    public func isLocalAddress(_ a: IPAddress) -> Bool { mailbox.withLock { $0.localAddresses.contains(a) } }
 
     /// The interfaces the data plane handles now.
-    public var attachedInterfaces: [String] { shared.withLock { $0.attachedInterfaces } }
+    public var attachedInterfaces: [String] { mailbox.withLock { $0.attachedInterfaces } }
 
     /// Call after the service table changed (without the director's lock held): updates the
     /// guard and starts resolving the new real servers' next hops.
@@ -189,9 +216,8 @@ public final class DataPlane: @unchecked Sendable {
         let services = configuration.installGuard ? reconcileGuard() : listServices()
         var destinations = Set<IPAddress>()
         for s in services { for r in s.realServers { destinations.insert(r.spec.endpoint.address) } }
-        shared.withLock { $0.pendingDestinations = Array(destinations) }
-        var b: UInt8 = 1
-        if wakeWrite >= 0 { _ = write(wakeWrite, &b, 1) }
+        mailbox.withLock { $0.pendingDestinations = Array(destinations) }
+        wakeWorker()
     }
 
     /// Recomputes the guard and applies it if it changed; returns the services it read.
@@ -201,11 +227,11 @@ public final class DataPlane: @unchecked Sendable {
         // cannot apply a script older than the last one.
         guardLock.withLock { last in
             let services = listServices()
-            let (interfaces, passive) = shared.withLock { ($0.attachedInterfaces, $0.passiveForGuard) }
+            let (interfaces, passive) = mailbox.withLock { ($0.attachedInterfaces, $0.passiveForGuard) }
             let rules = NFTablesGuard.rules(for: services, passive: passive)
             warnIfStrictReversePathFilter(services)
             let sources = Set(rules.compactMap(\.sourceKey))
-            shared.withLock {
+            mailbox.withLock {
                 if $0.guardedSources != sources {
                     $0.guardedSources = sources
                     $0.guardedGeneration &+= 1
@@ -230,14 +256,14 @@ public final class DataPlane: @unchecked Sendable {
     /// the new set, the guard still drops for every VIP not in both): for a moment a changing
     /// VIP's packets are dropped, but no packet is handled by both lvsd and the kernel.
     public func setPassiveAddresses(_ addresses: Set<IPAddress>) {
-        let (old, live) = shared.withLock { s -> (Set<IPAddress>, Bool) in
+        let (old, live) = mailbox.withLock { s -> (Set<IPAddress>, Bool) in
             defer { s.passive = addresses }
             return (s.passive, accepting.load(ordering: .acquiring))
         }
         guard old != addresses else { return }
         guard live else {
             // Not running: in force from the start.
-            shared.withLock {
+            mailbox.withLock {
                 $0.passiveForWorker = addresses
                 $0.passiveForGuard = addresses
                 $0.passiveGeneration &+= 1
@@ -245,36 +271,37 @@ public final class DataPlane: @unchecked Sendable {
             return
         }
         for (worker, guardSet) in [(old.union(addresses), old.intersection(addresses)), (addresses, addresses)] {
-            let target = shared.withLock { s -> UInt64 in
+            let target = mailbox.withLock { s -> UInt64 in
                 s.passiveForWorker = worker
                 s.passiveForGuard = guardSet
                 s.passiveGeneration &+= 1
                 return s.passiveGeneration
             }
             wakeWorker()
-            // The worker picks the set up within one batch (it polls at least every 20 ms).
-            for _ in 0..<200 {
-                if shared.withLock({ $0.passiveApplied == target }) || !running.load(ordering: .acquiring) { break }
-                usleep(1000)
+            // The worker picks the set up within one batch and signals `passiveApplied`; waited
+            // for at most 200 ms.
+            let deadline = MonotonicClock.nanoseconds() &+ 200_000_000
+            while !mailbox.withLock({ $0.passiveApplied == target }) && running.load(ordering: .acquiring) {
+                let now = MonotonicClock.nanoseconds()
+                guard now < deadline, let applied = passiveApplied else { break }
+                let ms = Int32(clamping: (deadline - now + 999_999) / 1_000_000)
+                if Readiness.wait([applied.descriptor], timeoutMilliseconds: ms) != 0 { applied.drain() }
             }
             if configuration.installGuard { reconcileGuard() }
         }
     }
 
-    private func wakeWorker() {
-        var b: UInt8 = 1
-        if wakeWrite >= 0 { _ = write(wakeWrite, &b, 1) }
-    }
+    private func wakeWorker() { wake?.signal() }
 
     /// With strict reverse-path filtering (`rp_filter` 1 on `all` or `lo`) the kernel drops a
     /// client's packet handed to it on `lo` for a local real server: said once.
     private func warnIfStrictReversePathFilter(_ services: [VirtualServiceEntry]) {
         let local = services.contains { s in s.realServers.contains { isLocalAddress($0.spec.endpoint.address) } }
-        guard local, !shared.withLock({ $0.rpFilterWarned }) else { return }
+        guard local, !mailbox.withLock({ $0.rpFilterWarned }) else { return }
         let all = Sysctl.read("/proc/sys/net/ipv4/conf/all/rp_filter") ?? "0"
         let lo = Sysctl.read("/proc/sys/net/ipv4/conf/lo/rp_filter") ?? "0"
         guard all == "1" || lo == "1" else { return }
-        shared.withLock { $0.rpFilterWarned = true }
+        mailbox.withLock { $0.rpFilterWarned = true }
         log(
             "net.ipv4.conf.all/lo.rp_filter is 1 (strict): a real server on this director's own address will not "
                 + "receive its packets; set it to 0 or 2")
@@ -283,7 +310,7 @@ public final class DataPlane: @unchecked Sendable {
     private func publishTables(_ worker: DataPlaneWorker) {
         let names = worker.attachedInterfaceNames
         let local = worker.tables.localAddresses
-        shared.withLock {
+        mailbox.withLock {
             $0.attachedInterfaces = names
             $0.localAddresses = local
         }
@@ -293,7 +320,7 @@ public final class DataPlane: @unchecked Sendable {
         var lastPublish: UInt64 = 0
         var generation = worker.tables.layoutGeneration
         var guardedGeneration: UInt64 = 0
-        var drain = [UInt8](repeating: 0, count: 64)
+        let wakeDescriptor = wake?.descriptor ?? -1
         var busy = false
         while running.load(ordering: .acquiring) {
             if monitor.poll(into: &worker.tables) || monitor.needsResync {
@@ -301,13 +328,13 @@ public final class DataPlane: @unchecked Sendable {
             }
             if worker.tables.layoutGeneration != generation {
                 generation = worker.tables.layoutGeneration
-                let before = shared.withLock { $0.attachedInterfaces }
+                let before = mailbox.withLock { $0.attachedInterfaces }
                 publishTables(worker)
-                if configuration.installGuard && before != shared.withLock({ $0.attachedInterfaces }) {
+                if configuration.installGuard && before != mailbox.withLock({ $0.attachedInterfaces }) {
                     reconcileGuard()
                 }
             }
-            let (pending, guarded, passive) = shared.withLock {
+            let (pending, guarded, passive) = mailbox.withLock {
                 s -> ([IPAddress], Set<GuardedSource>?, Set<IPAddress>?) in
                 defer { s.pendingDestinations = [] }
                 let g = s.guardedGeneration != guardedGeneration ? s.guardedSources : nil
@@ -317,13 +344,16 @@ public final class DataPlane: @unchecked Sendable {
                 return (s.pendingDestinations, g, p)
             }
             if let guarded { worker.guardedSources = guarded }
-            if let passive { worker.passiveAddresses = passive }
-            let now = Timestamp(nanoseconds: clvs_monotonic_ns())
+            if let passive {
+                worker.passiveAddresses = passive
+                passiveApplied?.signal()
+            }
+            let now = Timestamp(nanoseconds: MonotonicClock.nanoseconds())
             if !pending.isEmpty { worker.prepare(destinations: pending, now: now) }
             let n = worker.runOnce(now: now)
             if n == 0 && !spinForFrames(port, busy: busy) {
-                let ready = clvs_dp_poll3(port.pollDescriptor, monitor.descriptor, wakeRead, 20)
-                if ready & 4 != 0 { _ = drain.withUnsafeMutableBytes { read(wakeRead, $0.baseAddress, $0.count) } }
+                let ready = clvs_dp_poll3(port.pollDescriptor, monitor.descriptor, wakeDescriptor, 20)
+                if ready & 4 != 0 { wake?.drain() }
             }
             busy = n > 0
             let t = now.nanoseconds
@@ -340,33 +370,11 @@ public final class DataPlane: @unchecked Sendable {
     /// frame (a V2 ring signals every frame) costs more than the wait. True if a frame came.
     private func spinForFrames(_ port: AFPacketPort, busy: Bool) -> Bool {
         guard busy, configuration.spinNanoseconds > 0 else { return false }
-        let deadline = clvs_monotonic_ns() &+ configuration.spinNanoseconds
+        let deadline = MonotonicClock.nanoseconds() &+ configuration.spinNanoseconds
         repeat {
             if port.framesWaiting { return true }
-        } while clvs_monotonic_ns() < deadline
+        } while MonotonicClock.nanoseconds() < deadline
         return false
-    }
-
-    /// Starts a named thread running `body`; nil if it could not be created.
-    private static func spawn(name: String, _ body: @escaping () -> Void) -> pthread_t? {
-        let box = Unmanaged.passRetained(
-            WorkerBox {
-                clvs_dp_name_thread(name)
-                body()
-            })
-        var t = pthread_t()
-        let rc = pthread_create(
-            &t, nil,
-            { arg in
-                let b = Unmanaged<WorkerBox>.fromOpaque(arg!).takeRetainedValue()
-                b.body()
-                return nil
-            }, box.toOpaque())
-        guard rc == 0 else {
-            box.release()
-            return nil
-        }
-        return t
     }
 
     /// Writes the statistics file (atomically: a temporary file renamed over it).
@@ -379,36 +387,5 @@ public final class DataPlane: @unchecked Sendable {
         _ = Array(text.utf8).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         close(fd)
         rename(tmp, path)
-    }
-}
-
-private final class WorkerBox {
-    let body: () -> Void
-    init(_ body: @escaping () -> Void) { self.body = body }
-}
-
-/// Reading and writing /proc/sys values.
-public enum Sysctl {
-    /// The value (trimmed), or nil if unreadable.
-    public static func read(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var buf = [UInt8](repeating: 0, count: 256)
-        let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-        guard n >= 0 else { return nil }
-        var s = String(decoding: buf[0..<n], as: UTF8.self)
-        while let l = s.last, l == "\n" || l == " " || l == "\t" { s.removeLast() }
-        return s
-    }
-
-    /// Writes `value`; false on failure.
-    @discardableResult
-    public static func write(_ path: String, _ value: String) -> Bool {
-        let fd = open(path, O_WRONLY | O_CLOEXEC)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        let bytes = Array((value + "\n").utf8)
-        return bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } == bytes.count
     }
 }

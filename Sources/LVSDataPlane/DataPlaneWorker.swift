@@ -1,6 +1,6 @@
 // The packet worker: a batch of frames, one hold of the IPVS lock, classify → IPVS → transform → send.
 import CLVSLinux
-@_spi(Internals) import LVSCore
+import LVSCore
 import LVSPacket
 
 /// Gives the worker the IPVS model under the owner's lock, once per batch.
@@ -211,7 +211,7 @@ public final class DataPlaneWorker {
             sctpChunkType: transport == .sctp ? sctpChunk(f, info) : 0, length: UInt32(info.ipTotalLength))
         var inbound = true
         var verdict: PacketVerdict
-        if ipvs.findService(transport: transport, address: info.destination, port: info.destinationPort) != nil {
+        if ipvs.hasVirtualService(transport: transport, address: info.destination, port: info.destinationPort) {
             if !passiveAddresses.isEmpty && passiveAddresses.contains(info.destination) {
                 // A passive VIP (this director is a VRRP backup): the local stack serves it.
                 counters.add(.passed)
@@ -222,10 +222,9 @@ public final class DataPlaneWorker {
             verdict = ipvs.processOutbound(facts, now: now)
             inbound = false
             if verdict == .pass
-                && ipvs.connections.lookupIn(
-                    protocol: info.protocolNumber, family: info.family, client: RawAddress(info.source),
-                    clientPort: info.sourcePort, virtual: RawAddress(info.destination),
-                    virtualPort: info.destinationPort) != ConnectionTable.none
+                && ipvs.hasConnection(
+                    protocolNumber: info.protocolNumber, client: info.source, clientPort: info.sourcePort,
+                    virtual: info.destination, virtualPort: info.destinationPort)
             {
                 // A connection whose service was deleted still carries its packets (ip_vs_in
                 // looks connections up before services).
@@ -254,7 +253,7 @@ public final class DataPlaneWorker {
             sendError(.portUnreachable, about: f, info, source: info.destination)
         case .forward(let d):
             counters.add(inbound ? .inbound : .outbound)
-            if info.isFirstFragment && d.connection != ConnectionTable.none {
+            if info.isFirstFragment && d.isTracked {
                 let value = UInt64(d.connection) | (inbound ? 0 : 1 << 32)
                 if !fragments.recordFirst(info, value: value, now: now) { counters.drop(.fragmentTrackerOverflow) }
             }
@@ -327,17 +326,11 @@ public final class DataPlaneWorker {
             counters.add(.ignored)
             return
         }
-        var id = ipvs.connections.lookupIn(
-            protocol: flow.protocolNumber, family: flow.source.family, client: RawAddress(flow.source),
-            clientPort: flow.sourcePort, virtual: RawAddress(flow.destination), virtualPort: flow.destinationPort)
-        var inbound = true
-        if id == ConnectionTable.none {
-            id = ipvs.connections.lookupOut(
-                protocol: flow.protocolNumber, source: RawAddress(flow.source), sourcePort: flow.sourcePort,
-                destination: RawAddress(flow.destination), destinationPort: flow.destinationPort)
-            inbound = false
-        }
-        guard id != ConnectionTable.none, let d = ipvs.forwarding(ofConnection: id) else {
+        guard
+            let (d, inbound) = ipvs.connection(
+                ofQuotedPacket: flow.protocolNumber, source: flow.source, sourcePort: flow.sourcePort,
+                destination: flow.destination, destinationPort: flow.destinationPort)
+        else {
             counters.add(.ignored)
             return
         }

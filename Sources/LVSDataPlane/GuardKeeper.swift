@@ -1,6 +1,7 @@
 // Removes lvsd's guard table when lvsd dies without removing it (SIGKILL, crash): a child waiting on a pipe.
 import CLVSLinux
 import Glibc
+import LVSPlatform
 
 /// A small child process that outlives lvsd by a moment.
 ///
@@ -34,19 +35,15 @@ final class GuardKeeper {
     /// Starts the keeper; nil (with the reason) if it cannot be started.
     static func start() -> (GuardKeeper?, String?) {
         var fds: [Int32] = [-1, -1]
-        guard clvs_dp_pipe_cloexec(&fds) == 0 else { return (nil, "pipe: \(systemErrorText(errno))") }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, fds[0], 0)
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        guard clvs_dp_pipe_cloexec(&fds) == 0 else { return (nil, "pipe: \(errorText(errno))") }
         let nft = Subprocess.find("nft") ?? "/usr/sbin/nft"
-        let (pid, rc) = Subprocess.spawn(["/bin/sh", "-c", command(nft: nft, owner: owner)], &actions)
+        let (pid, rc) = Subprocess.spawn(
+            ["/bin/sh", "-c", command(nft: nft, owner: owner)],
+            [.duplicate(fds[0], to: 0), .open(1, "/dev/null", flags: O_WRONLY), .open(2, "/dev/null", flags: O_WRONLY)])
         close(fds[0])
         guard rc == 0 else {
             close(fds[1])
-            return (nil, "cannot start /bin/sh: \(systemErrorText(rc))")
+            return (nil, "cannot start /bin/sh: \(errorText(rc))")
         }
         return (GuardKeeper(pid: pid, writeFD: fds[1]), nil)
     }
@@ -56,7 +53,6 @@ final class GuardKeeper {
         guard writeFD >= 0 else { return }
         close(writeFD)
         writeFD = -1
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        ChildProcess.reap(pid)
     }
 }

@@ -1,6 +1,7 @@
 // The nftables guard: a netdev ingress table that keeps the kernel from answering service traffic.
 import Glibc
 import LVSCore
+import LVSPlatform
 
 /// One drop rule of the guard.
 public struct GuardRule: Hashable, Sendable, Comparable {
@@ -125,7 +126,7 @@ public enum NFTablesGuard {
     public static func apply(_ script: String) -> String? {
         var path = Array("/tmp/swiftlvs-nft-XXXXXX".utf8CString)
         let fd = mkstemp(&path)
-        guard fd >= 0 else { return "mkstemp: \(systemErrorText(errno))" }
+        guard fd >= 0 else { return "mkstemp: \(errorText(errno))" }
         let file = String(decoding: path.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
         defer { unlink(file) }
         let bytes = Array(script.utf8)
@@ -133,72 +134,5 @@ public enum NFTablesGuard {
         close(fd)
         let r = Subprocess.run([Subprocess.find("nft") ?? "/usr/sbin/nft", "-f", file])
         return r.status == 0 ? nil : (r.output.isEmpty ? "nft exited with status \(r.status)" : r.output)
-    }
-}
-
-/// Running helper programs (nft, ip) with posix_spawn, output captured.
-public enum Subprocess {
-    /// The first executable named `name` in the usual system directories.
-    public static func find(_ name: String) -> String? {
-        for dir in ["/usr/sbin", "/sbin", "/usr/bin", "/bin", "/usr/local/sbin", "/usr/local/bin"] {
-            let p = dir + "/" + name
-            if access(p, X_OK) == 0 { return p }
-        }
-        return nil
-    }
-
-    /// Starts `argv` (an absolute path first) with `actions`, an empty signal mask (children must
-    /// not inherit lvsd's blocked signals) and a minimal PATH; returns its pid, or the error number.
-    static func spawn(_ argv: [String], _ actions: inout posix_spawn_file_actions_t) -> (pid: pid_t, error: Int32) {
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        var none = sigset_t()
-        sigemptyset(&none)
-        posix_spawnattr_setsigmask(&attr, &none)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK))
-        let cArgs = argv.map { strdup($0) } + [nil]
-        defer { for a in cArgs { free(a) } }
-        let env: [UnsafeMutablePointer<CChar>?] = [strdup("PATH=/usr/sbin:/usr/bin:/sbin:/bin"), nil]
-        defer { for e in env { free(e) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, argv[0], &actions, &attr, cArgs, env)
-        return (pid, rc)
-    }
-
-    /// Runs `argv` and returns its exit status and combined stdout/stderr.
-    public static func run(_ argv: [String]) -> (status: Int32, output: String) {
-        var pipeFDs: [Int32] = [-1, -1]
-        guard pipe(&pipeFDs) == 0 else { return (-1, "pipe failed") }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, pipeFDs[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, pipeFDs[1], 2)
-        posix_spawn_file_actions_addclose(&actions, pipeFDs[0])
-        let (pid, rc) = spawn(argv, &actions)
-        close(pipeFDs[1])
-        guard rc == 0 else {
-            close(pipeFDs[0])
-            return (-1, "cannot run \(argv[0]): \(systemErrorText(rc))")
-        }
-        var output: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = buf.withUnsafeMutableBytes { read(pipeFDs[0], $0.baseAddress, $0.count) }
-            if n > 0 {
-                output += buf[0..<n]
-            } else if n < 0 && errno == EINTR {
-                continue
-            } else {
-                break
-            }
-        }
-        close(pipeFDs[0])
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let code = status & 0x7F == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
-        return (code, String(decoding: output, as: UTF8.self))
     }
 }

@@ -73,12 +73,3 @@ public protocol PacketPort: AnyObject {
     /// Frames the kernel dropped because the ring was full (cumulative).
     var ringDrops: UInt64 { get }
 }
-
-/// `strerror(e)` as a Swift string.
-func systemErrorText(_ e: Int32) -> String {
-    guard let p = strerror(e) else { return "error \(e)" }
-    let n = strlen(p)
-    return p.withMemoryRebound(to: UInt8.self, capacity: n) {
-        String(decoding: UnsafeBufferPointer(start: $0, count: n), as: UTF8.self)
-    }
-}

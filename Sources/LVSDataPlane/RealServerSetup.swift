@@ -2,6 +2,7 @@
 import CLVSLinux
 import Glibc
 import LVSCore
+import LVSPlatform
 
 /// `lvs-realserver start|stop VIP… [--tun [--gue PORT]] [--interface IF]`.
 ///
@@ -78,7 +79,7 @@ public struct RealServerSetup {
     // MARK: state
 
     /// Per-namespace state: the VIPs we added and the ARP settings found before the first start.
-    static var stateDirectory: String { "/run/lvs-realserver/netns-\(clvs_netns_inode())" }
+    static var stateDirectory: String { "/run/lvs-realserver/netns-\(NetworkNamespace.currentInode)" }
     static let arpSettings = [
         "/proc/sys/net/ipv4/conf/lo/arp_ignore", "/proc/sys/net/ipv4/conf/lo/arp_announce",
         "/proc/sys/net/ipv4/conf/all/arp_ignore", "/proc/sys/net/ipv4/conf/all/arp_announce",

@@ -1,6 +1,7 @@
 // lvs-realserver --tun: IPIP / GUE decapsulation in user space, into the local stack through a TUN device.
 import CLVSLinux
 import Glibc
+import LVSPlatform
 
 /// Receives tunnelled packets addressed to this host and hands the inner packets to the local
 /// stack, for kernels without the `ipip` / `fou` modules.
@@ -38,7 +39,7 @@ public struct TunnelDecapsulator {
     public func start() throws(RealServerSetup.Failure) -> String {
         if let pid = runningPID { return "tunnel decapsulation already running (pid \(pid))" }
         let sock = clvs_dp_packet_socket(0x0003)
-        guard sock >= 0 else { throw .init("cannot open a packet socket: \(systemErrorText(errno))") }
+        guard sock >= 0 else { throw .init("cannot open a packet socket: \(errorText(errno))") }
         // Blocking receive for the daemon loop.
         _ = fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) & ~O_NONBLOCK)
         _ = clvs_dp_set_ignore_outgoing(sock)
@@ -48,7 +49,7 @@ public struct TunnelDecapsulator {
         guard tun >= 0 else {
             let e = errno
             close(sock)
-            throw .init("cannot create TUN device \(Self.deviceName) (/dev/net/tun): \(systemErrorText(e))")
+            throw .init("cannot create TUN device \(Self.deviceName) (/dev/net/tun): \(errorText(e))")
         }
         let dev = String(decoding: name.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
         let ip = Subprocess.find("ip") ?? "/usr/sbin/ip"
@@ -69,7 +70,7 @@ public struct TunnelDecapsulator {
         if pid < 0 {
             close(tun)
             close(sock)
-            throw .init("fork: \(systemErrorText(errno))")
+            throw .init("fork: \(errorText(errno))")
         }
         if pid > 0 {
             close(tun)
@@ -103,9 +104,7 @@ public struct TunnelDecapsulator {
             line = "tunnel decapsulation stopped (pid \(pid))"
         }
         unlink(pidFile)
-        if NFTablesGuard.apply("table ip \(Self.tableName)\ndelete table ip \(Self.tableName)\n") == nil, line == nil {
-            line = nil
-        }
+        _ = NFTablesGuard.apply("table ip \(Self.tableName)\ndelete table ip \(Self.tableName)\n")
         return line
     }
 

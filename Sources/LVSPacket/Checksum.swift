@@ -69,6 +69,11 @@ public enum InternetChecksum {
         finish(sum(p, count) &+ initial)
     }
 
+    /// The checksum of `bytes` with `initial` added (messages built as arrays: VRRP adverts).
+    public static func checksum(_ bytes: [UInt8], adding initial: UInt64 = 0) -> UInt16 {
+        bytes.withUnsafeBytes { b in b.baseAddress.map { checksum($0, b.count, adding: initial) } ?? finish(initial) }
+    }
+
     /// True if `count` bytes at `p` plus `initial` sum to 0xFFFF (a valid checksum is included).
     @inlinable
     public static func verify(_ p: UnsafeRawPointer, _ count: Int, adding initial: UInt64 = 0) -> Bool {

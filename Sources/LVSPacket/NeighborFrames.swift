@@ -58,11 +58,12 @@ public enum NeighborFrames {
     }
 
     /// An unsolicited neighbour advertisement for `address` (RFC 4861 §7.2.6) as keepalived sends
-    /// it (vrrp_ndisc.c): from `address` to ff02::1 (MAC 33:33:00:00:00:01), hop limit 255,
-    /// Override set, Router set if `router` (the interface forwards), a target link-layer address
-    /// option with `mac`. Returns the frame length, or 0 if `out` is too small.
+    /// it (vrrp_ndisc.c): from `source` (VRRP: the interface's link-local address; default
+    /// `address`) to ff02::1 (MAC 33:33:00:00:00:01), hop limit 255, Override set, Router set if
+    /// `router` (the interface forwards), a target link-layer address option with `mac`. Returns
+    /// the frame length, or 0 if `out` is too small.
     public static func unsolicitedNeighborAdvertisement(
-        address: IPv6Address, mac: MACAddress, router: Bool, vlan: UInt16? = nil,
+        address: IPv6Address, mac: MACAddress, router: Bool, source: IPv6Address? = nil, vlan: UInt16? = nil,
         into out: UnsafeMutableRawBufferPointer
     ) -> Int {
         let l2 = vlan == nil ? 14 : 18
@@ -80,7 +81,7 @@ public enum NeighborFrames {
         ip.setBE16(32, 4)
         ip.setU8(IPProtocolNumber.icmpv6, 6)
         ip.setU8(255, 7)
-        WireAddress.store(.v6(address), ip, 8)
+        WireAddress.store(.v6(source ?? address), ip, 8)
         WireAddress.store(.v6(allNodes), ip, 24)
         let na = ip + 40
         na.setU8(136, 0)
@@ -92,8 +93,17 @@ public enum NeighborFrames {
         na.setU8(1, 25)
         mac.store(na, 26)
         let pseudo = InternetChecksum.pseudoHeader(
-            source: .v6(address), destination: .v6(allNodes), protocol: IPProtocolNumber.icmpv6, length: 32)
+            source: .v6(source ?? address), destination: .v6(allNodes), protocol: IPProtocolNumber.icmpv6, length: 32)
         na.setBE16(InternetChecksum.checksum(UnsafeRawPointer(na), 32, adding: pseudo), 2)
         return l2 + 72
+    }
+}
+
+extension NeighborFrames {
+    /// A frame built by one of the writers above, as an array (control-plane callers).
+    public static func frame(_ write: (UnsafeMutableRawBufferPointer) -> Int) -> [UInt8] {
+        var f = [UInt8](repeating: 0, count: 128)
+        let n = f.withUnsafeMutableBytes { write($0) }
+        return Array(f[0..<n])
     }
 }

@@ -1,5 +1,7 @@
 // One lab host (a network namespace): commands, nginx, lvsd, ipvsadm, lvs-realserver, curl, UDP.
 import Foundation
+import LVSPlatform
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -177,46 +179,27 @@ public final class LabHost: @unchecked Sendable {
 
     /// A socket created inside this namespace (a helper thread enters it with setns).
     public func socket(_ domain: Int32, _ type: Int32) throws -> Int32 {
-        let fdNS = open("/run/netns/\(namespace)", O_RDONLY | O_CLOEXEC)
-        guard fdNS >= 0 else { throw LabError("open /run/netns/\(namespace): errno \(errno)") }
-        defer { Glibc.close(fdNS) }
-        final class Box: @unchecked Sendable {
-            var fd: Int32 = -1
-            var err: Int32 = 0
-            let ns: Int32
-            let domain: Int32
-            let type: Int32
-            init(_ ns: Int32, _ d: Int32, _ t: Int32) {
-                self.ns = ns
-                domain = d
-                type = t
-            }
-        }
-        let box = Box(fdNS, domain, type)
-        var thread = pthread_t()
-        let rc = pthread_create(
-            &thread, nil,
-            { arg in
-                let b = Unmanaged<Box>.fromOpaque(arg!).takeUnretainedValue()
-                if LabHost.setns(b.ns, 0x4000_0000) != 0 {
-                    b.err = errno
-                    return nil
-                }
-                b.fd = Glibc.socket(b.domain, b.type, 0)
-                if b.fd < 0 { b.err = errno }
-                return nil
-            }, Unmanaged.passUnretained(box).toOpaque())
-        guard rc == 0 else { throw LabError("pthread_create: \(rc)") }
-        pthread_join(thread, nil)
-        guard box.fd >= 0 else { throw LabError("socket in \(namespace): errno \(box.err)") }
-        return box.fd
+        let path = "/run/netns/\(namespace)"
+        final class Outcome: Sendable { let value = Mutex<Result<Int32, LabError>>(.failure(LabError("no thread"))) }
+        let result = Outcome()
+        guard
+            let thread = PlatformThread.start(
+                name: "lab-socket",
+                {
+                    let r: Result<Int32, LabError>
+                    do {
+                        try NetworkNamespace.enterOnCurrentThread(path: path)
+                        let fd = Glibc.socket(domain, type, 0)
+                        r = fd >= 0 ? .success(fd) : .failure(LabError("socket in \(path): errno \(errno)"))
+                    } catch {
+                        r = .failure(LabError("\(error)"))
+                    }
+                    result.value.withLock { $0 = r }
+                })
+        else { throw LabError("cannot start a thread") }
+        thread.join()
+        return try result.value.withLock { $0 }.get()
     }
-
-    /// setns(2), looked up at run time (glibc declares it only with _GNU_SOURCE).
-    static let setns: @convention(c) (Int32, Int32) -> Int32 = {
-        let sym = dlsym(dlopen(nil, RTLD_NOW), "setns")
-        return unsafeBitCast(sym!, to: (@convention(c) (Int32, Int32) -> Int32).self)
-    }()
 
     /// A UDP echo service on `port`: every datagram is answered with `"\(reply) <payload>"`.
     /// Stopped when the lab closes.

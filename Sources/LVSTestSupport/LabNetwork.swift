@@ -1,12 +1,13 @@
 // Lab networks in network namespaces: hosts, veths, switches, processes by PID, guaranteed cleanup.
 import Foundation
+import LVSPlatform
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
 /// A failure while building or driving a lab.
-public struct LabError: Error, CustomStringConvertible {
+public struct LabError: Error, CustomStringConvertible, Sendable {
     public var message: String
     public init(_ message: String) { self.message = message }
     public var description: String { message }
@@ -140,35 +141,18 @@ public final class LabNetwork: @unchecked Sendable {
         stderrPath: String = "/dev/null", append: Bool = false
     ) throws -> pid_t {
         let mode = O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC)
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, stdinPath, O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, mode, 0o644)
-        posix_spawn_file_actions_addopen(&actions, 2, stderrPath, mode, 0o644)
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        var none = sigset_t()
-        sigemptyset(&none)
-        posix_spawnattr_setsigmask(&attr, &none)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK))
-        let cArgs = argv.map { strdup($0) } + [nil]
-        defer { for a in cArgs { free(a) } }
-        let env: [UnsafeMutablePointer<CChar>?] = [strdup("PATH=/usr/sbin:/usr/bin:/sbin:/bin"), nil]
-        defer { for e in env { free(e) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, argv[0], &actions, &attr, cArgs, env)
+        let (pid, rc) = Subprocess.spawn(
+            argv,
+            [
+                .open(0, stdinPath, flags: O_RDONLY), .open(1, stdoutPath, flags: mode, mode: 0o644),
+                .open(2, stderrPath, flags: mode, mode: 0o644),
+            ])
         guard rc == 0 else { throw LabError("posix_spawn \(argv[0]): \(rc)") }
         return pid
     }
 
     /// Waits for a child; returns its exit status (128 + signal when killed).
-    public static func wait(_ pid: pid_t) -> Int32 {
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        return status & 0x7F == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
-    }
+    public static func wait(_ pid: pid_t) -> Int32 { ChildProcess.exitCode(ChildProcess.reap(pid) ?? 0) }
 
     /// Runs a program to completion, capturing its output.
     public static func run(_ argv: [String], stdin: String = "") throws -> LabOutput {

@@ -218,3 +218,16 @@ struct ExitCodeTests {
         #expect(loaded.configuration.virtualServers.count == 1)
     }
 }
+
+@Suite("Diagnostic codes")
+struct DiagnosticCodeTests {
+    @Test("unbalanced braces carry .blockStructure (SIGHUP refuses such a file); other problems .general")
+    func braceProblems() {
+        let unclosed = KeepalivedConfigLoader.check(text: "global_defs {\n    router_id X\n").diagnostics
+        #expect(unclosed.contains { $0.code == .blockStructure && $0.message.contains("block is not closed") })
+        let extra = KeepalivedConfigLoader.check(text: "global_defs {\n    router_id X\n}\n}\n").diagnostics
+        #expect(extra.contains { $0.code == .blockStructure && $0.message == "extra '}'" })
+        let unknown = KeepalivedConfigLoader.check(text: "global_defs {\n    no_such_keyword 1\n}\n").diagnostics
+        #expect(!unknown.isEmpty && unknown.allSatisfy { $0.code == .general })
+    }
+}

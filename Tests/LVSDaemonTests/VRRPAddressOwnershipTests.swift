@@ -3,6 +3,7 @@ import Foundation
 import KeepalivedConfig
 import LVSCore
 import LVSDaemon
+import LVSTestSupport
 import LVSVRRP
 import Testing
 
@@ -96,7 +97,7 @@ struct VRRPAddressOwnershipTests {
     @Test("the daemon: passive at start, owned on MASTER before the VIP is installed, passive again on stop")
     func daemonFollowsTransitions() async throws {
         let f = VRRPDaemonTests.Fakes()
-        let daemon = VRRPDaemon(hostName: "h", makeAdapters: f.factory())
+        let daemon = VRRPDaemon(hostName: "h", makeAdapters: f.factory(), executor: f.vt.executor)
         let log = OwnershipLog()
         let captured = CapturedLog()
         daemon.configure(
@@ -118,9 +119,8 @@ struct VRRPAddressOwnershipTests {
         daemon.ownership.addObserver { log.add($0, installed: f.addresses.installed.sorted()) }
         let vip: Set<IPAddress> = [ip("192.168.0.240")]
         #expect(log.snapshots.map(\.passive) == [vip])
-        let task = Task(executorPreference: VRRPExecutor.shared) { await daemon.run(logger: captured.logger) }
-        let deadline = Date().addingTimeInterval(3)
-        while Date() < deadline && f.addresses.installed.isEmpty { try await Task.sleep(for: .milliseconds(20)) }
+        let task = Task(executorPreference: f.vt.executor) { await daemon.run(logger: captured.logger) }
+        _ = await f.vt.run(limit: .seconds(3)) { !f.addresses.installed.isEmpty }
         #expect(f.addresses.installed == ["eth0 192.168.0.240/32"], "\(captured.all)")
         let owned = log.entries.first { $0.0.owned == vip }
         #expect(owned != nil)

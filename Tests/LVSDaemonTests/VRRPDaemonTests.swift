@@ -3,6 +3,7 @@ import Foundation
 import KeepalivedConfig
 import LVSCore
 import LVSDaemon
+import LVSTestSupport
 import LVSVRRP
 import Logging
 import Testing
@@ -34,15 +35,6 @@ final class SentAlerts: @unchecked Sendable {
     private var list: [VRRPAlert] = []
     func add(_ a: VRRPAlert) { lock.withLock { list.append(a) } }
     var all: [VRRPAlert] { lock.withLock { list } }
-}
-
-private func waitFor(seconds: Double, _ cond: () async -> Bool) async -> Bool {
-    let end = Date().addingTimeInterval(seconds)
-    while Date() < end {
-        if await cond() { return true }
-        try? await Task.sleep(for: .milliseconds(20))
-    }
-    return await cond()
 }
 
 private func configuration(_ text: String) -> KeepalivedConfiguration {
@@ -112,11 +104,13 @@ struct VRRPAlertTests {
     }
 }
 
-@Suite("VRRPDaemon: VRRP as lvsd's service (fake adapters, real timers)")
+@Suite("VRRPDaemon: VRRP as lvsd's service (fake adapters, virtual time)")
 struct VRRPDaemonTests {
     struct Fakes {
+        /// The service sleeps on `vt.clock` and runs on `vt.executor`: no real timer is waited for.
+        let vt = VirtualTime()
         let transport = FakeVRRPTransport()
-        let addresses = FakeAddressManager()
+        let addresses = FakeVIPInstaller()
         let garp = FakeGARPSender()
         let scripts = FakeScriptRunner()
         let monitor = FakeInterfaceMonitor(up: ["eth0": true], addresses: ["eth0": IPAddress("192.168.0.210")!])
@@ -127,7 +121,7 @@ struct VRRPDaemonTests {
                 if failFirst && calls.next() == 0 { throw VRRPError(.noSuchInterface, "no interface eth0") }
                 return VRRPAdapters(
                     openTransport: { _ in transport }, addresses: addresses, garp: garp, interfaces: monitor,
-                    scripts: scripts, clock: LVSVRRP.MonotonicClock(), log: log)
+                    scripts: scripts, clock: vt.clock, log: log)
             }
         }
     }
@@ -150,13 +144,13 @@ struct VRRPDaemonTests {
         let f = Fakes()
         let log = CapturedLog()
         let alerts = SentAlerts()
-        let daemon = VRRPDaemon(hostName: "lvs-test", makeAdapters: f.factory())
+        let daemon = VRRPDaemon(hostName: "lvs-test", makeAdapters: f.factory(), executor: f.vt.executor)
         daemon.setAlertSender { alerts.add($0) }
         daemon.configure(configuration(fastConfig()), logger: log.logger)
-        let task = Task(executorPreference: VRRPExecutor.shared) { await daemon.run(logger: log.logger) }
-        #expect(await waitFor(seconds: 3) { f.addresses.installed == ["eth0 192.168.0.240/32"] }, "\(log.all)")
+        let task = Task(executorPreference: f.vt.executor) { await daemon.run(logger: log.logger) }
+        #expect(await f.vt.run(limit: .seconds(3)) { f.addresses.installed == ["eth0 192.168.0.240/32"] }, "\(log.all)")
         #expect(log.contains("info: (VI_1) Entering MASTER STATE"))
-        #expect(await waitFor(seconds: 1) { alerts.all.count == 2 })
+        #expect(await f.vt.run(limit: .seconds(1)) { alerts.all.count == 2 })
         #expect(
             alerts.all.map(\.subject) == [
                 "[LVS01] VRRP Instance VI_1 - Entering BACKUP state",
@@ -178,11 +172,11 @@ struct VRRPDaemonTests {
     func noAlertByDefault() async throws {
         let f = Fakes()
         let alerts = SentAlerts()
-        let daemon = VRRPDaemon(hostName: "h", makeAdapters: f.factory())
+        let daemon = VRRPDaemon(hostName: "h", makeAdapters: f.factory(), executor: f.vt.executor)
         daemon.setAlertSender { alerts.add($0) }
         daemon.configure(configuration(fastConfig(extra: "")), logger: CapturedLog().logger)
-        let task = Task(executorPreference: VRRPExecutor.shared) { await daemon.run(logger: CapturedLog().logger) }
-        #expect(await waitFor(seconds: 3) { !f.addresses.installed.isEmpty })
+        let task = Task(executorPreference: f.vt.executor) { await daemon.run(logger: CapturedLog().logger) }
+        #expect(await f.vt.run(limit: .seconds(3)) { !f.addresses.installed.isEmpty })
         task.cancel()
         await task.value
         #expect(alerts.all.isEmpty)
@@ -192,13 +186,13 @@ struct VRRPDaemonTests {
     func startFailureThenReload() async throws {
         let f = Fakes()
         let log = CapturedLog()
-        let daemon = VRRPDaemon(hostName: "h", makeAdapters: f.factory(failFirst: true))
+        let daemon = VRRPDaemon(hostName: "h", makeAdapters: f.factory(failFirst: true), executor: f.vt.executor)
         daemon.configure(configuration(fastConfig()), logger: log.logger)
-        let task = Task(executorPreference: VRRPExecutor.shared) { await daemon.run(logger: log.logger) }
-        #expect(await waitFor(seconds: 2) { log.contains("error: VRRP cannot start: no interface eth0") })
+        let task = Task(executorPreference: f.vt.executor) { await daemon.run(logger: log.logger) }
+        #expect(await f.vt.run(limit: .seconds(2)) { log.contains("error: VRRP cannot start: no interface eth0") })
         #expect(f.addresses.installed.isEmpty)
         await daemon.reload(configuration(fastConfig()), logger: log.logger)
-        #expect(await waitFor(seconds: 3) { f.addresses.installed == ["eth0 192.168.0.240/32"] }, "\(log.all)")
+        #expect(await f.vt.run(limit: .seconds(3)) { f.addresses.installed == ["eth0 192.168.0.240/32"] }, "\(log.all)")
         task.cancel()
         await task.value
         #expect(f.addresses.installed.isEmpty)
@@ -208,13 +202,13 @@ struct VRRPDaemonTests {
     func emptyThenReload() async throws {
         let f = Fakes()
         let log = CapturedLog()
-        let daemon = VRRPDaemon(hostName: "h", makeAdapters: f.factory())
+        let daemon = VRRPDaemon(hostName: "h", makeAdapters: f.factory(), executor: f.vt.executor)
         daemon.configure(configuration("global_defs {\nrouter_id X\n}"), logger: log.logger)
-        let task = Task(executorPreference: VRRPExecutor.shared) { await daemon.run(logger: log.logger) }
-        try await Task.sleep(for: .milliseconds(300))
+        let task = Task(executorPreference: f.vt.executor) { await daemon.run(logger: log.logger) }
+        await f.vt.run(for: .milliseconds(300))
         #expect(f.transport.sent.isEmpty)
         await daemon.reload(configuration(fastConfig()), logger: log.logger)
-        #expect(await waitFor(seconds: 3) { !f.addresses.installed.isEmpty }, "\(log.all)")
+        #expect(await f.vt.run(limit: .seconds(3)) { !f.addresses.installed.isEmpty }, "\(log.all)")
         task.cancel()
         await task.value
     }
@@ -223,10 +217,10 @@ struct VRRPDaemonTests {
     func refusedReload() async throws {
         let f = Fakes()
         let log = CapturedLog()
-        let daemon = VRRPDaemon(hostName: "h", makeAdapters: f.factory())
+        let daemon = VRRPDaemon(hostName: "h", makeAdapters: f.factory(), executor: f.vt.executor)
         daemon.configure(configuration(fastConfig()), logger: log.logger)
-        let task = Task(executorPreference: VRRPExecutor.shared) { await daemon.run(logger: log.logger) }
-        #expect(await waitFor(seconds: 3) { !f.addresses.installed.isEmpty })
+        let task = Task(executorPreference: f.vt.executor) { await daemon.run(logger: log.logger) }
+        #expect(await f.vt.run(limit: .seconds(3)) { !f.addresses.installed.isEmpty })
         // An IPv6 instance on eth0, which has no IPv6 address: the node has no source address for it.
         let v6 = fastConfig().replacingOccurrences(of: "192.168.0.240", with: "fe80::240")
         await daemon.reload(configuration(v6), logger: log.logger)

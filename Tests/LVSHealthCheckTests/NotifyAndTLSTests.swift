@@ -3,7 +3,7 @@ import Foundation
 import Glibc
 import KeepalivedConfig
 import LVSCore
-import LVSHealthCheck
+import LVSHealthCheckLinux
 import Testing
 
 @Suite("Notifications and SSL_GET")

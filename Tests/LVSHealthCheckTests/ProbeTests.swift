@@ -3,7 +3,7 @@ import Foundation
 import Glibc
 import KeepalivedConfig
 import LVSCore
-import LVSHealthCheck
+import LVSHealthCheckLinux
 import Testing
 
 /// The first checker of the first real server of a configuration whose real server block

@@ -1,5 +1,6 @@
-// Gratuitous ARP and unsolicited neighbour advertisement frames, byte for byte.
+// Gratuitous ARP and unsolicited neighbour advertisement frames as VRRP sends them (LVSPacket's builders), byte for byte.
 import LVSCore
+import LVSPacket
 import LVSVRRP
 import Testing
 
@@ -9,7 +10,9 @@ struct FrameTests {
 
     @Test("keepalived vrrp_arp.c: ARP request, sender = target = VIP, tha ff:ff:ff:ff:ff:ff, broadcast, 42 bytes")
     func garp() {
-        let f = GratuitousFrames.gratuitousARP(address: IPv4Address("192.168.0.240")!, mac: mac)
+        let f = NeighborFrames.frame {
+            NeighborFrames.gratuitousARP(address: IPv4Address("192.168.0.240")!, mac: mac, into: $0)
+        }
         #expect(
             f
                 == hex(
@@ -21,8 +24,7 @@ struct FrameTests {
         "RFC 4861 §7.2.6 / keepalived vrrp_ndisc.c: NA to ff02::1, hop limit 255, Override flag, target link-layer option"
     )
     func na() {
-        let f = GratuitousFrames.unsolicitedNA(
-            target: IPv6Address("2001:db8::100")!, source: IPv6Address("fe80::1")!, mac: mac, router: false)
+        let f = na(router: false)
         #expect(f.count == 86)
         #expect(Array(f[0..<14]) == hex("333300000001020000aa000186dd"))
         #expect(f[14] == 0x60 && f[18] == 0 && f[19] == 32 && f[20] == 58 && f[21] == 255)
@@ -33,11 +35,19 @@ struct FrameTests {
         // Independent check: pseudo-header + message sums to zero.
         let pseudo = IPv6Address("fe80::1")!.bytes + IPv6Address("ff02::1")!.bytes + [0, 0, 0, 32, 0, 0, 0, 58]
         #expect(referenceChecksum(pseudo + icmp) == 0)
-        #expect(Array(icmp[24...]) == [2, 1] + mac.bytes)
-        let r = GratuitousFrames.unsolicitedNA(
-            target: IPv6Address("2001:db8::100")!, source: IPv6Address("fe80::1")!, mac: mac, router: true)
+        #expect(Array(icmp[24...]) == [2, 1] + hex("020000aa0001"))
+        let r = na(router: true)
         #expect(r[54 + 4] == 0xA0)
         #expect(referenceChecksum(pseudo + Array(r[54...])) == 0)
+    }
+
+    /// VRRP's NA: from the interface's link-local address, not the VIP.
+    func na(router: Bool) -> [UInt8] {
+        NeighborFrames.frame {
+            NeighborFrames.unsolicitedNeighborAdvertisement(
+                address: IPv6Address("2001:db8::100")!, mac: mac, router: router, source: IPv6Address("fe80::1")!,
+                into: $0)
+        }
     }
 
     @Test("MAC parsing and the VRRP virtual MAC 00-00-5E-00-01-VRID")

@@ -1,7 +1,9 @@
 // Reload (SIGHUP) as keepalived does it: matched instances keep their state, VIPs are diffed, removed masters retire.
 import Foundation
 import LVSCore
-import LVSVRRP
+import LVSPlatform
+import LVSTestSupport
+import LVSVRRPLinux
 import Testing
 
 private let vip240 = VirtualIPAddress(ip("192.168.0.240"))
@@ -143,15 +145,18 @@ struct NodeReloadTests {
     }
 }
 
-@Suite("VRRPService reload and transition reports (fake adapters, real timers)")
+@Suite("VRRPService reload and transition reports (fake adapters, virtual time)")
 struct ServiceReloadTests {
-    func adapters(_ t: FakeVRRPTransport, _ am: FakeAddressManager, _ s: FakeScriptRunner, _ log: LogLines)
+    /// Virtual time: the service sleeps on `vt.clock`; nothing waits for real timers.
+    let vt = VirtualTime()
+
+    func adapters(_ t: FakeVRRPTransport, _ am: FakeVIPInstaller, _ s: FakeScriptRunner, _ log: LogLines)
         -> VRRPAdapters
     {
         VRRPAdapters(
             openTransport: { _ in t }, addresses: am, garp: FakeGARPSender(),
             interfaces: FakeInterfaceMonitor(up: ["eth0": true], addresses: ["eth0": ip("192.168.0.1")]), scripts: s,
-            clock: MonotonicClock(), log: { log.append($0) })
+            clock: vt.clock, log: { log.append($0) })
     }
 
     final class Reports: @unchecked Sendable {
@@ -166,7 +171,7 @@ struct ServiceReloadTests {
     )
     func reloadWhileMaster() async throws {
         let t = FakeVRRPTransport()
-        let am = FakeAddressManager()
+        let am = FakeVIPInstaller()
         let s = FakeScriptRunner()
         let log = LogLines()
         let reports = Reports()
@@ -174,10 +179,11 @@ struct ServiceReloadTests {
             $0.advertInterval = .milliseconds(100)
             $0.notify = VRRPNotifyScripts(master: "/nm", runAs: [.master: VRRPScriptUser("nobody", group: "nogroup")])
         }
-        let svc = VRRPService(instances: [c], adapters: adapters(t, am, s, log), onTransition: { reports.add($0) })
-        let task = Task(executorPreference: VRRPExecutor.shared) { try await svc.run() }
-        #expect(await waitUntil(seconds: 3) { await svc.states["VI_1"] == .master }, "\(log.all)")
-        #expect(await waitUntil(seconds: 1) { s.runs.contains(["/nm"]) })
+        let svc = VRRPService(
+            instances: [c], adapters: adapters(t, am, s, log), onTransition: { reports.add($0) }, executor: vt.executor)
+        let task = Task(executorPreference: vt.executor) { try await svc.run() }
+        #expect(await vt.run(limit: .seconds(3)) { await svc.states["VI_1"] == .master }, "\(log.all)")
+        #expect(await vt.run(limit: .seconds(1)) { s.runs.contains(["/nm"]) })
         #expect(s.users == ["nobody:nogroup"])
         var c2 = c
         c2.virtualIPAddresses = [vip240, vip241]
@@ -200,11 +206,12 @@ struct ServiceReloadTests {
     @Test("a reload the node refuses throws; the running instance is untouched")
     func refusedReload() async throws {
         let t = FakeVRRPTransport()
-        let am = FakeAddressManager()
+        let am = FakeVIPInstaller()
         let c = config(priority: 150, version: .v3) { $0.advertInterval = .milliseconds(100) }
-        let svc = VRRPService(instances: [c], adapters: adapters(t, am, FakeScriptRunner(), LogLines()))
-        let task = Task(executorPreference: VRRPExecutor.shared) { try await svc.run() }
-        #expect(await waitUntil(seconds: 3) { await svc.states["VI_1"] == .master })
+        let svc = VRRPService(
+            instances: [c], adapters: adapters(t, am, FakeScriptRunner(), LogLines()), executor: vt.executor)
+        let task = Task(executorPreference: vt.executor) { try await svc.run() }
+        #expect(await vt.run(limit: .seconds(3)) { await svc.states["VI_1"] == .master })
         let bad = config(priority: 150) { $0.authentication = .ah("x") }
         await #expect(throws: VRRPError.self) { try await svc.reload(instances: [bad]) }
         #expect(await svc.instances == [c])
@@ -223,10 +230,11 @@ struct ServiceReloadTests {
         b.virtualRouterID = 52
         let svc = VRRPService(
             instances: [a, b], syncGroups: [VRRPSyncGroupConfig(name: "G", instances: ["A", "B"])],
-            adapters: adapters(t, FakeAddressManager(), FakeScriptRunner(), LogLines()),
-            onTransition: { reports.add($0) })
-        let task = Task(executorPreference: VRRPExecutor.shared) { try await svc.run() }
-        #expect(await waitUntil(seconds: 3) { reports.all.contains { $0.subject == .group("G") && $0.to == .master } })
+            adapters: adapters(t, FakeVIPInstaller(), FakeScriptRunner(), LogLines()),
+            onTransition: { reports.add($0) }, executor: vt.executor)
+        let task = Task(executorPreference: vt.executor) { try await svc.run() }
+        #expect(
+            await vt.run(limit: .seconds(3)) { reports.all.contains { $0.subject == .group("G") && $0.to == .master } })
         task.cancel()
         _ = try? await task.value
         let all = reports.all

@@ -1,17 +1,22 @@
-// VRRPService with fake adapters and real timers, and the process script runner.
+// VRRPService with fake adapters in virtual time, and the process script runner.
 import Foundation
 import LVSCore
-import LVSVRRP
+import LVSPlatform
+import LVSTestSupport
+import LVSVRRPLinux
 import Testing
 
-@Suite("VRRPService driver (fake adapters, real timers)")
+@Suite("VRRPService driver (fake adapters, virtual time)")
 struct ServiceTests {
+    /// Virtual time: the service sleeps on `vt.clock`; nothing waits for real timers.
+    let vt = VirtualTime()
+
     func adapters(
-        _ t: FakeVRRPTransport, _ am: FakeAddressManager, _ g: FakeGARPSender, _ m: FakeInterfaceMonitor,
+        _ t: FakeVRRPTransport, _ am: FakeVIPInstaller, _ g: FakeGARPSender, _ m: FakeInterfaceMonitor,
         _ s: FakeScriptRunner, _ log: LogLines
     ) -> VRRPAdapters {
         VRRPAdapters(
-            openTransport: { _ in t }, addresses: am, garp: g, interfaces: m, scripts: s, clock: MonotonicClock(),
+            openTransport: { _ in t }, addresses: am, garp: g, interfaces: m, scripts: s, clock: vt.clock,
             log: { log.append($0) })
     }
 
@@ -20,7 +25,7 @@ struct ServiceTests {
     )
     func runs() async throws {
         let t = FakeVRRPTransport()
-        let am = FakeAddressManager()
+        let am = FakeVIPInstaller()
         let g = FakeGARPSender()
         let m = FakeInterfaceMonitor(up: ["eth0": true], addresses: ["eth0": ip("192.168.0.1")])
         let s = FakeScriptRunner()
@@ -31,11 +36,11 @@ struct ServiceTests {
             $0.garpMasterDelay = .zero
             $0.notify = VRRPNotifyScripts(master: "/etc/notify_master.sh", generic: "/etc/notify.sh")
         }
-        let svc = VRRPService(instances: [c], adapters: adapters(t, am, g, m, s, log))
-        let task = Task(executorPreference: VRRPExecutor.shared) { try await svc.run() }
-        let master = await waitUntil(seconds: 3) { await svc.states["VI_1"] == .master }
+        let svc = VRRPService(instances: [c], adapters: adapters(t, am, g, m, s, log), executor: vt.executor)
+        let task = Task(executorPreference: vt.executor) { try await svc.run() }
+        let master = await vt.run(limit: .seconds(3)) { await svc.states["VI_1"] == .master }
         #expect(master, "\(log.all)")
-        try await Task.sleep(for: .milliseconds(350))
+        await vt.run(for: .milliseconds(350))
         #expect(am.installed == ["eth0 192.168.0.240/32"])
         #expect(g.counts["192.168.0.240"] == 5)
         let sent = t.sent
@@ -49,7 +54,7 @@ struct ServiceTests {
         #expect(s.runs.contains(["/etc/notify.sh", "INSTANCE", "VI_1", "MASTER", "100"]))
         // A higher-priority master appears.
         t.inject(advertPacket(for: c, priority: 200))
-        let backup = await waitUntil(seconds: 2) { await svc.states["VI_1"] == .backup }
+        let backup = await vt.run(limit: .seconds(2)) { await svc.states["VI_1"] == .backup }
         #expect(backup)
         #expect(am.installed.isEmpty)
         task.cancel()
@@ -62,7 +67,7 @@ struct ServiceTests {
         "unicast: one advert per unicast_peer with unicast_ttl, from unicast_src_ip; STOP from MASTER sends priority 0")
     func unicast() async throws {
         let t = FakeVRRPTransport()
-        let am = FakeAddressManager()
+        let am = FakeVIPInstaller()
         let m = FakeInterfaceMonitor(up: ["eth0": true], addresses: [:])
         let c = config(priority: 255, state: .master) {
             $0.unicastSourceIP = ip("10.0.0.1")
@@ -70,9 +75,10 @@ struct ServiceTests {
             $0.unicastTTL = 64
         }
         let svc = VRRPService(
-            instances: [c], adapters: adapters(t, am, FakeGARPSender(), m, FakeScriptRunner(), LogLines()))
-        let task = Task(executorPreference: VRRPExecutor.shared) { try await svc.run() }
-        _ = await waitUntil(seconds: 2) { t.sent.count >= 2 }
+            instances: [c], adapters: adapters(t, am, FakeGARPSender(), m, FakeScriptRunner(), LogLines()),
+            executor: vt.executor)
+        let task = Task(executorPreference: vt.executor) { try await svc.run() }
+        _ = await vt.run(limit: .seconds(2)) { t.sent.count >= 2 }
         task.cancel()
         _ = try? await task.value
         let sent = t.sent
@@ -91,15 +97,15 @@ struct ServiceTests {
         let c = config { $0.trackScripts = [TrackedScript("chk")] }
         let svc = VRRPService(
             instances: [c], scripts: [VRRPScriptConfig(name: "chk", script: "/chk", interval: .milliseconds(50))],
-            adapters: adapters(t, FakeAddressManager(), FakeGARPSender(), m, s, LogLines()))
-        let task = Task(executorPreference: VRRPExecutor.shared) { try await svc.run() }
-        let fault = await waitUntil(seconds: 2) { await svc.states["VI_1"] == .fault }
+            adapters: adapters(t, FakeVIPInstaller(), FakeGARPSender(), m, s, LogLines()), executor: vt.executor)
+        let task = Task(executorPreference: vt.executor) { try await svc.run() }
+        let fault = await vt.run(limit: .seconds(2)) { await svc.states["VI_1"] == .fault }
         #expect(fault)
         s.set("/chk", succeeds: true)
-        let back = await waitUntil(seconds: 2) { await svc.states["VI_1"] == .backup }
+        let back = await vt.run(limit: .seconds(2)) { await svc.states["VI_1"] == .backup }
         #expect(back)
         m.set("eth0", up: false)
-        let f2 = await waitUntil(seconds: 2) { await svc.states["VI_1"] == .fault }
+        let f2 = await vt.run(limit: .seconds(2)) { await svc.states["VI_1"] == .fault }
         #expect(f2)
         task.cancel()
         _ = try? await task.value
@@ -112,7 +118,8 @@ struct ServiceTests {
         let svc = VRRPService(
             instances: [c],
             adapters: adapters(
-                FakeVRRPTransport(), FakeAddressManager(), FakeGARPSender(), m, FakeScriptRunner(), LogLines()))
+                FakeVRRPTransport(), FakeVIPInstaller(), FakeGARPSender(), m, FakeScriptRunner(), LogLines()),
+            executor: vt.executor)
         await #expect(throws: VRRPError.self) { try await svc.run() }
     }
 }

@@ -2,7 +2,7 @@
 import Glibc
 import KeepalivedConfig
 import LVSCore
-import LVSHealthCheck
+import LVSHealthCheckLinux
 
 /// `vs` virtual servers with `rs` real servers each, one TCP_CHECK per real server.
 func configuration(vs: Int, rs: Int) -> String {

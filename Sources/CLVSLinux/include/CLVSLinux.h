@@ -12,7 +12,7 @@ static inline uint64_t clvs_monotonic_ns(void) {
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* ===== LVSVRRP section (VRRP sockets, AF_PACKET send, netlink, script spawning) ===== */
+/* ===== LVSVRRP section (VRRP sockets, AF_PACKET send) ===== */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -32,8 +32,6 @@ static inline uint64_t clvs_monotonic_ns(void) {
 /* glibc declares these only under _GNU_SOURCE; same layouts as the kernel's. */
 struct clvs_vrrp_in6_pktinfo { struct in6_addr addr; unsigned int ifindex; };
 struct clvs_vrrp_in_pktinfo { int ifindex; struct in_addr spec_dst; struct in_addr addr; };
-extern int setns(int fd, int nstype);
-#define CLVS_VRRP_CLONE_NEWNET 0x40000000
 
 /// Joins (join != 0) or leaves an IPv4 multicast group on an interface index (ip_mreqn).
 static inline int clvs_vrrp_ip4_membership(int fd, uint32_t group_be, int ifindex, int join) {
@@ -187,51 +185,6 @@ static inline ssize_t clvs_vrrp_packet_send(int fd, int ifindex, const void *fra
     return sendto(fd, frame, len, 0, (struct sockaddr *)&sll, sizeof(sll));
 }
 
-/// Opens a NETLINK_ROUTE socket bound to `groups` (0 for request/response only).
-static inline int clvs_vrrp_netlink_open(uint32_t groups) {
-    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-    if (fd < 0) return -1;
-    struct sockaddr_nl sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.nl_family = AF_NETLINK;
-    sa.nl_groups = groups;
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) { close(fd); return -1; }
-    return fd;
-}
-
-/// Sends a netlink message to the kernel (pid 0).
-static inline ssize_t clvs_vrrp_netlink_send(int fd, const void *buf, size_t len) {
-    struct sockaddr_nl sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.nl_family = AF_NETLINK;
-    return sendto(fd, buf, len, 0, (struct sockaddr *)&sa, sizeof(sa));
-}
-
-/// Forks and executes `path` with `argv`/`envp` in a new process group; in the child, when
-/// `set_ids` is non-zero, drops supplementary groups and switches to `gid`/`uid` first. Only
-/// async-signal-safe calls run in the child. Returns the child's pid or -1 (errno set).
-static inline pid_t clvs_vrrp_spawn(const char *path, char *const argv[], char *const envp[], int set_ids,
-                                    uid_t uid, gid_t gid) {
-    pid_t pid = fork();
-    if (pid != 0) return pid;
-    setpgid(0, 0);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    signal(SIGPIPE, SIG_DFL); /* lvsd ignores SIGPIPE; an ignored signal would survive execve */
-    int devnull = open("/dev/null", O_RDWR);
-    if (devnull >= 0) { dup2(devnull, 0); if (devnull > 2) close(devnull); }
-    if (set_ids) {
-        if (setgroups(0, NULL) != 0 && errno != EPERM) _exit(126);
-        if (setgid(gid) != 0) _exit(126);
-        if (setuid(uid) != 0) _exit(126);
-    }
-    execve(path, argv, envp);
-    _exit(127);
-}
-
-/// Moves the calling thread into the network namespace open at `fd` (setns CLONE_NEWNET).
-static inline int clvs_vrrp_setns_net(int fd) { return setns(fd, CLVS_VRRP_CLONE_NEWNET); }
 /* ===== end of LVSVRRP section ===== */
 
 /* ===== LVSDataPlane section (TPACKET_V2 rings, sendmmsg, rtnetlink, TUN) ===== */
@@ -403,9 +356,6 @@ static inline uint64_t clvs_dp_ring_drops(int fd) {
     return st.tp_drops;
 }
 
-/// Names the calling thread (as `ps -L`, `top -H` and perf show it; 15 characters at most).
-static inline void clvs_dp_name_thread(const char *name) { prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0); }
-
 /* glibc declares pipe2 only under _GNU_SOURCE. */
 extern int pipe2(int pipefd[2], int flags);
 /// A pipe whose two ends are close-on-exec (no other child inherits them).
@@ -480,69 +430,6 @@ static inline int clvs_dp_poll3(int a, int b, int c, int timeout_ms) {
     return (p[0].revents ? 1 : 0) | (p[1].revents ? 2 : 0) | (p[2].revents ? 4 : 0);
 }
 
-/// Opens a non-blocking NETLINK_ROUTE socket subscribed to the given RTNLGRP_* groups (bit mask
-/// of 1 << (group - 1)), with a large receive buffer.
-static inline int clvs_dp_netlink_open(uint32_t groups) {
-    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
-    if (fd < 0) return -1;
-    int size = 4 << 20;
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size));
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
-    struct sockaddr_nl sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.nl_family = AF_NETLINK;
-    sa.nl_groups = groups;
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) { close(fd); return -1; }
-    return fd;
-}
-
-/// Sends a dump request (`type` = RTM_GETLINK/GETADDR/GETROUTE/GETNEIGH) for `family`.
-static inline int clvs_dp_netlink_dump(int fd, uint16_t type, uint8_t family, uint32_t seq) {
-    struct { struct nlmsghdr h; struct rtmsg r; } req;
-    memset(&req, 0, sizeof(req));
-    req.h.nlmsg_len = sizeof(req);
-    req.h.nlmsg_type = type;
-    req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-    req.h.nlmsg_seq = seq;
-    req.r.rtm_family = family;
-    struct sockaddr_nl sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.nl_family = AF_NETLINK;
-    return (int)sendto(fd, &req, sizeof(req), 0, (struct sockaddr *)&sa, sizeof(sa));
-}
-
-/// Asks the kernel to resolve a neighbour (RTM_NEWNEIGH with NTF_USE: creates the entry and
-/// starts ARP / neighbour discovery as if a packet waited for it).
-static inline int clvs_dp_netlink_resolve(int fd, int ifindex, uint8_t family, const uint8_t *addr, uint32_t seq) {
-    struct { struct nlmsghdr h; struct ndmsg n; char attrs[64]; } req;
-    memset(&req, 0, sizeof(req));
-    int alen = family == AF_INET ? 4 : 16;
-    req.h.nlmsg_type = RTM_NEWNEIGH;
-    req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE;
-    req.h.nlmsg_seq = seq;
-    req.n.ndm_family = family;
-    req.n.ndm_ifindex = ifindex;
-    req.n.ndm_state = NUD_NONE;
-    req.n.ndm_flags = NTF_USE;
-    struct rtattr *rta = (struct rtattr *)req.attrs;
-    rta->rta_type = NDA_DST;
-    rta->rta_len = RTA_LENGTH(alen);
-    memcpy(RTA_DATA(rta), addr, alen);
-    req.h.nlmsg_len = NLMSG_LENGTH(sizeof(struct ndmsg)) + RTA_ALIGN(rta->rta_len);
-    struct sockaddr_nl sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.nl_family = AF_NETLINK;
-    return (int)sendto(fd, &req, req.h.nlmsg_len, 0, (struct sockaddr *)&sa, sizeof(sa));
-}
-
-/// Receives one netlink datagram without blocking; returns its length, 0 if none, -1 on error
-/// (errno ENOBUFS means events were lost: dump again).
-static inline ssize_t clvs_dp_netlink_recv(int fd, void *buf, size_t len) {
-    ssize_t n = recv(fd, buf, len, MSG_DONTWAIT);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
-    return n;
-}
-
 /// Opens /dev/net/tun as a TUN device (IFF_TUN | IFF_NO_PI) named `name` (may be changed by the
 /// kernel: the actual name is written back). Returns the descriptor or -1.
 static inline int clvs_tun_open(char *name, size_t name_cap) {
@@ -574,5 +461,71 @@ static inline uint64_t clvs_netns_inode(void) {
     return (uint64_t)st.st_ino;
 }
 /* ===== end of LVSDataPlane section ===== */
+
+/* ===== LVSPlatform section (rtnetlink socket, eventfd, thread names, namespaces, scripts) ===== */
+#include <sys/eventfd.h>
+
+/// Opens a NETLINK_ROUTE socket bound to the multicast groups in `groups` (a bit mask of
+/// 1 << (RTNLGRP - 1); 0 for requests only), non-blocking when `nonblocking`, with a receive
+/// buffer of `rcvbuf` bytes when it is positive (SO_RCVBUFFORCE, else the capped SO_RCVBUF).
+static inline int clvs_netlink_open(uint32_t groups, int nonblocking, int rcvbuf) {
+    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0), NETLINK_ROUTE);
+    if (fd < 0) return -1;
+    if (rcvbuf > 0) {
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf));
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+    }
+    struct sockaddr_nl sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.nl_family = AF_NETLINK;
+    sa.nl_groups = groups;
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) { close(fd); return -1; }
+    return fd;
+}
+
+/// Sends a netlink message to the kernel (port 0).
+static inline ssize_t clvs_netlink_send(int fd, const void *buf, size_t len) {
+    struct sockaddr_nl sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.nl_family = AF_NETLINK;
+    return sendto(fd, buf, len, 0, (struct sockaddr *)&sa, sizeof(sa));
+}
+
+/// An eventfd (close-on-exec, non-blocking unless `blocking`; a counting semaphore when `semaphore`).
+static inline int clvs_eventfd(int blocking, int semaphore) {
+    return eventfd(0, EFD_CLOEXEC | (blocking ? 0 : EFD_NONBLOCK) | (semaphore ? EFD_SEMAPHORE : 0));
+}
+
+/// Names the calling thread (as `ps -L`, `top -H` and perf show it; 15 characters at most).
+static inline void clvs_name_thread(const char *name) { prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0); }
+
+extern int setns(int fd, int nstype);
+/// Moves the calling thread into the network namespace open at `fd` (setns CLONE_NEWNET).
+static inline int clvs_setns_net(int fd) { return setns(fd, 0x40000000); }
+
+/// Forks and executes `path` with `argv`/`envp` in a new process group; in the child, when
+/// `set_ids` is non-zero, drops supplementary groups and switches to `gid`/`uid` first. Only
+/// async-signal-safe calls run in the child. Returns the child's pid or -1 (errno set).
+static inline pid_t clvs_spawn_script(const char *path, char *const argv[], char *const envp[], int set_ids,
+                                    uid_t uid, gid_t gid) {
+    pid_t pid = fork();
+    if (pid != 0) return pid;
+    setpgid(0, 0);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    signal(SIGPIPE, SIG_DFL); /* lvsd ignores SIGPIPE; an ignored signal would survive execve */
+    int devnull = open("/dev/null", O_RDWR);
+    if (devnull >= 0) { dup2(devnull, 0); if (devnull > 2) close(devnull); }
+    if (set_ids) {
+        if (setgroups(0, NULL) != 0 && errno != EPERM) _exit(126);
+        if (setgid(gid) != 0) _exit(126);
+        if (setuid(uid) != 0) _exit(126);
+    }
+    execve(path, argv, envp);
+    _exit(127);
+}
+
+/* ===== end of LVSPlatform section ===== */
 
 #endif

@@ -52,17 +52,31 @@ public enum DiagnosticSeverity: Int, Hashable, Sendable, Comparable, CustomStrin
 
 /// One problem found in a configuration, reported as `file:line: what is wrong`.
 public struct Diagnostic: Hashable, Sendable, CustomStringConvertible {
+    /// What kind of problem it is, for callers that act on some kinds (never match `message`).
+    public enum Code: String, Hashable, Sendable {
+        /// Any problem not singled out below.
+        case general
+        /// The braces do not balance (`missing '{'`, `unexpected '{'`, `extra '}'`, a block not
+        /// closed): the file does not parse as a whole, e.g. a half-saved edit. A reload refuses it.
+        case blockStructure
+    }
+
     /// Where the problem is.
     public var location: SourceLocation
     /// How serious it is.
     public var severity: DiagnosticSeverity
+    /// What kind of problem it is.
+    public var code: Code
     /// What is wrong, in one line.
     public var message: String
 
-    public init(_ severity: DiagnosticSeverity, _ message: String, at location: SourceLocation) {
+    public init(
+        _ severity: DiagnosticSeverity, _ message: String, at location: SourceLocation, code: Code = .general
+    ) {
         self.severity = severity
         self.message = message
         self.location = location
+        self.code = code
     }
 
     /// The file the problem is in.

@@ -25,8 +25,11 @@ struct ConfigNode: Hashable, Sendable {
 struct ConfigTreeBuilder {
     let reader: ConfigReader
 
-    func report(_ severity: DiagnosticSeverity, _ message: String, at location: SourceLocation) {
-        reader.report(severity, message, at: location)
+    func report(
+        _ severity: DiagnosticSeverity, _ message: String, at location: SourceLocation,
+        code: Diagnostic.Code = .general
+    ) {
+        reader.report(severity, message, at: location, code: code)
     }
 
     /// Keywords whose keepalived handlers check for a missing parameter themselves (an error,
@@ -52,10 +55,12 @@ struct ConfigTreeBuilder {
             if needOpen {
                 needOpen = false
                 if line.isOpenBrace { continue }
-                report(.error, "missing '{' after '\(opener!.words.first ?? "")'", at: line.location)
+                report(
+                    .error, "missing '{' after '\(opener!.words.first ?? "")'", at: line.location, code: .blockStructure
+                )
             }
             if line.isOpenBrace {
-                report(.error, "unexpected '{' - ignoring", at: line.location)
+                report(.error, "unexpected '{' - ignoring", at: line.location, code: .blockStructure)
                 strayOpens += 1
                 continue
             }
@@ -65,7 +70,7 @@ struct ConfigTreeBuilder {
                     continue
                 }
                 if opener != nil { return (nodes, true) }
-                report(.error, "extra '}'", at: line.location)
+                report(.error, "extra '}'", at: line.location, code: .blockStructure)
                 continue
             }
             guard let keyword = line.words.first else { continue }
@@ -82,7 +87,7 @@ struct ConfigTreeBuilder {
         if let opener {
             report(
                 .error, "'\(opener.words.first ?? "")' block is not closed: missing '}' at end of configuration",
-                at: opener.location)
+                at: opener.location, code: .blockStructure)
         }
         return (nodes, false)
     }
@@ -143,18 +148,21 @@ struct ConfigTreeBuilder {
             if first {
                 first = false
                 if line.isOpenBrace { continue }
-                report(.error, "missing '{' after '\(opener.words.first ?? "")'", at: line.location)
+                report(
+                    .error, "missing '{' after '\(opener.words.first ?? "")'", at: line.location, code: .blockStructure)
             }
             if line.isCloseBrace { return values }
             if line.isOpenBrace {
-                report(.error, "unexpected '{' in '\(opener.words.first ?? "")' - ignoring", at: line.location)
+                report(
+                    .error, "unexpected '{' in '\(opener.words.first ?? "")' - ignoring", at: line.location,
+                    code: .blockStructure)
                 continue
             }
             if !line.words.isEmpty { values.append(line) }
         }
         report(
             .error, "'\(opener.words.first ?? "")' block is not closed: missing '}' at end of configuration",
-            at: opener.location)
+            at: opener.location, code: .blockStructure)
         return values
     }
 

@@ -107,8 +107,11 @@ final class ConfigReader {
         var savedIncludeChecks: IncludeChecks
     }
 
-    func report(_ severity: DiagnosticSeverity, _ message: String, at location: SourceLocation) {
-        diagnostics.append(Diagnostic(severity, message, at: location))
+    func report(
+        _ severity: DiagnosticSeverity, _ message: String, at location: SourceLocation,
+        code: Diagnostic.Code = .general
+    ) {
+        diagnostics.append(Diagnostic(severity, message, at: location, code: code))
     }
 
     // MARK: - Public reading interface

@@ -318,3 +318,51 @@ extension IPVS {
         store.release(d)
     }
 }
+
+// MARK: - Lookups of the packet path (packets that are not a flow's own: ICMP errors, fragments)
+
+extension IPVS {
+    /// True if a virtual service takes `transport` packets to `address`:`port` (ip_vs_in's
+    /// service lookup, FTP's data ports included).
+    public func hasVirtualService(transport: TransportProtocol, address: IPAddress, port: UInt16) -> Bool {
+        findService(transport: transport, address: address, port: port) != nil
+    }
+
+    /// True if a client's packet to `virtual`:`virtualPort` belongs to an existing connection.
+    /// ip_vs_in looks connections up before services: a connection whose service was deleted
+    /// still carries its packets.
+    public func hasConnection(
+        protocolNumber: UInt8, client: IPAddress, clientPort: UInt16, virtual: IPAddress, virtualPort: UInt16
+    ) -> Bool {
+        connections.lookupIn(
+            protocol: protocolNumber, family: client.family, client: RawAddress(client), clientPort: clientPort,
+            virtual: RawAddress(virtual), virtualPort: virtualPort) != ConnectionTable.none
+    }
+
+    /// The connection of a quoted packet (the one an ICMP error carries), looked up as a client's
+    /// packet, then as a real server's reply (ip_vs_in_icmp / ip_vs_out_icmp); with its forwarding
+    /// and whether the quoted packet travelled inbound. Nil if no connection has it.
+    public func connection(
+        ofQuotedPacket protocolNumber: UInt8, source: IPAddress, sourcePort: UInt16, destination: IPAddress,
+        destinationPort: UInt16
+    ) -> (forwarding: ForwardingDecision, inbound: Bool)? {
+        var id = connections.lookupIn(
+            protocol: protocolNumber, family: source.family, client: RawAddress(source), clientPort: sourcePort,
+            virtual: RawAddress(destination), virtualPort: destinationPort)
+        var inbound = true
+        if id == ConnectionTable.none {
+            id = connections.lookupOut(
+                protocol: protocolNumber, source: RawAddress(source), sourcePort: sourcePort,
+                destination: RawAddress(destination), destinationPort: destinationPort)
+            inbound = false
+        }
+        guard let d = forwarding(ofConnection: id) else { return nil }
+        return (d, inbound)
+    }
+}
+
+extension ForwardingDecision {
+    /// True when the packet belongs to a connection (its later fragments and ICMP errors can be
+    /// matched to it); false for one-packet scheduling.
+    public var isTracked: Bool { connection != ConnectionTable.none }
+}

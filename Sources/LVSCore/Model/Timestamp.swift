@@ -40,3 +40,16 @@ public protocol LVSClock: Sendable {
     /// The current time.
     func now() -> Timestamp
 }
+
+/// A clock drivers also wait on (VRRP timers, health-check rounds): real time in lvsd
+/// (`MonotonicClock`), virtual time in tests (`TestClock`), so a test never waits for a timer.
+public protocol LVSSleepingClock: LVSClock {
+    /// Returns once the clock reads `deadline` or later; throws `CancellationError` if the
+    /// calling task is cancelled first.
+    func sleep(until deadline: Timestamp) async throws
+}
+
+extension LVSSleepingClock {
+    /// Waits `duration` from now.
+    public func sleep(for duration: Duration) async throws { try await sleep(until: now() + duration) }
+}

@@ -1,5 +1,6 @@
 // VRRP advertisements: the v2 (RFC 3768) and v3 (RFC 5798) message formats and their checksums.
 import LVSCore
+import LVSPacket
 
 /// A VRRP advertisement message (the IP payload).
 ///
@@ -97,15 +98,15 @@ public struct VRRPAdvert: Hashable, Sendable {
     public static func computeChecksum(
         _ message: [UInt8], version: UInt8, source: IPAddress?, destination: IPAddress?, checksumAsV2: Bool
     ) -> UInt16 {
-        var initial: UInt32 = 0
+        var initial: UInt64 = 0
         if version == 3, let s = source, let d = destination {
             let isV4 = s.family == .inet
             if !(isV4 && checksumAsV2) {
-                initial = InternetChecksum.pseudoHeaderSum(
+                initial = InternetChecksum.pseudoHeader(
                     source: s, destination: d, protocol: ipProtocol, length: message.count)
             }
         }
-        return InternetChecksum.finish(InternetChecksum.sum(message, initial: initial))
+        return InternetChecksum.checksum(message, adding: initial)
     }
 
     /// Decodes the fixed fields and the addresses of a message of the given family. Throws

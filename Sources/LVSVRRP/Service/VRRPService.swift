@@ -1,5 +1,4 @@
-// The VRRP driver: runs a VRRPNode against real (or fake) adapters with real timers, and reloads it.
-import Foundation
+// The VRRP driver: runs a VRRPNode against real (or fake) adapters on their clock, and reloads it.
 import LVSCore
 
 /// A state change of an instance or a sync group, as the driver reports it (for log lines,
@@ -44,7 +43,7 @@ public struct VRRPTransition: Hashable, Sendable, CustomStringConvertible {
 ///
 /// ```
 ///  transports ─┐                                   ┌─► transport.send (adverts)
-///  link monitor ┼─► events ─► VRRPNode.handle ─► actions ─► AddressManager (VIPs)
+///  link monitor ┼─► events ─► VRRPNode.handle ─► actions ─► VIPInstaller (VIPs)
 ///  script loops ┤                                   ├─► GARPSender (GARP / NA bursts)
 ///  timer ───────┘                                   └─► ScriptRunner (notify), log, onTransition
 /// ```
@@ -54,8 +53,9 @@ public actor VRRPService {
     public private(set) var syncGroups: [VRRPSyncGroupConfig]
     private let adapters: VRRPAdapters
     private let onTransition: (@Sendable (VRRPTransition) -> Void)?
-    /// Where the service's jobs run (a thread of its own: see `VRRPExecutor`).
-    private nonisolated let executor: VRRPExecutor
+    /// Where the service's jobs run (lvsd: a thread of its own, `VRRPExecutor.shared`; nil: the
+    /// calling task's executor and the shared pool).
+    private nonisolated let executor: (any TaskExecutor)?
     private var node: VRRPNode?
     private var transports: [VRRPTransportKey: any VRRPTransport] = [:]
     private var readers: [VRRPTransportKey: Task<Void, Never>] = [:]
@@ -75,7 +75,7 @@ public actor VRRPService {
     public init(
         instances: [VRRPInstanceConfig], scripts: [VRRPScriptConfig] = [], syncGroups: [VRRPSyncGroupConfig] = [],
         adapters: VRRPAdapters, onTransition: (@Sendable (VRRPTransition) -> Void)? = nil,
-        executor: VRRPExecutor = .shared
+        executor: (any TaskExecutor)? = nil
     ) {
         self.executor = executor
         self.instances = instances
@@ -85,7 +85,8 @@ public actor VRRPService {
         self.onTransition = onTransition
     }
 
-    static func key(for c: VRRPInstanceConfig) -> VRRPTransportKey {
+    /// The transport an instance sends and receives on.
+    public static func key(for c: VRRPInstanceConfig) -> VRRPTransportKey {
         let group: IPAddress = c.family == .inet ? .v4(c.multicastGroup4) : .v6(c.multicastGroup6)
         return VRRPTransportKey(
             interface: c.interface, family: c.family, unicast: c.isUnicast, group: c.isUnicast ? nil : group)
@@ -273,13 +274,14 @@ public actor VRRPService {
         }
         for s in scripts where used.contains(s.name) && scriptLoops[s.name] == nil {
             let runner = adapters.scripts
+            let clock = adapters.clock
             let task = Task(executorPreference: executor) {
                 let argv = ScriptCommand.split(s.script)
                 while !Task.isCancelled {
                     let r = await runner.run(argv, timeout: s.effectiveTimeout, user: s.user, group: s.group)
                     if Task.isCancelled { break }
                     cont.yield(.scriptResult(name: s.name, success: r.succeeded))
-                    try? await Task.sleep(for: s.interval)
+                    try? await clock.sleep(for: s.interval)
                 }
             }
             scriptLoops[s.name] = (s, task)
@@ -355,11 +357,10 @@ public actor VRRPService {
                 }
             case .scheduleTimer(let at):
                 timerTask?.cancel()
-                let now = adapters.clock.now()
-                let wait = at > now ? at - now : .zero
+                let clock = adapters.clock
                 let cont = continuation
                 timerTask = Task(executorPreference: executor) {
-                    try? await Task.sleep(for: wait)
+                    try? await clock.sleep(until: at)
                     if !Task.isCancelled { cont?.yield(.timer) }
                 }
             }

@@ -1,10 +1,11 @@
 // Lab: VIPs added and removed through our own rtnetlink messages, and GARP / NA reaching a neighbour.
 import Foundation
 import LVSCore
-import LVSVRRP
+import LVSTestSupport
+import LVSVRRPLinux
 import Testing
 
-@Suite("VRRP lab: AddressManager (rtnetlink) and GARPSender (AF_PACKET)")
+@Suite("VRRP lab: VIPInstaller (rtnetlink) and GARPSender (AF_PACKET)")
 struct AddressAndGARPLabTests {
     @Test(
         "RTM_NEWADDR/RTM_DELADDR: VIP with /prefix, brd, scope and label appears in `ip addr` and goes away",
@@ -12,7 +13,7 @@ struct AddressAndGARPLabTests {
     func addRemoveVIP() throws {
         let lab = try LabPair()
         defer { lab.destroy() }
-        let am = try inNamespace(lab.a) { try NetlinkAddressManager() }
+        let am = try inNamespace(lab.a) { try NetlinkVIPInstaller() }
         let vip = VirtualIPAddress(
             IPAddress(lab.vip)!, prefixLength: 24, label: "va:vip", broadcast: IPv4Address("\(lab.prefix).255")!,
             scope: .global)

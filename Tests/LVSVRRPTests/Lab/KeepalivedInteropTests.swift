@@ -1,7 +1,8 @@
 // Lab: our VRRP instance against the real keepalived in a neighbouring namespace (v2 PASS, v3).
 import Foundation
 import LVSCore
-import LVSVRRP
+import LVSTestSupport
+import LVSVRRPLinux
 import Testing
 
 /// One interop run: our instance in namespace A, keepalived in B, joined by a veth pair.
@@ -65,7 +66,7 @@ struct InteropRun {
             let adapters = try inNamespace(lab.a) {
                 try LinuxVRRPAdapters.make(for: [cfg], scripts: FakeScriptRunner(), log: { ours.append($0) })
             }
-            service = VRRPService(instances: [cfg], adapters: adapters)
+            service = VRRPService(instances: [cfg], adapters: adapters, executor: VRRPExecutor.shared)
             task = Task(executorPreference: VRRPExecutor.shared) { try await service.run() }
         } catch {
             lab.destroy()

@@ -1,7 +1,9 @@
 // Lab helpers for VRRP tests: namespaces, commands, a namespace thread, real keepalived as a peer.
 import Foundation
 import Glibc
-import LVSVRRP
+import LVSPlatform
+import LVSTestSupport
+import LVSVRRPLinux
 
 /// True when the tests run as root (lab tests need it).
 let isRoot = getuid() == 0
