@@ -66,7 +66,7 @@ let package = Package(
         .target(
             name: "LVSHTTP",
             dependencies: [
-                "LVSStatus",
+                "LVSStatus", "LVSPlatform",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -6,6 +6,7 @@ import LVSCore
 import LVSDataPlane
 import LVSHealthCheck
 import LVSPacket
+import LVSPlatform
 import LVSStatus
 import LVSVRRP
 import Synchronization
@@ -44,9 +45,7 @@ public struct DirectorStatusSource: StatusSource {
         if parts.contains(.table) {
             // Off the cooperative threads: copying a large table takes milliseconds.
             let director = self.director
-            s.table = await withCheckedContinuation { c in
-                Self.readQueue.async { c.resume(returning: Self.table(director)) }
-            }
+            s.table = await Self.readPool.run { Self.table(director) }
         }
         if parts.contains(.vrrp) { s.vrrp = await vrrpInstances() }
         if parts.contains(.checkers) { s.checkers = await checkers() }
@@ -58,7 +57,8 @@ public struct DirectorStatusSource: StatusSource {
         return s
     }
 
-    static let readQueue = DispatchQueue(label: "lvsd-status-read")
+    /// Copying a large table under the director's lock: a thread of its own (blocking work).
+    static let readPool = BlockingPool(name: "lvsd-status", maxThreads: 1)
 
     /// The table as `ipvsadm -Ln --stats --rate` reads it: under the director's lock, in one hold.
     public static func table(_ director: Director) -> TableStatus {

@@ -1,5 +1,5 @@
 // Answers lvsd's routes: snapshots from the status source, metrics with providers and the registry.
-import Dispatch
+import LVSPlatform
 import LVSStatus
 import Metrics
 import Prometheus
@@ -53,12 +53,12 @@ public struct StatusHTTPResponder: HTTPResponder {
         return response
     }
 
-    /// Where large documents are rendered: a queue of its own, so a scrape of a large table does
-    /// not hold the cooperative threads the health checks run on.
-    static let renderQueue = DispatchQueue(label: "lvsd-http-render")
+    /// Where large documents are rendered: a thread of its own (`lvsd-http-1`, started on first
+    /// use, after the fork), so a scrape of a large table never holds the cooperative threads.
+    static let renderPool = BlockingPool(name: "lvsd-http", maxThreads: 1)
 
     static func rendered<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
-        await withCheckedContinuation { c in renderQueue.async { c.resume(returning: body()) } }
+        await renderPool.run(body)
     }
 }
 
