@@ -69,7 +69,7 @@ let read = time("read the table (services(), under the director's lock)") {
 }
 let snapshot = StatusSnapshot(table: table)
 var reused = PrometheusWriter(capacity: 1 << 20)
-_ = time("render /metrics into a reused buffer (all families)") {
+let reusedRender = time("render /metrics into a reused buffer (all families)") {
     reused.removeAll()
     StatusMetrics.write(snapshot, into: &reused)
     return reused.count
