@@ -88,7 +88,10 @@ public enum DashboardPage {
           const w = 90, h = 18, max = Math.max(1, ...a);
           // Newest sample at the right edge, one step per second.
           const pts = a.map((v, i) => ((w - (a.length - 1 - i) * w / (KEEP - 1)).toFixed(1) + "," + (h - 1 - v / max * (h - 2)).toFixed(1))).join(" ");
-          return `<svg class="spark" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}"><polyline fill="none" stroke="${color}" stroke-width="1.3" points="${pts}"/></svg>`;
+          // A faint baseline, so a new series (one sample) reads as a chart that is filling up.
+          const one = a.length === 1 ? ` ${(w - 4).toFixed(1)},${(h - 1 - a[0] / max * (h - 2)).toFixed(1)}` : "";
+          return `<svg class="spark" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}"><line x1="0" y1="${h - 0.5}" x2="${w}" y2="${h - 0.5}" stroke="#dde1e8"/>` +
+            `<polyline fill="none" stroke="${color}" stroke-width="1.3" points="${pts}${one}"/></svg>`;
         }
         async function get(path) {
           const r = await fetch(path, {cache: "no-store"});
