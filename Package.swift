@@ -171,7 +171,7 @@ let package = Package(
             name: "LVSXDPTests",
             dependencies: ["LVSXDP", "LVSXDPTestSupport", "LVSTestSupport", "LVSPacket", "LVSCore", "CLVSXDP"]),
         .testTarget(
-            name: "LVSStatusTests", dependencies: ["LVSStatus", "LVSHTTP", "LVSCore", "IPVSAdmKit", "LVSTestSupport"]),
+            name: "LVSStatusTests", dependencies: ["LVSStatus", "LVSHTTP", "LVSCore", "LVSPlatform", "IPVSAdmKit", "LVSTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

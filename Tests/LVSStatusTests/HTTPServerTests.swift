@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 import LVSCore
 import LVSHTTP
+import LVSPlatform
 import LVSStatus
 import Testing
 
@@ -22,7 +23,19 @@ struct FixedSource: StatusSource {
 
 /// One raw exchange: writes `request` (in `chunks`, `pause` apart), reads until the server closes
 /// or `timeout`; returns what came back and whether the server closed the connection.
-func exchange(port: UInt16, _ chunks: [String], pause: Double = 0, timeout: Double = 30) -> (text: String, closed: Bool)
+/// Runs on a thread of its own: a test that blocked a cooperative thread while the server needs one
+/// (its responder is async) could starve it when other suites hold the rest of the pool.
+func exchange(port: UInt16, _ chunks: [String], pause: Double = 0, timeout: Double = 30) async -> (
+    text: String, closed: Bool
+) {
+    await withCheckedContinuation { c in
+        _ = PlatformThread.detach(name: "test-http") {
+            c.resume(returning: blockingExchange(port: port, chunks, pause: pause, timeout: timeout))
+        }
+    }
+}
+
+func blockingExchange(port: UInt16, _ chunks: [String], pause: Double, timeout: Double) -> (text: String, closed: Bool)
 {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(fd) }
@@ -67,26 +80,26 @@ struct HTTPServerTests {
     }
 
     @Test("GET answers with bodies and lengths; HEAD the same headers without a body; 404; 405 with Allow")
-    func statusCodes() throws {
+    func statusCodes() async throws {
         let (server, port) = try Self.start()
         defer { server.shutdown() }
-        let metrics = exchange(port: port, ["GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"])
+        let metrics = await exchange(port: port, ["GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"])
         #expect(metrics.text.hasPrefix("HTTP/1.1 200 OK\r\n"))
         #expect(
             metrics.text.contains("content-type: text/plain; version=0.0.4; charset=utf-8\r\n")
                 || metrics.text.contains("Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"))
         #expect(metrics.text.contains("\nnode_ipvs_backend_weight{"))
         #expect(metrics.text.contains("\nlvsd_test_extra 5\n"), "a provider's family is appended")
-        let head = exchange(port: port, ["HEAD /api/v1/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"])
-        let get = exchange(port: port, ["GET /api/v1/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"])
+        let head = await exchange(port: port, ["HEAD /api/v1/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"])
+        let get = await exchange(port: port, ["GET /api/v1/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"])
         let headParts = head.text.components(separatedBy: "\r\n\r\n")
         let getParts = get.text.components(separatedBy: "\r\n\r\n")
         #expect(headParts[0] == getParts[0], "HEAD has GET's headers")
         #expect(headParts.count == 2 && headParts[1].isEmpty, "HEAD has no body")
         #expect(getParts[1].hasPrefix("{\"version\":\"0.1\""))
-        let notFound = exchange(port: port, ["GET /wp-admin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"])
+        let notFound = await exchange(port: port, ["GET /wp-admin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"])
         #expect(notFound.text.hasPrefix("HTTP/1.1 404 Not Found\r\n"))
-        let post = exchange(
+        let post = await exchange(
             port: port,
             ["POST /api/v1/services HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"])
         #expect(post.text.hasPrefix("HTTP/1.1 405 Method Not Allowed\r\n"))
@@ -94,10 +107,10 @@ struct HTTPServerTests {
     }
 
     @Test("keep-alive: two requests on one connection (the dashboard's polling)")
-    func keepAlive() throws {
+    func keepAlive() async throws {
         let (server, port) = try Self.start()
         defer { server.shutdown() }
-        let r = exchange(
+        let r = await exchange(
             port: port,
             [
                 "GET /api/v1/vrrp HTTP/1.1\r\nHost: x\r\n\r\nGET /api/v1/dataplane HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
@@ -107,32 +120,32 @@ struct HTTPServerTests {
     }
 
     @Test("a request head over the size limit gets 431 and the connection is closed")
-    func oversizedHead() throws {
+    func oversizedHead() async throws {
         var limits = HTTPServerLimits()
         limits.maximumRequestBytes = 4096
         let (server, port) = try Self.start(limits)
         defer { server.shutdown() }
         let big = "GET / HTTP/1.1\r\nHost: x\r\nX-Filler: " + String(repeating: "a", count: 8000) + "\r\n\r\n"
-        let r = exchange(port: port, [big])
+        let r = await exchange(port: port, [big])
         #expect(r.text.hasPrefix("HTTP/1.1 431 Request Header Fields Too Large\r\n"))
         #expect(r.closed)
     }
 
     @Test("a request that trickles in slower than the request timeout gets 408 and is cut off")
-    func slowRequest() throws {
+    func slowRequest() async throws {
         var limits = HTTPServerLimits()
         limits.requestTimeout = .milliseconds(300)
         let (server, port) = try Self.start(limits)
         defer { server.shutdown() }
         let start = Date()
-        let r = exchange(port: port, ["GET / HTTP/1.1\r\n", "Host: x\r\n", "X-A: b\r\n"], pause: 0.25)
+        let r = await exchange(port: port, ["GET / HTTP/1.1\r\n", "Host: x\r\n", "X-A: b\r\n"], pause: 0.25)
         #expect(r.text.hasPrefix("HTTP/1.1 408 Request Timeout\r\n"))
         #expect(r.closed)
         #expect(Date().timeIntervalSince(start) < 4)
     }
 
     @Test("connections beyond the limit are closed at once; the listener keeps serving")
-    func connectionLimit() throws {
+    func connectionLimit() async throws {
         var limits = HTTPServerLimits()
         limits.maximumConnections = 2
         let (server, port) = try Self.start(limits)
@@ -153,12 +166,12 @@ struct HTTPServerTests {
             held.append(fd)
         }
         usleep(200_000)
-        let third = exchange(port: port, ["GET / HTTP/1.1\r\nHost: x\r\n\r\n"], timeout: 2)
+        let third = await exchange(port: port, ["GET / HTTP/1.1\r\nHost: x\r\n\r\n"], timeout: 2)
         #expect(third.text.isEmpty && third.closed)
         for fd in held { close(fd) }
         held = []
         usleep(200_000)
-        let again = exchange(port: port, ["GET /api/v1/vrrp HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"])
+        let again = await exchange(port: port, ["GET /api/v1/vrrp HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"])
         #expect(again.text.hasPrefix("HTTP/1.1 200 OK"))
     }
 
