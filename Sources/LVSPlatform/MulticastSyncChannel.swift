@@ -32,8 +32,8 @@ public final class MulticastSyncChannel: SyncChannel, @unchecked Sendable {
     private let destination: IPAddress
     private let destinationPort: UInt16
     private let receiveFD: Int32
-    private let wakeRead: Int32
-    private let wakeWrite: Int32
+    /// Signalled by `wake()`; `wait` polls it beside the receiving socket.
+    private let wakeup: WakeDescriptor
     private let lock = Mutex(())
     private var closed = false
 
@@ -114,18 +114,13 @@ public final class MulticastSyncChannel: SyncChannel, @unchecked Sendable {
             let j = bytes.withUnsafeBufferPointer { clvs_vrrp_ip6_membership(r, $0.baseAddress, ifindex, 1) }
             guard j == 0 else { throw fail("join \(group) on \(spec.multicastInterface)") }
         }
-        var pair: [Int32] = [0, 0]
-        guard pipe(&pair) == 0 else { throw fail("pipe") }
-        for fd in pair {
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-        }
+        let wakeup: WakeDescriptor
+        do { wakeup = try WakeDescriptor() } catch { throw fail("eventfd") }
         sendFD = s
         receiveFD = r
         destination = group
         destinationPort = port
-        wakeRead = pair[0]
-        wakeWrite = pair[1]
+        self.wakeup = wakeup
     }
 
     deinit { close() }
@@ -155,23 +150,13 @@ public final class MulticastSyncChannel: SyncChannel, @unchecked Sendable {
     }
 
     public func wait(milliseconds: Int32) {
-        var p = [
-            pollfd(fd: receiveFD, events: Int16(POLLIN), revents: 0),
-            pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0),
-        ]
-        _ = poll(&p, 2, milliseconds)
-        if p[1].revents != 0 {
-            var v = [UInt8](repeating: 0, count: 64)
-            _ = read(wakeRead, &v, 64)
-        }
+        let ready = Readiness.wait([receiveFD, wakeup.descriptor], timeoutMilliseconds: milliseconds)
+        if ready & 2 != 0 { wakeup.drain() }
     }
 
     public func wake() {
-        lock.withLock { _ in
-            guard !closed else { return }
-            var one: UInt8 = 1
-            _ = write(wakeWrite, &one, 1)
-        }
+        // The eventfd lives as long as the channel: a wake after close() is harmless.
+        wakeup.signal()
     }
 
     public func close() {
@@ -180,8 +165,6 @@ public final class MulticastSyncChannel: SyncChannel, @unchecked Sendable {
             closed = true
             Glibc.close(sendFD)
             Glibc.close(receiveFD)
-            Glibc.close(wakeRead)
-            Glibc.close(wakeWrite)
         }
     }
 

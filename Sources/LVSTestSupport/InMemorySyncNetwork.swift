@@ -1,5 +1,4 @@
 // A fake for the sync daemons' network: an in-memory multicast group (no sockets).
-import Glibc
 import LVSPlatform
 import Synchronization
 
@@ -34,16 +33,24 @@ public final class InMemorySyncNetwork: @unchecked Sendable {
         lock.withLock { _ in channels[ObjectIdentifier(c)] = nil }
     }
 
+    /// One member of the group. Its receive queue and a `WakeDescriptor` that a delivery or
+    /// `wake()` signals: `wait` sleeps in poll(2) on it, as the real channel sleeps on its socket.
     final class Channel: SyncChannel, @unchecked Sendable {
         weak var network: InMemorySyncNetwork?
         private let lock = Mutex(())
         private var queue: [[UInt8]] = []
         private var woken = false
+        private let ready: WakeDescriptor
 
-        init(network: InMemorySyncNetwork) { self.network = network }
+        init(network: InMemorySyncNetwork) {
+            self.network = network
+            // An eventfd cannot fail to open short of running out of descriptors: a test's bug.
+            ready = try! WakeDescriptor()
+        }
 
         func enqueue(_ d: [UInt8]) {
             lock.withLock { _ in queue.append(d) }
+            ready.signal()
         }
 
         func send(_ datagram: [UInt8]) -> Bool {
@@ -58,19 +65,26 @@ public final class InMemorySyncNetwork: @unchecked Sendable {
             return d.count
         }
 
+        /// Returns at once while datagrams wait (the socket stays readable until they are read)
+        /// or after a `wake()`; otherwise sleeps until a delivery or wake signals, or the time passes.
         func wait(milliseconds: Int32) {
-            for _ in 0..<max(1, milliseconds) {
-                let ready = lock.withLock { _ in
-                    defer { woken = false }
-                    return !queue.isEmpty || woken
-                }
-                if ready { return }
-                usleep(1000)
+            let now = lock.withLock { _ in
+                defer { woken = false }
+                return !queue.isEmpty || woken
             }
+            if now {
+                ready.drain()
+                return
+            }
+            // A signal between the check and poll(2) stays pending on the eventfd: not lost. The
+            // queue and `woken` are the truth; the next wait checks them before sleeping.
+            _ = Readiness.wait([ready.descriptor], timeoutMilliseconds: milliseconds)
+            ready.drain()
         }
 
         func wake() {
             lock.withLock { _ in woken = true }
+            ready.signal()
         }
 
         func close() { network?.remove(self) }
