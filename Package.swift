@@ -163,7 +163,7 @@ let package = Package(
         .testTarget(
             name: "LVSVRRPTests", dependencies: ["LVSVRRPLinux", "LVSPacket", "LVSPlatform", "LVSTestSupport"]),
         .testTarget(name: "LVSSyncTests", dependencies: ["LVSSync", "LVSCore", "LVSTestSupport"]),
-        .testTarget(name: "LVSDaemonTests", dependencies: ["LVSDaemon", "LVSPlatform", "LVSTestSupport"]),
+        .testTarget(name: "LVSDaemonTests", dependencies: ["LVSDaemon", "LVSPlatform", "LVSStatus", "LVSTestSupport"]),
         .testTarget(name: "LVSDataPlaneTests", dependencies: ["LVSDataPlane", "LVSTestSupport"]),
         .testTarget(name: "LabTests", dependencies: ["LVSTestSupport", "LVSCore"]),
         .target(name: "LVSXDPTestSupport", dependencies: ["LVSXDP", "LVSTestSupport", "LVSPacket", "LVSCore"]),

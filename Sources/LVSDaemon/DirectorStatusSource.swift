@@ -18,6 +18,7 @@ import Synchronization
 ///  vrrp     ─ VRRPDaemon.runningService.snapshot (its actor)
 ///  checkers ─ HealthCheckService.status + CheckerLatencies
 ///  dataPlane─ DataPlaneStatusBox (the started DataPlane's published counters)
+///  sync     ─ SyncDaemonRunner.status (each daemon's counts, under its own lock)
 ///  process  ─ /proc/self
 /// ```
 public struct DirectorStatusSource: StatusSource {
@@ -25,18 +26,22 @@ public struct DirectorStatusSource: StatusSource {
     let vrrp: VRRPDaemon?
     let keepalived: KeepalivedDaemonSupport?
     let dataPlane: DataPlaneStatusBox?
+    let sync: SyncDaemonRunner?
     public let metricsProviders: [any MetricsProvider]
     let startTime: Double
 
+    /// `sync` adds the connection-sync daemons: `/api/v1/sync` and, through a
+    /// `SyncMetricsProvider`, the `lvsd_sync_*` families of `/metrics`.
     public init(
         director: Director, vrrp: VRRPDaemon?, keepalived: KeepalivedDaemonSupport?, dataPlane: DataPlaneStatusBox?,
-        metricsProviders: [any MetricsProvider] = []
+        sync: SyncDaemonRunner? = nil, metricsProviders: [any MetricsProvider] = []
     ) {
         self.director = director
         self.vrrp = vrrp
         self.keepalived = keepalived
         self.dataPlane = dataPlane
-        self.metricsProviders = metricsProviders
+        self.sync = sync
+        self.metricsProviders = (sync.map { [SyncMetricsProvider(runner: $0)] } ?? []) + metricsProviders
         startTime = ProcessReader.startTimeSeconds()
     }
 
@@ -50,6 +55,7 @@ public struct DirectorStatusSource: StatusSource {
         if parts.contains(.vrrp) { s.vrrp = await vrrpInstances() }
         if parts.contains(.checkers) { s.checkers = await checkers() }
         if parts.contains(.dataPlane), let dp = dataPlane?.current { s.dataPlane = Self.dataPlaneStatus(dp) }
+        if parts.contains(.sync), let sync { s.sync = sync.status() }
         if parts.contains(.process) {
             s.process = ProcessReader.read()
             s.process.startTimeSeconds = startTime

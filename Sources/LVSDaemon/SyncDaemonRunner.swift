@@ -127,11 +127,37 @@ public final class SyncDaemonRunner: SyncDaemonLauncher, @unchecked Sendable {
     public func counters(_ role: SyncDaemonSpec.Role) -> SyncDaemonStatistics? {
         state.withLock { $0.daemons[role] }?.statistics
     }
+
+    /// The running daemons (master first) and the clock, for `status()`.
+    func daemonsForStatus() -> ([SyncDaemonThread], (any LVSClock)?) {
+        state.withLock { s in ([s.daemons[.master], s.daemons[.backup]].compactMap { $0 }, s.clock) }
+    }
 }
 
-/// Counts of one daemon (sent or received, applied, dropped by reason).
+/// Counts of one daemon (sent or received, applied, dropped by reason), its queue and lag.
 public struct SyncDaemonStatistics: Sendable {
+    /// The engine's counts: the backup's received messages and drops by reason; the master's
+    /// messages built (`sent` below counts what the socket accepted).
     public var traffic = SyncCounters()
+    /// Datagrams the socket accepted: messages, connection entries, bytes.
+    public var sentMessages: UInt64 = 0
+    public var sentEntries: UInt64 = 0
+    public var sentBytes: UInt64 = 0
+    /// Master: bulk requests answered (and their bytes).
+    public var bulkRequests: UInt64 = 0
+    public var bulkRequestBytes: UInt64 = 0
+    /// Master: entries queued and not sent yet, and when the oldest of them was queued.
+    public var queuedEntries = 0
+    public var oldestQueued: Timestamp?
+    /// Master: the last bulk answer (entries, how long it took).
+    public var lastBulkAnswer: (entries: UInt64, duration: Duration)?
+    /// Backup: when the last message from a master was accepted.
+    public var lastMessage: Timestamp?
+    /// Backup: a bulk request awaits its answer; completed and timed-out requests; the last one.
+    public var bulkInProgress = false
+    public var bulkCompleted: UInt64 = 0
+    public var bulkTimedOut: UInt64 = 0
+    public var lastBulk: (entries: UInt64, duration: Duration)?
     /// Backup: received entries by what the table did with them.
     public var created: UInt64 = 0
     public var createdUnbound: UInt64 = 0
@@ -156,6 +182,7 @@ final class SyncDaemonThread: @unchecked Sendable {
     let bulkFinished: @Sendable (SyncBulkResult) -> Void
     private let stopped = Atomic<Bool>(false)
     private let bulkWanted = Atomic<Bool>(false)
+    private let running = Atomic<Bool>(false)
     private let stats = Mutex(SyncDaemonStatistics())
     /// Bulk answers are paced: at most this many datagrams, then a pause of `pacePause`.
     static let paceBurst = 128
@@ -178,6 +205,9 @@ final class SyncDaemonThread: @unchecked Sendable {
 
     var statistics: SyncDaemonStatistics { stats.withLock { $0 } }
 
+    /// True while `run()` runs.
+    var isRunning: Bool { running.load(ordering: .acquiring) }
+
     func stop() {
         stopped.store(true, ordering: .releasing)
         channel.wake()
@@ -193,8 +223,10 @@ final class SyncDaemonThread: @unchecked Sendable {
     var isStopped: Bool { stopped.load(ordering: .acquiring) }
 
     func run() {
+        running.store(true, ordering: .releasing)
         if spec.role == .master { runMaster() } else { runBackup() }
         channel.close()
+        running.store(false, ordering: .releasing)
     }
 
     // MARK: master
@@ -206,15 +238,19 @@ final class SyncDaemonThread: @unchecked Sendable {
         var queued: [SyncConnection] = []
         queued.reserveCapacity(1 << 16)
         var rx = [UInt8](repeating: 0, count: 65536)
+        // The table's overflow count is the table's; this daemon reports what overflowed since it started.
+        var dropsAtStart: UInt64?
         while !isStopped {
             channel.wait(milliseconds: 20)
             if isStopped { break }
             var requests: [SyncControlMessage] = []
+            var requestBytes: UInt64 = 0
             while let n = rx.withUnsafeMutableBytes({ channel.receive(into: $0) }) {
                 let len = min(n, rx.count)
                 if let r = rx.withUnsafeBytes({ engine.bulkRequest(in: UnsafeRawBufferPointer(rebasing: $0[0..<len])) })
                 {
                     requests.append(r)
+                    requestBytes &+= UInt64(len)
                 }
             }
             var version: UInt8 = 1
@@ -224,20 +260,41 @@ final class SyncDaemonThread: @unchecked Sendable {
                 version = ipvs.sysctls.syncVersion
                 drops = ipvs.syncQueueDrops
             }
+            if dropsAtStart == nil { dropsAtStart = drops }
             let now = clock.now()
             send(engine.enqueue(queued, version: version, now: now) + engine.tick(now: now))
             stats.withLock {
-                $0.queueDrops = drops
+                $0.queueDrops = drops &- (dropsAtStart ?? drops)
                 $0.traffic = engine.counters
+                $0.queuedEntries = engine.pendingEntries
+                $0.oldestQueued = engine.oldestPending
+                $0.bulkRequests &+= UInt64(requests.count)
+                $0.bulkRequestBytes &+= requestBytes
             }
             for r in requests where !isStopped { answerBulk(r, engine: &engine, version: version) }
         }
     }
 
+    /// Sends `messages`; counts what the socket accepted and what it refused.
     private func send(_ messages: [[UInt8]]) {
         var failed: UInt64 = 0
-        for m in messages where !channel.send(m) { failed += 1 }
-        if failed > 0 { stats.withLock { $0.sendErrors &+= failed } }
+        var sent = (messages: UInt64(0), entries: UInt64(0), bytes: UInt64(0))
+        for m in messages {
+            if channel.send(m) {
+                sent.messages &+= 1
+                sent.entries &+= UInt64(SyncWire.entryCount(of: m))
+                sent.bytes &+= UInt64(m.count)
+            } else {
+                failed += 1
+            }
+        }
+        guard !messages.isEmpty else { return }
+        stats.withLock {
+            $0.sendErrors &+= failed
+            $0.sentMessages &+= sent.messages
+            $0.sentEntries &+= sent.entries
+            $0.sentBytes &+= sent.bytes
+        }
     }
 
     /// A bulk answer: the whole table, in chunks taken under the lock, paced, then the end marker.
@@ -254,7 +311,7 @@ final class SyncDaemonThread: @unchecked Sendable {
             total += chunk.count
             let messages = engine.enqueue(chunk, version: version, now: clock.now())
             for m in messages {
-                if !channel.send(m) { stats.withLock { $0.sendErrors &+= 1 } }
+                send([m])
                 sentSincePause += 1
                 if sentSincePause >= Self.paceBurst {
                     usleep(Self.pacePause)
@@ -264,7 +321,13 @@ final class SyncDaemonThread: @unchecked Sendable {
         }
         send(engine.flush())
         send([engine.bulkDone(nonce: request.nonce, count: UInt32(clamping: total))])
-        stats.withLock { $0.traffic = engine.counters }
+        let took = clock.now() - start
+        stats.withLock {
+            $0.traffic = engine.counters
+            $0.queuedEntries = engine.pendingEntries
+            $0.oldestQueued = engine.oldestPending
+            $0.lastBulkAnswer = (UInt64(total), took)
+        }
         log(
             "sync master: bulk resync for sync id \(request.syncID) (request \(request.nonce)): \(total) entries sent in \(clock.now() - start)"
         )
@@ -286,33 +349,64 @@ final class SyncDaemonThread: @unchecked Sendable {
                 let request = engine.requestBulk(
                     nonce: UInt32.random(in: 1...UInt32.max), now: now, wait: settings.bulkWait)
                 bulkStart = now
-                if !channel.send(request) { log("sync backup: the bulk resync request could not be sent") }
+                if channel.send(request) {
+                    stats.withLock {
+                        $0.sentMessages &+= 1
+                        $0.sentBytes &+= UInt64(request.count)
+                        $0.bulkInProgress = true
+                    }
+                } else {
+                    stats.withLock {
+                        $0.sendErrors &+= 1
+                        $0.bulkInProgress = true
+                    }
+                    log("sync backup: the bulk resync request could not be sent")
+                }
             }
             channel.wait(milliseconds: 50)
             if isStopped { break }
             var bulkDone: SyncControlMessage? = nil
             var received = 0
+            var lastMessage: Timestamp? = nil
             while received < 256, let n = rx.withUnsafeMutableBytes({ channel.receive(into: $0) }) {
                 received += 1
                 let len = min(n, rx.count)
+                let now = clock.now()
                 let event = rx.withUnsafeBytes {
-                    engine.receive(UnsafeRawBufferPointer(rebasing: $0[0..<len]), now: clock.now())
+                    engine.receive(UnsafeRawBufferPointer(rebasing: $0[0..<len]), now: now)
                 }
                 switch event {
-                case .apply(let cs): pending += cs
-                case .bulkDone(let m, true): bulkDone = m
-                case .bulkDone, .ignored, .dropped: break
+                case .apply(let cs):
+                    pending += cs
+                    lastMessage = now
+                case .bulkDone(let m, let ours):
+                    if ours { bulkDone = m }
+                    lastMessage = now
+                case .ignored, .dropped: break
                 }
             }
             if !pending.isEmpty { apply(&pending) }
-            stats.withLock { $0.traffic = engine.counters }
+            stats.withLock {
+                $0.traffic = engine.counters
+                if let lastMessage { $0.lastMessage = lastMessage }
+            }
             if let m = bulkDone {
+                let took = clock.now() - (bulkStart ?? clock.now())
                 log(
-                    "sync backup: bulk resync done: \(m.count) entries from the master with sync id \(m.syncID) in \(clock.now() - (bulkStart ?? clock.now()))"
+                    "sync backup: bulk resync done: \(m.count) entries from the master with sync id \(m.syncID) in \(took)"
                 )
+                stats.withLock {
+                    $0.bulkInProgress = false
+                    $0.bulkCompleted &+= 1
+                    $0.lastBulk = (UInt64(m.count), took)
+                }
                 bulkFinished(.completed(entries: m.count))
             } else if engine.bulkTimedOut(now: clock.now()) {
                 log("sync backup: no bulk resync answer within \(settings.bulkWait)")
+                stats.withLock {
+                    $0.bulkInProgress = false
+                    $0.bulkTimedOut &+= 1
+                }
                 bulkFinished(.timedOut)
             }
         }

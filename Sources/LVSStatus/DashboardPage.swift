@@ -1,9 +1,10 @@
 // The live dashboard at /: one self-contained page (no external assets) that polls the API every second.
 
-/// The dashboard page. It reads `/api/v1/status`, `/api/v1/services?limit=…`, `/api/v1/vrrp` and
-/// `/api/v1/dataplane` once a second and draws services and real servers (weight, health,
-/// active/inactive connections, rates with 60-second sparklines in inline SVG), VRRP roles and
-/// drops. Everything it needs is in this one page: it works behind a proxy and offline.
+/// The dashboard page. It reads `/api/v1/status`, `/api/v1/services?limit=…`, `/api/v1/vrrp`,
+/// `/api/v1/dataplane` and `/api/v1/sync` once a second and draws services and real servers
+/// (weight, health, active/inactive connections, rates with 60-second sparklines in inline SVG),
+/// VRRP roles, drops, and a line per connection-sync daemon (role, the backup's lag or the
+/// master's queue). Everything it needs is in this one page: it works behind a proxy and offline.
 public enum DashboardPage {
     /// How many services the page shows at once (the API pages the rest).
     public static let servicesShown = 50
@@ -59,6 +60,7 @@ public enum DashboardPage {
             <section><h2>VRRP</h2><div id="vrrp"><div class="empty">loading…</div></div></section>
             <section><h2>Data plane drops</h2><div id="drops"><div class="empty">loading…</div></div></section>
           </div>
+          <section><h2>Connection sync</h2><div id="sync"><div class="empty">loading…</div></div></section>
         </main>
         <script>
         "use strict";
@@ -99,6 +101,24 @@ public enum DashboardPage {
           return r.json();
         }
         function card(k, v) { return `<div class="card"><div class="k">${esc(k)}</div><div class="v">${v}</div></div>`; }
+        function secs(v) { return v === null ? "–" : v < 10 ? v.toFixed(1) + " s" : Math.round(v) + " s"; }
+        function renderSync(sync) {
+          if (!sync.daemons.length) { $("sync").innerHTML = '<div class="empty">No connection-sync daemon runs.</div>'; return; }
+          let h = '<table><tr><th>Role</th><th class="n">Sync id</th><th>Interface</th><th>State</th><th>Lag / queue</th>' +
+            '<th class="n">Sent</th><th class="n">Received</th><th class="n">Drops</th><th>Bulk resync</th></tr>';
+          for (const d of sync.daemons) {
+            const drops = Object.values(d.drops).reduce((x, n) => x + n, 0);
+            const lag = d.backup ? "lag " + secs(d.backup.lagSeconds)
+              : d.master.queuedEntries + " queued" + (d.master.oldestQueuedSeconds === null ? "" : ", oldest " + secs(d.master.oldestQueuedSeconds));
+            const bulk = d.backup ? (d.backup.bulk.inProgress ? "waiting" : d.backup.bulk.last
+                ? `${fmt(d.backup.bulk.last.entries)} entries in ${secs(d.backup.bulk.last.durationSeconds)}` : "–")
+              : d.master.bulkAnswers + " answered";
+            h += `<tr><td><span class="badge ${d.role === "master" ? "MASTER" : "BACKUP"}">${esc(d.role)}</span></td>` +
+              `<td class="n">${d.syncID}</td><td>${esc(d.interface)}</td><td>${d.running ? "running" : "stopped"}</td><td>${esc(lag)}</td>` +
+              `<td class="n">${fmt(d.sent.messages)} msg</td><td class="n">${fmt(d.received.messages)} msg</td><td class="n">${fmt(drops)}</td><td>${esc(bulk)}</td></tr>`;
+          }
+          $("sync").innerHTML = h + "</table>";
+        }
         function render(st, page, vrrp, dp) {
           const seen = new Set();
           $("sub").textContent = `${st.version} · pid ${st.pid} · up ${Math.floor(st.uptimeSeconds)} s`;
@@ -156,9 +176,10 @@ public enum DashboardPage {
         }
         async function tick() {
           try {
-            const [st, page, vrrp, dp] = await Promise.all([get("api/v1/status"), get("api/v1/services?limit=" + LIMIT),
-                                                            get("api/v1/vrrp"), get("api/v1/dataplane")]);
+            const [st, page, vrrp, dp, sync] = await Promise.all([get("api/v1/status"), get("api/v1/services?limit=" + LIMIT),
+                                                                  get("api/v1/vrrp"), get("api/v1/dataplane"), get("api/v1/sync")]);
             render(st, page, vrrp, dp);
+            renderSync(sync);
             lastOK = Date.now();
           } catch (e) {
             console.error(e);

@@ -8,7 +8,7 @@ public enum OpenAPIDocument {
           "info": {
             "title": "lvsd status API",
             "version": "1.0.0",
-            "description": "Read-only view of a SwiftLVS director: the IPVS table (as ipvsadm -Ln --stats/--rate shows it), VRRP instances, health checkers and the data plane. Only GET and HEAD are served; any other method gets 405."
+            "description": "Read-only view of a SwiftLVS director: the IPVS table (as ipvsadm -Ln --stats/--rate shows it), VRRP instances, health checkers, the data plane and connection sync. Only GET and HEAD are served; any other method gets 405."
           },
           "paths": {
             "/api/v1/status": {
@@ -58,6 +58,15 @@ public enum OpenAPIDocument {
                 "operationId": "getDataPlane",
                 "responses": {
                   "200": {"description": "The data plane", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DataPlane"}}}}
+                }
+              }
+            },
+            "/api/v1/sync": {
+              "get": {
+                "summary": "Connection-sync daemons: traffic, drops by reason, the master's queue, the backup's lag and bulk resyncs",
+                "operationId": "getSync",
+                "responses": {
+                  "200": {"description": "The sync daemons that run", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SyncDaemons"}}}}
                 }
               }
             },
@@ -236,6 +245,80 @@ public enum OpenAPIDocument {
                         "interface": {"type": "string", "description": "The interface the worker serves, or all."},
                         "packets": {"type": "object", "additionalProperties": {"type": "integer", "format": "int64", "minimum": 0}},
                         "drops": {"type": "object", "description": "Non-zero drops by reason.", "additionalProperties": {"type": "integer", "format": "int64", "minimum": 0}}
+                      }
+                    }
+                  }
+                }
+              },
+              "SyncTraffic": {
+                "type": "object",
+                "required": ["messages", "entries", "bytes"],
+                "properties": {
+                  "messages": {"type": "integer", "format": "int64", "minimum": 0},
+                  "entries": {"type": "integer", "format": "int64", "minimum": 0, "description": "Connection entries in those messages."},
+                  "bytes": {"type": "integer", "format": "int64", "minimum": 0, "description": "UDP payload bytes."}
+                }
+              },
+              "SyncBulkRun": {
+                "type": "object",
+                "nullable": true,
+                "required": ["entries", "durationSeconds"],
+                "properties": {
+                  "entries": {"type": "integer", "format": "int64", "minimum": 0},
+                  "durationSeconds": {"type": "number", "minimum": 0}
+                }
+              },
+              "SyncDaemons": {
+                "type": "object",
+                "required": ["daemons"],
+                "properties": {
+                  "daemons": {
+                    "type": "array",
+                    "items": {
+                      "type": "object",
+                      "required": ["role", "syncID", "interface", "group", "port", "ttl", "maxLength", "running", "sent", "received", "drops", "master", "backup"],
+                      "properties": {
+                        "role": {"type": "string", "enum": ["master", "backup"]},
+                        "syncID": {"type": "integer", "minimum": 0, "maximum": 255, "description": "0 on a backup accepts every sync id."},
+                        "interface": {"type": "string", "description": "--mcast-interface"},
+                        "group": {"type": "string", "example": "224.0.0.81"},
+                        "port": {"type": "integer", "minimum": 0, "maximum": 65535},
+                        "ttl": {"type": "integer", "minimum": 0, "maximum": 255},
+                        "maxLength": {"type": "integer", "minimum": 0, "maximum": 65535},
+                        "running": {"type": "boolean", "description": "The daemon's thread runs."},
+                        "sent": {"allOf": [{"$ref": "#/components/schemas/SyncTraffic"}], "description": "Datagrams the socket accepted (a backup sends only bulk requests)."},
+                        "received": {"allOf": [{"$ref": "#/components/schemas/SyncTraffic"}], "description": "Datagrams accepted (a master counts the bulk requests it answered)."},
+                        "drops": {"type": "object", "description": "Non-zero drops by reason (backup: the decoder's reasons such as wrong_sync_id, unauthenticated, truncated_entry; master: queue_full, send_failed).", "additionalProperties": {"type": "integer", "format": "int64", "minimum": 0}},
+                        "master": {
+                          "type": "object",
+                          "nullable": true,
+                          "required": ["queuedEntries", "oldestQueuedSeconds", "bulkAnswers", "lastBulkAnswer"],
+                          "properties": {
+                            "queuedEntries": {"type": "integer", "minimum": 0, "description": "Entries queued and not sent yet."},
+                            "oldestQueuedSeconds": {"type": "number", "nullable": true, "minimum": 0},
+                            "bulkAnswers": {"type": "integer", "format": "int64", "minimum": 0},
+                            "lastBulkAnswer": {"$ref": "#/components/schemas/SyncBulkRun"}
+                          }
+                        },
+                        "backup": {
+                          "type": "object",
+                          "nullable": true,
+                          "required": ["lagSeconds", "applied", "bulk"],
+                          "properties": {
+                            "lagSeconds": {"type": "number", "nullable": true, "minimum": 0, "description": "Seconds since the last message accepted from a master; null before the first."},
+                            "applied": {"type": "object", "description": "Received entries by what the table did with them.", "additionalProperties": {"type": "integer", "format": "int64", "minimum": 0}},
+                            "bulk": {
+                              "type": "object",
+                              "required": ["inProgress", "completed", "timedOut", "last"],
+                              "properties": {
+                                "inProgress": {"type": "boolean"},
+                                "completed": {"type": "integer", "format": "int64", "minimum": 0},
+                                "timedOut": {"type": "integer", "format": "int64", "minimum": 0},
+                                "last": {"$ref": "#/components/schemas/SyncBulkRun"}
+                              }
+                            }
+                          }
+                        }
                       }
                     }
                   }

@@ -16,6 +16,8 @@ public enum StatusRoute: Equatable, Sendable {
     case vrrp
     case checkers
     case dataPlane
+    /// `/api/v1/sync`: the connection-sync daemons.
+    case sync
     /// Anything but GET or HEAD.
     case methodNotAllowed
     case notFound
@@ -35,6 +37,7 @@ extension StatusRoute {
         case .vrrp: return "vrrp"
         case .checkers: return "checkers"
         case .dataPlane: return "dataplane"
+        case .sync: return "sync"
         case .methodNotAllowed: return "method_not_allowed"
         case .notFound: return "not_found"
         case .badRequest: return "bad_request"
@@ -85,6 +88,7 @@ public enum StatusRoutes {
         case "/api/v1/vrrp": route = .vrrp
         case "/api/v1/checkers": route = .checkers
         case "/api/v1/dataplane": route = .dataPlane
+        case "/api/v1/sync": route = .sync
         default: return .notFound
         }
         // Known paths only: an unknown path is 404 whatever the method.

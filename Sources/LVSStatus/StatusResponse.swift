@@ -42,7 +42,7 @@ public struct StatusResponse: Sendable {
                 headers: [("Allow", "GET, HEAD")])
         case .badRequest(let why):
             return StatusResponse(status: 400, contentType: json, body: StatusAPI.error(why))
-        case .metrics, .status, .services, .vrrp, .checkers, .dataPlane:
+        case .metrics, .status, .services, .vrrp, .checkers, .dataPlane, .sync:
             return nil
         }
     }
@@ -57,6 +57,7 @@ public struct StatusResponse: Sendable {
         case .vrrp: body = StatusAPI.vrrp(snapshot)
         case .checkers: body = StatusAPI.checkers(snapshot)
         case .dataPlane: body = StatusAPI.dataPlane(snapshot)
+        case .sync: body = StatusAPI.sync(snapshot)
         case .metrics(let backendStats):
             var w = PrometheusWriter()
             StatusMetrics.write(snapshot, into: &w, backendStats: backendStats)
@@ -117,7 +118,9 @@ public struct StatusParts: OptionSet, Hashable, Sendable {
     public static let checkers = StatusParts(rawValue: 4)
     public static let dataPlane = StatusParts(rawValue: 8)
     public static let process = StatusParts(rawValue: 16)
-    public static let all: StatusParts = [.table, .vrrp, .checkers, .dataPlane, .process]
+    /// The connection-sync daemons (`/api/v1/sync`; `/metrics` has them from its provider).
+    public static let sync = StatusParts(rawValue: 32)
+    public static let all: StatusParts = [.table, .vrrp, .checkers, .dataPlane, .process, .sync]
 
     /// What `route` reads.
     public static func needed(by route: StatusRoute) -> StatusParts {
@@ -127,7 +130,8 @@ public struct StatusParts: OptionSet, Hashable, Sendable {
         case .vrrp: return .vrrp
         case .checkers: return .checkers
         case .dataPlane: return .dataPlane
-        case .metrics: return .all
+        case .sync: return .sync
+        case .metrics: return [.table, .vrrp, .checkers, .dataPlane, .process]
         default: return []
         }
     }

@@ -14,16 +14,19 @@ public struct StatusSnapshot: Sendable {
     public var dataPlane: DataPlaneStatus?
     /// The lvsd process.
     public var process: ProcessStatus
+    /// The connection-sync daemons that run (empty without `--start-daemon`/`lvs_sync_daemon`).
+    public var sync: [SyncDaemonStatus]
 
     public init(
         table: TableStatus, vrrp: [VRRPInstanceStatus] = [], checkers: [CheckerStatus] = [],
-        dataPlane: DataPlaneStatus? = nil, process: ProcessStatus = .init()
+        dataPlane: DataPlaneStatus? = nil, process: ProcessStatus = .init(), sync: [SyncDaemonStatus] = []
     ) {
         self.table = table
         self.vrrp = vrrp
         self.checkers = checkers
         self.dataPlane = dataPlane
         self.process = process
+        self.sync = sync
     }
 }
 

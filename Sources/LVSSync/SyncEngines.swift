@@ -89,9 +89,16 @@ public struct SyncMasterEngine: Sendable {
         for m in ms {
             counters.messages &+= 1
             counters.bytes &+= UInt64(m.count)
-            counters.entries &+= UInt64(m.withUnsafeBytes { b in b[5] == SyncWire.version1 ? b[4] : b[0] })
+            counters.entries &+= UInt64(SyncWire.entryCount(of: m))
         }
     }
+
+    /// Entries in the message being filled: queued, not sent yet.
+    public var pendingEntries: Int { builder.count }
+
+    /// When the oldest entry still queued arrived (the message being filled got its first
+    /// entry); nil when nothing waits. It is sent at the latest `SyncWire.flushTime` later.
+    public var oldestPending: Timestamp? { builder.count > 0 ? builder.firstUse : nil }
 
     /// A datagram heard on the sync port: the bulk request this master answers, or nil (its own
     /// peers' connection messages, other ids, malformed or unauthenticated datagrams).

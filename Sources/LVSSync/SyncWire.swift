@@ -54,6 +54,13 @@ public enum SyncWire {
     public static let flushTime: Duration = .seconds(2)
     /// SwiftLVS: at most this many entries per message (the count is one byte).
     public static let entriesPerMessage = 255
+
+    /// The connection count in the header of a message this side built: version 1's count byte,
+    /// or version 0's first byte (0 for a SwiftLVS control message, which carries none).
+    public static func entryCount(of message: [UInt8]) -> Int {
+        guard message.count >= headerSize else { return message.isEmpty ? 0 : Int(message[0]) }
+        return Int(message[5] == version1 ? message[4] : message[0])
+    }
 }
 
 /// Reads big-endian integers from bytes, bounds already checked by the caller.

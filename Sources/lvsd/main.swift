@@ -31,10 +31,13 @@ hooks.dataPlaneStatus = dataPlaneStatus
 let syncRunner = SyncDaemonRunner()
 hooks.directorCreated = { director in syncRunner.attach(owner: director, clock: director.clock) }
 let keepalivedSync = KeepalivedSyncDaemon(runner: syncRunner, vrrp: vrrp)
-let keepalived = KeepalivedDaemonSupport(environment: environment, vrrp: vrrp, sync: keepalivedSync, announcer: announcer)
-// --http: the director's table, VRRP, checkers and data plane for /metrics, /api/v1 and the dashboard.
+let keepalived = KeepalivedDaemonSupport(
+    environment: environment, vrrp: vrrp, sync: keepalivedSync, announcer: announcer)
+// --http: the director's table, VRRP, checkers, data plane and sync daemons for /metrics, /api/v1
+// and the dashboard.
 hooks.status = { director in
-    DirectorStatusSource(director: director, vrrp: vrrp, keepalived: keepalived, dataPlane: dataPlaneStatus)
+    DirectorStatusSource(
+        director: director, vrrp: vrrp, keepalived: keepalived, dataPlane: dataPlaneStatus, sync: syncRunner)
 }
 hooks.configuration = keepalived
 hooks.reload = keepalived

@@ -51,7 +51,7 @@ func sampleSnapshot() -> StatusSnapshot {
                     worker: 0, interface: "all", packets: [NamedCounter("received", 100)],
                     drops: [NamedCounter("bad_ipv4_checksum", 3), NamedCounter("ttl_expired", 0)])
             ]),
-        process: process)
+        process: process, sync: sampleSyncDaemons())
 }
 
 func json(_ bytes: [UInt8]) throws -> [String: Any] {
@@ -120,11 +120,13 @@ struct APITests {
         empty.dataPlane = nil
         empty.vrrp = []
         empty.checkers = []
+        empty.sync = []
         let documents: [(String, [UInt8])] = [
             ("Status", StatusAPI.status(s)), ("Status", StatusAPI.status(empty)),
             ("ServicePage", StatusAPI.services(s, offset: 0, limit: 100)), ("VRRPInstances", StatusAPI.vrrp(s)),
             ("Checkers", StatusAPI.checkers(s)), ("DataPlane", StatusAPI.dataPlane(s)),
-            ("DataPlane", StatusAPI.dataPlane(empty)), ("Error", StatusAPI.error("x")),
+            ("DataPlane", StatusAPI.dataPlane(empty)), ("SyncDaemons", StatusAPI.sync(s)),
+            ("SyncDaemons", StatusAPI.sync(empty)), ("Error", StatusAPI.error("x")),
         ]
         try OpenAPIDocument.json.write(toFile: dir + "/openapi.json", atomically: true, encoding: .utf8)
         for (i, (schema, body)) in documents.enumerated() {
@@ -184,6 +186,7 @@ struct APITests {
         }
         // It reads the API with relative paths, so it works behind a reverse proxy's prefix.
         #expect(page.contains("get(\"api/v1/status\")"))
+        #expect(page.contains("get(\"api/v1/sync\")"))
         #expect(page.contains("setInterval(tick, 1000)"))
         #expect(!page.contains("__LIMIT__"))
     }
