@@ -106,8 +106,14 @@ public final class VRRPDaemon: @unchecked Sendable {
     public init(hostName: String, makeAdapters: AdapterFactory? = nil, executor: ThreadExecutor? = nil) {
         self.hostName = hostName
         self.executor = executor
+        let keeper = SharedAddressKeeper()
         self.makeAdapters =
-            makeAdapters ?? { setup, log in try LinuxVRRPAdapters.make(for: setup.instances, log: log) }
+            makeAdapters ?? { setup, log in
+                var adapters = try LinuxVRRPAdapters.make(for: setup.instances, log: log)
+                // The addresses VRRP adds leave the box with lvsd, SIGKILL included.
+                if let k = keeper.get(log: log) { adapters.addresses = KeptVIPInstaller(adapters.addresses, keeper: k) }
+                return adapters
+            }
     }
 
     /// The host name (`gethostname`), keepalived's default `router_id`.

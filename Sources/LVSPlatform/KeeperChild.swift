@@ -26,13 +26,20 @@ public final class KeeperChild: @unchecked Sendable {
 
     /// Starts the child; the reason on failure.
     public static func start(script: String) -> Result<KeeperChild, PlatformError> {
+        start(command: command(script))
+    }
+
+    /// Starts a child running the shell command `command` as it is: it ignores the signals it
+    /// must itself and reads its standard input, the pipe, until it closes (what `send` writes
+    /// arrives there, a line at a time).
+    public static func start(command: String) -> Result<KeeperChild, PlatformError> {
         let fds: (read: Int32, write: Int32)
         switch Pipe.closeOnExec() {
         case .success(let p): fds = p
         case .failure(let e): return .failure(e)
         }
         let (pid, rc) = Subprocess.spawn(
-            ["/bin/sh", "-c", command(script)],
+            ["/bin/sh", "-c", command],
             [
                 .duplicate(fds.read, to: 0), .open(1, "/dev/null", flags: O_WRONLY),
                 .open(2, "/dev/null", flags: O_WRONLY),
@@ -43,6 +50,23 @@ public final class KeeperChild: @unchecked Sendable {
             return .failure(PlatformError(.process, "cannot start /bin/sh: \(errorText(rc))", errno: rc))
         }
         return .success(KeeperChild(pid: pid, writeFD: fds.write))
+    }
+
+    /// Writes `line` and a newline to the child's standard input (a child started with
+    /// `start(command:)` that reads it); false when the child is gone or released. Lines up to
+    /// PIPE_BUF bytes arrive whole.
+    @discardableResult
+    public func send(_ line: String) -> Bool {
+        guard writeFD >= 0 else { return false }
+        let bytes = Array((line + "\n").utf8)
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { write(writeFD, $0.baseAddress! + done, bytes.count - done) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { return false }
+            done += n
+        }
+        return true
     }
 
     /// Lets the child go (its script runs now and should find nothing left) and reaps it.

@@ -30,7 +30,8 @@ struct ScaleOutLab {
     let directors: [LabHost]
     let realServers: [LabHost]
 
-    init(_ name: String, bigBytes: Int = 0) throws {
+    /// `directRouting` puts the VIP on the real servers' `lo` (DR); FULLNAT real servers need nothing.
+    init(_ name: String, bigBytes: Int = 0, directRouting: Bool = true) throws {
         let lab = try LabNetwork(name)
         self.lab = lab
         client = try lab.host("c")
@@ -52,8 +53,10 @@ struct ScaleOutLab {
             try sw.attach(rs, "eth0")
             try rs.ip("addr add 10.9.0.2\(i + 1)/24 dev eth0")
             try rs.ip("route add default via 10.9.0.1")
-            let r = try rs.lvsRealserver("start \(Self.vip)")
-            guard r.status == 0 else { throw LabError("rs\(i + 1): lvs-realserver: \(r.stderr)") }
+            if directRouting {
+                let r = try rs.lvsRealserver("start \(Self.vip)")
+                guard r.status == 0 else { throw LabError("rs\(i + 1): lvs-realserver: \(r.stderr)") }
+            }
             try rs.startNginx(body: "rs\(i + 1) nginx", bigBytes: bigBytes)
         }
         for key in ["net.ipv4.ip_forward=1", "net.ipv4.fib_multipath_hash_policy=1", "net.ipv4.conf.all.rp_filter=0"] {
@@ -163,6 +166,30 @@ struct ScaleOutLab {
         try d.run([LabNetwork.tool("ip")!, "route", "show", "table", "100", "proto", "240"]).stdout
     }
 
+    /// Starts `count` downloads of `/big` from the client, each from its own port, so ECMP
+    /// spreads them, paced at `rate` by curl's `--limit-rate` (nil: as fast as the servers send);
+    /// download i writes the body to `dl-i.bin` and `HTTP-code size` to `dl-i`.
+    func startDownloads(_ count: Int, rate: String? = "200k", maxSeconds: Int = 60) throws -> [pid_t] {
+        try (0..<count).map { i in
+            try LabNetwork.spawn(
+                [
+                    LabNetwork.tool("ip")!, "netns", "exec", client.namespace, LabNetwork.tool("curl")!, "-s",
+                    "-o", lab.directory + "/dl-\(i).bin", "--max-time", "\(maxSeconds)",
+                ] + (rate.map { ["--limit-rate", $0] } ?? []) + [
+                    "-w", "%{http_code} %{size_download}", "http://\(Self.vip)/big",
+                ], stdoutPath: lab.directory + "/dl-\(i)")
+        }
+    }
+
+    /// Waits for the downloads: `exit-status HTTP-code size` each ("0 200 1500000").
+    func downloadResults(_ pids: [pid_t]) -> [String] {
+        pids.enumerated().map { i, pid in
+            let status = LabNetwork.wait(pid)
+            let out = (try? String(contentsOfFile: lab.directory + "/dl-\(i)", encoding: .utf8)) ?? ""
+            return "\(status) \(out)"
+        }
+    }
+
     /// Established connections in `d`'s table.
     func established(_ d: LabHost) throws -> Int {
         try d.ipvsadm("-Lnc").stdout.components(separatedBy: "ESTABLISHED").count - 1
@@ -187,16 +214,7 @@ struct ScaleOutLabTests {
         }
         // 18 paced downloads (about 7 s each) from different client ports: ECMP spreads them.
         let count = 18
-        var pids: [pid_t] = []
-        for i in 0..<count {
-            pids.append(
-                try LabNetwork.spawn(
-                    [
-                        LabNetwork.tool("ip")!, "netns", "exec", l.client.namespace, LabNetwork.tool("curl")!, "-s",
-                        "-o", "/dev/null", "--max-time", "60", "--limit-rate", "200k", "-w",
-                        "%{http_code} %{size_download}", "http://\(ScaleOutLab.vip)/big",
-                    ], stdoutPath: l.lab.directory + "/dl-\(i)"))
-        }
+        let pids = try l.startDownloads(count)
         sleep(2)
         let carried = try l.directors.map { try l.established($0) }
         let victim = carried.indices.max { carried[$0] < carried[$1] }!
@@ -206,12 +224,7 @@ struct ScaleOutLabTests {
         let took = try l.waitNexthops(2, seconds: 10)
         #expect(took != nil && took! < 3, "withdrawn after \(String(describing: took)) s")
         #expect(try l.announced(l.directors[victim]).isEmpty)
-        var results: [String] = []
-        for (i, pid) in pids.enumerated() {
-            let status = LabNetwork.wait(pid)
-            let out = (try? String(contentsOfFile: l.lab.directory + "/dl-\(i)", encoding: .utf8)) ?? ""
-            results.append("\(status) \(out)")
-        }
+        let results = l.downloadResults(pids)
         #expect(results.allSatisfy { $0 == "0 200 \(bytes)" }, "every download completes: \(results)")
         // The survivors took the killed director's flows mid-way (sloppy_tcp) to the same servers.
         let survivors = l.directors.indices.filter { $0 != victim }

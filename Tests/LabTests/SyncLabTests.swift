@@ -71,8 +71,10 @@ extension VRRPLabs {
                     l.lab.prefix + "-" + web, "tc qdisc add dev eth0 root tbf rate 16mbit burst 32kb latency 400ms")
                 #expect(tc.status == 0, "\(tc.output)")
             }
-            let master = try LabDirector(lab: l.lab, namespace: l.d1, name: "lvs01", config: syncConfig(master: true))
-            let backup = try LabDirector(lab: l.lab, namespace: l.d2, name: "lvs02", config: syncConfig(master: false))
+            let master = try LabDirector(
+                lab: l.lab, namespace: l.d1, name: "lvs01", config: syncConfig(master: true), http: "127.0.0.1:9110")
+            let backup = try LabDirector(
+                lab: l.lab, namespace: l.d2, name: "lvs02", config: syncConfig(master: false), http: "127.0.0.1:9110")
             try await master.start()
             try await backup.start()
             #expect(await VRRPLab.waitUntil(seconds: 6) { l.lab.holds(l.d1, DataPathLab.vip, on: "eth0") } != nil)
@@ -96,6 +98,7 @@ extension VRRPLabs {
             try await Task.sleep(for: .seconds(3))
             let known = try backup.ipvsadm("-Lnc").output
             #expect(known.contains("ESTABLISHED"), "the backup knows the download: \(known)")
+            checkSyncMetrics(master: master, backup: backup)
             try l.lab.ip(l.d1, "link set eth0 down")
             #expect(await VRRPLab.waitUntil(seconds: 8) { l.lab.holds(l.d2, DataPathLab.vip, on: "eth0") } != nil)
             let switched = await VRRPLab.waitUntil(seconds: 4) {
@@ -128,6 +131,47 @@ extension VRRPLabs {
             #expect(await backup.terminate() == 0)
         }
     }
+}
+
+/// The value of the sample `name{labels}` in a Prometheus text page.
+func metricValue(_ page: String, _ name: String, _ labels: String) -> Double? {
+    let prefix = "\(name){\(labels)} "
+    guard let line = page.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) else { return nil }
+    return Double(line.dropFirst(prefix.count))
+}
+
+/// What both lvsd's /metrics and /api/v1/sync say about the running sync (syncid 55 = VI_1's VRID).
+/// The backup is read first, so everything it counted was sent before the master is read.
+private func checkSyncMetrics(master: LabDirector, backup: LabDirector) {
+    let b = backup.httpGet("/metrics") ?? ""
+    let m = master.httpGet("/metrics") ?? ""
+    let ml = #"interface="eth0",role="master",syncid="55""#
+    let bl = #"interface="eth0",role="backup",syncid="55""#
+    #expect(metricValue(m, "lvsd_sync_daemon_up", ml) == 1, "\(m)")
+    #expect(metricValue(b, "lvsd_sync_daemon_up", bl) == 1, "\(b)")
+    let sent = metricValue(m, "lvsd_sync_messages_total", "direction=\"sent\"," + ml) ?? 0
+    let received = metricValue(b, "lvsd_sync_messages_total", "direction=\"received\"," + bl) ?? 0
+    let sentEntries = metricValue(m, "lvsd_sync_entries_total", "direction=\"sent\"," + ml) ?? 0
+    let receivedEntries = metricValue(b, "lvsd_sync_entries_total", "direction=\"received\"," + bl) ?? 0
+    note(
+        "sync metrics: master sent \(sent) messages (\(sentEntries) entries), backup received \(received) (\(receivedEntries))"
+    )
+    #expect(received > 0 && receivedEntries > 0, "the backup counts the messages it applied")
+    #expect(sent >= received && sentEntries >= receivedEntries, "nothing is received that was not sent")
+    #expect((metricValue(b, "lvsd_sync_bytes_total", "direction=\"received\"," + bl) ?? 0) > 0)
+    #expect(
+        (metricValue(
+            b, "lvsd_sync_backup_applied_entries_total", #"interface="eth0",result="created",role="backup",syncid="55""#
+        ) ?? 0) >= 1)
+    #expect(metricValue(b, "lvsd_sync_backup_lag_seconds", bl) != nil, "a backup that heard its master has a lag")
+    #expect(
+        metricValue(b, "lvsd_sync_drops_total", #"interface="eth0",reason="wrong_sync_id",role="backup",syncid="55""#)
+            == 0)
+    #expect(metricValue(m, "lvsd_sync_master_queue_entries", ml) != nil)
+    // The JSON API says the same roles.
+    let api = backup.httpGet("/api/v1/sync") ?? ""
+    #expect(api.contains(#""role":"backup","syncID":55,"interface":"eth0""#), "\(api)")
+    #expect(api.contains(#""lagSeconds":"#))
 }
 
 /// Two-NIC NAT directors: the VIP outside, a VRRP gateway address inside for the real servers.

@@ -291,22 +291,33 @@ final class LabDirector: @unchecked Sendable {
     let name: String
     let config: String
     let log: String
+    /// `--http ADDR:PORT` (loopback of the director's namespace), or nil for `--http off`.
+    let http: String?
     private(set) var pid: pid_t?
 
-    init(lab: VRRPLab, namespace: String, name: String, config: String) throws {
+    init(lab: VRRPLab, namespace: String, name: String, config: String, http: String? = nil) throws {
         self.lab = lab
         self.namespace = namespace
         self.name = name
         self.config = lab.directory + "/\(name).conf"
         self.log = lab.directory + "/lvsd-\(name).log"
+        self.http = http
         try config.write(toFile: self.config, atomically: true, encoding: .utf8)
+    }
+
+    /// GET `path` from the director's HTTP listener (inside its namespace); nil when it failed.
+    func httpGet(_ path: String) -> String? {
+        guard let http, let r = try? lab.sh(namespace, "curl -s -f -m 3 http://\(http)\(path)"), r.status == 0 else {
+            return nil
+        }
+        return r.output
     }
 
     /// Starts lvsd -n -l -f CONFIG and waits until it answers ipvsadm.
     func start() async throws {
         let earlier = logText.utf8.count
         pid = try lab.start(
-            namespace, [VRRPLab.binary("lvsd"), "-n", "-l", "-D", "--http", "off", "-f", config], log: log)
+            namespace, [VRRPLab.binary("lvsd"), "-n", "-l", "-D", "--http", http ?? "off", "-f", config], log: log)
         let up = await VRRPLab.waitUntil(seconds: 10) {
             (try? lab.sh(namespace, "\(VRRPLab.binary("ipvsadm")) -Ln >/dev/null 2>&1").status) == 0
         }
