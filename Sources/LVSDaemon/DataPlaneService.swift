@@ -56,11 +56,13 @@ public struct DataPlaneService: Service {
         do {
             try dataPlane.start()
         } catch {
-            // The control endpoint keeps serving (listings, a configuration test bed); say so loudly.
-            logger.error("data plane not started: \(error) (lvsd serves the control endpoint only)")
-            try? await gracefulShutdown()
-            return
+            // No director that looks up but answers every client with a RST: lvsd stops, and says
+            // why in one line (to the process that started it too, when it forked).
+            let failure = DataPlaneStartFailure(error: error)
+            StartupReport.failed(failure.description)
+            throw failure
         }
+        StartupReport.succeeded()
         director.withIPVS { ipvs in ipvs.isLocalAddress = { dp.isLocalAddress($0) } }
         dp.servicesChanged()
         try? await gracefulShutdown()
@@ -98,4 +100,10 @@ extension DataPlaneService {
             dataPlane.setPassiveAddresses(passive)
         }
     }
+}
+
+/// The data plane could not start: lvsd stops (exit status 1) with this line.
+public struct DataPlaneStartFailure: Error, CustomStringConvertible, Sendable {
+    public var error: DataPlaneError
+    public var description: String { "data plane not started: \(error)" }
 }

@@ -2,6 +2,7 @@
 import LVSCore
 import LVSDataPlane
 import LVSPacket
+import LVSPlatform
 import Testing
 
 @Suite("nftables guard rules")
@@ -25,25 +26,25 @@ struct GuardTests {
             entry(.endpoint(.udp, Endpoint("192.168.0.240:53")), [("192.168.0.223:53", .route)]),
             entry(.firewallMark(1, .inet), [("192.168.0.5:80", .masquerade)]),
         ]
-        let script = NFTablesGuard.script(interfaces: ["eth0", "lo"], rules: NFTablesGuard.rules(for: services))
+        let table = NFTablesGuard.table(interfaces: ["eth0", "lo"], rules: NFTablesGuard.rules(for: services))
         #expect(
-            script == """
-                table netdev swiftlvs
-                delete table netdev swiftlvs
+            NFTablesGuard.listing(table) == """
                 table netdev swiftlvs {
-                  chain ingress {
-                    type filter hook ingress devices = { "eth0", "lo" } priority -500; policy accept;
-                    iifname "lo" @ll,48,48 0x2534c560001 accept
-                    ip daddr 192.168.0.240 udp dport 53 drop
-                    ip daddr 192.168.1.109 tcp dport 80 drop
-                    iifname != "lo" ip saddr 192.168.0.112 tcp sport 8080 drop
-                    iifname != "lo" ip saddr 192.168.0.113 tcp sport 80 drop
-                    ip daddr 192.168.0.240 ip frag-off & 0x1fff != 0 drop
-                    ip daddr 192.168.1.109 ip frag-off & 0x1fff != 0 drop
-                  }
+                \tchain ingress {
+                \t\ttype filter hook ingress devices = { eth0, lo } priority -500; policy accept;
+                \t\tiifname "lo" @ll,48,48 0x2534c560001 accept
+                \t\tip daddr 192.168.0.240 udp dport 53 drop
+                \t\tip daddr 192.168.1.109 tcp dport 80 drop
+                \t\tiifname != "lo" ip saddr 192.168.0.112 tcp sport 8080 drop
+                \t\tiifname != "lo" ip saddr 192.168.0.113 tcp sport 80 drop
+                \t\tip daddr 192.168.0.240 ip frag-off & 8191 != 0 drop
+                \t\tip daddr 192.168.1.109 ip frag-off & 8191 != 0 drop
+                \t}
                 }
 
                 """)
+        #expect(table.ownedBySocket, "a killed lvsd's table goes with its socket")
+        #expect(NFTablesGuard.table(interfaces: [], rules: []).chains.isEmpty)
     }
 
     @Test("port-0 services and IPv6 VIPs")
@@ -121,13 +122,16 @@ struct NetlinkTests {
 
 @Suite("nftables guard ownership")
 struct GuardOwnershipTests {
-    @Test("the table names its lvsd in a comment, so the keeper of a killed lvsd deletes only that lvsd's table")
+    @Test("the table names its lvsd in a comment (nft's table user data: type 0, length, the string and its NUL)")
     func ownerComment() {
-        let script = NFTablesGuard.script(interfaces: ["eth0"], rules: [], owner: "swiftlvs lvsd pid 42")
-        let lines = script.split(separator: "\n").map(String.init)
-        #expect(lines.count > 3)
-        #expect(lines[2] == "table netdev swiftlvs {")
-        #expect(lines[3] == "  comment \"swiftlvs lvsd pid 42\"")
-        #expect(!NFTablesGuard.script(interfaces: ["eth0"], rules: []).contains("comment"))
+        let table = NFTablesGuard.table(interfaces: ["eth0"], rules: [], owner: "swiftlvs lvsd pid 42")
+        #expect(NFTablesGuard.listing(table).split(separator: "\n")[1] == "\tcomment \"swiftlvs lvsd pid 42\"")
+        var tx = NFTables.Transaction()
+        tx.add(table)
+        let comment = Array("swiftlvs lvsd pid 42".utf8) + [0]
+        let userData: [UInt8] = [UInt8(4 + 2 + comment.count), 0, 6, 0, 0, UInt8(comment.count)] + comment
+        #expect(tx.items[0].attributes.firstRange(of: userData) != nil)
+        // NFTA_TABLE_FLAGS = NFT_TABLE_F_OWNER, big-endian.
+        #expect(tx.items[0].attributes.firstRange(of: [8, 0, 2, 0, 0, 0, 0, 2]) != nil)
     }
 }

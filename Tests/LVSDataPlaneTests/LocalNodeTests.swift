@@ -124,24 +124,22 @@ struct LocalNodeTests {
     @Test(
         "guard: marked frames on lo are accepted first; a passive VIP has no drop rules (its real servers' reply rules stay)"
     )
-    func guardScript() {
+    func guardTable() {
         let services = [
             GuardTests().entry(.endpoint(.tcp, Endpoint("192.168.0.239:8898")), [("192.168.0.236:8898", .route)]),
             GuardTests().entry(.endpoint(.tcp, Endpoint("192.168.0.240:80")), [("10.0.0.2:8080", .masquerade)]),
         ]
         let passive: Set<IPAddress> = [IPAddress("192.168.0.239")!, IPAddress("192.168.0.240")!]
-        let script = NFTablesGuard.script(
-            interfaces: ["eth0", "lo"], rules: NFTablesGuard.rules(for: services, passive: passive))
+        let table = NFTablesGuard.table(
+            interfaces: ["lo", "eth0"], rules: NFTablesGuard.rules(for: services, passive: passive))
         #expect(
-            script == """
-                table netdev swiftlvs
-                delete table netdev swiftlvs
+            NFTablesGuard.listing(table) == """
                 table netdev swiftlvs {
-                  chain ingress {
-                    type filter hook ingress devices = { "eth0", "lo" } priority -500; policy accept;
-                    iifname "lo" @ll,48,48 0x2534c560001 accept
-                    iifname != "lo" ip saddr 10.0.0.2 tcp sport 8080 drop
-                  }
+                \tchain ingress {
+                \t\ttype filter hook ingress devices = { eth0, lo } priority -500; policy accept;
+                \t\tiifname "lo" @ll,48,48 0x2534c560001 accept
+                \t\tiifname != "lo" ip saddr 10.0.0.2 tcp sport 8080 drop
+                \t}
                 }
 
                 """)
