@@ -5,7 +5,9 @@ import Testing
 
 @Suite("Lab: IPv6", .lab)
 struct IPv6LabTests {
-    @Test("IPv6 NAT: [fd00:1::1]:80 → [fd00:2::11]:80 and [fd00:2::12]:80, remote and local clients")
+    @Test(
+        "IPv6 NAT: [fd00:1::1]:80 → [fd00:2::11]:80 and [fd00:2::12]:80, remote and local clients, ipvsadm -Ln with [addr]:port, packet-too-big towards a smaller inside MTU"
+    )
     func natIPv6() throws {
         let lab = try LabNetwork("v6")
         defer { lab.close() }
@@ -23,7 +25,7 @@ struct IPv6LabTests {
             try lan.attach(h, "eth0")
             try h.ip("addr add \(a)/64 dev eth0 nodad")
             try h.ip("-6 route add default via fd00:2::1")
-            try h.startNginx(body: body, ports: [80], ipv6: true)
+            try h.startNginx(body: body, ports: [80], bigBytes: 1_000_000, ipv6: true)
         }
         try dir.startLVSD()
         try dir.ipvsadmScript([
@@ -40,6 +42,24 @@ struct IPv6LabTests {
         #expect(listing.contains("  -> [fd00:2::12]:80              Masq    1      0          2"), "\(listing)")
         // The real servers see the client's own address.
         #expect(try client.curl("http://[fd00:1::1]/ip")?.contains("fd00:1::2") == true)
+        // 1 MB downloads through the director (GSO super-frames from the servers, segmented and
+        // rewritten) arrive whole, from either server.
+        let originals = try ["rs1", "rs2"].map {
+            try LabNetwork.run(["/bin/sh", "-c", "sha1sum < \(lab.directory)/nginx-\($0)/html/big"]).stdout
+        }
+        for _ in 0..<2 {
+            let r = try client.run(["/bin/sh", "-c", "curl -s -m 20 http://[fd00:1::1]/big | sha1sum"])
+            #expect(originals.contains(r.stdout))
+        }
+        // K:ip_vs_xmit.c ip_vs_nat_xmit_v6 → __mtu_check_toobig_v6: with a smaller MTU towards the
+        // real servers, a full-size packet from the client gets packet-too-big (MTU 1400).
+        try dir.ip("link set eth0 mtu 1400")
+        let post = try client.run([
+            "/bin/sh", "-c",
+            "head -c 100000 /dev/zero | curl -s -m 10 -H 'Expect:' -o /dev/null -w '%{http_code}' --data-binary @- http://[fd00:1::1]/index.html",
+        ])
+        #expect(post.stdout == "405")
+        #expect(try client.run(["/usr/sbin/ip", "-6", "route", "get", "fd00:1::1"]).stdout.contains("mtu 1400"))
     }
 
     @Test(
@@ -125,7 +145,7 @@ struct IPv6LabTests {
         // packet-too-big arrives (nginx answers 405 to a POST on a file).
         let post = try l.client.run([
             "/bin/sh", "-c",
-            "head -c 200000 /dev/zero | curl -s -m 10 -o /dev/null -w '%{http_code}' --data-binary @- http://[\(DualStackLAN.vip6)]:8080/index.html",
+            "head -c 200000 /dev/zero | curl -s -m 10 -H 'Expect:' -o /dev/null -w '%{http_code}' --data-binary @- http://[\(DualStackLAN.vip6)]:8080/index.html",
         ])
         #expect(post.stdout == "405", "\(post.stdout) \(post.stderr)")
         let after = try l.client.run(["/usr/sbin/ip", "-6", "route", "get", DualStackLAN.vip6]).stdout
