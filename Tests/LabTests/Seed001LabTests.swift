@@ -124,7 +124,7 @@ extension VRRPLabs {
             #expect(l.guardRules(l.a).contains("ip daddr 192.168.0.239 tcp dport 8898 drop"))
             #expect(!l.guardRules(l.b).contains("dport 8898 drop"), "\(l.guardRules(l.b))")
 
-            // kill -9 of A's lvsd: its guard keeper removes A's guard at once, so until B takes
+            // kill -9 of A's lvsd: the kernel removes A's guard with its socket at once, so until B takes
             // over, A's own stack answers for the VIP (A's nginx); then B becomes MASTER, sends
             // its gratuitous ARP and intercepts (its guard gains the drop rule).
             let t0 = Date()
