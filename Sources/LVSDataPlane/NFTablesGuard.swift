@@ -225,6 +225,13 @@ public final class NFTablesGuardTable: @unchecked Sendable {
         do { try socket.apply(tx) } catch { throw Self.explained(error) }
     }
 
+    /// The table as the kernel has it now (flags, comment), or nil if there is none.
+    public func current(family: NFTables.Family = .netdev, name: String = NFTablesGuard.tableName) throws(PlatformError)
+        -> NFTables.TableInfo?
+    {
+        try socket.table(family, name)
+    }
+
     /// Closes the socket: an owned table goes with it.
     public func close() { socket.close() }
 

@@ -59,6 +59,9 @@ struct NFTablesKernelTests {
             .map { $0.replacingOccurrences(of: " # progname swift-testing", with: "") }
         let expected = NFTablesGuard.listing(table).split(separator: "\n").map(String.init)
         #expect(ours.map { String($0.split(separator: "#")[0]).trimmingTrailingSpaces } == expected, "\(listed)")
+        // Read back through netlink: owned, with its comment.
+        let info = try #require(try socket.current())
+        #expect(info.isOwned && info.comment == "swiftlvs test")
         // Replaced in one transaction: a second table is the only one there.
         try socket.replace(NFTablesGuard.table(interfaces: ["eth0"], rules: [], owner: "second"))
         let again = try h.run(["/usr/sbin/nft", "list", "ruleset"]).stdout
@@ -81,6 +84,7 @@ struct NFTablesKernelTests {
         // Closing the socket (what the end of the process does) deletes the owned table.
         socket.close()
         #expect(try !h.run(["/usr/sbin/nft", "list", "ruleset"]).stdout.contains("swiftlvs"))
+        #expect(try guardTable(in: h).current() == nil)
     }
 }
 
