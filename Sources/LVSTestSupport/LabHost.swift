@@ -64,9 +64,9 @@ public final class LabHost: @unchecked Sendable {
     }
 
     /// Starts lvsd in the foreground (`-n -l`), log in the lab directory, and waits until it
-    /// answers ipvsadm and its data plane runs. With `withoutNFT` it runs where `/usr/sbin/nft`
-    /// is a trap (`withoutNFT(_:)`).
-    public func startLVSD(_ extra: [String] = [], statisticsFile: String? = nil, withoutNFT: Bool = false) throws {
+    /// answers ipvsadm and its data plane runs. It runs where `/usr/sbin/nft` is a trap
+    /// (`runWithoutNFT`): lvsd needs no nft program, and `nftTrapLog` shows any try.
+    public func startLVSD(_ extra: [String] = [], statisticsFile: String? = nil, withoutNFT: Bool = true) throws {
         let log = lab.directory + "/lvsd-\(name).log"
         var argv = [LabNetwork.tool("ip")!, "netns", "exec", namespace]
         if withoutNFT { argv += try nftTrapPrefix() }
@@ -129,11 +129,12 @@ public final class LabHost: @unchecked Sendable {
         _ = LabNetwork.wait(pid)
     }
 
-    /// `lvs-realserver ARGS`; a start is undone in `close()` (a `--tun` daemon is not our child).
+    /// `lvs-realserver ARGS` (where nft is a trap, as for lvsd); a start is undone in `close()`
+    /// (a `--tun` daemon is not our child).
     @discardableResult
     public func lvsRealserver(_ args: String) throws -> LabOutput {
         let words = args.split(separator: " ").map(String.init)
-        let r = try run([LabNetwork.binary("lvs-realserver")] + words)
+        let r = try runWithoutNFT([LabNetwork.binary("lvs-realserver")] + words)
         if words.first == "start" {
             lab.onClose { [self] in _ = try? run([LabNetwork.binary("lvs-realserver"), "stop", "--tun"]) }
         }

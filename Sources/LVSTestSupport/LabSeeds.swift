@@ -20,9 +20,8 @@ public struct SeedNATLab {
     public static let rs1Address = "192.168.0.112"
     public static let rs2Address = "192.168.0.113"
 
-    /// `keepalivedConf`, if given, is written to the lab directory and lvsd runs it with `-f`;
-    /// `withoutNFT` runs lvsd where the `nft` program is a trap (`LabHost.runWithoutNFT`).
-    public init(_ tag: String, bigBytes: Int = 0, keepalivedConf: String? = nil, withoutNFT: Bool = false) throws {
+    /// `keepalivedConf`, if given, is written to the lab directory and lvsd runs it with `-f`.
+    public init(_ tag: String, bigBytes: Int = 0, keepalivedConf: String? = nil) throws {
         lab = try LabNetwork(tag)
         do {
             client = try lab.host("cli")
@@ -46,9 +45,9 @@ public struct SeedNATLab {
             if let conf = keepalivedConf {
                 let path = lab.directory + "/keepalived.conf"
                 try conf.write(toFile: path, atomically: true, encoding: .utf8)
-                try director.startLVSD(["-f", path], withoutNFT: withoutNFT)
+                try director.startLVSD(["-f", path])
             } else {
-                try director.startLVSD(withoutNFT: withoutNFT)
+                try director.startLVSD()
             }
         } catch {
             lab.close()

@@ -11,9 +11,9 @@ struct GuardLabTests {
         "without the nft program: the guard follows the service table, is removed by SIGTERM, by the kernel after SIGKILL (table owned by lvsd's socket), and a stale one is replaced at start"
     )
     func guardLifecycle() throws {
-        // lvsd runs where /usr/sbin/nft is a trap (a machine without the nftables package); the
-        // test itself still uses nft to look at the table.
-        let l = try SeedNATLab("guard", withoutNFT: true)
+        // lvsd runs where /usr/sbin/nft is a trap (LabHost.startLVSD: a machine without the
+        // nftables package); the test itself still uses nft to look at the table.
+        let l = try SeedNATLab("guard")
         defer { l.lab.close() }
         #expect(try ruleset(l.director).contains("table netdev swiftlvs"))
         try l.director.ipvsadmScript(NATLabTests.natScript)
@@ -36,7 +36,7 @@ struct GuardLabTests {
         // A crash (SIGKILL): the table belongs to lvsd's nf_tables socket, and the kernel deletes
         // it when the dead process's socket closes, so the kernel answers for the VIP again (here:
         // nothing listens, so curl is refused, not left hanging).
-        try l.director.startLVSD(withoutNFT: true)
+        try l.director.startLVSD()
         try l.director.ipvsadmScript(NATLabTests.natScript)
         #expect(try ruleset(l.director).contains("comment \"swiftlvs lvsd pid "))
         // Nobody else can delete the running lvsd's table (nft is refused: it is lvsd's).
@@ -62,7 +62,7 @@ struct GuardLabTests {
             """
         #expect(try l.director.run(["/usr/sbin/nft", "-f", "-"], stdin: stale + "\n").status == 0)
         #expect(try ruleset(l.director).contains("tcp dport 80 drop"))
-        try l.director.startLVSD(withoutNFT: true)
+        try l.director.startLVSD()
         rules = try ruleset(l.director)
         #expect(rules.components(separatedBy: "table netdev swiftlvs").count == 2)
         #expect(!rules.contains("tcp dport 80 drop"))
