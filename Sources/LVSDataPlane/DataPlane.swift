@@ -273,7 +273,7 @@ public final class DataPlane: @unchecked Sendable {
             let table = NFTablesGuard.table(interfaces: interfaces, rules: rules, owner: Self.guardOwner)
             guard g.applied != table, let socket = g.table else { return services }
             do {
-                try socket.replace(table)
+                try socket.update(from: g.applied, to: table)
                 g.applied = table
                 g.failure = nil
             } catch {

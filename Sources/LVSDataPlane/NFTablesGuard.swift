@@ -43,23 +43,19 @@ public struct GuardRule: Hashable, Sendable, Comparable {
         return "\(onlyOutside)\(fam) \(dir) \(address) \(proto) \(portDir) \(port) drop"
     }
 
-    /// The rule as nf_tables expressions, as nft compiles `nft` (in a netdev table every
-    /// network match depends on `meta protocol`, every port on `meta l4proto`).
-    public var nftRule: NFTables.Rule {
-        var e: [NFTables.Expression] = []
-        if side == .source { e += NFTablesGuard.notLoopback }
-        let v4 = address.family == .inet
-        e += NFTablesGuard.etherType(v4 ? 0x0800 : 0x86DD)
-        let offset: UInt32 = v4 ? (side == .destination ? 16 : 12) : (side == .destination ? 24 : 8)
-        e += [.payload(.network, offset: offset, length: v4 ? 4 : 16), .compare(.equal, address.bytes)]
-        e += [.meta(.l4Protocol), .compare(.equal, [transport.rawValue])]
-        if port != 0 {
-            e += [
-                .payload(.transport, offset: side == .destination ? 2 : 0, length: 2),
-                .compare(.equal, [UInt8(port >> 8), UInt8(port & 0xFF)]),
-            ]
-        }
-        return NFTables.Rule(e + [.verdict(.drop)], text: nft)
+    /// The guard's set this rule is an element of, and its key: the address, the protocol and
+    /// (unless 0) the port, each padded to 4 bytes as the kernel pads a concatenation's parts.
+    var element: (set: String, key: [UInt8]) {
+        let name = (side == .destination ? "services" : "replies") + (port == 0 ? "_any_port" : "")
+        var key = address.bytes + [transport.rawValue, 0, 0, 0]
+        if port != 0 { key += [UInt8(port >> 8), UInt8(port & 0xFF), 0, 0] }
+        return (name + (address.family == .inet ? "4" : "6"), key)
+    }
+
+    /// The element as nft lists it (`192.168.1.109 . tcp . 80`).
+    var elementText: String {
+        let proto = transport == .tcp ? "tcp" : transport == .udp ? "udp" : "sctp"
+        return port == 0 ? "\(address) . \(proto)" : "\(address) . \(proto) . \(port)"
     }
 
     /// The matching key of a reply rule: protocol number, address, port (0 = any).
@@ -83,16 +79,22 @@ public struct GuardedSource: Hashable, Sendable {
 /// Builds the guard table and applies it through nf_tables netlink (no `nft` program).
 ///
 /// ```
-///  table netdev swiftlvs                 (owned by lvsd's netlink socket: gone when lvsd is)
+///  table netdev swiftlvs                       (owned by lvsd's netlink socket: gone when lvsd is)
+///    set services4 / services6                 VIP . protocol . port of each service (not passive VIPs)
+///    set services_any_port4 / …6               VIP . protocol of port-0 services
+///    set replies4 / replies6 (+ _any_port)     RS . protocol . port of each NAT / FULLNAT real server
+///    set vips4                                 IPv4 VIPs (later fragments)
 ///    chain ingress  (hook ingress devices = { attached…, lo } priority -500)
-///      iifname "lo" @ll,48,48 MARKER accept    frames for a local real server (LocalNodeDelivery)
-///      ip daddr VIP tcp dport 80 drop          each virtual service (not passive VIPs)
-///      ip saddr RS tcp sport 8080 drop         each NAT / FULLNAT real server (replies, not on lo)
-///      ip daddr VIP ip frag-off & 8191 != 0    later fragments to a VIP
+///      iifname "lo" @ll,48,48 MARKER accept                        frames for a local real server
+///      ip daddr . meta l4proto . th dport @services4 drop          (and the other sets, one rule each)
+///      iifname != "lo" ip saddr . meta l4proto . th sport @replies4 drop
+///      ip daddr @vips4 ip frag-off & 8191 != 0 drop
 /// ```
-/// AF_PACKET taps run before the ingress hook, so the data plane still receives every dropped
-/// frame. The table is replaced in one transaction whenever the service table or the set of
-/// attached interfaces changes; a table left by an older lvsd is replaced the same way at start.
+/// One hash look-up per rule and packet, whatever the number of services. AF_PACKET taps run
+/// before the ingress hook, so the data plane still receives every dropped frame. A change of the
+/// service table changes set elements only (one transaction of deletions and additions); a change
+/// of the attached interfaces replaces the table (one transaction too); a table left by an older
+/// lvsd is replaced the same way at start.
 public enum NFTablesGuard {
     public static let tableName = "swiftlvs"
     static let chainName = "ingress"
@@ -118,31 +120,105 @@ public enum NFTablesGuard {
         return out.sorted()
     }
 
+    /// One lookup rule: its set, key type and length, and the rule.
+    struct Lookup {
+        var set: String
+        var keyType: UInt32
+        var keyLength: UInt32
+        var rule: NFTables.Rule
+    }
+
+    // nft's datatypes: ipv4_addr 7, ipv6_addr 8, inet_proto 12, inet_service 13 (a concatenation
+    // is t1 << 12 | t2 << 6 | t3).
+    static let lookups: [Lookup] = {
+        var out: [Lookup] = []
+        for v6 in [false, true] {
+            let fam = v6 ? "ip6" : "ip"
+            let addressType: UInt32 = v6 ? 8 : 7
+            let addressLength: UInt32 = v6 ? 16 : 4
+            // The protocol and the port go to the 32-bit registers after the address.
+            let protoRegister: UInt32 = v6 ? 12 : 9
+            for destination in [true, false] {
+                let dir = destination ? "daddr" : "saddr"
+                let offset: UInt32 = destination ? (v6 ? 24 : 16) : (v6 ? 8 : 12)
+                for withPort in [true, false] {
+                    var e: [NFTables.Expression] = destination ? [] : notLoopback
+                    e += etherType(v6 ? 0x86DD : 0x0800)
+                    e += [
+                        .payload(.network, offset: offset, length: addressLength),
+                        .meta(.l4Protocol, into: protoRegister),
+                    ]
+                    var text = "\(destination ? "" : "iifname != \"lo\" ")\(fam) \(dir) . meta l4proto"
+                    if withPort {
+                        e.append(.payload(.transport, offset: destination ? 2 : 0, length: 2, into: protoRegister + 1))
+                        text += " . th \(destination ? "dport" : "sport")"
+                    }
+                    let set =
+                        (destination ? "services" : "replies") + (withPort ? "" : "_any_port") + (v6 ? "6" : "4")
+                    e += [.lookup(set: set), .verdict(.drop)]
+                    out.append(
+                        Lookup(
+                            set: set, keyType: withPort ? addressType << 12 | 12 << 6 | 13 : addressType << 6 | 12,
+                            keyLength: addressLength + (withPort ? 8 : 4),
+                            rule: NFTables.Rule(e, text: text + " @\(set) drop")))
+                }
+            }
+        }
+        // Destinations first (as the rules were ordered before sets).
+        return out.filter { $0.set.hasPrefix("services") } + out.filter { $0.set.hasPrefix("replies") }
+    }()
+
     /// The table for `interfaces` (sorted into the hook's device list) and `rules`; `owner` is
     /// its comment. Without interfaces it has no chain.
     public static func table(interfaces: [String], rules: [GuardRule], owner: String? = nil) -> NFTables.Table {
+        var elements: [String: [[UInt8]]] = [:]
+        var fragmentVIPs = Set<IPAddress>()
+        for rule in rules {
+            let (set, key) = rule.element
+            elements[set, default: []].append(key)
+            if rule.side == .destination && rule.address.family == .inet { fragmentVIPs.insert(rule.address) }
+        }
+        var sets = lookups.map {
+            NFTables.LookupSet(
+                name: $0.set, keyType: $0.keyType, keyLength: $0.keyLength, elements: elements[$0.set] ?? [])
+        }
+        sets.append(
+            NFTables.LookupSet(name: "vips4", keyType: 7, keyLength: 4, elements: fragmentVIPs.sorted().map(\.bytes)))
         var chains: [NFTables.Chain] = []
         let devices = interfaces.sorted()
         if !devices.isEmpty {
             var r: [NFTables.Rule] = []
             if devices.contains("lo") { r.append(markerAccept) }
-            var fragmentVIPs = Set<IPAddress>()
-            for rule in rules {
-                r.append(rule.nftRule)
-                if rule.side == .destination && rule.address.family == .inet { fragmentVIPs.insert(rule.address) }
-            }
-            for v in fragmentVIPs.sorted() { r.append(laterFragments(to: v)) }
+            r += lookups.map(\.rule)
+            r.append(laterFragments)
             chains.append(
                 NFTables.Chain(name: chainName, hook: .ingress(devices: devices), priority: priority, rules: r))
         }
         return NFTables.Table(
-            family: .netdev, name: tableName, comment: owner, ownedBySocket: true, chains: chains)
+            family: .netdev, name: tableName, comment: owner, ownedBySocket: true, sets: sets, chains: chains)
     }
 
-    /// The table in nft's syntax, as `nft list table netdev swiftlvs` shows it (logs, docs, tests).
-    public static func listing(_ table: NFTables.Table) -> String {
+    /// The table in nft's syntax, as `nft list table netdev swiftlvs` shows it (logs, docs, tests),
+    /// elements of each set in the order of `rules`.
+    public static func listing(_ table: NFTables.Table, rules: [GuardRule]) -> String {
         var s = "table netdev \(table.name) {\n"
         if let c = table.comment { s += "\tcomment \"\(c)\"\n" }
+        var texts: [String: [String]] = [:]
+        for r in rules { texts[r.element.set, default: []].append(r.elementText) }
+        texts["vips4"] = Set(rules.filter { $0.side == .destination && $0.address.family == .inet }.map(\.address))
+            .sorted().map(\.description)
+        let typeNames: [UInt32: String] = [7: "ipv4_addr", 8: "ipv6_addr", 12: "inet_proto", 13: "inet_service"]
+        for set in table.sets {
+            var parts: [String] = []
+            var t = set.keyType
+            while t != 0 {
+                parts.insert(typeNames[t & 0x3F] ?? "?", at: 0)
+                t >>= 6
+            }
+            s += "\tset \(set.name) {\n\t\ttype \(parts.joined(separator: " . "))\n"
+            if let e = texts[set.name], !e.isEmpty { s += "\t\telements = { \(e.joined(separator: ", ")) }\n" }
+            s += "\t}\n"
+        }
         for chain in table.chains {
             guard case .ingress(let devices) = chain.hook else { continue }
             s += "\tchain \(chain.name) {\n"
@@ -163,15 +239,13 @@ public enum NFTablesGuard {
             text: LocalNodeDelivery.guardAcceptRule)
     }
 
-    /// `ip daddr VIP ip frag-off & 8191 != 0 drop`.
-    static func laterFragments(to vip: IPAddress) -> NFTables.Rule {
-        NFTables.Rule(
-            etherType(0x0800) + [
-                .payload(.network, offset: 16, length: 4), .compare(.equal, vip.bytes),
-                .payload(.network, offset: 6, length: 2), .mask([0x1F, 0xFF]), .compare(.notEqual, [0, 0]),
-                .verdict(.drop),
-            ], text: "ip daddr \(vip) ip frag-off & 8191 != 0 drop")
-    }
+    /// `ip daddr @vips4 ip frag-off & 8191 != 0 drop`.
+    static let laterFragments = NFTables.Rule(
+        etherType(0x0800) + [
+            .payload(.network, offset: 16, length: 4), .lookup(set: "vips4"),
+            .payload(.network, offset: 6, length: 2), .mask([0x1F, 0xFF]), .compare(.notEqual, [0, 0]),
+            .verdict(.drop),
+        ], text: "ip daddr @vips4 ip frag-off & 8191 != 0 drop")
 
     /// `meta protocol` (the ethertype) equal to `type`.
     static func etherType(_ type: UInt16) -> [NFTables.Expression] {
@@ -213,6 +287,22 @@ public final class NFTablesGuardTable: @unchecked Sendable {
             ownerUnsupported = true
             try replace(table)
         }
+    }
+
+    /// Brings the kernel's table from `old` (what was applied last; nil: unknown) to `new` in one
+    /// transaction: element changes only when the shape is the same, else a replacement.
+    public func update(from old: NFTables.Table?, to new: NFTables.Table) throws(PlatformError) {
+        guard let old, old.shape == new.shape else { return try replace(new) }
+        var tx = NFTables.Transaction()
+        for (before, after) in zip(old.sets, new.sets) where before.elements != after.elements {
+            let was = Set(before.elements)
+            let now = Set(after.elements)
+            let gone = before.elements.filter { !now.contains($0) }
+            let added = after.elements.filter { !was.contains($0) }
+            if !gone.isEmpty { tx.deleteElements(new.family, table: new.name, set: after.name, gone) }
+            if !added.isEmpty { tx.addElements(new.family, table: new.name, set: after.name, added) }
+        }
+        do { try socket.apply(tx) } catch { throw Self.explained(error) }
     }
 
     /// Removes the table (nothing if there is none) and closes the socket.

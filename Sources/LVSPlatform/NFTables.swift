@@ -4,9 +4,10 @@
 /// (linux/netfilter/nf_tables.h, nfnetlink.h).
 ///
 /// ```
-///  batch:  BATCH_BEGIN | NEWTABLE t | DELTABLE t | NEWTABLE t {flags, comment} | NEWCHAIN | NEWRULE… | BATCH_END
+///  batch:  BATCH_BEGIN | NEWTABLE t | DELTABLE t | NEWTABLE t {flags, comment} | NEWSET, NEWSETELEM…
+///          | NEWCHAIN | NEWRULE… | BATCH_END          (or only DELSETELEM / NEWSETELEM: a change of contents)
 ///  message: | nlmsghdr | nfgenmsg: family u8, version 0, res_id be16 | attributes (nested: NLA_F_NESTED) |
-///  rule:   NFTA_RULE_EXPRESSIONS [ meta/payload → reg 1, cmp reg 1, bitwise reg 1, immediate verdict ]
+///  rule:   NFTA_RULE_EXPRESSIONS [ meta/payload → reg N, cmp / bitwise reg 1, lookup reg 1 in a set, verdict ]
 /// ```
 /// The kernel applies a batch as one transaction: every message succeeds, or none is applied
 /// and each failing message is answered with an NLMSG_ERROR carrying its sequence number.
@@ -59,14 +60,34 @@ public enum NFTables {
         case notEqual = 1
     }
 
-    /// One expression; loads go to register 1, comparisons and masks work on it.
+    /// One expression. Loads go to register `into` (1 = the first 16-byte register; 9, 10, 12,
+    /// 13… are 32-bit registers, for the parts of a concatenated set key, which the kernel
+    /// zero-pads to 4 bytes each); comparisons, masks and look-ups read register 1.
     public enum Expression: Sendable, Hashable {
-        case meta(MetaKey)
-        case payload(PayloadBase, offset: UInt32, length: UInt32)
+        case meta(MetaKey, into: UInt32 = 1)
+        case payload(PayloadBase, offset: UInt32, length: UInt32, into: UInt32 = 1)
         case compare(Comparison, [UInt8])
         /// reg 1 = (reg 1 & mask) ^ 0, over the mask's length.
         case mask([UInt8])
+        /// Matches if the key starting at register 1 is an element of the named set.
+        case lookup(set: String)
         case verdict(Verdict)
+    }
+
+    /// A named set of keys (a hash; a concatenated key is its parts each padded to 4 bytes).
+    public struct LookupSet: Sendable, Hashable {
+        public var name: String
+        /// nft's datatype of the key (a concatenation is `t1 << 12 | t2 << 6 | t3`), for listings.
+        public var keyType: UInt32
+        public var keyLength: UInt32
+        /// The elements, in the order they are sent.
+        public var elements: [[UInt8]]
+        public init(name: String, keyType: UInt32, keyLength: UInt32, elements: [[UInt8]]) {
+            self.name = name
+            self.keyType = keyType
+            self.keyLength = keyLength
+            self.elements = elements
+        }
     }
 
     /// A rule: expressions evaluated in order.
@@ -105,14 +126,26 @@ public enum NFTables {
         /// NFT_TABLE_F_OWNER: the kernel deletes the table when the netlink socket that created
         /// it is closed — by the process ending for any reason, SIGKILL included (Linux 5.12).
         public var ownedBySocket: Bool
+        public var sets: [LookupSet]
         public var chains: [Chain]
-        public init(family: Family, name: String, comment: String? = nil, ownedBySocket: Bool = false, chains: [Chain])
-        {
+        public init(
+            family: Family, name: String, comment: String? = nil, ownedBySocket: Bool = false,
+            sets: [LookupSet] = [], chains: [Chain]
+        ) {
             self.family = family
             self.name = name
             self.comment = comment
             self.ownedBySocket = ownedBySocket
+            self.sets = sets
             self.chains = chains
+        }
+
+        /// The table without its sets' elements: two tables of the same shape differ only in
+        /// contents, which a transaction of element changes brings from one to the other.
+        public var shape: Table {
+            var t = self
+            for i in t.sets.indices { t.sets[i].elements = [] }
+            return t
         }
     }
 
@@ -129,6 +162,9 @@ public enum NFTables {
         case deleteTable = 2
         case newChain = 3
         case newRule = 6
+        case newSet = 9
+        case newSetElement = 12
+        case deleteSetElement = 14
         case newGeneration = 15
         case getGeneration = 16
 
@@ -201,6 +237,20 @@ public enum NFTables {
                 Item(
                     type: Message.newTable.type, flags: fRequest | fCreate, family: table.family, attributes: t.bytes,
                     what: tableName))
+            for (i, set) in table.sets.enumerated() {
+                var a = Attributes()
+                a.string(1, table.name)  // NFTA_SET_TABLE
+                a.string(2, set.name)  // NFTA_SET_NAME
+                a.u32(3, 0)  // NFTA_SET_FLAGS: a plain hash
+                a.u32(4, set.keyType)  // NFTA_SET_KEY_TYPE
+                a.u32(5, set.keyLength)  // NFTA_SET_KEY_LEN
+                a.u32(10, UInt32(i + 1))  // NFTA_SET_ID
+                items.append(
+                    Item(
+                        type: Message.newSet.type, flags: fRequest | fCreate, family: table.family,
+                        attributes: a.bytes, what: "\(tableName) set \(set.name)"))
+                elements(.newSetElement, table.family, table.name, set.name, set.elements)
+            }
             for chain in table.chains {
                 var c = Attributes()
                 c.string(1, table.name)  // NFTA_CHAIN_TABLE
@@ -239,6 +289,42 @@ public enum NFTables {
                             type: Message.newRule.type, flags: fRequest | fCreate | fAppend, family: table.family,
                             attributes: r.bytes, what: "\(tableName) chain \(chain.name) rule: \(rule.text)"))
                 }
+            }
+        }
+
+        /// Adds `keys` to the set (they must not be there).
+        public mutating func addElements(_ family: Family, table: String, set: String, _ keys: [[UInt8]]) {
+            elements(.newSetElement, family, table, set, keys)
+        }
+
+        /// Removes `keys` from the set (they must be there).
+        public mutating func deleteElements(_ family: Family, table: String, set: String, _ keys: [[UInt8]]) {
+            elements(.deleteSetElement, family, table, set, keys)
+        }
+
+        /// NEWSETELEM / DELSETELEM messages of at most 512 keys each (a nested attribute's length
+        /// is 16 bits).
+        mutating func elements(_ m: Message, _ family: Family, _ table: String, _ set: String, _ keys: [[UInt8]]) {
+            var start = 0
+            while start < keys.count {
+                let chunk = keys[start..<min(start + 512, keys.count)]
+                var a = Attributes()
+                a.string(1, table)  // NFTA_SET_ELEM_LIST_TABLE
+                a.string(2, set)  // NFTA_SET_ELEM_LIST_SET
+                a.nest(3) { list in  // NFTA_SET_ELEM_LIST_ELEMENTS
+                    for key in chunk {
+                        // NFTA_LIST_ELEM { NFTA_SET_ELEM_KEY { NFTA_DATA_VALUE } }
+                        list.nest(1) { e in e.nest(1) { $0.raw(1, key) } }
+                    }
+                }
+                let verb = m == .newSetElement ? "add" : "delete"
+                let what =
+                    "\(verb) \(chunk.count == 1 ? "element" : "elements") of set \(family.nftName) \(table) \(set)"
+                items.append(
+                    Item(
+                        type: m.type, flags: fRequest | (m == .newSetElement ? fCreate : 0), family: family,
+                        attributes: a.bytes, what: what))
+                start += chunk.count
             }
         }
 
@@ -372,16 +458,16 @@ struct Attributes {
     /// NFTA_EXPR_NAME and NFTA_EXPR_DATA of one expression (register 1 = NFT_REG_1).
     mutating func expression(_ e: NFTables.Expression) {
         switch e {
-        case .meta(let key):
+        case .meta(let key, let register):
             string(1, "meta")
             nest(2) {
-                $0.u32(1, 1)  // NFTA_META_DREG
+                $0.u32(1, register)  // NFTA_META_DREG
                 $0.u32(2, key.rawValue)  // NFTA_META_KEY
             }
-        case .payload(let base, let offset, let length):
+        case .payload(let base, let offset, let length, let register):
             string(1, "payload")
             nest(2) {
-                $0.u32(1, 1)  // NFTA_PAYLOAD_DREG
+                $0.u32(1, register)  // NFTA_PAYLOAD_DREG
                 $0.u32(2, base.rawValue)  // NFTA_PAYLOAD_BASE
                 $0.u32(3, offset)  // NFTA_PAYLOAD_OFFSET
                 $0.u32(4, length)  // NFTA_PAYLOAD_LEN
@@ -401,6 +487,12 @@ struct Attributes {
                 $0.u32(3, UInt32(mask.count))  // NFTA_BITWISE_LEN
                 $0.nest(4) { $0.raw(1, mask) }  // NFTA_BITWISE_MASK
                 $0.nest(5) { $0.raw(1, [UInt8](repeating: 0, count: mask.count)) }  // NFTA_BITWISE_XOR
+            }
+        case .lookup(let set):
+            string(1, "lookup")
+            nest(2) {
+                $0.string(1, set)  // NFTA_LOOKUP_SET
+                $0.u32(2, 1)  // NFTA_LOOKUP_SREG
             }
         case .verdict(let v):
             string(1, "immediate")

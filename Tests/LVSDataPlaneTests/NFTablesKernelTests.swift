@@ -48,17 +48,25 @@ struct NFTablesKernelTests {
             GuardTests().entry(.endpoint(.sctp, Endpoint("[2001:db8::1]:0")), []),
             GuardTests().entry(.endpoint(.udp, Endpoint("10.0.0.1:0")), [("10.0.1.1:0", .masquerade)]),
         ]
-        let table = NFTablesGuard.table(
-            interfaces: ["lo", "eth1", "eth0"], rules: NFTablesGuard.rules(for: services), owner: "swiftlvs test")
+        let rules = NFTablesGuard.rules(for: services)
+        let table = NFTablesGuard.table(interfaces: ["lo", "eth1", "eth0"], rules: rules, owner: "swiftlvs test")
         let socket = try guardTable(in: h)
         try socket.replace(table)
         let listed = try h.run(["/usr/sbin/nft", "list", "table", "netdev", "swiftlvs"]).stdout
-        // nft adds the owner's flags line, a "# progname" remark and a blank line; the rest is ours.
-        let ours = listed.split(separator: "\n", omittingEmptySubsequences: false)
-            .filter { !$0.contains("flags owner") && !$0.isEmpty }
-            .map { $0.replacingOccurrences(of: " # progname swift-testing", with: "") }
-        let expected = NFTablesGuard.listing(table).split(separator: "\n").map(String.init)
-        #expect(ours.map { String($0.split(separator: "#")[0]).trimmingTrailingSpaces } == expected, "\(listed)")
+        #expect(canonical(listed) == canonical(NFTablesGuard.listing(table, rules: rules)), "\(listed)")
+        #expect(listed.contains("ip daddr . meta l4proto . th dport @services4 drop"))
+        // A change of the service table changes elements only: the same listing as a table
+        // built whole for the new rules.
+        let fewer = NFTablesGuard.rules(for: Array(services.dropFirst()))
+        let next = NFTablesGuard.table(interfaces: ["lo", "eth1", "eth0"], rules: fewer, owner: "swiftlvs test")
+        try socket.update(from: table, to: next)
+        let listedNext = try h.run(["/usr/sbin/nft", "list", "table", "netdev", "swiftlvs"]).stdout
+        #expect(canonical(listedNext) == canonical(NFTablesGuard.listing(next, rules: fewer)), "\(listedNext)")
+        #expect(!listedNext.contains("192.168.1.109"))
+        try socket.update(from: next, to: table)
+        #expect(
+            canonical(try h.run(["/usr/sbin/nft", "list", "table", "netdev", "swiftlvs"]).stdout)
+                == canonical(NFTablesGuard.listing(table, rules: rules)))
         // Read back through netlink: owned, with its comment.
         let info = try #require(try socket.current())
         #expect(info.isOwned && info.comment == "swiftlvs test")
@@ -68,7 +76,7 @@ struct NFTablesKernelTests {
         #expect(again.contains("comment \"second\"") && !again.contains("192.168.1.109"))
         // A refused message is named in the error, and nothing of its transaction is applied
         // (an empty comparison value: nft_data_init refuses it with EINVAL).
-        var bad = NFTablesGuard.table(interfaces: ["eth0", "lo"], rules: NFTablesGuard.rules(for: services))
+        var bad = NFTablesGuard.table(interfaces: ["eth0", "lo"], rules: rules)
         bad.chains[0].rules.insert(
             NFTables.Rule([.meta(.l4Protocol), .compare(.equal, []), .verdict(.drop)], text: "meta l4proto bogus"),
             at: 2)
@@ -88,10 +96,24 @@ struct NFTablesKernelTests {
     }
 }
 
-extension String {
-    fileprivate var trimmingTrailingSpaces: String {
-        var s = self
-        while s.last == " " { s.removeLast() }
-        return s
+/// A listing in one canonical form: lines trimmed, nft's owner flags, remarks and blank lines
+/// left out, wrapped element lists joined and their elements sorted (a hash lists in its order).
+func canonical(_ listing: String) -> [String] {
+    var lines: [String] = []
+    for raw in listing.split(separator: "\n") {
+        var t = String(raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false)[0])
+        t = t.trimmingCharacters(in: .whitespaces)
+        if t.isEmpty || t == "flags owner" { continue }
+        if let last = lines.last, last.hasSuffix(",") {
+            lines[lines.count - 1] = last + " " + t
+        } else {
+            lines.append(t)
+        }
+    }
+    return lines.map { line in
+        guard let r = line.range(of: "elements = { "), line.hasSuffix(" }") else { return line }
+        let items = line[r.upperBound..<line.index(line.endIndex, offsetBy: -2)].split(separator: ",")
+            .map { $0.trimmingCharacters(in: .whitespaces) }.sorted()
+        return "elements = { " + items.joined(separator: ", ") + " }"
     }
 }
