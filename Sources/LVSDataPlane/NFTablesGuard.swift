@@ -83,12 +83,13 @@ public struct GuardedSource: Hashable, Sendable {
 ///    set services4 / services6                 VIP . protocol . port of each service (not passive VIPs)
 ///    set services_any_port4 / …6               VIP . protocol of port-0 services
 ///    set replies4 / replies6 (+ _any_port)     RS . protocol . port of each NAT / FULLNAT real server
-///    set vips4                                 IPv4 VIPs (later fragments)
+///    set vips4 / vips6                         VIPs (later fragments)
 ///    chain ingress  (hook ingress devices = { attached…, lo } priority -500)
 ///      iifname "lo" @ll,48,48 MARKER accept                        frames for a local real server
 ///      ip daddr . meta l4proto . th dport @services4 drop          (and the other sets, one rule each)
 ///      iifname != "lo" ip saddr . meta l4proto . th sport @replies4 drop
 ///      ip daddr @vips4 ip frag-off & 8191 != 0 drop
+///      ip6 daddr @vips6 frag frag-off != 0 drop
 /// ```
 /// One hash look-up per rule and packet, whatever the number of services. AF_PACKET taps run
 /// before the ingress hook, so the data plane still receives every dropped frame. A change of the
@@ -176,21 +177,26 @@ public enum NFTablesGuard {
         for rule in rules {
             let (set, key) = rule.element
             elements[set, default: []].append(key)
-            if rule.side == .destination && rule.address.family == .inet { fragmentVIPs.insert(rule.address) }
+            if rule.side == .destination { fragmentVIPs.insert(rule.address) }
         }
+        let vips = fragmentVIPs.sorted()
         var sets = lookups.map {
             NFTables.LookupSet(
                 name: $0.set, keyType: $0.keyType, keyLength: $0.keyLength, elements: elements[$0.set] ?? [])
         }
         sets.append(
-            NFTables.LookupSet(name: "vips4", keyType: 7, keyLength: 4, elements: fragmentVIPs.sorted().map(\.bytes)))
+            NFTables.LookupSet(
+                name: "vips4", keyType: 7, keyLength: 4, elements: vips.filter { $0.family == .inet }.map(\.bytes)))
+        sets.append(
+            NFTables.LookupSet(
+                name: "vips6", keyType: 8, keyLength: 16, elements: vips.filter { $0.family == .inet6 }.map(\.bytes)))
         var chains: [NFTables.Chain] = []
         let devices = interfaces.sorted()
         if !devices.isEmpty {
             var r: [NFTables.Rule] = []
             if devices.contains("lo") { r.append(markerAccept) }
             r += lookups.map(\.rule)
-            r.append(laterFragments)
+            r += [laterFragments, laterFragments6]
             chains.append(
                 NFTables.Chain(name: chainName, hook: .ingress(devices: devices), priority: priority, rules: r))
         }
@@ -205,8 +211,9 @@ public enum NFTablesGuard {
         if let c = table.comment { s += "\tcomment \"\(c)\"\n" }
         var texts: [String: [String]] = [:]
         for r in rules { texts[r.element.set, default: []].append(r.elementText) }
-        texts["vips4"] = Set(rules.filter { $0.side == .destination && $0.address.family == .inet }.map(\.address))
-            .sorted().map(\.description)
+        let vips = Set(rules.filter { $0.side == .destination }.map(\.address)).sorted()
+        texts["vips4"] = vips.filter { $0.family == .inet }.map(\.description)
+        texts["vips6"] = vips.filter { $0.family == .inet6 }.map(\.description)
         let typeNames: [UInt32: String] = [7: "ipv4_addr", 8: "ipv6_addr", 12: "inet_proto", 13: "inet_service"]
         for set in table.sets {
             var parts: [String] = []
@@ -246,6 +253,15 @@ public enum NFTablesGuard {
             .payload(.network, offset: 6, length: 2), .mask([0x1F, 0xFF]), .compare(.notEqual, [0, 0]),
             .verdict(.drop),
         ], text: "ip daddr @vips4 ip frag-off & 8191 != 0 drop")
+
+    /// `ip6 daddr @vips6 frag frag-off != 0 drop`: the fragment header's offset field (13 bits
+    /// at its bytes 2–3), as nft compiles it.
+    static let laterFragments6 = NFTables.Rule(
+        etherType(0x86DD) + [
+            .payload(.network, offset: 24, length: 16), .lookup(set: "vips6"),
+            .ipv6ExtensionHeader(type: 44, offset: 2, length: 2), .mask([0xFF, 0xF8]), .compare(.notEqual, [0, 0]),
+            .verdict(.drop),
+        ], text: "ip6 daddr @vips6 frag frag-off != 0 drop")
 
     /// `meta protocol` (the ethertype) equal to `type`.
     static func etherType(_ type: UInt16) -> [NFTables.Expression] {

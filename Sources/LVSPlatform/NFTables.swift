@@ -66,6 +66,9 @@ public enum NFTables {
     public enum Expression: Sendable, Hashable {
         case meta(MetaKey, into: UInt32 = 1)
         case payload(PayloadBase, offset: UInt32, length: UInt32, into: UInt32 = 1)
+        /// `length` bytes at `offset` in the IPv6 extension header `type` → register 1 (no match
+        /// when the packet has no such header).
+        case ipv6ExtensionHeader(type: UInt8, offset: UInt32, length: UInt32)
         case compare(Comparison, [UInt8])
         /// reg 1 = (reg 1 & mask) ^ 0, over the mask's length.
         case mask([UInt8])
@@ -487,6 +490,14 @@ struct Attributes {
                 $0.u32(3, UInt32(mask.count))  // NFTA_BITWISE_LEN
                 $0.nest(4) { $0.raw(1, mask) }  // NFTA_BITWISE_MASK
                 $0.nest(5) { $0.raw(1, [UInt8](repeating: 0, count: mask.count)) }  // NFTA_BITWISE_XOR
+            }
+        case .ipv6ExtensionHeader(let type, let offset, let length):
+            string(1, "exthdr")
+            nest(2) {
+                $0.u32(1, 1)  // NFTA_EXTHDR_DREG
+                $0.raw(2, [type])  // NFTA_EXTHDR_TYPE (NLA_U8)
+                $0.u32(3, offset)  // NFTA_EXTHDR_OFFSET
+                $0.u32(4, length)  // NFTA_EXTHDR_LEN
             }
         case .lookup(let set):
             string(1, "lookup")
