@@ -64,12 +64,14 @@ public struct DataPlaneService: Service {
         do {
             try dataPlane.start()
         } catch {
-            // The control endpoint keeps serving (listings, a configuration test bed); say so loudly.
-            logger.error("data plane not started: \(error) (lvsd serves the control endpoint only)")
+            // No director that looks up but answers every client with a RST: lvsd stops, and says
+            // why in one line (to the process that started it too, when it forked).
+            let failure = DataPlaneStartFailure(error: error)
             status?.settle(nil, problem: "\(error)")
-            try? await gracefulShutdown()
-            return
+            StartupReport.failed(failure.description)
+            throw failure
         }
+        StartupReport.succeeded()
         director.withIPVS { ipvs in ipvs.isLocalAddress = { dp.isLocalAddress($0) } }
         dp.servicesChanged()
         status?.settle(dp, problem: nil)
@@ -111,4 +113,10 @@ extension DataPlaneService {
             dataPlane.setPassiveAddresses(passive)
         }
     }
+}
+
+/// The data plane could not start: lvsd stops (exit status 1) with this line.
+public struct DataPlaneStartFailure: Error, CustomStringConvertible, Sendable {
+    public var error: DataPlaneError
+    public var description: String { "data plane not started: \(error)" }
 }

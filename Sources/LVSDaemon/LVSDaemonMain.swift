@@ -147,6 +147,14 @@ public enum LVSDaemonMain {
         guard httpBound else { return 1 }
 
         if !options.dontFork {
+            // The daemon tells the parent how its start went (the data plane may refuse to run).
+            var report: [Int32] = [-1, -1]
+            guard pipe(&report) == 0 else {
+                printErr("lvsd: pipe: \(String(cString: strerror(errno)))\n")
+                return 1
+            }
+            // Close-on-exec (no thread exists yet, so no child can slip in between).
+            for fd in report { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
             let pid = fork()
             if pid < 0 {
                 printErr("lvsd: fork: \(String(cString: strerror(errno)))\n")
@@ -154,9 +162,20 @@ public enum LVSDaemonMain {
             }
             if pid > 0 {
                 // The parent: the child is the daemon; its control socket already listens.
+                close(report[1])
                 if let pidFile = options.pidFile { PidFile.write(pid, to: pidFile) }
+                let outcome = StartupReport.wait(report[0], pid: pid)
+                close(report[0])
+                if let failure = outcome {
+                    if let pidFile = options.pidFile { PidFile.remove(pidFile, ifOwnedBy: pid) }
+                    printErr("lvsd: \(failure)\n")
+                    return 1
+                }
                 return 0
             }
+            close(report[0])
+            StartupReport.install(report[1])
+            if hooks.dataPlane == nil { StartupReport.succeeded() }
             setsid()
             chdir("/")
             let null = open("/dev/null", O_RDWR)

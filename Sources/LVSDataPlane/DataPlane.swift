@@ -20,6 +20,9 @@ public struct DataPlaneError: Error, Hashable, CustomStringConvertible, Sendable
         case wakeDescriptor
         /// The worker thread could not be started.
         case thread
+        /// The nftables guard could not be installed (nf_tables netlink refused or missing): the
+        /// kernel would answer the virtual services' clients itself.
+        case guardTable
     }
 
     public var code: Code
@@ -38,7 +41,7 @@ public struct DataPlaneError: Error, Hashable, CustomStringConvertible, Sendable
 ///  control (ipvsadm) ──lock──▶ IPVS ◀──lock once per batch── worker thread ◀── AF_PACKET ring
 ///        │ servicesChanged()                                   │  ▲ rtnetlink events
 ///        ▼                                                     ▼  │
-///  nft -f (guard table)                                  sendmmsg  kernel tables
+///  nf_tables netlink (guard table)                      sendmmsg  kernel tables
 /// ```
 public final class DataPlane: @unchecked Sendable {
     /// Settings.
@@ -49,7 +52,8 @@ public final class DataPlane: @unchecked Sendable {
         public var statisticsFile: String?
         /// How long the worker keeps watching the ring after a batch before it sleeps.
         public var spinNanoseconds: UInt64 = 50_000
-        /// Whether to install the nftables guard.
+        /// Whether to install the nftables guard (through nf_tables netlink). Without it the
+        /// kernel answers service traffic itself: only for tests of the worker alone.
         public var installGuard = true
         public var port = AFPacketPort.Configuration()
         public init() {}
@@ -66,11 +70,9 @@ public final class DataPlane: @unchecked Sendable {
     private let accepting = Atomic<Bool>(false)
     private let published = Mutex(DataPlaneStatistics())
     private let mailbox = Mutex(WorkerMailbox())
-    private let guardLock = Mutex<String?>(nil)
+    private let guardLock = Mutex(GuardState())
     private var thread: PlatformThread?
     private var statisticsThread: PlatformThread?
-    /// Removes the guard if lvsd dies without doing so.
-    private var guardKeeper: GuardKeeper?
     /// Wakes the worker from poll(2) (a change to pick up, or stop).
     private var wake: WakeDescriptor?
     /// Signalled by the worker when it applied a new passive set.
@@ -101,6 +103,17 @@ public final class DataPlane: @unchecked Sendable {
         var passive: Set<IPAddress> = []
         var rpFilterWarned = false
     }
+
+    /// The guard's socket (its table lives as long as it: a killed lvsd leaves none), the table
+    /// applied last, and why the last apply failed.
+    struct GuardState {
+        var table: NFTablesGuardTable?
+        var applied: NFTables.Table?
+        var failure: String?
+    }
+
+    /// The comment that names the guard table's lvsd.
+    static var guardOwner: String { "swiftlvs lvsd pid \(getpid())" }
 
     /// `listServices` must take the director's lock itself (it is called without it held).
     public init(
@@ -148,10 +161,30 @@ public final class DataPlane: @unchecked Sendable {
         // reconcile below covers every change made before.
         accepting.store(true, ordering: .releasing)
         if configuration.installGuard {
-            let (keeper, problem) = GuardKeeper.start()
-            guardKeeper = keeper
-            if let problem { log("guard keeper not started (a killed lvsd would leave its guard): \(problem)") }
-            reconcileGuard()
+            // Without the guard the kernel would answer every client with a RST: no data plane.
+            do {
+                let table = try NFTablesGuardTable()
+                guardLock.withLock { $0.table = table }
+            } catch {
+                accepting.store(false, ordering: .releasing)
+                throw DataPlaneError(.guardTable, "cannot install the nftables guard: \(error)")
+            }
+            reconcileGuard(logFailure: false)
+            let failure = guardLock.withLock { g -> String? in
+                guard let f = g.failure else { return nil }
+                g.table?.close()
+                g.table = nil
+                return f
+            }
+            if let failure {
+                accepting.store(false, ordering: .releasing)
+                throw DataPlaneError(.guardTable, "cannot install the nftables guard: \(failure)")
+            }
+            if guardLock.withLock({ $0.table?.ownerUnsupported == true }) {
+                log(
+                    "nftables guard: this kernel has no table owners (Linux < 5.12): a killed lvsd leaves its table until the next start"
+                )
+            }
         }
         // Replies to local clients are handed to the stack on `lo` with a local source address
         // (the VIP): the kernel takes such a packet only with accept_local (fib_validate_source).
@@ -189,12 +222,11 @@ public final class DataPlane: @unchecked Sendable {
         statisticsThread?.join()
         statisticsThread = nil
         if configuration.installGuard {
-            guardLock.withLock { last in
-                if let e = NFTablesGuard.apply(NFTablesGuard.removalScript) { log("nftables guard removal: \(e)") }
-                last = nil
+            guardLock.withLock { g in
+                do { try g.table?.remove() } catch { log("nftables guard removal: \(error)") }
+                g.table = nil
+                g.applied = nil
             }
-            guardKeeper?.stop()
-            guardKeeper = nil
         }
         if let saved = savedAcceptLocal, saved != "1" { _ = Sysctl.write(Self.acceptLocalPath, saved) }
         writeStatistics()
@@ -220,12 +252,13 @@ public final class DataPlane: @unchecked Sendable {
         wakeWorker()
     }
 
-    /// Recomputes the guard and applies it if it changed; returns the services it read.
+    /// Recomputes the guard and applies it if it changed; returns the services it read. A
+    /// failure is logged (`logFailure`) and kept in the guard state.
     @discardableResult
-    func reconcileGuard() -> [VirtualServiceEntry] {
+    func reconcileGuard(logFailure: Bool = true) -> [VirtualServiceEntry] {
         // One reconcile at a time, from reading the inputs to applying: a slower concurrent one
         // cannot apply a script older than the last one.
-        guardLock.withLock { last in
+        guardLock.withLock { g in
             let services = listServices()
             let (interfaces, passive) = mailbox.withLock { ($0.attachedInterfaces, $0.passiveForGuard) }
             let rules = NFTablesGuard.rules(for: services, passive: passive)
@@ -237,13 +270,17 @@ public final class DataPlane: @unchecked Sendable {
                     $0.guardedGeneration &+= 1
                 }
             }
-            let script = NFTablesGuard.script(interfaces: interfaces, rules: rules, owner: GuardKeeper.owner)
-            guard last != script else { return services }
-            if let e = NFTablesGuard.apply(script) {
-                log("nftables guard not applied: \(e)")
-                last = nil
-            } else {
-                last = script
+            let table = NFTablesGuard.table(interfaces: interfaces, rules: rules, owner: Self.guardOwner)
+            guard g.applied != table, let socket = g.table else { return services }
+            do {
+                try socket.update(from: g.applied, to: table)
+                g.applied = table
+                g.failure = nil
+            } catch {
+                // Kept off: the next change retries the whole table.
+                if logFailure { log("nftables guard not applied: \(error)") }
+                g.applied = nil
+                g.failure = "\(error)"
             }
             return services
         }

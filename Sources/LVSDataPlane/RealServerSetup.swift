@@ -4,7 +4,7 @@ import Glibc
 import LVSCore
 import LVSPlatform
 
-/// `lvs-realserver start|stop VIP… [--tun [--gue PORT]] [--interface IF]`.
+/// `lvs-realserver start|stop VIP… [--tun [--gue PORT] [--gre]] [--interface IF]`.
 ///
 /// `start` puts each VIP on the interface (default `lo`) as a /32 (/128), sets `arp_ignore=1` and
 /// `arp_announce=2` on `lo` and `all` (seed 000 lvs_rs.sh, seed 003 rs_server.sh), and with `--tun`
@@ -18,6 +18,8 @@ public struct RealServerSetup {
     public var vips: [IPAddress]
     public var tunnel = false
     public var guePort: UInt16?
+    /// `--gre`: also decapsulate GRE (ipvsadm `--tun-type gre`).
+    public var gre = false
     public var interface = "lo"
 
     /// A usage or set-up error, printed as `lvs-realserver: <message>`.
@@ -32,13 +34,14 @@ public struct RealServerSetup {
     }
 
     public static let usage = """
-        Usage: lvs-realserver start|stop VIP... [--tun [--gue PORT]] [--interface IF]
+        Usage: lvs-realserver start|stop VIP... [--tun [--gue PORT] [--gre]] [--interface IF]
           start   put each VIP on IF (default lo) as a host address and set arp_ignore=1,
                   arp_announce=2 on lo and all (what lvs_rs.sh / realserver.sh do)
           stop    remove the VIPs; when none is left, restore the ARP settings
           --tun   also receive IPIP-tunnelled packets (ipvsadm -i) and hand the inner packets to
                   the local stack (user space: no ipip kernel module needed)
           --gue PORT  also receive GUE-tunnelled packets on UDP PORT (ipvsadm --tun-type gue)
+          --gre   also receive GRE-tunnelled packets (ipvsadm --tun-type gre)
 
         """
 
@@ -61,6 +64,9 @@ public struct RealServerSetup {
                     throw Failure("--gue needs a UDP port (1-65535)", exitCode: 2)
                 }
                 s.guePort = p
+                s.tunnel = true
+            case "--gre":
+                s.gre = true
                 s.tunnel = true
             case "--interface", "--dev":
                 i += 1
@@ -154,7 +160,7 @@ public struct RealServerSetup {
             }
             out.append("start LVS of REALServer: \(vips.map(\.description).joined(separator: " ")) on \(interface)")
             if tunnel {
-                let d = TunnelDecapsulator(guePort: guePort, stateDirectory: dir)
+                let d = TunnelDecapsulator(guePort: guePort, gre: gre, stateDirectory: dir)
                 out.append(try d.start())
             }
         case .stop:

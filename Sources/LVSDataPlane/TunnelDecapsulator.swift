@@ -1,27 +1,30 @@
-// lvs-realserver --tun: IPIP / GUE decapsulation in user space, into the local stack through a TUN device.
+// lvs-realserver --tun: IPIP / GUE / GRE decapsulation in user space, into the local stack through a TUN device.
 import CLVSLinux
 import Glibc
 import LVSPlatform
 
 /// Receives tunnelled packets addressed to this host and hands the inner packets to the local
-/// stack, for kernels without the `ipip` / `fou` modules.
+/// stack, for kernels without the `ipip` / `ip6_tunnel` / `fou` / `ip_gre` modules.
 ///
 /// ```
-///  director ──[outer DIR → RS, proto 4 (or UDP GUE)][client → VIP ...]──▶ RS NIC
+///  director ──[outer DIR → RS, proto 4/41 | UDP GUE | proto 47 GRE][client → VIP ...]──▶ RS NIC
 ///      AF_PACKET socket (sees the frame before the IP layer) ──strip outer──▶ write(tun) ──▶ stack: VIP on lo
-///      nftables `ip swiftlvs-realserver` drops the outer packet, so the kernel sends no ICMP
-///      protocol-unreachable for it
+///      nf_tables `inet swiftlvs-realserver` (netlink, owned by the daemon) drops the outer packet,
+///      so the kernel sends no ICMP protocol/port unreachable for it
 /// ```
 /// It runs as a daemon (pid file in the per-namespace state directory); `stop` ends it, which
-/// removes the TUN device, and removes the nftables table.
+/// removes the TUN device and the table (the daemon's netlink socket owns it).
 public struct TunnelDecapsulator {
     public var guePort: UInt16?
+    /// Also GRE (protocol 47, RFC 2784/2890).
+    public var gre: Bool
     public var stateDirectory: String
     public static let deviceName = "lvstun0"
     public static let tableName = "swiftlvs-realserver"
 
-    public init(guePort: UInt16?, stateDirectory: String) {
+    public init(guePort: UInt16?, gre: Bool = false, stateDirectory: String) {
         self.guePort = guePort
+        self.gre = gre
         self.stateDirectory = stateDirectory
     }
 
@@ -61,10 +64,15 @@ public struct TunnelDecapsulator {
         }
         // Inner packets come from clients that are not reached through the TUN device.
         Sysctl.write("/proc/sys/net/ipv4/conf/\(dev)/rp_filter", "0")
-        if let e = NFTablesGuard.apply(guardScript) {
+        // The table lives as long as this socket, which only the daemon keeps.
+        let table: NFTablesGuardTable
+        do {
+            table = try NFTablesGuardTable()
+            try table.replace(guardTable)
+        } catch {
             close(tun)
             close(sock)
-            throw .init("cannot install the nftables table \(Self.tableName): \(e.trimmedLine)")
+            throw .init("cannot install the nftables table inet \(Self.tableName): \(error)")
         }
         let pid = fork()
         if pid < 0 {
@@ -75,6 +83,7 @@ public struct TunnelDecapsulator {
         if pid > 0 {
             close(tun)
             close(sock)
+            table.close()
             // Wait (bounded) for the child's pid file so a following `stop` finds it.
             for _ in 0..<100 where runningPID == nil { usleep(10_000) }
             return "tunnel decapsulation started on \(dev) (pid \(pid))"
@@ -91,7 +100,7 @@ public struct TunnelDecapsulator {
         sigemptyset(&none)
         pthread_sigmask(SIG_SETMASK, &none, nil)
         RealServerSetup.writeLines(pidFile, ["\(getpid())"])
-        Self.loop(socket: sock, tun: tun, guePort: guePort)
+        withExtendedLifetime(table) { Self.loop(socket: sock, tun: tun, guePort: guePort, gre: gre) }
         exit(0)
     }
 
@@ -104,28 +113,40 @@ public struct TunnelDecapsulator {
             line = "tunnel decapsulation stopped (pid \(pid))"
         }
         unlink(pidFile)
-        _ = NFTablesGuard.apply("table ip \(Self.tableName)\ndelete table ip \(Self.tableName)\n")
+        // The daemon's table went with it; a table of an older lvs-realserver (not owned) goes here.
+        for family in [NFTables.Family.inet, .ipv4] {
+            try? NFTablesGuardTable().remove(family: family, name: Self.tableName)
+        }
         return line
     }
 
-    var guardScript: String {
-        var rules = "    ip protocol { 4, 41 } drop\n"
-        if let p = guePort { rules += "    udp dport \(p) drop\n" }
-        return """
-            table ip \(Self.tableName)
-            delete table ip \(Self.tableName)
-            table ip \(Self.tableName) {
-              chain prerouting {
-                type filter hook prerouting priority -300; policy accept;
-            \(rules)  }
-            }
-
-            """
+    /// `table inet swiftlvs-realserver`: the outer packets dropped in prerouting.
+    var guardTable: NFTables.Table {
+        func l4(_ p: UInt8, _ name: String) -> NFTables.Rule {
+            NFTables.Rule(
+                [.meta(.l4Protocol), .compare(.equal, [p]), .verdict(.drop)], text: "meta l4proto \(name) drop")
+        }
+        var rules = [l4(4, "ipencap"), l4(41, "ipv6")]
+        if gre { rules.append(l4(47, "gre")) }
+        if let p = guePort {
+            rules.append(
+                NFTables.Rule(
+                    [
+                        .meta(.l4Protocol), .compare(.equal, [17]), .payload(.transport, offset: 2, length: 2),
+                        .compare(.equal, [UInt8(p >> 8), UInt8(p & 0xFF)]), .verdict(.drop),
+                    ], text: "udp dport \(p) drop"))
+        }
+        return NFTables.Table(
+            family: .inet, name: Self.tableName, ownedBySocket: true,
+            chains: [NFTables.Chain(name: "prerouting", hook: .prerouting, priority: -300, rules: rules)])
     }
 
     /// Where the inner packet of a tunnelled frame starts and ends, or nil if the frame is not
-    /// a tunnel packet for this host (IPv4 or IPv6 outer; ipip, 6in4 or GUE version 0).
-    public static func innerPacket(_ p: UnsafeRawPointer, _ n: Int, guePort: UInt16?) -> Range<Int>? {
+    /// a tunnel packet for this host: IPv4 or IPv6 outer; ipip (4), 6in4 / ip6ip6 (41), GUE
+    /// version 0 on `guePort`, or with `gre` GRE (RFC 2784 with RFC 2890's key and sequence
+    /// number) carrying IPv4 or IPv6, its checksum verified when present.
+    public static func innerPacket(_ p: UnsafeRawPointer, _ n: Int, guePort: UInt16?, gre: Bool = false) -> Range<Int>?
+    {
         guard n >= 14 else { return nil }
         let et =
             UInt16(p.load(fromByteOffset: 12, as: UInt8.self)) << 8 | UInt16(p.load(fromByteOffset: 13, as: UInt8.self))
@@ -159,6 +180,21 @@ public struct TunnelDecapsulator {
             guard g >> 6 == 0, g & 0x20 == 0, inner == 4 || inner == 41 else { return nil }
             l4 += 12 + Int(g & 0x1F) * 4
             proto = inner
+        } else if proto == 47 && gre {
+            guard l4 + 4 <= end else { return nil }
+            let flags = be16(l4)
+            // C (0x8000), K (0x2000), S (0x1000) only; version 0 (RFC 2784 §2.5, RFC 2890).
+            guard flags & ~0xB000 == 0 else { return nil }
+            let header =
+                4 + (flags & 0x8000 != 0 ? 4 : 0) + (flags & 0x2000 != 0 ? 4 : 0) + (flags & 0x1000 != 0 ? 4 : 0)
+            guard l4 + header <= end else { return nil }
+            if flags & 0x8000 != 0 && onesComplementSum(p + l4, end - l4) != 0xFFFF { return nil }
+            switch be16(l4 + 2) {
+            case 0x0800: proto = 4
+            case 0x86DD: proto = 41
+            default: return nil
+            }
+            l4 += header
         }
         guard proto == 4 || proto == 41, l4 + 20 <= end else { return nil }
         let version = p.load(fromByteOffset: l4, as: UInt8.self) >> 4
@@ -167,7 +203,22 @@ public struct TunnelDecapsulator {
     }
 
     /// The daemon's loop: receive, strip, write to the TUN device.
-    static func loop(socket: Int32, tun: Int32, guePort: UInt16?) {
+    /// The 16-bit ones' complement sum of `count` bytes (0xFFFF for data whose checksum is right).
+    static func onesComplementSum(_ p: UnsafeRawPointer, _ count: Int) -> UInt16 {
+        var sum: UInt32 = 0
+        var i = 0
+        while i + 1 < count {
+            sum &+=
+                UInt32(p.load(fromByteOffset: i, as: UInt8.self)) << 8
+                | UInt32(p.load(fromByteOffset: i + 1, as: UInt8.self))
+            i += 2
+        }
+        if i < count { sum &+= UInt32(p.load(fromByteOffset: i, as: UInt8.self)) << 8 }
+        while sum > 0xFFFF { sum = (sum & 0xFFFF) &+ (sum >> 16) }
+        return UInt16(sum)
+    }
+
+    static func loop(socket: Int32, tun: Int32, guePort: UInt16?, gre: Bool) {
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: 65536 + 64, alignment: 16)
         var ifindex: Int32 = 0
         var pkttype: Int32 = 0
@@ -177,7 +228,7 @@ public struct TunnelDecapsulator {
                 if errno == EINTR { continue }
                 return
             }
-            guard pkttype == 0, let r = innerPacket(buffer, n, guePort: guePort) else { continue }
+            guard pkttype == 0, let r = innerPacket(buffer, n, guePort: guePort, gre: gre) else { continue }
             _ = write(tun, buffer + r.lowerBound, r.count)
         }
     }

@@ -10,6 +10,8 @@ public struct PlatformError: Error, Hashable, Sendable, CustomStringConvertible 
         case socket
         /// An rtnetlink exchange (the socket, or the kernel refusing a request).
         case netlink
+        /// An nf_tables transaction (the socket, or the kernel refusing a message of it).
+        case nftables
         /// An interface named by the caller does not exist.
         case noSuchInterface
         /// eventfd(2), pipe(2) or poll(2).

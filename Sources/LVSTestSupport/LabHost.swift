@@ -64,12 +64,16 @@ public final class LabHost: @unchecked Sendable {
     }
 
     /// Starts lvsd in the foreground (`-n -l`), log in the lab directory, and waits until it
-    /// answers ipvsadm and its data plane runs. `environment` adds variables (`LVSD_SLOPPY_TCP`).
+    /// answers ipvsadm and its data plane runs. It runs where `/usr/sbin/nft` is a trap
+    /// (`runWithoutNFT`): lvsd needs no nft program, and `nftTrapLog` shows any try.
+    /// `environment` adds variables.
     public func startLVSD(
-        _ extra: [String] = [], statisticsFile: String? = nil, environment: [String: String] = [:]
+        _ extra: [String] = [], statisticsFile: String? = nil, environment: [String: String] = [:],
+        withoutNFT: Bool = true
     ) throws {
         let log = lab.directory + "/lvsd-\(name).log"
         var argv = [LabNetwork.tool("ip")!, "netns", "exec", namespace]
+        if withoutNFT { argv += try nftTrapPrefix() }
         var env = environment
         if let statisticsFile { env["LVSD_STATS_FILE"] = statisticsFile }
         if !env.isEmpty { argv += ["/usr/bin/env"] + env.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" } }
@@ -84,6 +88,32 @@ public final class LabHost: @unchecked Sendable {
             usleep(20_000)
         }
         throw LabError("\(name): lvsd did not come up:\n\(lvsdLog)")
+    }
+
+    /// Runs `argv` in this namespace and in a private mount namespace where `/usr/sbin/nft` is a
+    /// trap: the program cannot run nft, and every try is recorded in `nftTrapLog` (a machine
+    /// without the nftables package, plus proof that nothing tried).
+    @discardableResult
+    public func runWithoutNFT(_ argv: [String], stdin: String = "") throws -> LabOutput {
+        try LabNetwork.run([LabNetwork.tool("ip")!, "netns", "exec", namespace] + nftTrapPrefix() + argv, stdin: stdin)
+    }
+
+    /// What the nft trap recorded (empty: nft was never run).
+    public var nftTrapLog: String {
+        (try? String(contentsOfFile: lab.directory + "/nft-trap.log", encoding: .utf8)) ?? ""
+    }
+
+    /// `unshare -m … sh -c 'mount --bind TRAP /usr/sbin/nft; exec "$@"' sh`: the command that
+    /// follows runs (exec, same pid) with nft replaced; the mount stays private to it.
+    func nftTrapPrefix() throws -> [String] {
+        let trap = lab.directory + "/nft-trap"
+        if !FileManager.default.fileExists(atPath: trap) {
+            let script = "#!/bin/sh\necho \"nft $*\" >> \(lab.directory)/nft-trap.log\nexit 127\n"
+            try script.write(toFile: trap, atomically: true, encoding: .utf8)
+            chmod(trap, 0o755)
+        }
+        let hide = "[ ! -e /usr/sbin/nft ] || mount --bind \(trap) /usr/sbin/nft || exit 125; exec \"$@\""
+        return ["/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sh", "-c", hide, "sh"]
     }
 
     /// lvsd's log so far.
@@ -107,11 +137,12 @@ public final class LabHost: @unchecked Sendable {
         _ = LabNetwork.wait(pid)
     }
 
-    /// `lvs-realserver ARGS`; a start is undone in `close()` (a `--tun` daemon is not our child).
+    /// `lvs-realserver ARGS` (where nft is a trap, as for lvsd); a start is undone in `close()`
+    /// (a `--tun` daemon is not our child).
     @discardableResult
     public func lvsRealserver(_ args: String) throws -> LabOutput {
         let words = args.split(separator: " ").map(String.init)
-        let r = try run([LabNetwork.binary("lvs-realserver")] + words)
+        let r = try runWithoutNFT([LabNetwork.binary("lvs-realserver")] + words)
         if words.first == "start" {
             lab.onClose { [self] in _ = try? run([LabNetwork.binary("lvs-realserver"), "stop", "--tun"]) }
         }

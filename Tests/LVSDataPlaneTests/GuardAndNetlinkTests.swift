@@ -2,6 +2,7 @@
 import LVSCore
 import LVSDataPlane
 import LVSPacket
+import LVSPlatform
 import Testing
 
 @Suite("nftables guard rules")
@@ -25,31 +26,83 @@ struct GuardTests {
             entry(.endpoint(.udp, Endpoint("192.168.0.240:53")), [("192.168.0.223:53", .route)]),
             entry(.firewallMark(1, .inet), [("192.168.0.5:80", .masquerade)]),
         ]
-        let script = NFTablesGuard.script(interfaces: ["eth0", "lo"], rules: NFTablesGuard.rules(for: services))
+        let rules = NFTablesGuard.rules(for: services)
+        let table = NFTablesGuard.table(interfaces: ["eth0", "lo"], rules: rules)
         #expect(
-            script == """
-                table netdev swiftlvs
-                delete table netdev swiftlvs
+            NFTablesGuard.listing(table, rules: rules) == """
                 table netdev swiftlvs {
-                  chain ingress {
-                    type filter hook ingress devices = { "eth0", "lo" } priority -500; policy accept;
-                    iifname "lo" @ll,48,48 0x2534c560001 accept
-                    ip daddr 192.168.0.240 udp dport 53 drop
-                    ip daddr 192.168.1.109 tcp dport 80 drop
-                    iifname != "lo" ip saddr 192.168.0.112 tcp sport 8080 drop
-                    iifname != "lo" ip saddr 192.168.0.113 tcp sport 80 drop
-                    ip daddr 192.168.0.240 ip frag-off & 0x1fff != 0 drop
-                    ip daddr 192.168.1.109 ip frag-off & 0x1fff != 0 drop
-                  }
+                \tset services4 {
+                \t\ttype ipv4_addr . inet_proto . inet_service
+                \t\telements = { 192.168.0.240 . udp . 53, 192.168.1.109 . tcp . 80 }
+                \t}
+                \tset services_any_port4 {
+                \t\ttype ipv4_addr . inet_proto
+                \t}
+                \tset services6 {
+                \t\ttype ipv6_addr . inet_proto . inet_service
+                \t}
+                \tset services_any_port6 {
+                \t\ttype ipv6_addr . inet_proto
+                \t}
+                \tset replies4 {
+                \t\ttype ipv4_addr . inet_proto . inet_service
+                \t\telements = { 192.168.0.112 . tcp . 8080, 192.168.0.113 . tcp . 80 }
+                \t}
+                \tset replies_any_port4 {
+                \t\ttype ipv4_addr . inet_proto
+                \t}
+                \tset replies6 {
+                \t\ttype ipv6_addr . inet_proto . inet_service
+                \t}
+                \tset replies_any_port6 {
+                \t\ttype ipv6_addr . inet_proto
+                \t}
+                \tset vips4 {
+                \t\ttype ipv4_addr
+                \t\telements = { 192.168.0.240, 192.168.1.109 }
+                \t}
+                \tset vips6 {
+                \t\ttype ipv6_addr
+                \t}
+                \tchain ingress {
+                \t\ttype filter hook ingress devices = { eth0, lo } priority -500; policy accept;
+                \t\tiifname "lo" @ll,48,48 0x2534c560001 accept
+                \t\tip daddr . meta l4proto . th dport @services4 drop
+                \t\tip daddr . meta l4proto @services_any_port4 drop
+                \t\tip6 daddr . meta l4proto . th dport @services6 drop
+                \t\tip6 daddr . meta l4proto @services_any_port6 drop
+                \t\tiifname != "lo" ip saddr . meta l4proto . th sport @replies4 drop
+                \t\tiifname != "lo" ip saddr . meta l4proto @replies_any_port4 drop
+                \t\tiifname != "lo" ip6 saddr . meta l4proto . th sport @replies6 drop
+                \t\tiifname != "lo" ip6 saddr . meta l4proto @replies_any_port6 drop
+                \t\tip daddr @vips4 ip frag-off & 8191 != 0 drop
+                \t\tip6 daddr @vips6 frag frag-off != 0 drop
+                \t}
                 }
 
                 """)
+        // The keys: address, protocol, port, each part padded to 4 bytes as the kernel pads them.
+        #expect(
+            table.sets[0].elements == [
+                [192, 168, 0, 240, 17, 0, 0, 0, 0, 53, 0, 0], [192, 168, 1, 109, 6, 0, 0, 0, 0, 80, 0, 0],
+            ])
+        #expect(table.sets[0].keyLength == 12 && table.sets[0].keyType == 7 << 12 | 12 << 6 | 13)
+        #expect(table.ownedBySocket, "a killed lvsd's table goes with its socket")
+        #expect(NFTablesGuard.table(interfaces: [], rules: []).chains.isEmpty)
+        // Another service table of the same interfaces: the same shape (elements change only).
+        let other = NFTablesGuard.table(interfaces: ["eth0", "lo"], rules: Array(rules.dropFirst()))
+        #expect(other != table && other.shape == table.shape)
     }
 
-    @Test("port-0 services and IPv6 VIPs")
+    @Test("port-0 services and IPv6 VIPs: their own sets")
     func portZeroAndIPv6() {
         let r = NFTablesGuard.rules(for: [entry(.endpoint(.tcp, Endpoint("[2001:db8::1]:0")), [])])
         #expect(r.map(\.nft) == ["ip6 daddr 2001:db8::1 meta l4proto tcp drop"])
+        let t = NFTablesGuard.table(interfaces: ["eth0"], rules: r)
+        let set = t.sets.first { $0.name == "services_any_port6" }
+        #expect(set?.elements == [IPAddress("2001:db8::1")!.bytes + [6, 0, 0, 0]] && set?.keyLength == 20)
+        #expect(t.sets.allSatisfy { $0.name == "services_any_port6" || $0.name == "vips6" || $0.elements.isEmpty })
+        #expect(t.sets.first { $0.name == "vips6" }?.elements == [IPAddress("2001:db8::1")!.bytes])
     }
 }
 
@@ -121,13 +174,17 @@ struct NetlinkTests {
 
 @Suite("nftables guard ownership")
 struct GuardOwnershipTests {
-    @Test("the table names its lvsd in a comment, so the keeper of a killed lvsd deletes only that lvsd's table")
+    @Test("the table names its lvsd in a comment (nft's table user data: type 0, length, the string and its NUL)")
     func ownerComment() {
-        let script = NFTablesGuard.script(interfaces: ["eth0"], rules: [], owner: "swiftlvs lvsd pid 42")
-        let lines = script.split(separator: "\n").map(String.init)
-        #expect(lines.count > 3)
-        #expect(lines[2] == "table netdev swiftlvs {")
-        #expect(lines[3] == "  comment \"swiftlvs lvsd pid 42\"")
-        #expect(!NFTablesGuard.script(interfaces: ["eth0"], rules: []).contains("comment"))
+        let table = NFTablesGuard.table(interfaces: ["eth0"], rules: [], owner: "swiftlvs lvsd pid 42")
+        #expect(
+            NFTablesGuard.listing(table, rules: []).split(separator: "\n")[1] == "\tcomment \"swiftlvs lvsd pid 42\"")
+        var tx = NFTables.Transaction()
+        tx.add(table)
+        let comment = Array("swiftlvs lvsd pid 42".utf8) + [0]
+        let userData: [UInt8] = [UInt8(4 + 2 + comment.count), 0, 6, 0, 0, UInt8(comment.count)] + comment
+        #expect(tx.items[0].attributes.firstRange(of: userData) != nil)
+        // NFTA_TABLE_FLAGS = NFT_TABLE_F_OWNER, big-endian.
+        #expect(tx.items[0].attributes.firstRange(of: [8, 0, 2, 0, 0, 0, 0, 2]) != nil)
     }
 }

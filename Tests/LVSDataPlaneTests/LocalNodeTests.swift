@@ -124,27 +124,18 @@ struct LocalNodeTests {
     @Test(
         "guard: marked frames on lo are accepted first; a passive VIP has no drop rules (its real servers' reply rules stay)"
     )
-    func guardScript() {
+    func guardTable() {
         let services = [
             GuardTests().entry(.endpoint(.tcp, Endpoint("192.168.0.239:8898")), [("192.168.0.236:8898", .route)]),
             GuardTests().entry(.endpoint(.tcp, Endpoint("192.168.0.240:80")), [("10.0.0.2:8080", .masquerade)]),
         ]
         let passive: Set<IPAddress> = [IPAddress("192.168.0.239")!, IPAddress("192.168.0.240")!]
-        let script = NFTablesGuard.script(
-            interfaces: ["eth0", "lo"], rules: NFTablesGuard.rules(for: services, passive: passive))
-        #expect(
-            script == """
-                table netdev swiftlvs
-                delete table netdev swiftlvs
-                table netdev swiftlvs {
-                  chain ingress {
-                    type filter hook ingress devices = { "eth0", "lo" } priority -500; policy accept;
-                    iifname "lo" @ll,48,48 0x2534c560001 accept
-                    iifname != "lo" ip saddr 10.0.0.2 tcp sport 8080 drop
-                  }
-                }
-
-                """)
+        let rules = NFTablesGuard.rules(for: services, passive: passive)
+        let table = NFTablesGuard.table(interfaces: ["lo", "eth0"], rules: rules)
+        // No VIP is guarded; the NAT server's replies are; the marker rule comes first.
+        #expect(table.sets.filter { !$0.elements.isEmpty }.map(\.name) == ["replies4"])
+        #expect(table.chains[0].rules[0].text == "iifname \"lo\" @ll,48,48 0x2534c560001 accept")
+        #expect(NFTablesGuard.listing(table, rules: rules).contains("elements = { 10.0.0.2 . tcp . 8080 }"))
         let active = NFTablesGuard.rules(for: services, passive: [IPAddress("192.168.0.240")!]).map(\.nft)
         #expect(active.contains("ip daddr 192.168.0.239 tcp dport 8898 drop"))
         #expect(!active.contains { $0.contains("192.168.0.240") && $0.contains("daddr") })

@@ -121,10 +121,10 @@ extension VRRPLabs {
             #expect(inPackets(try dirA.ipvsadm("-Ln --stats").output) > 0)
             // B (BACKUP) left what A forwarded to its own stack: it scheduled nothing.
             #expect(inPackets(try dirB.ipvsadm("-Ln --stats").output) == 0)
-            #expect(l.guardRules(l.a).contains("ip daddr 192.168.0.239 tcp dport 8898 drop"))
-            #expect(!l.guardRules(l.b).contains("dport 8898 drop"), "\(l.guardRules(l.b))")
+            #expect(l.guardRules(l.a).contains("192.168.0.239 . tcp . 8898"))
+            #expect(!l.guardRules(l.b).contains("192.168.0.239 . tcp . 8898"), "\(l.guardRules(l.b))")
 
-            // kill -9 of A's lvsd: its guard keeper removes A's guard at once, so until B takes
+            // kill -9 of A's lvsd: the kernel removes A's guard with its socket at once, so until B takes
             // over, A's own stack answers for the VIP (A's nginx); then B becomes MASTER, sends
             // its gratuitous ARP and intercepts (its guard gains the drop rule).
             let t0 = Date()
@@ -138,7 +138,7 @@ extension VRRPLabs {
                 "[seed001-lab] kill -9 of A's lvsd -> VIP and client ARP entry on B after \(Date().timeIntervalSince(t0)) s"
             )
             #expect(dirB.logText.contains("VRRP address 192.168.0.239 owned (instance MASTER)"))
-            #expect(l.guardRules(l.b).contains("ip daddr 192.168.0.239 tcp dport 8898 drop"))
+            #expect(l.guardRules(l.b).contains("192.168.0.239 . tcp . 8898"))
             #expect(l.guardRules(l.a).isEmpty, "\(l.guardRules(l.a))")
             let afterCrash = l.curlAll(timeout: 1)
             print("[seed001-lab] through B after kill -9 of A's lvsd: \(Seed001Lab.tally(afterCrash))")
@@ -154,7 +154,7 @@ extension VRRPLabs {
             #expect(
                 await VRRPLab.waitUntil(seconds: 10) {
                     l.lab.holds(l.a, Seed001Lab.vip, on: "eth0") && !l.lab.holds(l.b, Seed001Lab.vip, on: "eth0")
-                        && !l.guardRules(l.b).contains("dport 8898 drop")
+                        && !l.guardRules(l.b).contains("192.168.0.239 . tcp . 8898")
                 } != nil, "\(dirA.logText)")
             try await Task.sleep(for: .milliseconds(500))
             let again = l.curlAll()

@@ -27,6 +27,39 @@ struct TunnelLabTests {
         #expect(try l.rs1.run(["/usr/sbin/ip", "link", "show", "lvstun0"]).status != 0)
     }
 
+    @Test(
+        "TUN --tun-type gre (with and without --tun-csum): real servers decapsulate GRE in user space (lvs-realserver --tun --gre), with no nft program"
+    )
+    func gre() throws {
+        let l = try SeedLANLab("gre")
+        defer { l.lab.close() }
+        for rs in [l.rs1, l.rs2] {
+            let r = try rs.runWithoutNFT([
+                LabNetwork.binary("lvs-realserver"), "start", "192.168.0.240", "--tun", "--gre",
+            ])
+            rs.lab.onClose { _ = try? rs.run([LabNetwork.binary("lvs-realserver"), "stop", "--tun"]) }
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(r.stdout.contains("tunnel decapsulation started on lvstun0"))
+        }
+        let table = try l.rs1.run(["/usr/sbin/nft", "list", "table", "inet", "swiftlvs-realserver"]).stdout
+        #expect(table.contains("meta l4proto gre drop"), "\(table)")
+        try l.director.ipvsadmScript([
+            "-A -t 192.168.0.240:80 -s rr", "-a -t 192.168.0.240:80 -r 192.168.0.223:80 -i --tun-type gre",
+            "-a -t 192.168.0.240:80 -r 192.168.0.224:80 -i --tun-type gre --tun-csum",
+        ])
+        #expect(
+            try l.client.curlTimes(4, "http://192.168.0.240/") == ["rs2 nginx", "rs1 nginx", "rs2 nginx", "rs1 nginx"])
+        // The real server sees the client itself (the tunnel keeps the inner packet).
+        #expect(try l.client.curl("http://192.168.0.240/ip")?.contains("192.168.0.220") == true)
+        let listing = try l.director.ipvsadm("-Ln --tun-info").stdout
+        #expect(listing.contains("gre"), "\(listing)")
+        #expect(l.rs1.nftTrapLog.isEmpty, "lvs-realserver never ran nft: \(l.rs1.nftTrapLog)")
+        // stop: the daemon goes, and its table with it.
+        #expect(try l.rs1.lvsRealserver("stop 192.168.0.240 --tun").status == 0)
+        #expect(try !l.rs1.run(["/usr/sbin/nft", "list", "ruleset"]).stdout.contains("swiftlvs-realserver"))
+        #expect(try l.rs1.run(["/usr/sbin/ip", "link", "show", "lvstun0"]).status != 0)
+    }
+
     @Test("FULLNAT: real servers with no set-up at all see the director's local address")
     func fullNAT() throws {
         let l = try SeedLANLab("fnat")

@@ -483,6 +483,25 @@ static inline int clvs_netlink_open(uint32_t groups, int nonblocking, int rcvbuf
     return fd;
 }
 
+/// Opens a NETLINK_NETFILTER socket for nf_tables requests: blocking, close-on-exec (a child
+/// must not keep a table owned by this socket alive), errors answered with the failing message's
+/// header only (NETLINK_CAP_ACK) plus the kernel's reason (NETLINK_EXT_ACK), and a receive
+/// buffer of `rcvbuf` bytes (SO_RCVBUFFORCE as root, else the capped SO_RCVBUF).
+static inline int clvs_nfnetlink_open(int rcvbuf) {
+    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+    if (fd < 0) return -1;
+    int one = 1;
+    setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
+    setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
+    if (rcvbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) != 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+    struct sockaddr_nl sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.nl_family = AF_NETLINK;
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) { close(fd); return -1; }
+    return fd;
+}
+
 /// Sends a netlink message to the kernel (port 0).
 static inline ssize_t clvs_netlink_send(int fd, const void *buf, size_t len) {
     struct sockaddr_nl sa;
