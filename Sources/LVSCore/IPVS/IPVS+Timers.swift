@@ -13,6 +13,7 @@ extension IPVS {
             estimate()
             nextEstimate = t + .seconds(2)
         }
+        runDefence(now: now)
         if nextSchedulerTick == nil { nextSchedulerTick = now + .seconds(60) }
         while let t = nextSchedulerTick, t <= now {
             for slot in serviceOrder { service(slot: slot).scheduler?.periodic(now: t) }
@@ -80,6 +81,7 @@ extension IPVS {
             }
         }
         unbind(id)
+        uncountSource(id)
         if r.pointee.flags.contains(.persistenceData) { persistenceEngineData[id] = nil }
         connections.free(id)
     }

@@ -33,6 +33,8 @@ public struct IPVSError: Error, Hashable, Sendable, CustomStringConvertible {
         case outOfRange
         /// ENODEV (`--start-daemon` on an unknown interface): ipvsadm prints strerror.
         case noSuchDevice
+        /// ENOENT for a knob name (`lvs-sysctl`; sysctl says "cannot stat").
+        case noSuchKnob
     }
 
     public var code: Code
@@ -61,6 +63,7 @@ public struct IPVSError: Error, Hashable, Sendable, CustomStringConvertible {
         case .noDaemon: return "No daemon is running"
         case .outOfRange: return "Numerical result out of range"
         case .noSuchDevice: return "No such device"
+        case .noSuchKnob: return "No such file or directory"
         }
     }
 
