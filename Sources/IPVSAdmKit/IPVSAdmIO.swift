@@ -87,6 +87,8 @@ public final class BufferInput: IPVSAdmInput {
                         message:
                             "Can't initialize ipvs: lvsd is not running in this network namespace "
                             + "(no control socket at \(endpoint): \(String(cString: strerror(err.errno))))")
+                case .untrusted:
+                    throw IPVSAdmBackendError(message: "Can't initialize ipvs: \(error)")
                 default:
                     throw IPVSAdmBackendError(message: "ipvsadm: \(error)")
                 }
