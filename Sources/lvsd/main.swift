@@ -30,7 +30,8 @@ hooks.additionalServices.append { director, logger in keepalived.makeService(dir
 hooks.additionalServices.append { _, logger in vrrp.makeService(logger: logger) }
 exit(
     LVSDaemonMain.run(arguments: Array(CommandLine.arguments.dropFirst()), environment: environment, hooks: hooks) {
-        let ipvs = IPVS()
+        let ipvs = IPVS(configuration: DefenceSupport.randomizedConfiguration())
         ipvs.interfaceMTU = { InterfaceMTU.of($0) }
+        ipvs.systemAvailablePages = { DefenceSupport.availablePages() }
         return ipvs
     })
