@@ -53,6 +53,14 @@ public enum DataPlaneCounter: Int, CaseIterable, Sendable, CustomStringConvertib
     case mallocs
     /// Frames the kernel dropped because the receive ring was full.
     case ringDrops
+    /// ICMP errors not sent because of the rate limits (`lvsd_icmp_*`, as the kernel's icmp_ratelimit).
+    case icmpRateLimited
+    /// Neighbour resolutions not asked for because the bookkeeping is full (bounded, attacker-chosen addresses).
+    case neighborRequestsSkipped
+    /// Frames not held for a neighbour because that neighbour (or client neighbours together) used its quota.
+    case neighborQuotaDropped
+    /// Packets from a NAT real server matching no connection, answered with ICMP port unreachable (`nat_icmp_send`).
+    case natICMPSent
 
     public var description: String {
         switch self {
@@ -80,6 +88,10 @@ public enum DataPlaneCounter: Int, CaseIterable, Sendable, CustomStringConvertib
         case .batches: return "batches"
         case .mallocs: return "mallocs"
         case .ringDrops: return "ring_drops"
+        case .icmpRateLimited: return "icmp_rate_limited"
+        case .neighborRequestsSkipped: return "neighbor_requests_skipped"
+        case .neighborQuotaDropped: return "neighbor_quota_dropped"
+        case .natICMPSent: return "nat_icmp_sent"
         }
     }
 }

@@ -19,6 +19,11 @@ import LVSPacket
 /// nothing.
 final class NeighborWaitQueue {
     static let capacity = 64
+    /// Frames one neighbour may have held (the kernel queues per neighbour, `unres_qlen`).
+    static let perNeighborQuota = 8
+    /// Slots frames toward clients (outbound: NAT replies, whose addresses a client chooses) may
+    /// take together: the rest stays for frames toward the configured real servers.
+    static let outboundShare = 32
     static let slotBytes = 4096
     static let timeoutNanoseconds: UInt64 = 3_000_000_000
 
@@ -58,6 +63,18 @@ extension DataPlaneWorker {
         now: Timestamp
     ) {
         let q = neighborQueue
+        var sameTarget = 0
+        var outboundHeld = 0
+        for e in q.entries {
+            if e.target == target { sameTarget += 1 }
+            if !e.inbound { outboundHeld += 1 }
+        }
+        guard sameTarget < NeighborWaitQueue.perNeighborQuota,
+            inbound || outboundHeld < NeighborWaitQueue.outboundShare
+        else {
+            counters.add(.neighborQuotaDropped)
+            return
+        }
         guard f.capacity <= NeighborWaitQueue.slotBytes, let slot = q.freeSlots.popLast() else {
             counters.add(.neighborQueueDropped)
             return
