@@ -4,6 +4,7 @@ import KeepalivedConfig
 import LVSControl
 import LVSCore
 import LVSHealthCheckLinux
+import LVSPlatform
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -50,6 +51,8 @@ public final class KeepalivedDaemonSupport: DaemonConfigurationLoader, ReloadHan
             if !problems.isEmpty { throw ConfigRefused(lines: problems.map(\.description)) }
         }
         for d in result.diagnostics { logger.warning("\(d.description)") }
+        // enable_script_security: scripts that would run as root are checked before each run.
+        ScriptSecurity.isEnabled = result.configuration.globalDefs.enableScriptSecurity
         return result.configuration
     }
 
