@@ -9,7 +9,7 @@ public enum DefenceSupport {
     /// start, as the kernel draws `ip_vs_conn_rnd`), so colliding keys cannot be precomputed.
     public static func randomizedConfiguration(_ base: IPVSConfiguration = .init()) -> IPVSConfiguration {
         var c = base
-        var keys: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        var keys: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0)
         let fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC)
         let got = fd < 0 ? -1 : withUnsafeMutableBytes(of: &keys) { Glibc.read(fd, $0.baseAddress, $0.count) }
         if fd >= 0 { close(fd) }
@@ -17,6 +17,7 @@ public enum DefenceSupport {
             c.hashSeed = keys.0
             c.hashSeed2 = keys.1
             c.randomSeed = keys.2 | 1
+            (c.cookieKey0, c.cookieKey1, c.cookieKey2, c.cookieKey3) = (keys.3, keys.4, keys.5, keys.6)
         }
         return c
     }

@@ -61,6 +61,17 @@ public enum DataPlaneCounter: Int, CaseIterable, Sendable, CustomStringConvertib
     case neighborQuotaDropped
     /// Packets from a NAT real server matching no connection, answered with ICMP port unreachable (`nat_icmp_send`).
     case natICMPSent
+    /// SYN proxy: SYNs answered with a cookie SYN/ACK (no entry made).
+    case synProxyCookies
+    /// SYN proxy: connections opened by a valid cookie ACK (a SYN sent to the server).
+    case synProxyOpened
+    /// SYN proxy: server SYN/ACKs that completed a proxied connection.
+    case synProxyEstablished
+    /// SYN proxy: SYNs to a server sent again (the client repeated its ACK).
+    case synProxySynResent
+    /// SYN proxy: client frames held for the server's SYN/ACK, and sent on after it.
+    case synProxyHeld
+    case synProxyReleased
 
     public var description: String {
         switch self {
@@ -92,6 +103,12 @@ public enum DataPlaneCounter: Int, CaseIterable, Sendable, CustomStringConvertib
         case .neighborRequestsSkipped: return "neighbor_requests_skipped"
         case .neighborQuotaDropped: return "neighbor_quota_dropped"
         case .natICMPSent: return "nat_icmp_sent"
+        case .synProxyCookies: return "synproxy_cookies"
+        case .synProxyOpened: return "synproxy_opened"
+        case .synProxyEstablished: return "synproxy_established"
+        case .synProxySynResent: return "synproxy_syn_resent"
+        case .synProxyHeld: return "synproxy_held"
+        case .synProxyReleased: return "synproxy_released"
         }
     }
 }

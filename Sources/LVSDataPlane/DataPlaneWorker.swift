@@ -70,6 +70,8 @@ public final class DataPlaneWorker {
     var batchLimits = IPVSLimits()
     var natICMPSend = false
     var batchNow = Timestamp.zero
+    /// SYN proxy: client frames waiting for their server's SYN/ACK.
+    let synProxyHold = SynProxyHold()
 
     /// Which interfaces to attach to: nil = every non-loopback interface that is not a bridge or
     /// bond port; otherwise these names. Loopback is always attached (local clients).
@@ -228,6 +230,11 @@ public final class DataPlaneWorker {
                 counters.add(.passed)
                 return
             }
+            if transport == .tcp && ipvs.isSynProxied(address: info.destination, port: info.destinationPort)
+                && synProxyInbound(&f, info, ipvs, now)
+            {
+                return
+            }
             verdict = ipvs.processInbound(facts, now: now)
         } else {
             verdict = ipvs.processOutbound(facts, now: now)
@@ -242,6 +249,9 @@ public final class DataPlaneWorker {
                 verdict = ipvs.processInbound(facts, now: now)
                 inbound = true
             }
+        }
+        if !inbound, transport == .tcp, case .forward(let d) = verdict, synProxyOutbound(&f, info, d, ipvs, now) {
+            return
         }
         switch verdict {
         case .pass:

@@ -72,17 +72,22 @@ public struct SynProxyConnection: Hashable, Sendable {
     public var phase: Phase
     public var sequenceDelta: UInt32
     public var timestampDelta: UInt32
-    /// Window scales: the client's (as offered), ours (told the client), the server's (as the
-    /// server will use it; 0 when scaling is off).
+    /// Window scales (RFC 7323 §2.3: each side scales what it sends by its own shift, what it
+    /// receives by the peer's, and only if both SYNs carried the option):
+    /// the client's own shift (0 if it offered none), ours as told the client (0 if the client
+    /// offered none), the server's own shift (0 when scaling is off on the server's side).
     public var clientShift: UInt8
     public var directorShift: UInt8
     public var serverShift: UInt8
+    /// Scaling is on between us and the server (the client offered it and the server's SYN/ACK
+    /// carried it): the server then reads the client's windows with `clientShift`.
+    public var serverScaling: Bool
     /// The client offered timestamps (so both sides use them).
     public var timestamps: Bool
 
     public init(
         phase: Phase, sequenceDelta: UInt32, timestampDelta: UInt32, clientShift: UInt8, directorShift: UInt8,
-        serverShift: UInt8, timestamps: Bool
+        serverShift: UInt8, serverScaling: Bool = false, timestamps: Bool
     ) {
         self.phase = phase
         self.sequenceDelta = sequenceDelta
@@ -90,13 +95,15 @@ public struct SynProxyConnection: Hashable, Sendable {
         self.clientShift = clientShift
         self.directorShift = directorShift
         self.serverShift = serverShift
+        self.serverScaling = serverScaling
         self.timestamps = timestamps
     }
 
-    /// Packed into the entry's 16-bit state: phase (2 bits), three shifts (4 bits each), TS (1 bit).
+    /// Packed into the entry's 16-bit state: phase (2 bits), three shifts (4 bits each), TS and
+    /// server scaling (1 bit each).
     public var packed: UInt16 {
         UInt16(phase.rawValue) | UInt16(clientShift & 0xF) << 2 | UInt16(directorShift & 0xF) << 6
-            | UInt16(serverShift & 0xF) << 10 | (timestamps ? 1 << 14 : 0)
+            | UInt16(serverShift & 0xF) << 10 | (timestamps ? 1 << 14 : 0) | (serverScaling ? 1 << 15 : 0)
     }
 
     public init?(packed: UInt16, sequenceDelta: UInt32, timestampDelta: UInt32) {
@@ -104,7 +111,8 @@ public struct SynProxyConnection: Hashable, Sendable {
         self.init(
             phase: p, sequenceDelta: sequenceDelta, timestampDelta: timestampDelta,
             clientShift: UInt8(packed >> 2 & 0xF), directorShift: UInt8(packed >> 6 & 0xF),
-            serverShift: UInt8(packed >> 10 & 0xF), timestamps: packed & 1 << 14 != 0)
+            serverShift: UInt8(packed >> 10 & 0xF), serverScaling: packed & 1 << 15 != 0,
+            timestamps: packed & 1 << 14 != 0)
     }
 }
 
@@ -319,9 +327,10 @@ public enum SynProxy {
             if o.timestampOffset != 0 { set32(o.timestampOffset, tcp.be32(o.timestampOffset) &- c.timestampDelta) }
         }
         if flags & 0x02 == 0 {
-            // Windows are never scaled in SYNs.
+            // Windows are never scaled in SYNs. Client → server: from the client's shift to what
+            // the server reads with; server → client: from the server's shift to ours.
             let from = inbound ? c.clientShift : c.serverShift
-            let to = inbound ? c.serverShift : c.directorShift
+            let to = inbound ? (c.serverScaling ? c.clientShift : 0) : c.directorShift
             if from != to {
                 let w = tcp.be16(14)
                 let scaled = (UInt64(w) << UInt64(from)) >> UInt64(to)
@@ -331,6 +340,16 @@ public enum SynProxy {
             }
         }
         tcp.setBE16(d.apply(to: tcp.be16(16)), 16)
+        return true
+    }
+
+    /// Puts `link`'s header in front of a segment built in place (its IP packet at
+    /// `info.l3Offset`, `length` bytes from the frame's start). False without headroom.
+    public static func relink(_ f: inout Frame, _ info: PacketInfo, length: Int, link: EgressLink) -> Bool {
+        let l2 = link.vlan == nil ? 14 : 18
+        guard f.start + info.l3Offset >= l2, length > info.l3Offset else { return false }
+        Forwarding.writeLinkHeader(
+            &f, l3Abs: f.start + info.l3Offset, ipLength: length - info.l3Offset, etherType: info.etherType, link: link)
         return true
     }
 

@@ -75,7 +75,11 @@ extension PacketFixtures {
         let c6 = cookie(spClient6, spVIP6, isn: 9, bare)
         let established = SynProxyConnection(
             phase: .established, sequenceDelta: 0x1000, timestampDelta: 50, clientShift: 7, directorShift: 7,
-            serverShift: 9, timestamps: true)
+            serverShift: 9, serverScaling: true, timestamps: true)
+        // A server that answered without window scaling reads the client's windows unscaled.
+        var unscaledServer = established
+        unscaledServer.serverShift = 0
+        unscaledServer.serverScaling = false
         return [
             SynProxyFixture(
                 name:
@@ -135,14 +139,20 @@ extension PacketFixtures {
                     srcMAC: Macs.directorInside, dstMAC: Macs.server)),
             SynProxyFixture(
                 name:
-                    "client → server: ack + Δ, SACK blocks + Δ, TSecr + Δts; window from the client's scale 7 to the server's 9",
+                    "client → server: ack + Δ, SACK blocks + Δ, TSecr + Δts; a server without scaling reads the window ×2^7",
                 input: tcpFrame(
                     spClient, spVIP, seq: 6000, ack: 100, flags: 0x10, window: 400,
                     options: [1, 1] + tsOption(120, 200) + [1, 1, 5, 10] + be32(150) + be32(160)),
-                step: .translateIn(established),
+                step: .translateIn(unscaledServer),
                 expected: tcpFrame(
-                    spClient, spVIP, seq: 6000, ack: 0x1000 + 100, flags: 0x10, window: 100,
+                    spClient, spVIP, seq: 6000, ack: 0x1000 + 100, flags: 0x10, window: 51200,
                     options: [1, 1] + tsOption(120, 250) + [1, 1, 5, 10] + be32(0x1000 + 150) + be32(0x1000 + 160))),
+            SynProxyFixture(
+                name:
+                    "client → server with scaling on both sides: the window passes unchanged (the server reads it ×2^7 too)",
+                input: tcpFrame(spClient, spVIP, seq: 6000, ack: 100, flags: 0x10, window: 400),
+                step: .translateIn(established),
+                expected: tcpFrame(spClient, spVIP, seq: 6000, ack: 0x1000 + 100, flags: 0x10, window: 400)),
             SynProxyFixture(
                 name: "server → client: seq − Δ, TSval − Δts; window from the server's scale 9 to ours 7",
                 input: tcpFrame(

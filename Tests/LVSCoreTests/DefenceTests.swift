@@ -235,3 +235,18 @@ import Testing
         #expect(same < 20)  // 1/1024 expected by chance
     }
 }
+
+@Suite struct SynProxyModelTests {
+    @Test("the SYN proxy flag: TCP services only (EINVAL otherwise); the service says it proxies")
+    func flag() throws {
+        let ipvs = IPVS()
+        let vip = Endpoint("10.0.0.1:80")
+        try ipvs.addService(VirtualServiceSpec(key: .endpoint(.tcp, vip), scheduler: "rr", flags: [.synProxy]))
+        #expect(ipvs.isSynProxied(address: vip.address, port: 80))
+        #expect(throws: IPVSError.self) {
+            try ipvs.addService(VirtualServiceSpec(key: .endpoint(.udp, vip), scheduler: "rr", flags: [.synProxy]))
+        }
+        try ipvs.editService(VirtualServiceSpec(key: .endpoint(.tcp, vip), scheduler: "rr"))
+        #expect(!ipvs.isSynProxied(address: vip.address, port: 80))
+    }
+}

@@ -100,6 +100,11 @@ public struct IPVSConfiguration: Sendable {
     /// key even when an attacker learns how to collide. The table keeps ≤ 1 entry per bucket on
     /// average, so honest traffic never comes near it.
     public var maxChainLength = 32
+    /// Keys of the SYN proxy's cookies (lvsd draws them at random per start).
+    public var cookieKey0: UInt64 = 0x0706_0504_0302_0100
+    public var cookieKey1: UInt64 = 0x0F0E_0D0C_0B0A_0908
+    public var cookieKey2: UInt64 = 0x1716_1514_1312_1110
+    public var cookieKey3: UInt64 = 0x1F1E_1D1C_1B1A_1918
     /// Seed of the schedulers' random numbers (twos).
     public var randomSeed: UInt64 = 0x2545_F491_4F6C_DD1D
     public var sysctls = IPVSSysctls()
