@@ -76,3 +76,32 @@ struct VRRPDefenceTests {
         #expect(VRRPReceiveCheck.check(stranger, config: c) == .dropped(.notUnicastPeer(ip("192.168.0.66"))))
     }
 }
+
+@Suite("VRRP random datagrams")
+struct VRRPRandomDatagramTests {
+    @Test(
+        "10 000 random adverts (v2 and v3, valid headers with random fields, and pure noise): dropped or handled, never a trap; the master stays master against lower priorities"
+    )
+    func randomAdverts() {
+        var rng = SystemRandomNumberGenerator()
+        for version in [VRRPVersion.v2, .v3] {
+            let c = config(version: version)
+            var m = masterInstance(c)
+            for k in 0..<5000 {
+                var bytes: [UInt8]
+                if k % 2 == 0 {
+                    bytes = advertPacket(for: c, priority: UInt8.random(in: 1...99, using: &rng)).payload
+                    bytes[Int.random(in: 0..<bytes.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
+                } else {
+                    bytes = (0..<Int.random(in: 0...64, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng)
+                    }
+                }
+                let p = ReceivedVRRPPacket(
+                    source: ip("192.168.0.\(Int.random(in: 2...254, using: &rng))"), destination: ip("224.0.0.18"),
+                    hopLimit: Int.random(in: 0...255, using: &rng), payload: bytes)
+                _ = m.handle(.packet(p), now: at(5 + Double(k) * 0.01))
+            }
+            #expect(m.state == .master)
+        }
+    }
+}
