@@ -49,6 +49,8 @@ let package = Package(
         // monotonic clock, child processes), over the C target, as NIOPosix sits over CNIOLinux.
         .target(name: "CLVSLinux"),
         .target(name: "LVSPlatform", dependencies: ["CLVSLinux", "LVSCore", "LVSPacket"]),
+        // Connection sync: the kernel's wire format and the master/backup engines (pure).
+        .target(name: "LVSSync", dependencies: ["LVSCore"]),
 
         // data plane: Linux packet I/O, nftables guard, neighbours.
         .target(
@@ -57,12 +59,23 @@ let package = Package(
             swiftSettings: hotPathSettings
         ),
 
+        // XDP: the steering/fast-path program (C, compiled by scripts/build-bpf into a committed byte
+        // array), its libbpf loader and AF_XDP sockets (libxdp); Debian: libbpf-dev libxdp-dev.
+        .target(
+            name: "CLVSXDP", exclude: ["bpf"],
+            linkerSettings: [.linkedLibrary("bpf"), .linkedLibrary("xdp")]
+        ),
+        .target(
+            name: "LVSXDP", dependencies: ["CLVSXDP", "CLVSLinux", "LVSDataPlane", "LVSPacket", "LVSCore"],
+            swiftSettings: hotPathSettings
+        ),
+
         // daemon: lifecycle, control server, reload, notifications.
         .target(
             name: "LVSDaemon",
             dependencies: [
                 "LVSCore", "LVSControl", "LVSDataPlane", "KeepalivedConfig", "LVSHealthCheckLinux", "LVSVRRPLinux",
-                "LVSPlatform",
+                "LVSPlatform", "LVSSync",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -90,12 +103,23 @@ let package = Package(
             dependencies: ["LVSPacket", "LVSTestSupport", "CMallocCounter", "CPacketBaseline", "CLVSLinux"],
             path: "bench/PacketBench", swiftSettings: hotPathSettings
         ),
+        .executableTarget(
+            name: "xdp-bench",
+            dependencies: [
+                "LVSXDP", "LVSXDPTestSupport", "LVSTestSupport", "LVSDataPlane", "LVSPacket", "LVSCore", "CLVSLinux",
+                "CMallocCounter",
+            ],
+            path: "bench/XDPBench", swiftSettings: hotPathSettings
+        ),
         .executableTarget(name: "config-bench", dependencies: ["KeepalivedConfig"], path: "bench/ConfigBench"),
         // lvsd with the allocation counter linked in: its data plane reports mallocs per packet.
         .executableTarget(name: "lvsd-bench", dependencies: ["LVSDaemon", "CMallocCounter"], path: "bench/LvsdBench"),
         .executableTarget(
             name: "health-check-bench", dependencies: ["LVSHealthCheckLinux", "KeepalivedConfig", "LVSCore"],
             path: "bench/HealthCheckBench"),
+        .executableTarget(
+            name: "sync-bench", dependencies: ["LVSCore", "LVSSync", "LVSTestSupport", "CLVSLinux"],
+            path: "bench/SyncBench", swiftSettings: hotPathSettings),
         .executableTarget(
             name: "control-bench", dependencies: ["LVSCore", "LVSControl", "IPVSAdmKit", "CLVSLinux"],
             path: "bench/ControlBench"
@@ -113,9 +137,14 @@ let package = Package(
         .testTarget(name: "LVSHealthCheckTests", dependencies: ["LVSHealthCheckLinux", "LVSTestSupport"]),
         .testTarget(
             name: "LVSVRRPTests", dependencies: ["LVSVRRPLinux", "LVSPacket", "LVSPlatform", "LVSTestSupport"]),
+        .testTarget(name: "LVSSyncTests", dependencies: ["LVSSync", "LVSCore", "LVSTestSupport"]),
         .testTarget(name: "LVSDaemonTests", dependencies: ["LVSDaemon", "LVSPlatform", "LVSTestSupport"]),
         .testTarget(name: "LVSDataPlaneTests", dependencies: ["LVSDataPlane", "LVSTestSupport"]),
         .testTarget(name: "LabTests", dependencies: ["LVSTestSupport", "LVSCore"]),
+        .target(name: "LVSXDPTestSupport", dependencies: ["LVSXDP", "LVSTestSupport", "LVSPacket", "LVSCore"]),
+        .testTarget(
+            name: "LVSXDPTests",
+            dependencies: ["LVSXDP", "LVSXDPTestSupport", "LVSTestSupport", "LVSPacket", "LVSCore", "CLVSXDP"]),
     ],
     swiftLanguageModes: [.v6]
 )

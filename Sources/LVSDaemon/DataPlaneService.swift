@@ -12,15 +12,18 @@ public struct DataPlaneService: Service {
     let director: Director
     let logger: Logger
     let ownership: VRRPAddressOwnership?
+    let onForwarding: (@Sendable (Bool) -> Void)?
 
     /// `interfaces` are `--interface` names (empty: every interface); `statisticsFile` receives
     /// the data plane's counters every second (`LVSD_STATS_FILE`); with `ownership` (lvsd's VRRP),
     /// the services of a VRRP address this lvsd does not own are left to the local stack;
     /// `spinNanoseconds` overrides how long the worker watches the ring before sleeping
-    /// (`LVSD_SPIN_US`; 0 = sleep at once).
+    /// (`LVSD_SPIN_US`; 0 = sleep at once); `onForwarding` is told when packets start and stop
+    /// being forwarded (the announcer announces nothing while they are not).
     public init(
         director: Director, interfaces: [String], statisticsFile: String?, logger: Logger,
-        ownership: VRRPAddressOwnership? = nil, spinNanoseconds: UInt64? = nil
+        ownership: VRRPAddressOwnership? = nil, spinNanoseconds: UInt64? = nil,
+        onForwarding: (@Sendable (Bool) -> Void)? = nil
     ) {
         var configuration = DataPlane.Configuration()
         if let spinNanoseconds { configuration.spinNanoseconds = spinNanoseconds }
@@ -34,16 +37,18 @@ public struct DataPlaneService: Service {
         self.director = director
         self.logger = logger
         self.ownership = ownership
+        self.onForwarding = onForwarding
     }
 
     /// The hook lvsd's main program installs (`LVSDaemonHooks.dataPlane`).
     public static func make(
-        statisticsFile: String?, ownership: VRRPAddressOwnership? = nil, spinNanoseconds: UInt64? = nil
+        statisticsFile: String?, ownership: VRRPAddressOwnership? = nil, spinNanoseconds: UInt64? = nil,
+        onForwarding: (@Sendable (Bool) -> Void)? = nil
     ) -> @Sendable (Director, DaemonOptions, Logger) -> any Service {
         { director, options, logger in
             DataPlaneService(
                 director: director, interfaces: options.interfaces, statisticsFile: statisticsFile, logger: logger,
-                ownership: ownership, spinNanoseconds: spinNanoseconds)
+                ownership: ownership, spinNanoseconds: spinNanoseconds, onForwarding: onForwarding)
         }
     }
 
@@ -63,7 +68,9 @@ public struct DataPlaneService: Service {
         }
         director.withIPVS { ipvs in ipvs.isLocalAddress = { dp.isLocalAddress($0) } }
         dp.servicesChanged()
+        onForwarding?(true)
         try? await gracefulShutdown()
+        onForwarding?(false)
         dp.stop()
         let s = dp.statistics
         logger.info(

@@ -30,10 +30,19 @@ public final class KeepalivedDaemonSupport: DaemonConfigurationLoader, ReloadHan
     private var service: HealthCheckService?
     /// The configuration's VRRP part goes to it, at start and on each reload.
     private let vrrp: VRRPDaemon?
+    /// `lvs_sync_daemon` goes to it, at start and on each reload.
+    private let sync: KeepalivedSyncDaemon?
+    /// `lvs_announce_table` goes to it, at start and on each reload; it follows the quorum.
+    private let announcer: RouteAnnouncer?
 
-    public init(environment: [String: String], vrrp: VRRPDaemon? = nil) {
+    public init(
+        environment: [String: String], vrrp: VRRPDaemon? = nil, sync: KeepalivedSyncDaemon? = nil,
+        announcer: RouteAnnouncer? = nil
+    ) {
         self.environment = environment
         self.vrrp = vrrp
+        self.sync = sync
+        self.announcer = announcer
     }
 
     func options(_ configID: String?) -> ConfigReaderOptions {
@@ -70,6 +79,8 @@ public final class KeepalivedDaemonSupport: DaemonConfigurationLoader, ReloadHan
     /// director's table before lvsd forks (keepalived `init_services`).
     public func load(file: String, configID: String?, director: Director, logger: Logger) throws {
         let configuration = try read(file, configID: configID, logger: logger)
+        // A table lvsd cannot announce from stops it here, before anything runs.
+        try announcer?.configure(configuration.globalDefs.lvsAnnounce)
         var engine = HealthCheckEngine(
             configuration: configuration, hostName: HealthCheckService.hostName(),
             localAddresses: SystemLocalAddresses().current())
@@ -82,6 +93,7 @@ public final class KeepalivedDaemonSupport: DaemonConfigurationLoader, ReloadHan
         }
         for problem in table.apply(commands) { logger.warning("\(problem)") }
         vrrp?.configure(configuration, logger: logger)
+        sync?.configure(configuration, logger: logger)
         lock.withLock { _ in
             self.file = file
             self.configID = configID
@@ -99,9 +111,11 @@ public final class KeepalivedDaemonSupport: DaemonConfigurationLoader, ReloadHan
 
     private func makeServiceLocked(director: Director, logger: Logger) -> any Service {
         guard let engine = startedEngine else { return IdleService() }
+        var quorumObserver: (@Sendable ([ServiceKey: Bool]) -> Void)?
+        if let announcer { quorumObserver = { q in announcer.quorumChanged(q) } }
         let s = HealthCheckService(
             startedEngine: engine, pendingActions: pendingActions, target: DirectorIPVSTarget(director: director),
-            clock: director.clock
+            clock: director.clock, quorumObserver: quorumObserver
         ) { line in logger.info("\(line)") }
         service = s
         pendingActions = []
@@ -126,6 +140,8 @@ public final class KeepalivedDaemonSupport: DaemonConfigurationLoader, ReloadHan
         }
         await service.reload(configuration)
         await vrrp?.reload(configuration, logger: logger)
+        sync?.reload(configuration, logger: logger)
+        announcer?.reload(configuration.globalDefs.lvsAnnounce, logger: logger)
         logger.info("Configuration \(file) reloaded")
     }
 }

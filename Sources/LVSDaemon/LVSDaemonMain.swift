@@ -50,6 +50,8 @@ public struct LVSDaemonHooks: Sendable {
     /// The packet path (`DataPlaneService.make`), built with the parsed options; nil runs the
     /// control endpoint only.
     public var dataPlane: (@Sendable (Director, DaemonOptions, Logger) -> any Service)?
+    /// Called once the director exists, before the configuration loads (connection sync attaches).
+    public var directorCreated: (@Sendable (Director) -> Void)?
 
     public init() {}
 }
@@ -119,6 +121,7 @@ public enum LVSDaemonMain {
         let logger = Logger(label: "lvsd")
 
         let director = Director(model: makeModel())
+        hooks.directorCreated?(director)
         if let file = options.configurationFile, let configuration = hooks.configuration {
             do {
                 try configuration.load(file: file, configID: options.configID, director: director, logger: logger)

@@ -99,6 +99,7 @@ public final class VRRPDaemon: @unchecked Sendable {
     private var alertsInFlight = 0
     /// Which virtual addresses the instances own now (the data plane's passive VIPs follow it).
     public let ownership = VRRPAddressOwnership()
+    private var transitionObservers: [@Sendable (VRRPTransition) -> Void] = []
 
     /// `hostName` is the default router_id; `makeAdapters` defaults to the Linux adapters in
     /// lvsd's own network namespace; `executor` is where the VRRP service runs.
@@ -222,9 +223,22 @@ public final class VRRPDaemon: @unchecked Sendable {
         lock.withLock { _ in service = nil }
     }
 
+    /// Registers `observer`, called on VRRP's thread for every transition (connection sync follows
+    /// its instance's state with it).
+    public func addTransitionObserver(_ observer: @escaping @Sendable (VRRPTransition) -> Void) {
+        lock.withLock { _ in transitionObservers.append(observer) }
+    }
+
+    /// Holds instance `instance`'s preemption for `duration` (nil lets go), if VRRP runs.
+    public func holdPreemption(instance: String, for duration: Duration?) {
+        guard let svc = lock.withLock({ _ in service }) else { return }
+        Task { await svc.holdPreemption(instance: instance, for: duration) }
+    }
+
     private func transitioned(_ t: VRRPTransition, logger: Logger) {
         // First: a new MASTER intercepts its VIPs' services before the VIPs are added.
         if case .instance(let name) = t.subject { ownership.update(instance: name, state: t.to) }
+        for o in lock.withLock({ _ in transitionObservers }) { o(t) }
         let (alert, sender, smtp) = lock.withLock { _ -> (VRRPAlert?, AlertSender?, SMTPAlertSettings?) in
             guard let s = setup else { return (nil, nil, nil) }
             return (filter.alert(for: t, setup: s), sendAlert, self.smtp)

@@ -205,8 +205,10 @@ public struct RTNetlinkRoute: Hashable, Sendable {
     public var destinationLength: Int
     /// RTA_TABLE, else rtm_table.
     public var table: UInt32
-    /// rtm_type (RTN_UNICAST = 1).
+    /// rtm_type (RTN_UNICAST = 1, RTN_BLACKHOLE = 6).
     public var type: UInt8
+    /// rtm_protocol: who installed the route (`proto` in `ip route`: 2 kernel, 4 static, 12 bird).
+    public var protocolNumber: UInt8
     public var destination: IPAddress?
     public var outputInterface: Int32?
     public var gateway: IPAddress?
@@ -219,6 +221,7 @@ public struct RTNetlinkRoute: Hashable, Sendable {
         family = p.load(as: UInt8.self)
         destinationLength = Int(p.load(fromByteOffset: 1, as: UInt8.self))
         type = p.load(fromByteOffset: 7, as: UInt8.self)
+        protocolNumber = p.load(fromByteOffset: 5, as: UInt8.self)
         let a = RTNetlinkAttributes(body, fixed: 12)
         table = RTNetlink.u32(a[15]) ?? UInt32(p.load(fromByteOffset: 4, as: UInt8.self))
         destination = RTNetlink.ipAddress(a[1], family: family)

@@ -64,11 +64,15 @@ public final class LabHost: @unchecked Sendable {
     }
 
     /// Starts lvsd in the foreground (`-n -l`), log in the lab directory, and waits until it
-    /// answers ipvsadm and its data plane runs.
-    public func startLVSD(_ extra: [String] = [], statisticsFile: String? = nil) throws {
+    /// answers ipvsadm and its data plane runs. `environment` adds variables (`LVSD_SLOPPY_TCP`).
+    public func startLVSD(
+        _ extra: [String] = [], statisticsFile: String? = nil, environment: [String: String] = [:]
+    ) throws {
         let log = lab.directory + "/lvsd-\(name).log"
         var argv = [LabNetwork.tool("ip")!, "netns", "exec", namespace]
-        if let statisticsFile { argv += ["/usr/bin/env", "LVSD_STATS_FILE=\(statisticsFile)"] }
+        var env = environment
+        if let statisticsFile { env["LVSD_STATS_FILE"] = statisticsFile }
+        if !env.isEmpty { argv += ["/usr/bin/env"] + env.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" } }
         argv += [LabNetwork.binary("lvsd"), "-n", "-l"] + extra
         let pid = try LabNetwork.spawn(argv, stdoutPath: log, stderrPath: log)
         lab.adopt(pid)

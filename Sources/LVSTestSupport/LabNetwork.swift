@@ -114,7 +114,7 @@ public final class LabNetwork: @unchecked Sendable {
     }
 
     /// Registers a child process to stop (SIGTERM, then SIGKILL) in `close()`.
-    func adopt(_ pid: pid_t) { lock.withLock { children.append(pid) } }
+    public func adopt(_ pid: pid_t) { lock.withLock { children.append(pid) } }
 
     /// Registers work for `close()` (run before namespaces are deleted, in reverse order).
     public func onClose(_ body: @escaping () -> Void) { lock.withLock { cleanups.append(body) } }

@@ -19,19 +19,38 @@ let vrrp = VRRPDaemon(hostName: VRRPDaemon.systemHostName())
 // The services of a VRRP address this lvsd does not own (BACKUP) are left to the local stack.
 // LVSD_SPIN_US: how long the packet worker watches its ring before sleeping (default 50 µs).
 let spin = environment["LVSD_SPIN_US"].flatMap { UInt64($0) }.map { $0 * 1000 }
+// global_defs { lvs_announce_table N }: blackhole routes of the VIPs served, for BIRD to announce.
+let announcer = RouteAnnouncer()
+vrrp.ownership.addObserver { announcer.passiveChanged($0.passive) }
 hooks.dataPlane = DataPlaneService.make(
-    statisticsFile: environment["LVSD_STATS_FILE"], ownership: vrrp.ownership, spinNanoseconds: spin)
-let keepalived = KeepalivedDaemonSupport(environment: environment, vrrp: vrrp)
+    statisticsFile: environment["LVSD_STATS_FILE"], ownership: vrrp.ownership, spinNanoseconds: spin,
+    onForwarding: { announcer.forwardingChanged($0) })
+// Connection sync: --start-daemon / lvs_sync_daemon run real daemons (sockets, threads) on the table.
+let syncRunner = SyncDaemonRunner()
+hooks.directorCreated = { director in syncRunner.attach(owner: director, clock: director.clock) }
+let keepalivedSync = KeepalivedSyncDaemon(runner: syncRunner, vrrp: vrrp)
+let keepalived = KeepalivedDaemonSupport(
+    environment: environment, vrrp: vrrp, sync: keepalivedSync, announcer: announcer)
 hooks.configuration = keepalived
 hooks.reload = keepalived
 hooks.additionalServices.append { director, logger in keepalived.makeService(director: director, logger: logger) }
+hooks.additionalServices.append { director, logger in keepalivedSync.makeService(director: director, logger: logger) }
 // VRRP last: the service group stops services in reverse order, so on SIGTERM the priority-0
 // advert goes out and the VIPs are removed first.
 hooks.additionalServices.append { _, logger in vrrp.makeService(logger: logger) }
+// The announcer after VRRP: on SIGTERM its routes are withdrawn first, while lvsd still forwards.
+hooks.additionalServices.append { director, logger in announcer.makeService(director: director, logger: logger) }
 exit(
     LVSDaemonMain.run(arguments: Array(CommandLine.arguments.dropFirst()), environment: environment, hooks: hooks) {
-        let ipvs = IPVS(configuration: DefenceSupport.randomizedConfiguration())
+        var configuration = IPVSConfiguration()
+        // LVSD_SLOPPY_TCP=1: net.ipv4.vs.sloppy_tcp from the start (scale-out behind ECMP: a director
+        // continues a flow another director began). Also `lvs-sysctl -w net.ipv4.vs.sloppy_tcp=1`
+        // on the running lvsd.
+        configuration.sysctls.sloppyTCP = environment["LVSD_SLOPPY_TCP"] == "1"
+        // Random hash and cookie keys per start (issue 14).
+        let ipvs = IPVS(configuration: DefenceSupport.randomizedConfiguration(configuration))
         ipvs.interfaceMTU = { InterfaceMTU.of($0) }
+        ipvs.syncDaemonLauncher = syncRunner
         ipvs.systemAvailablePages = { DefenceSupport.availablePages() }
         return ipvs
     })

@@ -404,4 +404,20 @@ struct GlobalLVSTests {
         #expect(s.group == IPAddress("224.0.0.82"))
         #expect(messages(r).isEmpty)
     }
+
+    @Test(
+        "SwiftLVS extensions lvs_sync_daemon_auth_key and lvs_sync_daemon_bulk_wait: checked by lvsd -t, errors with file:line"
+    )
+    func syncDaemonExtensions() throws {
+        let r = check(
+            "global_defs {\n lvs_sync_daemon eth0 inst VI_1\n lvs_sync_daemon_auth_key \"s3cret key\"\n lvs_sync_daemon_bulk_wait 5\n}\n"
+        )
+        #expect(messages(r).isEmpty)
+        #expect(r.configuration.globalDefs.lvsSyncAuthKey == "s3cret key")
+        #expect(r.configuration.globalDefs.lvsSyncBulkWait == 5)
+        let bad = check("global_defs {\n lvs_sync_daemon_bulk_wait 61\n}\n")
+        #expect(!messages(bad).isEmpty && messages(bad)[0].hasPrefix("keepalived.conf:2:"))
+        let missing = check("global_defs {\n lvs_sync_daemon_auth_key\n}\n")
+        #expect(!messages(missing).isEmpty && messages(missing)[0].hasPrefix("keepalived.conf:2:"))
+    }
 }

@@ -53,7 +53,9 @@ import Testing
         }
     }
 
-    @Test("K:ip_vs_sync.c start_sync_thread fills defaults: 224.0.0.81, 8848, TTL 1, maxlen MTU−28; ENODEV")
+    @Test(
+        "K:ip_vs_sync.c start_sync_thread fills defaults: 224.0.0.81, 8848, TTL 1, maxlen 1500−28 (master) / MTU−28 (backup), a given maxlen clamped; EEXIST; ENODEV"
+    )
     func syncDaemonDefaults() throws {
         let ipvs = IPVS()
         ipvs.interfaceMTU = { $0 == "eth0" ? 1500 : nil }
@@ -61,8 +63,15 @@ import Testing
         try ipvs.startSyncDaemon(SyncDaemonSpec(role: .backup, maxLength: 1000))
         let m = ipvs.syncDaemons.first { $0.role == .master }!
         #expect(m.group == IPAddress(literal: "224.0.0.81") && m.port == 8848 && m.ttl == 1 && m.maxLength == 1472)
-        // A backup's requested size is clamped to 1024…MTU before the headers come off.
-        #expect(ipvs.syncDaemons.first { $0.role == .backup }!.maxLength == 1024 - 28)
+        // A requested size is the message size itself, clamped to 1024 (backup) … 65535 − headers
+        // (`c->sync_maxlen = clamp_t(.., min_mtu, 65535 - hlen)`); the MTU only sets the default.
+        #expect(ipvs.syncDaemons.first { $0.role == .backup }!.maxLength == 1024)
+        try ipvs.stopSyncDaemon(.backup)
+        ipvs.interfaceMTU = { $0 == "eth0" ? 9000 : nil }
+        try ipvs.startSyncDaemon(SyncDaemonSpec(role: .backup))
+        #expect(ipvs.syncDaemons.first { $0.role == .backup }!.maxLength == 9000 - 28)
+        // A master's default is 1500 − 28 whatever the MTU (`mtu = ... : 1500U`).
+        #expect(code { try ipvs.startSyncDaemon(SyncDaemonSpec(role: .master)) } == .daemonRunning)
         try ipvs.stopSyncDaemon(.master)
         #expect(
             code { try ipvs.startSyncDaemon(SyncDaemonSpec(role: .master, multicastInterface: "nope0")) }

@@ -37,6 +37,14 @@ extension ConfigBuilder {
                     report(.error, "invalid lvs_flush_on_stop option '\(a[0])' (expected VS)", at: node.location)
                 }
             case "lvs_sync_daemon": g.lvsSyncDaemon = lvsSyncDaemon(node)
+            case "lvs_sync_daemon_auth_key":
+                if a[0].isEmpty {
+                    report(.error, "lvs_sync_daemon_auth_key is empty", at: node.location)
+                } else {
+                    g.lvsSyncAuthKey = a[0]
+                }
+            case "lvs_sync_daemon_bulk_wait": g.lvsSyncBulkWait = unsigned(node, 0...60).map(UInt32.init)
+            case "lvs_announce_table": g.lvsAnnounce = lvsAnnounce(node)
             case "vrrp_mcast_group4":
                 if let v4 = IPv4Address(a[0]), v4.isMulticast {
                     g.vrrpMulticastGroup4 = v4

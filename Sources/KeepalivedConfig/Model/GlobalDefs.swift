@@ -90,6 +90,13 @@ public struct GlobalDefs: Hashable, Sendable {
 
     // LVS
     public var lvsSyncDaemon: LVSSyncDaemonConfig?
+    /// SwiftLVS extension `lvs_sync_daemon_auth_key SECRET`: sync messages carry an HMAC-SHA-256
+    /// trailer with this key, and unauthenticated ones are dropped (kernels ignore the trailer).
+    public var lvsSyncAuthKey: String?
+    /// SwiftLVS extension `lvs_sync_daemon_bulk_wait SECONDS` (0…60, default 3): how long a
+    /// returning director waits for its peers' bulk resync before it may preempt; 0 turns the
+    /// bulk resync off.
+    public var lvsSyncBulkWait: UInt32?
     /// `lvs_timeouts [tcp N] [tcpfin N] [udp N]`; 0 in a field means "leave it unchanged", as
     /// for `ipvsadm --set`.
     public var lvsTimeouts: IPVSTimeouts?
@@ -97,6 +104,8 @@ public struct GlobalDefs: Hashable, Sendable {
     public var lvsFlush = false
     /// `lvs_flush_on_stop [VS]`.
     public var lvsFlushOnStop: LVSFlushOnStop?
+    /// `lvs_announce_table N [bird_socket PATH|none]` (lvsd's extension, docs/scale-out.md).
+    public var lvsAnnounce: LVSAnnounceConfig?
 
     // VRRP defaults
     /// `vrrp_mcast_group4` (default 224.0.0.18).

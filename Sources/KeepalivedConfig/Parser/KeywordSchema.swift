@@ -123,6 +123,8 @@ enum KeywordSchema {
             bool("smtp_alert_vrrp"), bool("smtp_alert_checker"), bool("checker_log_all_failures"),
             v("dynamic_interfaces", 0, 1), flag("no_email_faults"), v("default_interface"), flag("disable_local_igmp"),
             v("lvs_timeouts", 2, 6), flag("lvs_flush"), v("lvs_flush_on_stop", 0, 1), v("lvs_sync_daemon", 1, nil),
+            v("lvs_sync_daemon_auth_key", 1, 1), v("lvs_sync_daemon_bulk_wait", 1, 1),
+            v("lvs_announce_table", 1, 3),
             v("vrrp_mcast_group4"), v("vrrp_mcast_group6"), v("vrrp_garp_master_delay"), v("vrrp_garp_master_repeat"),
             v("vrrp_garp_master_refresh"), v("vrrp_garp_master_refresh_repeat"), v("vrrp_garp_lower_prio_delay"),
             v("vrrp_garp_lower_prio_repeat"), v("vrrp_garp_interval"), v("vrrp_gna_interval"), bool("vrrp_min_garp"),

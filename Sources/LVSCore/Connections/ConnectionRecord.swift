@@ -20,8 +20,10 @@ public struct ConnectionFlags: OptionSet, Hashable, Sendable {
     public static let assured = ConnectionFlags(rawValue: 1 << 9)
     /// A template keyed also by persistence-engine data (a SIP Call-ID digest in `local`).
     public static let persistenceData = ConnectionFlags(rawValue: 1 << 10)
+    /// Created by connection sync on a backup (`IP_VS_CONN_F_SYNC`).
+    public static let synced = ConnectionFlags(rawValue: 1 << 11)
     /// Counted in the per-source sketch (`lvsd_source_conn_max`).
-    public static let sourceCounted = ConnectionFlags(rawValue: 1 << 11)
+    public static let sourceCounted = ConnectionFlags(rawValue: 1 << 12)
     /// Mask of the forwarding-method code stored in the low 3 bits.
     public static let forwardingMask = ConnectionFlags(rawValue: 0x7)
 }
@@ -87,15 +89,6 @@ public struct ConnectionRecord: Sendable {
     public var local: RawAddress
     public var localPort: UInt16
     var wheelSlot: UInt16
-    /// Packets received from the client (`in_pkts`, saturating): `drop_entry` spares busy entries.
-    public var inPackets: UInt16
-    /// SYN proxy state (`SynProxyState` raw value; 0 = not proxied).
-    public var proxyState: UInt16
-    /// SYN proxy: server ISN − the director's cookie ISN (added to the server's sequence numbers,
-    /// subtracted from the client's acknowledgements).
-    public var sequenceDelta: UInt32
-    /// SYN proxy: server TSval − the director's TSval (timestamps translated the same way).
-    public var timestampDelta: UInt32
     /// Real-server slot, or -1.
     public var server: Int32
     /// The controlling template's id, or `ConnectionTable.none`.
@@ -109,6 +102,13 @@ public struct ConnectionRecord: Sendable {
     var outNext: UInt32
     var wheelNext: UInt32
     var wheelPrev: UInt32
+    /// Inbound packets seen (`in_pkts`): drives when the sync master sends the connection.
+    public var inPackets: UInt32
+    /// When the connection was last synced, as `sync_endtime`: the tick its timeout would end,
+    /// rounded down to a multiple of 4, with the retries already made in the low 2 bits.
+    public var syncEndTime: UInt32
+    /// The state when the connection was last synced (`old_state`).
+    public var syncedState: UInt8
 
     /// The client side's address family.
     @inlinable public var family: AddressFamily { AddressFamily(rawValue: familyRaw) ?? .inet }
@@ -124,9 +124,8 @@ public struct ConnectionRecord: Sendable {
         return ConnectionRecord(
             client: z, virtual: z, clientPort: 0, virtualPort: 0, protocolNumber: 0, familyRaw: 2, flags: [],
             inNext: ConnectionTable.none, destination: z, destinationPort: 0, state: 0, destinationFamilyRaw: 2,
-            local: z, localPort: 0, wheelSlot: 0, inPackets: 0, proxyState: 0, sequenceDelta: 0, timestampDelta: 0,
-            server: -1, control: ConnectionTable.none, controlled: 0,
+            local: z, localPort: 0, wheelSlot: 0, server: -1, control: ConnectionTable.none, controlled: 0,
             expires: 0, timeout: 0, outNext: ConnectionTable.none, wheelNext: ConnectionTable.none,
-            wheelPrev: ConnectionTable.none)
+            wheelPrev: ConnectionTable.none, inPackets: 0, syncEndTime: 0, syncedState: 0)
     }
 }

@@ -22,6 +22,9 @@
     static let inScratch: UInt16 = 0xFFFE
 
     private var chunks: [UnsafeMutablePointer<ConnectionRecord>] = []
+    /// SYN proxy state, in chunks parallel to the records' (made when a chunk first holds a proxied
+    /// connection), so records stay 128 bytes for everyone else.
+    private var proxyChunks: [UnsafeMutablePointer<SynProxyEntry>?] = []
     private var highWater: UInt32 = 0
     private var freeHead: UInt32 = ConnectionTable.none
     /// Live records (connections and templates).
@@ -64,6 +67,7 @@
 
     deinit {
         for c in chunks { c.deallocate() }
+        for case let p? in proxyChunks { p.deallocate() }
         buckets.deallocate()
         wheel.deallocate()
     }
@@ -121,6 +125,10 @@
         }
         pointer(id).initialize(to: .empty)
         pointer(id).pointee.wheelSlot = ConnectionTable.notInWheel
+        let c = Int(id >> UInt32(ConnectionTable.chunkShift))
+        if c < proxyChunks.count, let p = proxyChunks[c] {
+            p[Int(id & UInt32(ConnectionTable.chunkSize - 1))] = SynProxyEntry()
+        }
         count += 1
         return id
     }
@@ -134,6 +142,25 @@
         r.pointee.inNext = freeHead
         freeHead = id
         count -= 1
+    }
+
+    /// A connection's SYN proxy state (all zero when it is not proxied).
+    @inline(__always) public func proxyEntry(_ id: UInt32) -> SynProxyEntry {
+        let c = Int(id >> UInt32(ConnectionTable.chunkShift))
+        guard c < proxyChunks.count, let p = proxyChunks[c] else { return SynProxyEntry() }
+        return p[Int(id & UInt32(ConnectionTable.chunkSize - 1))]
+    }
+
+    /// Stores a connection's SYN proxy state.
+    public func setProxyEntry(_ id: UInt32, _ e: SynProxyEntry) {
+        let c = Int(id >> UInt32(ConnectionTable.chunkShift))
+        while proxyChunks.count <= c { proxyChunks.append(nil) }
+        if proxyChunks[c] == nil {
+            let p = UnsafeMutablePointer<SynProxyEntry>.allocate(capacity: ConnectionTable.chunkSize)
+            p.initialize(repeating: SynProxyEntry(), count: ConnectionTable.chunkSize)
+            proxyChunks[c] = p
+        }
+        proxyChunks[c]![Int(id & UInt32(ConnectionTable.chunkSize - 1))] = e
     }
 
     // MARK: hashing
@@ -165,16 +192,6 @@
     /// True when a new entry under this key may join its chain (`maxChain`).
     @inline(__always) public func chainHasRoom(_ proto: UInt8, _ a: RawAddress, _ port: UInt16) -> Bool {
         chainLength(proto, a, port, limit: maxChain) < maxChain
-    }
-
-    /// Every record hashed (under its client key) in bucket `b`.
-    public func forEachInBucket(_ b: Int, _ body: (UInt32) -> Void) {
-        var ref = buckets[b]
-        while ref != ConnectionTable.none {
-            let n = next(of: ref)
-            if ref & 1 == 0 { body(ref >> 1) }
-            ref = n
-        }
     }
 
     @inline(__always) private func next(of ref: UInt32) -> UInt32 {
@@ -350,6 +367,17 @@
         }
     }
 
+    /// The records hashed under their client key in bucket `b` (for walks done in steps).
+    public func forEachHashed(bucket b: Int, _ body: (UInt32) -> Void) {
+        guard b >= 0 && b < (1 << bucketBits) else { return }
+        var ref = buckets[b]
+        while ref != ConnectionTable.none {
+            let n = next(of: ref)
+            if ref & 1 == 0 { body(ref >> 1) }
+            ref = n
+        }
+    }
+
     // MARK: timers
 
     @inline(__always) private func slot(_ tick: UInt32) -> UInt16 {
@@ -448,5 +476,18 @@
                 cursor &+= 1
             }
         }
+    }
+}
+
+/// The SYN proxy's state of one connection (`LVSPacket.SynProxyConnection` packed).
+public struct SynProxyEntry: Hashable, Sendable {
+    public var packed: UInt16 = 0
+    public var sequenceDelta: UInt32 = 0
+    public var timestampDelta: UInt32 = 0
+
+    public init(packed: UInt16 = 0, sequenceDelta: UInt32 = 0, timestampDelta: UInt32 = 0) {
+        self.packed = packed
+        self.sequenceDelta = sequenceDelta
+        self.timestampDelta = timestampDelta
     }
 }

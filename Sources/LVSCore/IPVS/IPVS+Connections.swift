@@ -89,10 +89,10 @@ extension IPVS {
         }
 
         let r = connections.pointer(id)
-        if r.pointee.inPackets != .max { r.pointee.inPackets &+= 1 }
         countIn(r.pointee.server, bytes: UInt64(p.length))
         transition(id, direction: .input, p)
         let forwarding = forwardingOf(id)
+        syncAfterInbound(id, count: 1, tick: tick)
         if r.pointee.flags.contains(.onePacket) {
             expire(id, tick: tick)
         } else {
@@ -152,7 +152,8 @@ extension IPVS {
     func forwardingOf(_ id: UInt32) -> ForwardingDecision {
         let r = connections.pointer(id).pointee
         let server = r.server
-        var method = store.forwarding(server)
+        // An entry made by sync whose server this table lacks forwards with its own method.
+        var method = server >= 0 ? store.forwarding(server) : .masquerade
         if method.kernelCode != r.forwardingCode {
             switch r.forwardingCode {
             case 0: method = .masquerade
@@ -296,6 +297,12 @@ extension IPVS {
             store.addInactive(1, slot: d)
             notifyLoad(d)
         }
+        markOverloadIfNeeded(d)
+    }
+
+    /// `ip_vs_bind_dest`'s last step: the server is overloaded once its connections reach the
+    /// upper threshold.
+    func markOverloadIfNeeded(_ d: Int32) {
         let upper = store.upperThreshold(d)
         if upper != 0 && UInt32(max(0, store.activeConnections(d) &+ store.inactiveConnections(d))) >= upper
             && !store.flags(d).contains(.overload)

@@ -147,6 +147,7 @@ extension IPVS {
         renumber(svc)
         svc.scheduler?.syncMembers()
         svc.scheduler?.destinationAdded(d)
+        bindUnboundSynced()
     }
 
     /// `ipvsadm -e`: edits a real server in place (weight, forwarding, thresholds).
@@ -205,25 +206,34 @@ extension IPVS {
         if t.udp != 0 { udpTimeout = t.udp }
     }
 
-    /// `ipvsadm --start-daemon`: records a connection-sync daemon (one master and one backup at most)
-    /// with the kernel's defaults filled in (`start_sync_thread`): group 224.0.0.81, port 8848, TTL 1,
-    /// and a message size of the interface MTU (master: at most 1500; backup: 1500…65535) minus the
-    /// IP and UDP headers, or the requested size clamped the same way minus the headers. SwiftLVS
-    /// does not send or receive sync messages yet; the setting is kept and listed.
+    /// `ipvsadm --start-daemon`: starts a connection-sync daemon (one master and one backup at
+    /// most) with the kernel's defaults filled in (`start_sync_thread`): group 224.0.0.81, port
+    /// 8848, TTL 1, and a message size of the interface MTU (master: 1500; backup: the MTU within
+    /// 1500…65535) minus the IP and UDP headers, or the requested size within 1 (backup: 1024) …
+    /// 65535 minus the headers. The daemon's sockets are opened by `syncDaemonLauncher`; a daemon
+    /// it cannot start is not recorded.
     public func startSyncDaemon(_ spec: SyncDaemonSpec) throws(IPVSError) {
-        if daemons.contains(where: { $0.role == spec.role }) { throw IPVSError(.daemonRunning) }
-        if daemons.isEmpty && hasMixedFamilyServers { throw IPVSError(.invalidArgument, detail: "mixed families") }
+        // "The synchronization protocol is incompatible with mixed family services".
+        if hasMixedFamilyServers { throw IPVSError(.invalidArgument, detail: "mixed families") }
         guard let deviceMTU = interfaceMTU(spec.multicastInterface) else { throw IPVSError(.noSuchDevice) }
         var s = spec
         if s.port == 0 { s.port = 8848 }
         if s.ttl == 0 { s.ttl = 1 }
         if s.group == nil { s.group = .v4(IPv4Address(224, 0, 0, 81)) }
         let headers = s.group?.family == .inet6 ? 48 : 28
-        let mtu = s.role == .backup ? min(max(deviceMTU, 1500), 65535) : min(deviceMTU, 1500)
+        let mtu = s.role == .backup ? min(max(deviceMTU, 1500), 65535) : 1500
         let minimum = s.role == .backup ? 1024 : 1
-        let size = s.maxLength != 0 ? min(max(Int(s.maxLength), minimum), mtu) : mtu
-        s.maxLength = UInt16(clamping: size - headers)
+        s.maxLength =
+            s.maxLength != 0
+            ? UInt16(clamping: min(max(Int(s.maxLength), minimum), 65535 - headers)) : UInt16(clamping: mtu - headers)
+        if daemons.contains(where: { $0.role == spec.role }) { throw IPVSError(.daemonRunning) }
+        try syncDaemonLauncher?.start(s)
         daemons.append(s)
+        if s.role == .master {
+            var q: [SyncConnection] = []
+            q.reserveCapacity(syncQueueLimit)
+            syncQueue = q
+        }
     }
 
     /// True when some real server's family differs from its service's (tunnelled mixed pools).
@@ -237,7 +247,9 @@ extension IPVS {
     /// `ipvsadm --stop-daemon`.
     public func stopSyncDaemon(_ role: SyncDaemonSpec.Role) throws(IPVSError) {
         guard daemons.contains(where: { $0.role == role }) else { throw IPVSError(.noDaemon) }
+        syncDaemonLauncher?.stop(role)
         daemons.removeAll { $0.role == role }
+        if role == .master { syncQueue = nil }
     }
 
     /// The running sync daemons (`ipvsadm -L --daemon`).

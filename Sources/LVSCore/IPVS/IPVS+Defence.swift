@@ -95,7 +95,7 @@ extension IPVS {
         var victims: [UInt32] = []
         for _ in 0..<scans {
             let b = Int(defenceRandom.next32()) & (connections.bucketCount - 1)
-            connections.forEachInBucket(b) { id in
+            connections.forEachHashed(bucket: b) { id in
                 let r = connections.pointer(id).pointee
                 if r.controlled > 0 || r.flags.contains(.template) { return }
                 let drop: Bool

@@ -113,29 +113,48 @@ extension IPVS {
             defence("secure_tcp", \.sysctls.secureTCPMode),
             flag("sloppy_sctp", \.sysctls.sloppySCTP),
             flag("sloppy_tcp", \.sysctls.sloppyTCP),
-            // The sync knobs: stored and listed; the sync engine (LVSSync) reads them once merged.
-            plain("sync_persist_mode", \.sysctls.sync.persistMode),
+            // The sync knobs: those the sync engine (LVSSync) reads are its own fields; `sync_ports`,
+            // `sync_qlen_max` and `sync_sock_size` are stored and listed.
+            int("sync_persist_mode", { $0.sysctls.syncPersistMode ? 1 : 0 }) { ipvs, v throws(IPVSError) in
+                ipvs.sysctls.syncPersistMode = v[0] != 0
+            },
             int("sync_ports", { $0.sysctls.sync.ports }) { ipvs, v throws(IPVSError) in
                 // `proc_do_sync_ports`: at least 1 and a power of 2.
                 guard v[0] >= 1 && v[0] & (v[0] - 1) == 0 else { throw IPVSError(.invalidArgument) }
                 ipvs.sysctls.sync.ports = v[0]
             },
-            plain("sync_qlen_max", \.sysctls.sync.qlenMax, min: 0),
-            plain("sync_refresh_period", \.sysctls.sync.refreshPeriod),
-            plain("sync_retries", \.sysctls.sync.retries, min: 0, max: 3),
+            // `sync_qlen_max` bounds the sync engine's queue (`syncQueueLimit`).
+            int("sync_qlen_max", { $0.syncQueueLimit }) { ipvs, v throws(IPVSError) in
+                guard v[0] >= 1 else { throw IPVSError(.invalidArgument) }
+                ipvs.syncQueueLimit = v[0]
+            },
+            int("sync_refresh_period", { Int($0.sysctls.syncRefreshPeriod) }) { ipvs, v throws(IPVSError) in
+                // `proc_dointvec_jiffies`: seconds, not negative.
+                guard v[0] >= 0 else { throw IPVSError(.invalidArgument) }
+                ipvs.sysctls.syncRefreshPeriod = UInt32(v[0])
+            },
+            int("sync_retries", { Int($0.sysctls.syncRetries) }) { ipvs, v throws(IPVSError) in
+                // `proc_dointvec_minmax` 0…3.
+                guard (0...3).contains(v[0]) else { throw IPVSError(.invalidArgument) }
+                ipvs.sysctls.syncRetries = UInt32(v[0])
+            },
             plain("sync_sock_size", \.sysctls.sync.sockSize),
             IPVSKnob(
                 name: "sync_threshold", writable: true,
-                read: { [$0.sysctls.sync.threshold, $0.sysctls.sync.period] },
+                read: { [Int($0.sysctls.syncThreshold), Int($0.sysctls.syncPeriod)] },
                 write: { ipvs, v throws(IPVSError) in
                     // `proc_do_sync_threshold`: both ≥ 0, and threshold < period unless period is 0.
                     guard v[0] >= 0 && v[1] >= 0 && (v[0] < v[1] || v[1] == 0) else {
                         throw IPVSError(.invalidArgument)
                     }
-                    ipvs.sysctls.sync.threshold = v[0]
-                    ipvs.sysctls.sync.period = v[1]
+                    ipvs.sysctls.syncThreshold = UInt32(v[0])
+                    ipvs.sysctls.syncPeriod = UInt32(v[1])
                 }, count: 2),
-            plain("sync_version", \.sysctls.sync.version, min: 0, max: 1),
+            int("sync_version", { Int($0.sysctls.syncVersion) }) { ipvs, v throws(IPVSError) in
+                // `proc_do_sync_mode`: 0 or 1.
+                guard (0...1).contains(v[0]) else { throw IPVSError(.invalidArgument) }
+                ipvs.sysctls.syncVersion = UInt8(v[0])
+            },
             // lvsd's own.
             int("lvsd_conn_max", { $0.connections.maxConnections }) { ipvs, v throws(IPVSError) in
                 guard v[0] >= 1 else { throw IPVSError(.invalidArgument) }

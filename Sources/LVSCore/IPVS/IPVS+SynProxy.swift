@@ -1,5 +1,5 @@
 // What the SYN proxy needs from the table: whether a service proxies, and the per-connection
-// proxy state (phase, sequence and timestamp deltas) kept in the connection's entry.
+// proxy state (phase, sequence and timestamp deltas) kept beside the connection's entry.
 
 extension IPVS {
     /// True when the TCP virtual service of `address`:`port` has the SYN proxy on.
@@ -23,17 +23,15 @@ extension IPVS {
         packed: UInt16, sequenceDelta: UInt32, timestampDelta: UInt32
     ) {
         guard id != ConnectionTable.none else { return (0, 0, 0) }
-        let r = connections.pointer(id).pointee
-        return (r.proxyState, r.sequenceDelta, r.timestampDelta)
+        let e = connections.proxyEntry(id)
+        return (e.packed, e.sequenceDelta, e.timestampDelta)
     }
 
     /// Stores a connection's SYN proxy state.
     public func setSynProxyState(ofConnection id: UInt32, packed: UInt16, sequenceDelta: UInt32, timestampDelta: UInt32)
     {
         guard id != ConnectionTable.none else { return }
-        let r = connections.pointer(id)
-        r.pointee.proxyState = packed
-        r.pointee.sequenceDelta = sequenceDelta
-        r.pointee.timestampDelta = timestampDelta
+        connections.setProxyEntry(
+            id, SynProxyEntry(packed: packed, sequenceDelta: sequenceDelta, timestampDelta: timestampDelta))
     }
 }

@@ -80,6 +80,7 @@ extension IPVS {
                 expire(ct, tick: tick)
             }
         }
+        if r.pointee.server < 0 && r.pointee.flags.contains(.synced) { unboundSyncedCount -= 1 }
         unbind(id)
         uncountSource(id)
         if r.pointee.flags.contains(.persistenceData) { persistenceEngineData[id] = nil }
@@ -109,7 +110,7 @@ extension IPVS {
         }
         var given = 0
         while b < buckets {
-            connections.forEachInBucket(b) { id in
+            connections.forEachHashed(bucket: b) { id in
                 body(connectionEntry(id, tick: tick))
                 given += 1
             }

@@ -67,6 +67,19 @@ public final class IPVS {
     /// The system's available memory in 4 KiB pages (`MemAvailable`), or nil when unknown (set by
     /// the daemon). `amemthresh` is compared with the smaller of this and the table's headroom.
     public var systemAvailablePages: () -> Int? = { nil }
+    /// Connection sync, master side: the connections the packet path decided to send, waiting for
+    /// the master daemon to take them (nil while no master daemon runs).
+    var syncQueue: [SyncConnection]? = nil
+    /// The most entries `syncQueue` holds; beyond it entries are counted in `syncQueueDrops`.
+    var syncQueueLimit = 1 << 16
+    /// Connections the sync queue had no room for.
+    public internal(set) var syncQueueDrops: UInt64 = 0
+    /// Entries made by sync whose real server this table does not have (yet).
+    public internal(set) var unboundSyncedCount = 0
+
+    /// Starts and stops the sockets and threads of `--start-daemon` / `--stop-daemon` (set by the
+    /// daemon). Without one, the table only records the settings.
+    public var syncDaemonLauncher: (any SyncDaemonLauncher)?
 
     /// Tells whether an address belongs to this host (set by the data plane). Used where the
     /// kernel asks `inet_addr_type`: an IPv6 link-local real server is accepted only if local. As in

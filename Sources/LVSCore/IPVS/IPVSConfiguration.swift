@@ -39,35 +39,20 @@ public struct IPVSSysctls: Hashable, Sendable {
     /// `nat_icmp_send` (default 0): answer a real server's packet that matches no NAT connection
     /// with ICMP port unreachable (and drop it), except a TCP RST or SCTP ABORT.
     public var natICMPSend = false
-    /// The connection-sync sysctls (K:ip_vs_ctl.c vs_vars). Stored and listed here; the sync engine
-    /// (branch `sync`, module LVSSync) reads them when merged.
+    /// The sync sysctls the sync engine (LVSSync) has no use for yet, stored and listed so that
+    /// operators' sysctl.conf lines apply: `sync_sock_size`, `sync_ports`. (`sync_threshold`,
+    /// `sync_refresh_period`, `sync_retries`, `sync_version`, `sync_persist_mode` are the engine's
+    /// fields below; `sync_qlen_max` is `IPVS.syncQueueLimit`.)
     public var sync = SyncSysctls()
     /// lvsd's own limits (`net.ipv4.vs.lvsd_*`).
     public var limits = IPVSLimits()
 
-    /// `net.ipv4.vs.sync_*`: the kernel's names and defaults.
+    /// `net.ipv4.vs.sync_sock_size`, `sync_ports`.
     public struct SyncSysctls: Hashable, Sendable {
-        /// `sync_threshold` (first value, default 3): a connection is synced after this many packets…
-        public var threshold = 3
-        /// …and then every `period` packets (`sync_threshold`'s second value, default 50; 0 = only
-        /// on state changes).
-        public var period = 50
-        /// `sync_refresh_period` in seconds (default 0): resync a connection whose state did not
-        /// change once this long has passed.
-        public var refreshPeriod = 0
-        /// `sync_retries` (0–3, default 0): resends of a sync message for connections that did not
-        /// progress (with `sync_refresh_period`).
-        public var retries = 0
-        /// `sync_version` (0 or 1, default 1): the sync message format sent.
-        public var version = 1
-        /// `sync_qlen_max` (default: a 32nd of the system's pages): messages queued for sending.
-        public var qlenMax = 262_144
         /// `sync_sock_size` (default 0 = the system default): the sync sockets' buffer size.
         public var sockSize = 0
         /// `sync_ports` (a power of 2, default 1): sync threads and ports (port 8848 + n).
         public var ports = 1
-        /// `sync_persist_mode` (default 0): 1 syncs persistent templates only on creation.
-        public var persistMode = 0
 
         public init() {}
     }
@@ -75,6 +60,20 @@ public struct IPVSSysctls: Hashable, Sendable {
     public var lblcExpiration: Duration = .seconds(24 * 60 * 60)
     /// `lblcr_expiration` (default 24 h).
     public var lblcrExpiration: Duration = .seconds(24 * 60 * 60)
+    /// `sync_threshold` (default 3) and `sync_period` (default 50): the sync master sends a
+    /// connection when its inbound packet count modulo the period equals the threshold (with a
+    /// period of 0, only when the count equals the threshold).
+    public var syncThreshold: UInt32 = 3
+    public var syncPeriod: UInt32 = 50
+    /// `sync_refresh_period` seconds (default 0): when not 0, a connection is sent again only when
+    /// its expiry moved by more than this (or half its timeout), whatever its packet count.
+    public var syncRefreshPeriod: UInt32 = 0
+    /// `sync_retries` (0…3, default 0): extra sends within a refresh period, each after period/8.
+    public var syncRetries: UInt32 = 0
+    /// `sync_version` (default 1): the sync message format the master sends (0 or 1).
+    public var syncVersion: UInt8 = 1
+    /// `sync_persist_mode` (default 0): 1 sends the templates of persistent connections only.
+    public var syncPersistMode = false
 
     public init() {}
 }

@@ -35,6 +35,9 @@ public struct IPVSError: Error, Hashable, Sendable, CustomStringConvertible {
         case noSuchDevice
         /// ENOENT for a knob name (`lvs-sysctl`; sysctl says "cannot stat").
         case noSuchKnob
+        /// Another errno from the system (a sync daemon's socket): ipvsadm prints strerror, in
+        /// `detail`.
+        case systemError
     }
 
     public var code: Code
@@ -64,8 +67,12 @@ public struct IPVSError: Error, Hashable, Sendable, CustomStringConvertible {
         case .outOfRange: return "Numerical result out of range"
         case .noSuchDevice: return "No such device"
         case .noSuchKnob: return "No such file or directory"
+        case .systemError: return detail ?? "Input/output error"
         }
     }
 
-    public var description: String { detail.map { "\(message) (\($0))" } ?? message }
+    public var description: String {
+        guard code != .systemError else { return message }
+        return detail.map { "\(message) (\($0))" } ?? message
+    }
 }

@@ -61,6 +61,9 @@ public actor HealthCheckService {
     private var probesInFlight = 0
     private var running = false
     private var pendingActions: [HealthCheckAction] = []
+    /// Told every virtual server's quorum (by service key) at start and on each change.
+    private let quorumObserver: (@Sendable ([ServiceKey: Bool]) -> Void)?
+    private var lastQuorum: [ServiceKey: Bool]?
 
     /// How often the loop looks at the clock (checks are due at most this late).
     public static let tick: Duration = .milliseconds(20)
@@ -79,6 +82,7 @@ public actor HealthCheckService {
         log: @escaping @Sendable (String) -> Void
     ) {
         let addresses = addressSource?.current() ?? []
+        quorumObserver = nil
         engine = HealthCheckEngine(
             configuration: configuration, hostName: hostName, random: random, localAddresses: addresses)
         knownAddresses = addresses
@@ -100,8 +104,9 @@ public actor HealthCheckService {
         probe: any HealthProbe = LinuxHealthProbe(), notifier: (any HealthCheckNotifier)? = nil,
         clock: any LVSSleepingClock = MonotonicClock(), hostName: String = HealthCheckService.hostName(),
         addressSource: (any LocalAddressSource)? = SystemLocalAddresses(), executor: (any TaskExecutor)? = nil,
-        log: @escaping @Sendable (String) -> Void
+        quorumObserver: (@Sendable ([ServiceKey: Bool]) -> Void)? = nil, log: @escaping @Sendable (String) -> Void
     ) {
+        self.quorumObserver = quorumObserver
         engine = startedEngine
         self.pendingActions = pendingActions
         knownAddresses = addressSource?.current() ?? []
@@ -134,6 +139,7 @@ public actor HealthCheckService {
         } else {
             perform(engine.start(now: clock.now()))
         }
+        publishQuorum()
         var lastAddressPoll = clock.now()
         while !Task.isCancelled {
             perform(engine.advance(to: clock.now()))
@@ -167,6 +173,26 @@ public actor HealthCheckService {
             notifier = SystemNotifier(globalDefs: configuration.globalDefs, hostName: hostName, log: log)
         }
         perform(engine.reload(configuration, now: clock.now()))
+        publishQuorum()
+    }
+
+    /// The quorum of every virtual server by service key (a virtual_server_group's keys share it).
+    public var quorum: [ServiceKey: Bool] {
+        var out: [ServiceKey: Bool] = [:]
+        for v in 0..<engine.virtualServerCount {
+            let up = engine.quorumUp(virtualServer: v)
+            for k in engine.serviceKeys(ofVirtualServer: v) { out[k] = (out[k] ?? false) || up }
+        }
+        return out
+    }
+
+    /// Tells the observer the quorum if it changed.
+    private func publishQuorum() {
+        guard let quorumObserver else { return }
+        let q = quorum
+        guard q != lastQuorum else { return }
+        lastQuorum = q
+        quorumObserver(q)
     }
 
     /// The state of every real server, per virtual server.
@@ -217,5 +243,6 @@ public actor HealthCheckService {
             }
         }
         flushBatch()
+        if !actions.isEmpty { publishQuorum() }
     }
 }

@@ -200,6 +200,12 @@ public actor VRRPService {
             "VRRP configuration reloaded: \(newInstances.count) instance(s), \(r.restored.count) kept their state")
     }
 
+    /// Holds the preemption of instance `instance` for `duration` from now (nil lets go).
+    public func holdPreemption(instance: String, for duration: Duration?) {
+        let until = duration.map { adapters.clock.now() + $0 }
+        continuation?.yield(.holdPreemption(instance: instance, until: until))
+    }
+
     /// Applies one event now.
     private func step(_ e: VRRPNodeEvent) async {
         guard var n = node else { return }

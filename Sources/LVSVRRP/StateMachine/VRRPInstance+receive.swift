@@ -73,7 +73,8 @@ extension VRRPInstance {
             return
         }
         let delayRunning = config.preemptDelay > .zero && (preemptUntil == nil || preemptUntil! > now)
-        if config.nopreempt || a.priority >= effectivePriority || delayRunning {
+        let held = preemptionHeldUntil.map { $0 > now } ?? false
+        if config.nopreempt || a.priority >= effectivePriority || delayRunning || held {
             adoptInterval(a, fromHigherMaster: false, into: &out)
             masterAddress = source
             masterPriority = a.priority

@@ -54,6 +54,9 @@ public struct VRRPInstance: Sendable {
     var garpRefreshDeadline: Timestamp?
     var garpLowerPriorityDeadline: Timestamp?
     var preemptUntil: Timestamp?
+    /// A preemption hold (connection sync's bulk resync): lower-priority adverts are accepted
+    /// until then.
+    public internal(set) var preemptionHeldUntil: Timestamp?
     var wantMaster: Bool
     var started = false
     /// Tracked scripts: weight, and state (nil until the first result).

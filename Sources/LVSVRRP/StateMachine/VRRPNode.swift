@@ -21,6 +21,10 @@ public enum VRRPNodeEvent: Hashable, Sendable {
     /// One run of `vrrp_script` `name` finished (timeout counts as failure).
     case scriptResult(name: String, success: Bool)
     case interfaceState(name: String, up: Bool)
+    /// SwiftLVS (connection sync): instance `instance` does not preempt a lower-priority master
+    /// before `until` (nil lifts the hold), like a `preempt_delay` that ends when the bulk
+    /// resync does.
+    case holdPreemption(instance: String, until: Timestamp?)
     case stop
 }
 
@@ -136,6 +140,12 @@ public struct VRRPNode: Sendable {
                 scripts[n] = t
             }
         case .packet(let p): dispatch(p, now: now, into: &out)
+        case .holdPreemption(let n, let until):
+            if let i = instances.firstIndex(where: { $0.name == n }) {
+                instances[i].preemptionHeldUntil = until
+                let text = until == nil ? "preemption hold lifted" : "preemption held for connection sync"
+                out.append(VRRPNodeAction(instance: n, action: .log("(\(n)) \(text)")))
+            }
         }
         syncGroupsStep(before: before, now: now, into: &out)
         out.removeAll { if case .scheduleTimer = $0.action { return true } else { return false } }
