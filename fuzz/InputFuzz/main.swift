@@ -1,15 +1,19 @@
 // libFuzzer target for lvsd's untrusted inputs besides packets: keepalived.conf text, control frames
-// (requests and responses) and VRRP adverts through the receive checks and the state machine.
+// (requests and responses), VRRP adverts through the receive checks and the state machine, and
+// connection-sync datagrams decoded and applied to a backup's table.
 import KeepalivedConfig
 import LVSControl
 import LVSCore
+import LVSSync
 import LVSVRRP
 
 // Selector byte → input kind:
 //   0…99    keepalived.conf text: read, built, validated, mapped to the IPVS table and VRRP setup
 //   100…179 a control frame: header, request body, response body and rejection decoding; a request
 //           that decodes is applied to a scratch IPVS table and its response re-encoded and decoded
-//   180…255 a VRRP advert (v2 and v3) received by a MASTER and a BACKUP instance
+//   180…229 a VRRP advert (v2 and v3) received by a MASTER and a BACKUP instance
+//   230…255 a sync datagram: decoded (any sync id, with and without a size limit), and its
+//           connections applied to a backup table that has one service
 // Every input must end in a result or a clear error: a trap (crash) is a finding.
 
 func configInput(_ text: String) {
@@ -69,6 +73,25 @@ func vrrpInput(_ bytes: [UInt8]) {
     _ = backup!.handle(.packet(packet), now: now)
 }
 
+nonisolated(unsafe) let backupTable: IPVS = {
+    let t = IPVS()
+    let vip = Endpoint(IPAddress("192.168.0.240")!, 80)
+    try? t.addService(VirtualServiceSpec(key: .endpoint(.tcp, vip), scheduler: "rr"))
+    try? t.addRealServer(RealServerSpec(endpoint: Endpoint(IPAddress("192.168.0.223")!, 80)), to: .endpoint(.tcp, vip))
+    return t
+}()
+
+func syncInput(_ bytes: [UInt8]) {
+    for decoder in [SyncDecoder(), SyncDecoder(syncID: 1, maximumLength: 1472)] {
+        let r = bytes.withUnsafeBytes { decoder.decode($0) }
+        if case .success(.connections(let m)) = r {
+            clockSeconds += 0.01
+            for c in m.connections { _ = backupTable.applySynced(c, now: .seconds(clockSeconds)) }
+            backupTable.advance(to: .seconds(clockSeconds))
+        }
+    }
+}
+
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     guard size >= 1 else { return 0 }
@@ -77,7 +100,8 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     switch sel {
     case 0..<100: configInput(String(decoding: bytes, as: UTF8.self))
     case 100..<180: controlInput(bytes)
-    default: vrrpInput(bytes)
+    case 180..<230: vrrpInput(bytes)
+    default: syncInput(bytes)
     }
     return 0
 }
