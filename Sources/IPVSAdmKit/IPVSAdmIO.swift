@@ -96,6 +96,21 @@ public final class BufferInput: IPVSAdmInput {
         }
     }
 
+    /// The endpoint of this process's environment (`LVSD_CONTROL`, else the default); on a bad value
+    /// prints `PROGRAM: LVSD_CONTROL: problem` and exits 1 (ipvsadm, lvs-sysctl).
+    public func controlEndpointOrExit(program: String) -> ControlEndpoint {
+        var environment: [String: String] = [:]
+        if let v = getenv(ControlEndpoint.environmentVariable) {
+            environment[ControlEndpoint.environmentVariable] = String(cString: v)
+        }
+        do {
+            return try ControlEndpoint.resolve(environment: environment)
+        } catch {
+            FileDescriptorOutput().writeErr(Array("\(program): \(ControlEndpoint.environmentVariable): \(error)\n".utf8))
+            exit(1)
+        }
+    }
+
     /// A file descriptor as output (1 and 2).
     public final class FileDescriptorOutput: IPVSAdmOutput {
         let outFD: Int32

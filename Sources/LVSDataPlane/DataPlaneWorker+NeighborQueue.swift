@@ -37,20 +37,14 @@ final class NeighborWaitQueue {
         var heldAt: UInt64
     }
 
-    let storage: UnsafeMutableRawPointer
+    let slots = FrameSlots(count: NeighborWaitQueue.capacity, slotBytes: NeighborWaitQueue.slotBytes)
     var entries: [Entry] = []
-    var freeSlots: [Int] = []
     /// The kernel tables' generation at the last replay.
     var generation: UInt64 = .max
 
     init() {
-        storage = .allocate(byteCount: Self.capacity * Self.slotBytes, alignment: 64)
         entries.reserveCapacity(Self.capacity)
-        freeSlots.reserveCapacity(Self.capacity)
-        for s in (0..<Self.capacity).reversed() { freeSlots.append(s) }
     }
-
-    deinit { storage.deallocate() }
 
     var isEmpty: Bool { entries.isEmpty }
 }
@@ -75,11 +69,11 @@ extension DataPlaneWorker {
             counters.add(.neighborQuotaDropped)
             return
         }
-        guard f.capacity <= NeighborWaitQueue.slotBytes, let slot = q.freeSlots.popLast() else {
+        guard f.capacity <= NeighborWaitQueue.slotBytes, let slot = q.slots.take() else {
             counters.add(.neighborQueueDropped)
             return
         }
-        let base = q.storage + slot * NeighborWaitQueue.slotBytes
+        let base = q.slots.base(slot)
         base.copyMemory(from: f.buffer, byteCount: f.capacity)
         var copy = f
         copy.buffer = base
@@ -118,7 +112,7 @@ extension DataPlaneWorker {
             } else {
                 counters.add(.neighborQueueDropped)
             }
-            q.freeSlots.append(e.slot)
+            q.slots.give(e.slot)
         }
     }
 }

@@ -25,18 +25,12 @@ final class SynProxyHold {
         var heldAt: UInt64
     }
 
-    let storage: UnsafeMutableRawPointer
+    let slots = FrameSlots(count: SynProxyHold.capacity, slotBytes: SynProxyHold.slotBytes)
     var entries: [Entry] = []
-    var freeSlots: [Int] = []
 
     init() {
-        storage = .allocate(byteCount: Self.capacity * Self.slotBytes, alignment: 64)
         entries.reserveCapacity(Self.capacity)
-        freeSlots.reserveCapacity(Self.capacity)
-        for s in (0..<Self.capacity).reversed() { freeSlots.append(s) }
     }
-
-    deinit { storage.deallocate() }
 
     func index(of connection: UInt32) -> Int? { entries.firstIndex { $0.connection == connection } }
 
@@ -46,7 +40,7 @@ final class SynProxyHold {
         var i = 0
         while i < entries.count {
             if now &- entries[i].heldAt > Self.timeoutNanoseconds {
-                freeSlots.append(entries[i].slot)
+                slots.give(entries[i].slot)
                 entries.remove(at: i)
                 dropped += 1
             } else {
@@ -299,13 +293,13 @@ extension DataPlaneWorker {
         let h = synProxyHold
         _ = h.expire(now: now.nanoseconds)
         guard h.index(of: connection) == nil, f.length <= SynProxyHold.slotBytes - 64, !f.isGSO, !f.needsChecksum,
-            let slot = h.freeSlots.popLast()
+            let slot = h.slots.take()
         else {
             counters.drop(.synProxyHoldFull)
             return
         }
         counters.add(.synProxyHeld)
-        (h.storage + slot * SynProxyHold.slotBytes + 64).copyMemory(from: f.buffer + f.start, byteCount: f.length)
+        (h.slots.base(slot) + 64).copyMemory(from: f.buffer + f.start, byteCount: f.length)
         h.entries.append(
             .init(connection: connection, slot: slot, length: f.length, interface: f.interface, heldAt: now.nanoseconds)
         )
@@ -316,8 +310,8 @@ extension DataPlaneWorker {
         let h = synProxyHold
         guard let i = h.index(of: connection) else { return }
         let e = h.entries.remove(at: i)
-        defer { h.freeSlots.append(e.slot) }
-        let base = h.storage + e.slot * SynProxyHold.slotBytes
+        defer { h.slots.give(e.slot) }
+        let base = h.slots.base(e.slot)
         var f = ReceivedFrame(
             buffer: base, capacity: SynProxyHold.slotBytes, start: 64, length: e.length, interface: e.interface)
         let info = PacketParser.parse(UnsafeRawBufferPointer(start: base + 64, count: e.length))

@@ -43,17 +43,7 @@ final class SystemSysctlFiles: SysctlFiles {
 var args = CommandLine.arguments
 let invokedAs = args.isEmpty ? "lvs-sysctl" : args.removeFirst()
 let program = invokedAs.split(separator: "/").last.map(String.init) ?? invokedAs
-var environment: [String: String] = [:]
-if let v = getenv(ControlEndpoint.environmentVariable) {
-    environment[ControlEndpoint.environmentVariable] = String(cString: v)
-}
-let endpoint: ControlEndpoint
-do {
-    endpoint = try ControlEndpoint.resolve(environment: environment)
-} catch {
-    FileDescriptorOutput().writeErr(Array("\(program): \(ControlEndpoint.environmentVariable): \(error)\n".utf8))
-    exit(1)
-}
+let endpoint = controlEndpointOrExit(program: program)
 let sysctl = LVSSysctl(
     program: program, backend: ControlSocketBackend(endpoint: endpoint), files: SystemSysctlFiles(),
     output: FileDescriptorOutput())

@@ -40,35 +40,6 @@ IFS=, read -r -a path_list <<<"$PATHS"
 IFS=, read -r -a rate_list <<<"$RATES"
 lab_init
 
-start_rs_nginx() {
-    local ns=$1 name=$2 dir="$LAB_DIR/$2"
-    mkdir -p "$dir/www"
-    chmod 755 "$dir" "$dir/www"
-    printf 'ok\n' >"$dir/www/f"
-    chmod 644 "$dir/www/f"
-    cat >"$dir/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $dir/nginx.pid;
-error_log $dir/error.log warn;
-events { worker_connections 9000; }
-http {
-    access_log off;
-    client_body_temp_path $dir/body;
-    proxy_temp_path $dir/proxy;
-    fastcgi_temp_path $dir/fastcgi;
-    uwsgi_temp_path $dir/uwsgi;
-    scgi_temp_path $dir/scgi;
-    keepalive_requests 1000000;
-    server {
-        listen 80 backlog=4096;
-        location / { root $dir/www; }
-    }
-}
-EOF
-    lab_spawn "$ns" 0 "$dir/stdout.log" nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log"
-}
-
 setup_path() {
     case $1 in
     nft-dnat) setup_nft_dnat tcp 80 ;;
