@@ -38,8 +38,8 @@ func controlInput(_ bytes: [UInt8]) {
     _ = try? ControlCodec.decodeRejection(body: body)
 }
 
-nonisolated(unsafe) var master: VRRPInstance? = nil
-nonisolated(unsafe) var backup: VRRPInstance? = nil
+nonisolated(unsafe) var master: LVSVRRP.VRRPInstance? = nil
+nonisolated(unsafe) var backup: LVSVRRP.VRRPInstance? = nil
 nonisolated(unsafe) var clockSeconds: Double = 0
 
 func vrrpInput(_ bytes: [UInt8]) {
@@ -61,11 +61,11 @@ func vrrpInput(_ bytes: [UInt8]) {
         hopLimit: Int(bytes[2]), payload: Array(bytes.dropFirst(3)))
     _ = VRRPReceiveCheck.check(packet, config: c)
     if master == nil || master!.config.effectiveVersion != version {
-        var m = VRRPInstance(config: c, sourceAddress: IPAddress("192.168.0.1")!)
+        var m = LVSVRRP.VRRPInstance(config: c, sourceAddress: IPAddress("192.168.0.1")!)
         let s = m.handle(.start, now: now)
         for a in s { if case .scheduleTimer(let t) = a { _ = m.handle(.timer, now: t) } }
         master = m
-        var b = VRRPInstance(config: c, sourceAddress: IPAddress("192.168.0.3")!)
+        var b = LVSVRRP.VRRPInstance(config: c, sourceAddress: IPAddress("192.168.0.3")!)
         _ = b.handle(.start, now: now)
         backup = b
     }
