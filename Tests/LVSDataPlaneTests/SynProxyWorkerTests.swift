@@ -120,4 +120,33 @@ struct SynProxyWorkerTests {
             #expect(sum == 0)
         }
     }
+
+    @Test("FULLNAT: the server sees the local address; its SYN/ACK to the local address completes the proxy; replies reach the client translated")
+    func fullNAT() throws {
+        let h = try Harness(forwarding: .fullNAT)
+        let key = ServiceKey.endpoint(.tcp, vip)
+        try h.owner.ipvs.editService(VirtualServiceSpec(key: key, scheduler: "rr", flags: [.synProxy]))
+        let lip = IPAddress("192.168.0.109")!
+        try h.owner.ipvs.addLocalAddress(lip, to: key)
+        let synAck = h.run(tcp(client, vip, seq: 50, ack: 0, flags: 0x02), on: 2)
+        try #require(synAck.count == 1)
+        let cookie = seg(synAck[0].bytes).seq
+        let toServer = h.run(tcp(client, vip, seq: 51, ack: cookie &+ 1, flags: 0x10), on: 2)
+        try #require(toServer.count == 1)
+        let syn = seg(toServer[0].bytes)
+        #expect(syn.flags == 0x02 && syn.src == lip && syn.dst == rs.address && syn.seq == 50)
+        let fromServer = h.run(
+            tcp(Endpoint(rs.address, rs.port), Endpoint(lip, syn.sport), seq: 9000, ack: 51, flags: 0x12,
+                srcMAC: Macs.server, dstMAC: Macs.directorInside), on: 3)
+        try #require(fromServer.count == 1)
+        let ack = seg(fromServer[0].bytes)
+        #expect(ack.flags == 0x10 && ack.src == lip && ack.dst == rs.address && ack.ack == 9001)
+        let reply = h.run(
+            tcp(Endpoint(rs.address, rs.port), Endpoint(lip, syn.sport), seq: 9001, ack: 51, flags: 0x18,
+                payload: [1, 2, 3], srcMAC: Macs.server, dstMAC: Macs.directorInside), on: 3)
+        try #require(reply.count == 1)
+        let r = seg(reply[0].bytes)
+        #expect(r.src == vip.address && r.dst == client.address && r.dport == client.port && r.seq == cookie &+ 1)
+        #expect(h.worker.statistics()[.synProxyEstablished] == 1)
+    }
 }
