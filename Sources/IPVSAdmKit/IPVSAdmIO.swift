@@ -106,7 +106,8 @@ public final class BufferInput: IPVSAdmInput {
         do {
             return try ControlEndpoint.resolve(environment: environment)
         } catch {
-            FileDescriptorOutput().writeErr(Array("\(program): \(ControlEndpoint.environmentVariable): \(error)\n".utf8))
+            FileDescriptorOutput().writeErr(
+                Array("\(program): \(ControlEndpoint.environmentVariable): \(error)\n".utf8))
             exit(1)
         }
     }

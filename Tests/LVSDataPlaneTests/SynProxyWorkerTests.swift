@@ -121,7 +121,9 @@ struct SynProxyWorkerTests {
         }
     }
 
-    @Test("FULLNAT: the server sees the local address; its SYN/ACK to the local address completes the proxy; replies reach the client translated")
+    @Test(
+        "FULLNAT: the server sees the local address; its SYN/ACK to the local address completes the proxy; replies reach the client translated"
+    )
     func fullNAT() throws {
         let h = try Harness(forwarding: .fullNAT)
         let key = ServiceKey.endpoint(.tcp, vip)
@@ -136,13 +138,15 @@ struct SynProxyWorkerTests {
         let syn = seg(toServer[0].bytes)
         #expect(syn.flags == 0x02 && syn.src == lip && syn.dst == rs.address && syn.seq == 50)
         let fromServer = h.run(
-            tcp(Endpoint(rs.address, rs.port), Endpoint(lip, syn.sport), seq: 9000, ack: 51, flags: 0x12,
+            tcp(
+                Endpoint(rs.address, rs.port), Endpoint(lip, syn.sport), seq: 9000, ack: 51, flags: 0x12,
                 srcMAC: Macs.server, dstMAC: Macs.directorInside), on: 3)
         try #require(fromServer.count == 1)
         let ack = seg(fromServer[0].bytes)
         #expect(ack.flags == 0x10 && ack.src == lip && ack.dst == rs.address && ack.ack == 9001)
         let reply = h.run(
-            tcp(Endpoint(rs.address, rs.port), Endpoint(lip, syn.sport), seq: 9001, ack: 51, flags: 0x18,
+            tcp(
+                Endpoint(rs.address, rs.port), Endpoint(lip, syn.sport), seq: 9001, ack: 51, flags: 0x18,
                 payload: [1, 2, 3], srcMAC: Macs.server, dstMAC: Macs.directorInside), on: 3)
         try #require(reply.count == 1)
         let r = seg(reply[0].bytes)
