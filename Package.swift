@@ -23,6 +23,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        // lvsd's HTTP listener (/metrics, /api/v1, the dashboard).
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
     ],
     targets: [
         // core (pure): the IPVS model and packet transforms. No I/O, no Foundation.
@@ -70,13 +74,30 @@ let package = Package(
             swiftSettings: hotPathSettings
         ),
 
+        // status (pure): what lvsd shows over HTTP — Prometheus text, the JSON API, OpenAPI, the dashboard.
+        .target(name: "LVSStatus", dependencies: ["LVSCore"]),
+        // lvsd's HTTP listener (swift-nio) and its metrics registry (swift-prometheus, swift-metrics).
+        .target(
+            name: "LVSHTTP",
+            dependencies: [
+                "LVSStatus", "LVSPlatform",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
+
         // daemon: lifecycle, control server, reload, notifications.
         .target(
             name: "LVSDaemon",
             dependencies: [
                 "LVSCore", "LVSControl", "LVSDataPlane", "KeepalivedConfig", "LVSHealthCheckLinux", "LVSVRRPLinux",
-                "LVSPlatform", "LVSSync",
+                "LVSPlatform", "LVSSync", "LVSStatus", "LVSHTTP",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
@@ -125,6 +146,12 @@ let package = Package(
             path: "bench/ControlBench"
         ),
 
+        // /metrics and dashboard rendering at 10,000 × 10, against swift-prometheus's registry.
+        .executableTarget(
+            name: "status-bench",
+            dependencies: ["LVSStatus", "LVSCore", .product(name: "Prometheus", package: "swift-prometheus")],
+            path: "bench/StatusBench"),
+
         .testTarget(
             name: "LVSCoreTests",
             dependencies: [
@@ -145,6 +172,8 @@ let package = Package(
         .testTarget(
             name: "LVSXDPTests",
             dependencies: ["LVSXDP", "LVSXDPTestSupport", "LVSTestSupport", "LVSPacket", "LVSCore", "CLVSXDP"]),
+        .testTarget(
+            name: "LVSStatusTests", dependencies: ["LVSStatus", "LVSHTTP", "LVSCore", "LVSPlatform", "IPVSAdmKit", "LVSTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -17,6 +17,9 @@ public final class IPVSAdm {
     public let input: any IPVSAdmInput
     /// Most state changes sent to lvsd in one request during `-R`.
     public var restoreBatchSize = 2000
+    /// Told how far `-R` got after each batch (the command line sets one when stderr is a
+    /// terminal; it never writes to stdout).
+    public var restoreProgress: (any RestoreProgress)?
 
     /// `program` is argv[0] as invoked (it appears in the help and "Try" texts).
     public init(
@@ -216,6 +219,9 @@ public final class IPVSAdm {
     func restore() throws -> Int32 {
         var reader = RestoreLineReader(input: input)
         var pending: [(ControlRequest, IPVSAdmCommandKind)] = []
+        // Copied from the reader after each line: `flush` also runs inside `nextLine`.
+        var linesRead = 0
+        var bytesRead = 0
         var last: Int32 = 0
         let argv0 = Array(parser.program.utf8)
 
@@ -225,9 +231,13 @@ public final class IPVSAdm {
             pending.removeAll(keepingCapacity: true)
             let results = try perform(batch.map { $0.0 })
             for (i, r) in results.enumerated() { last = report(r, command: batch[i].1) }
+            restoreProgress?.restored(lines: linesRead, bytes: bytesRead)
         }
+        defer { restoreProgress?.finished() }
 
         while let tokens = try reader.nextLine(beforeBlocking: flush) {
+            linesRead = reader.lines
+            bytesRead = reader.bytesConsumed
             if tokens.isEmpty { continue }
             let argv = [argv0] + tokens
             let outcome = parser.parse(argv)
@@ -261,6 +271,11 @@ struct RestoreLineReader {
     var buffer: [UInt8] = []
     var position = 0
     var atEnd = false
+    /// Lines returned so far, and the input bytes they took (for progress reports).
+    var lines = 0
+    var bytesConsumed = 0
+    /// Bytes dropped from the front of `buffer` so far.
+    private var dropped = 0
 
     init(input: any IPVSAdmInput) { self.input = input }
 
@@ -271,15 +286,20 @@ struct RestoreLineReader {
             if let nl = buffer[position...].firstIndex(of: 0x0A) {
                 let line = buffer[position..<nl]
                 position = nl + 1
+                lines += 1
+                bytesConsumed = dropped + position
                 return Self.tokens(line)
             }
             if atEnd {
                 guard position < buffer.count else { return nil }
                 let line = buffer[position...]
                 position = buffer.count
+                lines += 1
+                bytesConsumed = dropped + position
                 return Self.tokens(line)
             }
             try beforeBlocking()
+            dropped += position
             buffer.removeSubrange(0..<position)
             position = 0
             let more = input.read(maximum: 1 << 16)

@@ -1,4 +1,5 @@
-// lvsd's command line: keepalived's flags (getopt_long rules) plus --control and --interface.
+// lvsd's command line: keepalived's flags (getopt_long rules) plus --control, --interface and --http.
+import LVSStatus
 
 /// The options lvsd was started with.
 public struct DaemonOptions: Hashable, Sendable {
@@ -23,6 +24,12 @@ public struct DaemonOptions: Hashable, Sendable {
     public var control: String?
     /// `--interface IF` (repeatable): attach to these interfaces only (data plane, later).
     public var interfaces: [String] = []
+    /// `--http ADDR:PORT|off`: the HTTP listener (metrics, API, dashboard); nil when off.
+    public var http: HTTPBindAddress? = .default
+    /// `--http-allow-remote`: `--http` may bind a non-loopback address.
+    public var httpAllowRemote = false
+    /// `--http` as given (checked once every flag is read).
+    var httpValue: String?
     public var showHelp = false
     public var showVersion = false
 
@@ -66,6 +73,10 @@ extension DaemonOptions {
         Spec(long: "control", short: nil, arg: .required) { o, v throws(DaemonOptionsError) in o.control = v },
         Spec(long: "interface", short: nil, arg: .required) { o, v throws(DaemonOptionsError) in
             o.interfaces.append(v ?? "")
+        },
+        Spec(long: "http", short: nil, arg: .required) { o, v throws(DaemonOptionsError) in o.httpValue = v },
+        Spec(long: "http-allow-remote", short: nil, arg: .none) { o, _ throws(DaemonOptionsError) in
+            o.httpAllowRemote = true
         },
         Spec(long: "help", short: "h", arg: .none) { o, _ throws(DaemonOptionsError) in o.showHelp = true },
         Spec(long: "version", short: "v", arg: .none) { o, _ throws(DaemonOptionsError) in o.showVersion = true },
@@ -151,6 +162,12 @@ extension DaemonOptions {
         if !operands.isEmpty {
             throw DaemonOptionsError(message: "unexpected argument(s): \(operands.joined(separator: " "))")
         }
+        do throws(HTTPBindAddressError) {
+            o.http = try HTTPBindAddress.check(
+                o.httpValue ?? HTTPBindAddress.default.description, allowRemote: o.httpAllowRemote)
+        } catch {
+            throw DaemonOptionsError(message: error.message)
+        }
         return o
     }
 
@@ -167,6 +184,8 @@ extension DaemonOptions {
           -i, --config-id ID           Skip configuration lines beginning '@' that don't match ID
               --control=PATH|@NAME     Control endpoint (default: $LVSD_CONTROL, else @swiftlvs-lvsd)
               --interface=IF           Attach to IF only (repeatable; default: every non-loopback interface)
+              --http=ADDR:PORT|off     HTTP listener: /metrics, /api/v1/, dashboard at / (default: 127.0.0.1:9110)
+              --http-allow-remote      Let --http bind a non-loopback address (the listener has no authentication)
           -v, --version                Display the version number
           -h, --help                   Display this help message
 

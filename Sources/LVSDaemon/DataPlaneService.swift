@@ -13,6 +13,8 @@ public struct DataPlaneService: Service {
     let logger: Logger
     let ownership: VRRPAddressOwnership?
     let onForwarding: (@Sendable (Bool) -> Void)?
+    /// Where the status API finds the running data plane.
+    let status: DataPlaneStatusBox?
 
     /// `interfaces` are `--interface` names (empty: every interface); `statisticsFile` receives
     /// the data plane's counters every second (`LVSD_STATS_FILE`); with `ownership` (lvsd's VRRP),
@@ -23,7 +25,7 @@ public struct DataPlaneService: Service {
     public init(
         director: Director, interfaces: [String], statisticsFile: String?, logger: Logger,
         ownership: VRRPAddressOwnership? = nil, spinNanoseconds: UInt64? = nil,
-        onForwarding: (@Sendable (Bool) -> Void)? = nil
+        onForwarding: (@Sendable (Bool) -> Void)? = nil, status: DataPlaneStatusBox? = nil
     ) {
         var configuration = DataPlane.Configuration()
         if let spinNanoseconds { configuration.spinNanoseconds = spinNanoseconds }
@@ -38,17 +40,18 @@ public struct DataPlaneService: Service {
         self.logger = logger
         self.ownership = ownership
         self.onForwarding = onForwarding
+        self.status = status
     }
 
     /// The hook lvsd's main program installs (`LVSDaemonHooks.dataPlane`).
     public static func make(
         statisticsFile: String?, ownership: VRRPAddressOwnership? = nil, spinNanoseconds: UInt64? = nil,
-        onForwarding: (@Sendable (Bool) -> Void)? = nil
+        onForwarding: (@Sendable (Bool) -> Void)? = nil, status: DataPlaneStatusBox? = nil
     ) -> @Sendable (Director, DaemonOptions, Logger) -> any Service {
         { director, options, logger in
             DataPlaneService(
                 director: director, interfaces: options.interfaces, statisticsFile: statisticsFile, logger: logger,
-                ownership: ownership, spinNanoseconds: spinNanoseconds, onForwarding: onForwarding)
+                ownership: ownership, spinNanoseconds: spinNanoseconds, onForwarding: onForwarding, status: status)
         }
     }
 
@@ -63,14 +66,17 @@ public struct DataPlaneService: Service {
         } catch {
             // The control endpoint keeps serving (listings, a configuration test bed); say so loudly.
             logger.error("data plane not started: \(error) (lvsd serves the control endpoint only)")
+            status?.settle(nil, problem: "\(error)")
             try? await gracefulShutdown()
             return
         }
         director.withIPVS { ipvs in ipvs.isLocalAddress = { dp.isLocalAddress($0) } }
         dp.servicesChanged()
+        status?.settle(dp, problem: nil)
         onForwarding?(true)
         try? await gracefulShutdown()
         onForwarding?(false)
+        status?.settle(nil, problem: "stopped")
         dp.stop()
         let s = dp.statistics
         logger.info(

@@ -34,6 +34,8 @@ public final class KeepalivedDaemonSupport: DaemonConfigurationLoader, ReloadHan
     private let sync: KeepalivedSyncDaemon?
     /// `lvs_announce_table` goes to it, at start and on each reload; it follows the quorum.
     private let announcer: RouteAnnouncer?
+    /// How long each checker's last probe took (the status API and metrics).
+    public let latencies = CheckerLatencies()
 
     public init(
         environment: [String: String], vrrp: VRRPDaemon? = nil, sync: KeepalivedSyncDaemon? = nil,
@@ -115,12 +117,16 @@ public final class KeepalivedDaemonSupport: DaemonConfigurationLoader, ReloadHan
         if let announcer { quorumObserver = { q in announcer.quorumChanged(q) } }
         let s = HealthCheckService(
             startedEngine: engine, pendingActions: pendingActions, target: DirectorIPVSTarget(director: director),
-            clock: director.clock, quorumObserver: quorumObserver
+            probe: TimedHealthProbe(LinuxHealthProbe(), latencies: latencies), clock: director.clock,
+            quorumObserver: quorumObserver
         ) { line in logger.info("\(line)") }
         service = s
         pendingActions = []
         return HealthCheckDaemonService(service: s)
     }
+
+    /// The running health checks (nil without `-f`), for the status API and metrics.
+    public var healthCheckService: HealthCheckService? { lock.withLock { _ in service } }
 
     /// SIGHUP: the new configuration's difference is applied; one that cannot run is refused
     /// with its `file:line:` problems and the running one stays.

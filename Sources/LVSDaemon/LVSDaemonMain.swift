@@ -3,6 +3,7 @@ import Dispatch
 import Glibc
 import KeepalivedConfig
 import LVSControl
+import LVSStatus
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -52,6 +53,10 @@ public struct LVSDaemonHooks: Sendable {
     public var dataPlane: (@Sendable (Director, DaemonOptions, Logger) -> any Service)?
     /// Called once the director exists, before the configuration loads (connection sync attaches).
     public var directorCreated: (@Sendable (Director) -> Void)?
+    /// Where `--http` reads lvsd's state (`DirectorStatusSource`); nil: no HTTP listener.
+    public var status: (@Sendable (Director) -> any StatusSource)?
+    /// The data plane once started: systemd's READY=1 waits for it.
+    public var dataPlaneStatus: DataPlaneStatusBox?
 
     public init() {}
 }
@@ -137,6 +142,9 @@ public enum LVSDaemonMain {
             printErr("lvsd: \(error.message)\n")
             return 1
         }
+        // Bound in the foreground too: a port in use is one line and exit 1, nothing started.
+        let (httpBound, httpSocket) = bindHTTP(options, hooks)
+        guard httpBound else { return 1 }
 
         if !options.dontFork {
             let pid = fork()
@@ -169,9 +177,23 @@ public enum LVSDaemonMain {
                 "interfaces": "\(options.interfaces.isEmpty ? "all" : options.interfaces.joined(separator: ","))",
             ])
         var services: [any Service] = [ControlServerService(server: server)]
+        let (httpStarted, httpService) = startHTTP(httpSocket, hooks: hooks, director: director, logger: logger)
+        guard httpStarted else {
+            server.shutdown()
+            return 1
+        }
+        if let httpService { services.append(httpService) }
         if let makeDataPlane = hooks.dataPlane { services.append(makeDataPlane(director, options, logger)) }
         for make in hooks.additionalServices { services.append(make(director, logger)) }
-        services.append(ReloadService(handler: hooks.reload, logger: logger))
+        let systemd = SystemdNotifier(environment: environment)
+        services.append(
+            ReloadService(
+                handler: systemd.map { SystemdNotifyingReload(inner: hooks.reload, notifier: $0) } ?? hooks.reload,
+                logger: logger))
+        // Last: shut down first, so STOPPING=1 goes out as shutdown begins.
+        if let systemd {
+            services.append(SystemdNotifyService(notifier: systemd, dataPlane: hooks.dataPlaneStatus, logger: logger))
+        }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },

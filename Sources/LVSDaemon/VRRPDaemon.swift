@@ -124,6 +124,9 @@ public final class VRRPDaemon: @unchecked Sendable {
     /// The setup in force (nil before `configure`).
     public var currentSetup: VRRPSetup? { lock.withLock { _ in setup } }
 
+    /// The running VRRP service (nil while none runs), for the status API and metrics.
+    public var runningService: VRRPService? { lock.withLock { _ in service } }
+
     /// Maps the configuration at start (`lvsd -f`, before the service runs) and logs what the
     /// mapping reports.
     public func configure(_ configuration: KeepalivedConfiguration, logger: Logger) {
@@ -237,7 +240,10 @@ public final class VRRPDaemon: @unchecked Sendable {
 
     private func transitioned(_ t: VRRPTransition, logger: Logger) {
         // First: a new MASTER intercepts its VIPs' services before the VIPs are added.
-        if case .instance(let name) = t.subject { ownership.update(instance: name, state: t.to) }
+        if case .instance(let name) = t.subject {
+            ownership.update(instance: name, state: t.to)
+            VRRPMetricsEvents.transitioned(instance: name, to: t.to)
+        }
         for o in lock.withLock({ _ in transitionObservers }) { o(t) }
         let (alert, sender, smtp) = lock.withLock { _ -> (VRRPAlert?, AlertSender?, SMTPAlertSettings?) in
             guard let s = setup else { return (nil, nil, nil) }

@@ -73,7 +73,9 @@ public final class LabHost: @unchecked Sendable {
         var env = environment
         if let statisticsFile { env["LVSD_STATS_FILE"] = statisticsFile }
         if !env.isEmpty { argv += ["/usr/bin/env"] + env.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" } }
-        argv += [LabNetwork.binary("lvsd"), "-n", "-l"] + extra
+        // The HTTP listener only where a test asks for it (`--http ADDR:PORT` in `extra`).
+        let http = extra.contains(where: { $0.hasPrefix("--http") }) ? [] : ["--http", "off"]
+        argv += [LabNetwork.binary("lvsd"), "-n", "-l"] + http + extra
         let pid = try LabNetwork.spawn(argv, stdoutPath: log, stderrPath: log)
         lab.adopt(pid)
         lvsdPID = pid

@@ -20,8 +20,9 @@ public struct SeedNATLab {
     public static let rs1Address = "192.168.0.112"
     public static let rs2Address = "192.168.0.113"
 
-    /// `keepalivedConf`, if given, is written to the lab directory and lvsd runs it with `-f`.
-    public init(_ tag: String, bigBytes: Int = 0, keepalivedConf: String? = nil) throws {
+    /// `keepalivedConf`, if given, is written to the lab directory and lvsd runs it with `-f`;
+    /// `lvsdArguments` are added to lvsd's command line (`--http 127.0.0.1:9110`).
+    public init(_ tag: String, bigBytes: Int = 0, keepalivedConf: String? = nil, lvsdArguments: [String] = []) throws {
         lab = try LabNetwork(tag)
         do {
             client = try lab.host("cli")
@@ -45,9 +46,9 @@ public struct SeedNATLab {
             if let conf = keepalivedConf {
                 let path = lab.directory + "/keepalived.conf"
                 try conf.write(toFile: path, atomically: true, encoding: .utf8)
-                try director.startLVSD(["-f", path])
+                try director.startLVSD(lvsdArguments + ["-f", path])
             } else {
-                try director.startLVSD()
+                try director.startLVSD(lvsdArguments)
             }
         } catch {
             lab.close()

@@ -27,4 +27,8 @@ default:
 let ipvsadm = IPVSAdm(
     program: program, backend: ControlSocketBackend(endpoint: endpoint), resolver: SystemResolver(),
     output: FileDescriptorOutput(), input: input)
+// -R of a large file says how far it got, on stderr and only when that is a terminal.
+if args.contains("-R") || args.contains("--restore") {
+    ipvsadm.restoreProgress = TerminalRestoreProgress.forTerminal()
+}
 exit(ipvsadm.run(bytes: args.map { Array($0.utf8) }))

@@ -22,15 +22,21 @@ let spin = environment["LVSD_SPIN_US"].flatMap { UInt64($0) }.map { $0 * 1000 }
 // global_defs { lvs_announce_table N }: blackhole routes of the VIPs served, for BIRD to announce.
 let announcer = RouteAnnouncer()
 vrrp.ownership.addObserver { announcer.passiveChanged($0.passive) }
+let dataPlaneStatus = DataPlaneStatusBox()
 hooks.dataPlane = DataPlaneService.make(
     statisticsFile: environment["LVSD_STATS_FILE"], ownership: vrrp.ownership, spinNanoseconds: spin,
-    onForwarding: { announcer.forwardingChanged($0) })
+    onForwarding: { announcer.forwardingChanged($0) }, status: dataPlaneStatus)
+hooks.dataPlaneStatus = dataPlaneStatus
 // Connection sync: --start-daemon / lvs_sync_daemon run real daemons (sockets, threads) on the table.
 let syncRunner = SyncDaemonRunner()
 hooks.directorCreated = { director in syncRunner.attach(owner: director, clock: director.clock) }
 let keepalivedSync = KeepalivedSyncDaemon(runner: syncRunner, vrrp: vrrp)
 let keepalived = KeepalivedDaemonSupport(
     environment: environment, vrrp: vrrp, sync: keepalivedSync, announcer: announcer)
+// --http: the director's table, VRRP, checkers and data plane for /metrics, /api/v1 and the dashboard.
+hooks.status = { director in
+    DirectorStatusSource(director: director, vrrp: vrrp, keepalived: keepalived, dataPlane: dataPlaneStatus)
+}
 hooks.configuration = keepalived
 hooks.reload = keepalived
 hooks.additionalServices.append { director, logger in keepalived.makeService(director: director, logger: logger) }

@@ -136,7 +136,7 @@ final class HealthLab {
         try config.write(toFile: dir + "/keepalived.conf", atomically: true, encoding: .utf8)
         lvsd = try Lab.spawn(
             [
-                "/usr/sbin/ip", "netns", "exec", director.name, Lab.binary("lvsd"), "-n", "-l", "-f",
+                "/usr/sbin/ip", "netns", "exec", director.name, Lab.binary("lvsd"), "-n", "-l", "--http", "off", "-f",
                 dir + "/keepalived.conf",
             ],
             stderrPath: dir + "/lvsd.log")

@@ -179,7 +179,10 @@ struct NamespaceIntegrationTests {
         let pidFile = dir + "/lvsd.pid"
 
         var lvsdPID: pid_t = try Lab.spawn(
-            ["/usr/sbin/ip", "netns", "exec", ns.name, Lab.binary("lvsd"), "-n", "-l", "-D", "-p", pidFile],
+            [
+                "/usr/sbin/ip", "netns", "exec", ns.name, Lab.binary("lvsd"), "-n", "-l", "-D", "--http", "off", "-p",
+                pidFile,
+            ],
             stderrPath: dir + "/lvsd.log")
         defer { if lvsdPID > 0 { _ = Lab.stopChild(pid: lvsdPID) } }
         try ns.waitForDirector()
@@ -264,7 +267,9 @@ struct NamespaceIntegrationTests {
         for ns in [a, b] {
             // Without -n lvsd forks; the parent returns once the control socket listens.
             let pidFile = dir + "/\(ns.name).pid"
-            let r = try Lab.run(["/usr/sbin/ip", "netns", "exec", ns.name, Lab.binary("lvsd"), "-p", pidFile])
+            let r = try Lab.run([
+                "/usr/sbin/ip", "netns", "exec", ns.name, Lab.binary("lvsd"), "--http", "off", "-p", pidFile,
+            ])
             #expect(r.status == 0, "lvsd: \(r.stderr)")
             let pid =
                 Int32(
@@ -276,7 +281,7 @@ struct NamespaceIntegrationTests {
             #expect(try ns.ipvsadm(["-Ln"]).status == 0)
         }
         // A second lvsd in the same namespace is refused.
-        let again = try Lab.run(["/usr/sbin/ip", "netns", "exec", a.name, Lab.binary("lvsd"), "-n"])
+        let again = try Lab.run(["/usr/sbin/ip", "netns", "exec", a.name, Lab.binary("lvsd"), "--http", "off", "-n"])
         #expect(again.status == 1)
         #expect(again.stderr.contains("another lvsd already serves this network namespace"))
 

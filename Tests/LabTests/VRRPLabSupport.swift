@@ -305,7 +305,8 @@ final class LabDirector: @unchecked Sendable {
     /// Starts lvsd -n -l -f CONFIG and waits until it answers ipvsadm.
     func start() async throws {
         let earlier = logText.utf8.count
-        pid = try lab.start(namespace, [VRRPLab.binary("lvsd"), "-n", "-l", "-D", "-f", config], log: log)
+        pid = try lab.start(
+            namespace, [VRRPLab.binary("lvsd"), "-n", "-l", "-D", "--http", "off", "-f", config], log: log)
         let up = await VRRPLab.waitUntil(seconds: 10) {
             (try? lab.sh(namespace, "\(VRRPLab.binary("ipvsadm")) -Ln >/dev/null 2>&1").status) == 0
         }

@@ -116,7 +116,7 @@ func lineCount(_ path: String) -> Int {
     return n
 }
 
-let daemon = spawn([lvsd, "-n", "-l", "--control", socketPath], stderr: dir + "/lvsd.log")
+let daemon = spawn([lvsd, "-n", "-l", "--http", "off", "--control", socketPath], stderr: dir + "/lvsd.log")
 var up = false
 for _ in 0..<200 {
     if ipvsadm(["-Ln"]).0 == 0 {

@@ -241,7 +241,7 @@ start_lvsd() {
     LVSD_STATS="$LAB_DIR/lvsd-stats-$1.txt"
     lab_spawn "$NS_D" 1 "$LVSD_LOG" env LD_PRELOAD="$MALLOCCOUNT_SO" LVS_MALLOC_COUNT_FILE="$LVSD_COUNTS" \
         LVSD_STATS_FILE="$LVSD_STATS" \
-        "$LVS_BIN/${LVSD_PROGRAM:-lvsd}" -n -l ${LVSD_ARGS:-}
+        "$LVS_BIN/${LVSD_PROGRAM:-lvsd}" -n -l --http off ${LVSD_ARGS:-}
     LVSD_PID=$LAST_PID
     local i
     for i in $(seq 50); do

@@ -25,6 +25,20 @@ public struct DefenceState: Hashable, Sendable {
 }
 
 extension IPVS {
+    /// The connection table's maximum now (`net.ipv4.vs.lvsd_conn_max`).
+    public var connectionLimit: Int { connections.maxConnections }
+
+    /// What the packet path refused and the defences dropped, by reason (for /metrics).
+    public var refusalCounts: [(reason: String, count: UInt64)] {
+        let c = counters
+        return [
+            ("table_full", c.tableFull), ("chain_too_long", c.chainTooLong), ("limited", c.limited),
+            ("drop_packet", c.defenceDropped), ("drop_entry", defence.entriesDropped), ("ttl_expired", c.ttlExpired),
+            ("no_destination", c.noDestination), ("destination_gone", c.destinationGone),
+            ("no_local_address", c.noLocalAddress), ("persistence_engine", c.persistenceEngine),
+        ]
+    }
+
     /// Bytes one table entry costs (the record; buckets and wheel are shared).
     static var bytesPerEntry: Int { MemoryLayout<ConnectionRecord>.stride + 8 }
 
