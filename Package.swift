@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "lvsd", targets: ["lvsd"]),
         .executable(name: "ipvsadm", targets: ["ipvsadm"]),
         .executable(name: "lvs-realserver", targets: ["lvs-realserver"]),
+        .executable(name: "lvs-sysctl", targets: ["lvs-sysctl"]),
         .library(name: "LVSCore", targets: ["LVSCore"]),
         .library(name: "LVSPacket", targets: ["LVSPacket"]),
         .library(name: "LVSTestSupport", targets: ["LVSTestSupport"]),
@@ -106,6 +107,7 @@ let package = Package(
         .executableTarget(name: "lvsd", dependencies: ["LVSDaemon"]),
         .executableTarget(name: "ipvsadm", dependencies: ["IPVSAdmKit", "LVSControl", "CLVSLinux"]),
         .executableTarget(name: "lvs-realserver", dependencies: ["LVSDataPlane", "CLVSLinux"]),
+        .executableTarget(name: "lvs-sysctl", dependencies: ["IPVSAdmKit", "LVSControl"]),
 
         // test utilities, shipped as their own target.
         .target(name: "LVSTestSupport", dependencies: ["LVSCore", "LVSPacket", "LVSPlatform", "LVSVRRP"]),

@@ -87,10 +87,28 @@ public final class BufferInput: IPVSAdmInput {
                         message:
                             "Can't initialize ipvs: lvsd is not running in this network namespace "
                             + "(no control socket at \(endpoint): \(String(cString: strerror(err.errno))))")
+                case .untrusted:
+                    throw IPVSAdmBackendError(message: "Can't initialize ipvs: \(error)")
                 default:
                     throw IPVSAdmBackendError(message: "ipvsadm: \(error)")
                 }
             }
+        }
+    }
+
+    /// The endpoint of this process's environment (`LVSD_CONTROL`, else the default); on a bad value
+    /// prints `PROGRAM: LVSD_CONTROL: problem` and exits 1 (ipvsadm, lvs-sysctl).
+    public func controlEndpointOrExit(program: String) -> ControlEndpoint {
+        var environment: [String: String] = [:]
+        if let v = getenv(ControlEndpoint.environmentVariable) {
+            environment[ControlEndpoint.environmentVariable] = String(cString: v)
+        }
+        do {
+            return try ControlEndpoint.resolve(environment: environment)
+        } catch {
+            FileDescriptorOutput().writeErr(
+                Array("\(program): \(ControlEndpoint.environmentVariable): \(error)\n".utf8))
+            exit(1)
         }
     }
 

@@ -17,6 +17,8 @@ public enum IPVSAdmTag: Hashable, Sendable {
     /// DPVS-style FULLNAT local-address commands and their options.
     case fullNAT
     case addLocalAddress, deleteLocalAddress, getLocalAddress, localAddress, interfaceName
+    /// SwiftLVS extension: the service answers SYNs with SYN cookies (DPVS's `--synproxy`).
+    case synProxy
 }
 
 /// The commands (`CMD_*`), in ipvsadm's order; `name` is its `cmdnames[]` entry.
@@ -57,8 +59,8 @@ public enum IPVSAdmOptionClass: Int, CaseIterable, Sendable {
         lThreshold, mcast, timeout, daemon, stats, rate, thresholds, persistentConn, noSort, syncID, exact, onePacket,
         persistenceEngine, schedFlags, mcastGroup, mcastPort, mcastTTL, syncMaxLen, tunInfo, tunType, tunPort,
         tunNoCsum, tunCsum, tunRemCsum
-    /// SwiftLVS extensions: `-z` local address, `-F` interface (DPVS).
-    case localAddress, interfaceName
+    /// SwiftLVS extensions: `-z` local address, `-F` interface (DPVS), `--synproxy`.
+    case localAddress, interfaceName, synProxy
 
     /// `optnames[]`.
     public var name: String {
@@ -99,6 +101,7 @@ public enum IPVSAdmOptionClass: Int, CaseIterable, Sendable {
         case .tunRemCsum: return "tun-remcsum"
         case .localAddress: return "laddr"
         case .interfaceName: return "ifname"
+        case .synProxy: return "synproxy"
         }
     }
 
@@ -176,29 +179,30 @@ public enum IPVSAdmTables {
         PoptOption("get-laddr", "G", .none, .getLocalAddress),
         PoptOption("laddr", "z", .required, .localAddress),
         PoptOption("ifname", "F", .required, .interfaceName),
+        PoptOption("synproxy", nil, .none, .synProxy),
     ]
 
     /// `commands_v_options`: for each command, each option class is '+' compulsory, 'x' illegal,
     /// '1' exclusive with the other '1' options, or ' ' optional.
     static let legality: [[UInt8]] = [
-        // -n   -c   svc  -s   -p   -M   -r   fwd  -w   -x   -y   -mc  tot  dmn  -st  -rt  thr  -pc  srt  sid  -ex  ops  -pe  -b   grp  port ttl  size tinf type tprt nocs csum remc (+ SwiftLVS: -z -F)
-        row("x x + _ _ _ x x x x x x x x x x x x x x x _ _ _ x x x x x x x x x x x x"),  // ADD
-        row("x x + _ _ _ x x x x x x x x x x x x x x x _ _ _ x x x x x x x x x x x x"),  // EDIT
-        row("x x + x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x"),  // DEL
-        row("x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x"),  // FLUSH
-        row("_ 1 1 x x x x x x x x x 1 1 _ _ _ _ _ _ _ x x x x x x x _ x x x x x x x"),  // LIST
-        row("x x + x x x + _ _ _ _ x x x x x x x x x x x x x x x x x x _ _ _ _ _ x x"),  // ADDSRV
-        row("x x + x x x + x x x x x x x x x x x x x x x x x x x x x x x x x x x x x"),  // DELSRV
-        row("x x + x x x + _ _ _ _ x x x x x x x x x x x x x x x x x x _ _ _ _ _ x x"),  // EDITSRV
-        row("x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x"),  // TIMEOUT
-        row("x x x x x x x x x x x _ x x x x x x x _ x x x x _ _ _ _ x x x x x x x x"),  // STARTD
-        row("x x x x x x x x x x x x x x x x x x x _ x x x x x x x x x x x x x x x x"),  // STOPD
-        row("x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x"),  // RESTORE
-        row("_ x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x"),  // SAVE
-        row("x x _ x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x"),  // ZERO
-        row("x x + x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x + _"),  // ADD-LADDR
-        row("x x + x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x + _"),  // DEL-LADDR
-        row("_ x + x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x"),  // GET-LADDR
+        // -n   -c   svc  -s   -p   -M   -r   fwd  -w   -x   -y   -mc  tot  dmn  -st  -rt  thr  -pc  srt  sid  -ex  ops  -pe  -b   grp  port ttl  size tinf type tprt nocs csum remc (+ SwiftLVS: -z -F synproxy)
+        row("x x + _ _ _ x x x x x x x x x x x x x x x _ _ _ x x x x x x x x x x x x _"),  // ADD
+        row("x x + _ _ _ x x x x x x x x x x x x x x x _ _ _ x x x x x x x x x x x x _"),  // EDIT
+        row("x x + x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x"),  // DEL
+        row("x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x"),  // FLUSH
+        row("_ 1 1 x x x x x x x x x 1 1 _ _ _ _ _ _ _ x x x x x x x _ x x x x x x x x"),  // LIST
+        row("x x + x x x + _ _ _ _ x x x x x x x x x x x x x x x x x x _ _ _ _ _ x x x"),  // ADDSRV
+        row("x x + x x x + x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x"),  // DELSRV
+        row("x x + x x x + _ _ _ _ x x x x x x x x x x x x x x x x x x _ _ _ _ _ x x x"),  // EDITSRV
+        row("x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x"),  // TIMEOUT
+        row("x x x x x x x x x x x _ x x x x x x x _ x x x x _ _ _ _ x x x x x x x x x"),  // STARTD
+        row("x x x x x x x x x x x x x x x x x x x _ x x x x x x x x x x x x x x x x x"),  // STOPD
+        row("x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x"),  // RESTORE
+        row("_ x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x"),  // SAVE
+        row("x x _ x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x"),  // ZERO
+        row("x x + x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x + _ x"),  // ADD-LADDR
+        row("x x + x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x + _ x"),  // DEL-LADDR
+        row("_ x + x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x"),  // GET-LADDR
     ]
 
     private static func row(_ s: String) -> [UInt8] {

@@ -244,6 +244,9 @@ public struct IPVSAdmParser {
         case .ops:
             try setOption(&ce, .onePacket)
             ce.service.flags |= ServiceFlags.onePacket.rawValue
+        case .synProxy:
+            try setOption(&ce, .synProxy)
+            ce.service.flags |= ServiceFlags.synProxy.rawValue
         case .persistenceEngine:
             try setOption(&ce, .persistenceEngine)
             ce.service.persistenceEngine = Array(arg.prefix(16))

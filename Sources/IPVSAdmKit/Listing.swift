@@ -235,6 +235,7 @@ public struct IPVSListingFormatter {
             if let pe = spec.persistenceEngine, !pe.isEmpty { out.s(" --pe \(pe)") }
             if spec.flags.contains(.onePacket) { out.s(" -o") }
             if hasSchedFlags { out.s(" -b \(Self.schedulerFlags(spec))") }
+            if spec.flags.contains(.synProxy) { out.s(" --synproxy") }
         } else if format.contains(.stats) {
             out.left(name, 33)
             let c = entry.counters
@@ -257,6 +258,7 @@ public struct IPVSListingFormatter {
                 if let pe = spec.persistenceEngine, !pe.isEmpty { out.s(" pe \(pe)") }
             }
             if spec.flags.contains(.onePacket) { out.s(" ops") }
+            if spec.flags.contains(.synProxy) { out.s(" synproxy") }
         }
         out.newline()
 

@@ -13,6 +13,9 @@
         case rejected(ControlProtocolError)
         /// lvsd's answer did not decode.
         case badResponse(ControlProtocolError)
+        /// The endpoint belongs to another user than root or this one: it may be an impostor
+        /// (anyone can bind the abstract name while lvsd is down), so nothing is sent to it.
+        case untrusted(ControlEndpoint, uid: UInt32)
 
         public var description: String {
             switch self {
@@ -20,6 +23,8 @@
             case .connectionLost(let err): return "connection to lvsd lost (\(err))"
             case .rejected(let err): return "lvsd rejected the request: \(err.message)"
             case .badResponse(let err): return "bad response from lvsd: \(err.message)"
+            case .untrusted(let e, let uid):
+                return "the control socket \(e) belongs to uid \(uid), not root: refusing to use it"
             }
         }
     }
@@ -28,9 +33,13 @@
     public final class ControlClient {
         public let endpoint: ControlEndpoint
         private var fd: Int32 = -1
+        /// The users a server may run as: root and this process's own user (whose server can give
+        /// it nothing it could not do itself).
+        public var trustedServerUIDs: Set<UInt32>
 
         public init(endpoint: ControlEndpoint) {
             self.endpoint = endpoint
+            trustedServerUIDs = [0, geteuid()]
         }
 
         deinit {
@@ -40,11 +49,19 @@
         /// Opens the connection now (it is otherwise opened by the first `perform`).
         public func connect() throws(ControlClientError) {
             guard fd < 0 else { return }
+            let s: Int32
             do {
-                fd = try ControlSocket.connect(to: endpoint)
+                s = try ControlSocket.connect(to: endpoint)
             } catch {
                 throw .unreachable(endpoint, error)
             }
+            // The server's credentials (SO_PEERCRED of a connected socket are the listener's).
+            let uid = ControlPeerCredentials.of(s)?.uid ?? UInt32.max
+            guard trustedServerUIDs.contains(uid) else {
+                Glibc.close(s)
+                throw .untrusted(endpoint, uid: uid)
+            }
+            fd = s
         }
 
         /// Closes the connection.

@@ -85,11 +85,11 @@ extension ControlByteWriter {
 
     public mutating func serviceEntry(_ e: VirtualServiceEntry) {
         serviceSpec(e.spec)
-        u32(UInt32(e.realServers.count))
+        u32(UInt32(truncatingIfNeeded: e.realServers.count))
         for r in e.realServers { realServerEntry(r) }
         counters(e.counters)
         rates(e.rates)
-        u32(UInt32(e.localAddresses.count))
+        u32(UInt32(truncatingIfNeeded: e.localAddresses.count))
         for a in e.localAddresses { address(a) }
     }
 

@@ -39,15 +39,38 @@ public enum ControlCodec {
         return ControlFrameHeader(version: version, kind: kind, bodyLength: length)
     }
 
-    static func frame(_ kind: ControlFrameKind, body: (inout ControlByteWriter) -> Void) -> [UInt8] {
+    /// A frame of `kind` whose body `body` writes. A body larger than `maxBody` (default: what a
+    /// client accepts, 512 MiB, far below the 4 GiB the length field holds) is replaced by a
+    /// `tooLarge` rejection: no response can overflow the header or trap.
+    static func frame(
+        _ kind: ControlFrameKind, maxBody: Int = ControlProtocol.maxResponseBody,
+        body: (inout ControlByteWriter) -> Void
+    ) -> [UInt8] {
         var w = ControlByteWriter(reservingCapacity: 1024)
+        writeHeader(kind, into: &w)
+        body(&w)
+        return finish(w, maxBody: maxBody)
+    }
+
+    /// Starts a frame: the 12 header bytes with a zero length.
+    public static func writeHeader(_ kind: ControlFrameKind, into w: inout ControlByteWriter) {
         for b in ControlProtocol.magic { w.u8(b) }
         w.u16(ControlProtocol.version)
         w.u16(kind.rawValue)
         w.u32(0)
-        body(&w)
-        w.patchU32(UInt32(w.count - ControlProtocol.headerSize), at: 8)
-        return w.bytes
+    }
+
+    /// Ends a frame begun with `writeHeader`: patches its length, or gives a `tooLarge` rejection
+    /// when the body exceeds `maxBody` (or what a u32 holds).
+    public static func finish(_ w: ControlByteWriter, maxBody: Int = ControlProtocol.maxResponseBody) -> [UInt8] {
+        let length = w.count - ControlProtocol.headerSize
+        guard length <= maxBody, length <= Int(UInt32.max) else {
+            return encodeRejectionFrame(
+                ControlProtocolError(.tooLarge, "response of \(length) bytes exceeds the limit of \(maxBody)"))
+        }
+        var out = w
+        out.patchU32(UInt32(length), at: 8)
+        return out.bytes
     }
 
     // MARK: requests
@@ -55,7 +78,7 @@ public enum ControlCodec {
     /// A request frame carrying `requests` in order.
     public static func encodeRequestFrame(_ requests: [ControlRequest]) -> [UInt8] {
         frame(.request) { w in
-            w.u32(UInt32(requests.count))
+            w.u32(UInt32(truncatingIfNeeded: requests.count))
             for r in requests { encode(r, into: &w) }
         }
     }
@@ -118,6 +141,11 @@ public enum ControlCodec {
             w.u8(0x2C)
             w.serviceKey(k)
             w.address(a)
+        case .getKnobs: w.u8(0x07)
+        case .setKnob(let name, let value):
+            w.u8(0x2D)
+            w.string(name)
+            w.string(value)
         }
     }
 
@@ -141,6 +169,10 @@ public enum ControlCodec {
         case 0x04: return .getTimeouts
         case 0x05: return .getSyncDaemons
         case 0x06: return .listConnections
+        case 0x07: return .getKnobs
+        case 0x2D:
+            let name = try r.string("knob name")
+            return .setKnob(name: name, value: try r.string("knob value"))
         case 0x20: return .addService(try r.serviceSpec())
         case 0x21: return .editService(try r.serviceSpec())
         case 0x22: return .deleteService(try r.serviceKey())
@@ -170,10 +202,13 @@ public enum ControlCodec {
 
     // MARK: results
 
-    /// A response frame carrying `results` in order.
-    public static func encodeResponseFrame(_ results: [ControlResult]) -> [UInt8] {
-        frame(.response) { w in
-            w.u32(UInt32(results.count))
+    /// A response frame carrying `results` in order (a `tooLarge` rejection instead when the body
+    /// would exceed `maxBody`).
+    public static func encodeResponseFrame(_ results: [ControlResult], maxBody: Int = ControlProtocol.maxResponseBody)
+        -> [UInt8]
+    {
+        frame(.response, maxBody: maxBody) { w in
+            w.u32(UInt32(truncatingIfNeeded: results.count))
             for r in results { encode(r, into: &w) }
         }
     }
@@ -190,7 +225,7 @@ public enum ControlCodec {
             w.info(i)
         case .services(let list):
             w.u8(3)
-            w.u32(UInt32(list.count))
+            w.u32(UInt32(truncatingIfNeeded: list.count))
             for s in list { w.serviceEntry(s) }
         case .service(let s):
             w.u8(4)
@@ -200,12 +235,19 @@ public enum ControlCodec {
             w.timeouts(t)
         case .syncDaemons(let list):
             w.u8(6)
-            w.u32(UInt32(list.count))
+            w.u32(UInt32(truncatingIfNeeded: list.count))
             for d in list { w.syncDaemon(d) }
         case .connections(let list):
             w.u8(7)
-            w.u32(UInt32(list.count))
+            w.u32(UInt32(truncatingIfNeeded: list.count))
             for c in list { w.connection(c) }
+        case .knobs(let list):
+            w.u8(8)
+            w.u32(UInt32(truncatingIfNeeded: list.count))
+            for k in list {
+                w.string(k.name)
+                w.string(k.value)
+            }
         }
     }
 
@@ -247,6 +289,15 @@ public enum ControlCodec {
             list.reserveCapacity(n)
             for _ in 0..<n { list.append(try r.connection()) }
             return .connections(list)
+        case 8:
+            let n = try r.count("knobs", minimumElementSize: 4)
+            var list: [KnobValue] = []
+            list.reserveCapacity(n)
+            for _ in 0..<n {
+                let name = try r.string("knob name")
+                list.append(KnobValue(name: name, value: try r.string("knob value")))
+            }
+            return .knobs(list)
         case let t: throw ControlProtocolError(.malformed, "bad result tag \(t)")
         }
     }

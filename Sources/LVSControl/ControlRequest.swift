@@ -43,11 +43,26 @@ public enum ControlRequest: Hashable, Sendable {
     /// `ipvsadm -Q -z ADDR` (SwiftLVS, DPVS syntax): removes a FULLNAT local address.
     case deleteLocalAddress(IPAddress, ServiceKey)
 
-    /// True when the operation changes the director's state (only root or the socket owner may send it).
+    /// `lvs-sysctl NAME` / `-a`: every knob (name under `net.ipv4.vs.`, value as /proc prints it).
+    case getKnobs
+    /// `lvs-sysctl -w net.ipv4.vs.NAME=VALUE`.
+    case setKnob(name: String, value: String)
+
+    /// True when the operation changes the director's state (only a peer with CAP_NET_ADMIN may
+    /// send it).
     public var isMutating: Bool {
         switch self {
-        case .getInfo, .listServices, .getService, .getTimeouts, .getSyncDaemons, .listConnections: return false
+        case .getInfo, .listServices, .getService, .getTimeouts, .getSyncDaemons, .listConnections, .getKnobs:
+            return false
         default: return true
+        }
+    }
+
+    /// True for the operations that walk a whole table (at most one per frame).
+    public var isListing: Bool {
+        switch self {
+        case .listServices, .listConnections: return true
+        default: return false
         }
     }
 }
@@ -64,4 +79,19 @@ public enum ControlResult: Hashable, Sendable {
     case timeouts(IPVSTimeouts)
     case syncDaemons([SyncDaemonSpec])
     case connections([ConnectionEntry])
+    /// Every knob with its value (`getKnobs`).
+    case knobs([KnobValue])
+}
+
+/// One knob and its value as `/proc/sys/net/ipv4/vs/NAME` would print it.
+public struct KnobValue: Hashable, Sendable {
+    /// The name under `net.ipv4.vs.` (`sloppy_tcp`).
+    public var name: String
+    /// Integers separated by tabs (`3\t50`).
+    public var value: String
+
+    public init(name: String, value: String) {
+        self.name = name
+        self.value = value
+    }
 }

@@ -23,6 +23,18 @@ public protocol IPVSControlTarget: AnyObject {
     var syncDaemons: [SyncDaemonSpec] { get }
     func addLocalAddress(_ address: IPAddress, to key: ServiceKey) throws(IPVSError)
     func deleteLocalAddress(_ address: IPAddress, from key: ServiceKey) throws(IPVSError)
+    /// Every knob and its value (`lvs-sysctl -a`).
+    func knobValues() -> [KnobValue]
+    /// Writes one knob (`lvs-sysctl -w`).
+    func setKnob(_ name: String, to value: String) throws(IPVSError)
+}
+
+extension IPVSControlTarget {
+    /// Models without knobs (fakes) have none.
+    public func knobValues() -> [KnobValue] { [] }
+    public func setKnob(_ name: String, to value: String) throws(IPVSError) {
+        throw IPVSError(.noSuchKnob, detail: name)
+    }
 }
 
 extension ControlRequest {
@@ -54,6 +66,8 @@ extension ControlRequest {
             case .stopSyncDaemon(let r): try model.stopSyncDaemon(r)
             case .addLocalAddress(let a, let k): try model.addLocalAddress(a, to: k)
             case .deleteLocalAddress(let a, let k): try model.deleteLocalAddress(a, from: k)
+            case .getKnobs: return .knobs(model.knobValues())
+            case .setKnob(let name, let value): try model.setKnob(name, to: value)
             }
             return .ok
         } catch {
@@ -63,4 +77,8 @@ extension ControlRequest {
 }
 
 /// The IPVS table is the model lvsd serves.
-extension IPVS: IPVSControlTarget {}
+extension IPVS: IPVSControlTarget {
+    public func knobValues() -> [KnobValue] {
+        IPVS.knobs.map { KnobValue(name: $0.name, value: (try? knobValue($0.name)) ?? "") }
+    }
+}

@@ -7,9 +7,33 @@ import Synchronization
 
 /// Serves decoded control requests. The director implements it; tests use fakes.
 public protocol ControlRequestHandler: AnyObject, Sendable {
-    /// Answers every request of one frame in order. `mayChangeState` is false when the peer is
-    /// neither root nor the user lvsd runs as: state changes must then be refused.
+    /// Answers every request of one frame in order. `mayChangeState` is false when the peer lacks
+    /// CAP_NET_ADMIN: state changes must then be refused.
     func handle(_ requests: [ControlRequest], mayChangeState: Bool) -> [ControlResult]
+    /// The encoded response frame for one request frame (the director streams listings into it
+    /// without holding its lock for the whole listing). Defaults to encoding `handle`'s results.
+    func respond(to requests: [ControlRequest], mayChangeState: Bool) -> [UInt8]
+}
+
+extension ControlRequestHandler {
+    public func respond(to requests: [ControlRequest], mayChangeState: Bool) -> [UInt8] {
+        ControlCodec.encodeResponseFrame(handle(requests, mayChangeState: mayChangeState))
+    }
+}
+
+/// Who may change state through the control endpoint.
+public enum ControlPrivilege: Sendable {
+    /// Peers whose process holds CAP_NET_ADMIN, as the kernel's IPVS netlink requires (lvsd's default).
+    case netAdminCapability
+    /// Peers with one of these uids (tests).
+    case uids(Set<UInt32>)
+
+    func admits(_ peer: ControlPeer, fd: Int32) -> Bool {
+        switch self {
+        case .netAdminCapability: return ControlPeerCredentials.peerHasNetAdmin(fd, pid: peer.pid)
+        case .uids(let set): return set.contains(peer.uid)
+        }
+    }
 }
 
 /// The credentials of a connected client (`SO_PEERCRED`).
@@ -74,8 +98,8 @@ public final class ControlServer: Sendable {
     let handler: any ControlRequestHandler
     let logger: Logger
     let limits: Limits
-    /// The uids allowed to change state: root and lvsd's effective uid.
-    let privilegedUIDs: Set<UInt32>
+    /// Who may change state (default: peers with CAP_NET_ADMIN).
+    let privilege: ControlPrivilege
 
     struct State {
         var listenFD: Int32 = -1
@@ -91,7 +115,8 @@ public final class ControlServer: Sendable {
     /// Signalled each time a connection ends (shutdown waits for the last).
     let connectionEnded = try? WakeDescriptor()
 
-    /// `privilegedUIDs` are the users that may change state (default: root and lvsd's user).
+    /// `privilegedUIDs`, when given, are the only users that may change state (tests); by default
+    /// a peer may change state when its process holds CAP_NET_ADMIN (contract 9).
     public init(
         endpoint: ControlEndpoint, handler: any ControlRequestHandler, logger: Logger, limits: Limits = .init(),
         privilegedUIDs: Set<UInt32>? = nil
@@ -100,7 +125,7 @@ public final class ControlServer: Sendable {
         self.handler = handler
         self.logger = logger
         self.limits = limits
-        self.privilegedUIDs = privilegedUIDs ?? [0, geteuid()]
+        self.privilege = privilegedUIDs.map { .uids($0) } ?? .netAdminCapability
     }
 
     deinit {
@@ -237,7 +262,7 @@ public final class ControlServer: Sendable {
                 close(client)
                 continue
             }
-            let privileged = privilegedUIDs.contains(peer.uid)
+            let privileged = privilege.admits(peer, fd: client)
             let admitted = state.withLock { s -> Bool in
                 guard s.running, s.connections.count < limits.maxConnections else { return false }
                 if !privileged {
@@ -276,18 +301,11 @@ public final class ControlServer: Sendable {
 
     /// `SO_PEERCRED` of a connected Unix socket.
     static func peer(of fd: Int32) -> ControlPeer? {
-        struct UCred {
-            var pid: Int32 = 0
-            var uid: UInt32 = 0
-            var gid: UInt32 = 0
-        }
-        var cred = UCred()
-        var len = socklen_t(MemoryLayout<UCred>.size)
-        guard getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 else { return nil }
-        return ControlPeer(pid: cred.pid, uid: cred.uid, gid: cred.gid)
+        guard let c = ControlPeerCredentials.of(fd) else { return nil }
+        return ControlPeer(pid: c.pid, uid: c.uid, gid: c.gid)
     }
 
-    /// Serves one client until it leaves. Only root and lvsd's user may change state.
+    /// Serves one client until it leaves. Only peers admitted by `privilege` may change state.
     func serve(_ fd: Int32, peer: ControlPeer, privileged: Bool) {
         defer {
             state.withLock { s in
@@ -345,9 +363,16 @@ public final class ControlServer: Sendable {
                 reject(fd, error)
                 continue
             }
-            let results = handler.handle(requests, mayChangeState: mayChangeState)
+            // One listing per frame: a listing walks the whole table, so a frame of thousands of
+            // them would hold the table (and the packet worker) for as long as it liked.
+            if requests.count(where: \.isListing) > 1 {
+                log.warning("control request rejected: more than one listing in a frame")
+                reject(fd, ControlProtocolError(.malformed, "a request frame may carry at most one listing"))
+                continue
+            }
+            let response = handler.respond(to: requests, mayChangeState: mayChangeState)
             do {
-                try ControlSocket.writeAll(fd, ControlCodec.encodeResponseFrame(results))
+                try ControlSocket.writeAll(fd, response)
             } catch {
                 log.debug("control response not delivered: \(error)")
                 return

@@ -14,6 +14,12 @@ public final class Director: ControlRequestHandler, IPVSOwner, @unchecked Sendab
     /// The model as the packet path's IPVS table (nil for fakes).
     private let ipvs: IPVS?
     private let lock = Mutex(())
+    /// Serialises control frames (taken before `lock`): a frame's operations are never interleaved
+    /// with another client's, while the packet worker gets the table between operations and
+    /// between the pieces of a connection listing.
+    private let frameLock = Mutex(())
+    /// Connections listed per hold of the lock.
+    static let listingPiece = 4096
     public let clock: any LVSSleepingClock
     /// Called (without the lock) after requests that changed the table.
     private let changeObservers = Mutex<[@Sendable () -> Void]>([])
@@ -44,6 +50,43 @@ public final class Director: ControlRequestHandler, IPVSOwner, @unchecked Sendab
     /// Runs `body` with exclusive access to the model.
     public func withModel<R>(_ body: (any IPVSControlTarget) throws -> R) rethrows -> R {
         try lock.withLock { _ in try body(model) }
+    }
+
+    /// Serves one control frame, encoded as it goes: each operation under its own hold of the lock,
+    /// a connection listing in pieces of `listingPiece` entries (the lock released between them)
+    /// and written straight into the response, never as a whole list in memory. A response beyond
+    /// what a client accepts becomes a `tooLarge` rejection.
+    public func respond(to requests: [ControlRequest], mayChangeState: Bool) -> [UInt8] {
+        let frame = frameLock.withLock { _ -> [UInt8] in
+            let now = clock.now()
+            var w = ControlByteWriter(reservingCapacity: 4096)
+            ControlCodec.writeHeader(.response, into: &w)
+            w.u32(UInt32(truncatingIfNeeded: requests.count))
+            for r in requests {
+                if case .listConnections = r, let ipvs {
+                    w.u8(7)
+                    let countAt = w.count
+                    w.u32(0)
+                    var n: UInt32 = 0
+                    var cursor: ConnectionListingCursor? = ConnectionListingCursor()
+                    while let c = cursor, w.count <= ControlProtocol.maxResponseBody {
+                        cursor = lock.withLock { _ in
+                            ipvs.connections(now: now, from: c, maxEntries: Self.listingPiece) { e in
+                                w.connection(e)
+                                n &+= 1
+                            }
+                        }
+                    }
+                    w.patchU32(n, at: countAt)
+                } else {
+                    let result = lock.withLock { _ in r.perform(on: model, now: now, mayChangeState: mayChangeState) }
+                    ControlCodec.encode(result, into: &w)
+                }
+            }
+            return ControlCodec.finish(w)
+        }
+        if mayChangeState && requests.contains(where: \.isMutating) { notifyChanged() }
+        return frame
     }
 
     /// Serves one control frame: every request in order, under one hold of the lock.

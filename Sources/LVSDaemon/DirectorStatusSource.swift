@@ -75,7 +75,8 @@ public struct DirectorStatusSource: StatusSource {
                 t.totals = totals.counters
                 t.totalRates = totals.rates
                 t.connections = ipvs.connectionCount
-                t.connectionLimit = ipvs.configuration.maxConnections
+                t.connectionLimit = ipvs.connectionLimit
+                t.refusals = ipvs.refusalCounts
             }
             return t
         }

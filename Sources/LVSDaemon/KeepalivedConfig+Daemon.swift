@@ -4,6 +4,7 @@ import KeepalivedConfig
 import LVSControl
 import LVSCore
 import LVSHealthCheckLinux
+import LVSPlatform
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -57,15 +58,24 @@ public final class KeepalivedDaemonSupport: DaemonConfigurationLoader, ReloadHan
     {
         let result = try KeepalivedConfigLoader.load(file: file, options: options(configID))
         if reloading {
-            let structural = result.diagnostics.filter { Self.isStructural($0) }
-            if !structural.isEmpty { throw ConfigRefused(lines: structural.map(\.description)) }
+            let problems = Self.reloadRefusals(result.diagnostics)
+            if !problems.isEmpty { throw ConfigRefused(lines: problems.map(\.description)) }
         }
         for d in result.diagnostics { logger.warning("\(d.description)") }
+        // enable_script_security: scripts that would run as root are checked before each run.
+        ScriptSecurity.isEnabled = result.configuration.globalDefs.enableScriptSecurity
         return result.configuration
     }
 
     /// Brace problems: the file does not parse as a whole.
     static func isStructural(_ d: Diagnostic) -> Bool { d.severity >= .error && d.code == .blockStructure }
+
+    /// What makes a reload refused (keepalived's `reload_check_config`, always on in lvsd): any
+    /// error — a missing `include`, an invalid virtual server address, unclosed blocks — since
+    /// applying such a file would delete the live services it no longer describes.
+    public static func reloadRefusals(_ diagnostics: [Diagnostic]) -> [Diagnostic] {
+        diagnostics.filter { $0.severity >= .error || $0.code == .missingInclude }
+    }
 
     /// `-f` at start: the configuration's services and initial real servers go into the
     /// director's table before lvsd forks (keepalived `init_services`).

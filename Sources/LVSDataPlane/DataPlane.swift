@@ -414,15 +414,10 @@ public final class DataPlane: @unchecked Sendable {
         return false
     }
 
-    /// Writes the statistics file (atomically: a temporary file renamed over it).
+    /// Writes the statistics file atomically: a fresh `mkstemp` file renamed over it (never a
+    /// predictable `.tmp` name another user could have linked elsewhere).
     func writeStatistics() {
         guard let path = configuration.statisticsFile else { return }
-        let text = statistics.text
-        let tmp = path + ".tmp"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { return }
-        _ = Array(text.utf8).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        close(fd)
-        rename(tmp, path)
+        SafeFiles.replace(path, with: Array(statistics.text.utf8))
     }
 }

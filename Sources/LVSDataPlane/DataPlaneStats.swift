@@ -53,6 +53,25 @@ public enum DataPlaneCounter: Int, CaseIterable, Sendable, CustomStringConvertib
     case mallocs
     /// Frames the kernel dropped because the receive ring was full.
     case ringDrops
+    /// ICMP errors not sent because of the rate limits (`lvsd_icmp_*`, as the kernel's icmp_ratelimit).
+    case icmpRateLimited
+    /// Neighbour resolutions not asked for because the bookkeeping is full (bounded, attacker-chosen addresses).
+    case neighborRequestsSkipped
+    /// Frames not held for a neighbour because that neighbour (or client neighbours together) used its quota.
+    case neighborQuotaDropped
+    /// Packets from a NAT real server matching no connection, answered with ICMP port unreachable (`nat_icmp_send`).
+    case natICMPSent
+    /// SYN proxy: SYNs answered with a cookie SYN/ACK (no entry made).
+    case synProxyCookies
+    /// SYN proxy: connections opened by a valid cookie ACK (a SYN sent to the server).
+    case synProxyOpened
+    /// SYN proxy: server SYN/ACKs that completed a proxied connection.
+    case synProxyEstablished
+    /// SYN proxy: SYNs to a server sent again (the client repeated its ACK).
+    case synProxySynResent
+    /// SYN proxy: client frames held for the server's SYN/ACK, and sent on after it.
+    case synProxyHeld
+    case synProxyReleased
 
     public var description: String {
         switch self {
@@ -80,6 +99,16 @@ public enum DataPlaneCounter: Int, CaseIterable, Sendable, CustomStringConvertib
         case .batches: return "batches"
         case .mallocs: return "mallocs"
         case .ringDrops: return "ring_drops"
+        case .icmpRateLimited: return "icmp_rate_limited"
+        case .neighborRequestsSkipped: return "neighbor_requests_skipped"
+        case .neighborQuotaDropped: return "neighbor_quota_dropped"
+        case .natICMPSent: return "nat_icmp_sent"
+        case .synProxyCookies: return "synproxy_cookies"
+        case .synProxyOpened: return "synproxy_opened"
+        case .synProxyEstablished: return "synproxy_established"
+        case .synProxySynResent: return "synproxy_syn_resent"
+        case .synProxyHeld: return "synproxy_held"
+        case .synProxyReleased: return "synproxy_released"
         }
     }
 }

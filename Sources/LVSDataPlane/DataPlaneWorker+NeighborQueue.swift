@@ -19,6 +19,11 @@ import LVSPacket
 /// nothing.
 final class NeighborWaitQueue {
     static let capacity = 64
+    /// Frames one neighbour may have held (the kernel queues per neighbour, `unres_qlen`).
+    static let perNeighborQuota = 8
+    /// Slots frames toward clients (outbound: NAT replies, whose addresses a client chooses) may
+    /// take together: the rest stays for frames toward the configured real servers.
+    static let outboundShare = 32
     static let slotBytes = 4096
     static let timeoutNanoseconds: UInt64 = 3_000_000_000
 
@@ -32,20 +37,14 @@ final class NeighborWaitQueue {
         var heldAt: UInt64
     }
 
-    let storage: UnsafeMutableRawPointer
+    let slots = FrameSlots(count: NeighborWaitQueue.capacity, slotBytes: NeighborWaitQueue.slotBytes)
     var entries: [Entry] = []
-    var freeSlots: [Int] = []
     /// The kernel tables' generation at the last replay.
     var generation: UInt64 = .max
 
     init() {
-        storage = .allocate(byteCount: Self.capacity * Self.slotBytes, alignment: 64)
         entries.reserveCapacity(Self.capacity)
-        freeSlots.reserveCapacity(Self.capacity)
-        for s in (0..<Self.capacity).reversed() { freeSlots.append(s) }
     }
-
-    deinit { storage.deallocate() }
 
     var isEmpty: Bool { entries.isEmpty }
 }
@@ -58,11 +57,23 @@ extension DataPlaneWorker {
         now: Timestamp
     ) {
         let q = neighborQueue
-        guard f.capacity <= NeighborWaitQueue.slotBytes, let slot = q.freeSlots.popLast() else {
+        var sameTarget = 0
+        var outboundHeld = 0
+        for e in q.entries {
+            if e.target == target { sameTarget += 1 }
+            if !e.inbound { outboundHeld += 1 }
+        }
+        guard sameTarget < NeighborWaitQueue.perNeighborQuota,
+            inbound || outboundHeld < NeighborWaitQueue.outboundShare
+        else {
+            counters.add(.neighborQuotaDropped)
+            return
+        }
+        guard f.capacity <= NeighborWaitQueue.slotBytes, let slot = q.slots.take() else {
             counters.add(.neighborQueueDropped)
             return
         }
-        let base = q.storage + slot * NeighborWaitQueue.slotBytes
+        let base = q.slots.base(slot)
         base.copyMemory(from: f.buffer, byteCount: f.capacity)
         var copy = f
         copy.buffer = base
@@ -101,7 +112,7 @@ extension DataPlaneWorker {
             } else {
                 counters.add(.neighborQueueDropped)
             }
-            q.freeSlots.append(e.slot)
+            q.slots.give(e.slot)
         }
     }
 }

@@ -64,6 +64,14 @@ public final class DataPlaneWorker {
     var ipID: UInt16 = 1
     let counters = CounterBlock()
     let mallocCounter: (@Sendable () -> UInt64)?
+    /// ICMP errors are rate limited as the kernel's (`DataPlaneWorker+Defence.swift`).
+    var icmpLimiter: ICMPRateLimiter
+    /// The limits and sysctls of the current batch (copied under the lock).
+    var batchLimits = IPVSLimits()
+    var natICMPSend = false
+    var batchNow = Timestamp.zero
+    /// SYN proxy: client frames waiting for their server's SYN/ACK.
+    let synProxyHold = SynProxyHold()
 
     /// Which interfaces to attach to: nil = every non-loopback interface that is not a bridge or
     /// bond port; otherwise these names. Loopback is always attached (local clients).
@@ -78,6 +86,7 @@ public final class DataPlaneWorker {
         lengths = .allocate(capacity: 128)
         lengths.initialize(repeating: 0)
         mallocCounter = AllocationCounter.current
+        icmpLimiter = ICMPRateLimiter(key: Self.randomKey())
     }
 
     deinit {
@@ -142,7 +151,10 @@ public final class DataPlaneWorker {
         replayHeldFrames(now: now)
         let n = port.receive(into: frames, capacity: Self.batchSize)
         let before = n > 0 ? mallocCounter?() : nil
+        batchNow = now
         owner.withIPVS { ipvs in
+            batchLimits = ipvs.sysctls.limits
+            natICMPSend = ipvs.sysctls.natICMPSend
             for i in 0..<n { handle(&frames[i], ipvs, now) }
             ipvs.advance(to: now)
         }
@@ -208,13 +220,19 @@ public final class DataPlaneWorker {
         let facts = PacketFacts(
             transport: transport, source: info.source, sourcePort: info.sourcePort, destination: info.destination,
             destinationPort: info.destinationPort, tcpFlags: TCPFlags(rawValue: info.tcpFlags),
-            sctpChunkType: transport == .sctp ? sctpChunk(f, info) : 0, length: UInt32(info.ipTotalLength))
+            sctpChunkType: transport == .sctp ? sctpChunk(f, info) : 0, length: UInt32(info.ipTotalLength),
+            ttl: info.ttl)
         var inbound = true
         var verdict: PacketVerdict
         if ipvs.hasVirtualService(transport: transport, address: info.destination, port: info.destinationPort) {
             if !passiveAddresses.isEmpty && passiveAddresses.contains(info.destination) {
                 // A passive VIP (this director is a VRRP backup): the local stack serves it.
                 counters.add(.passed)
+                return
+            }
+            if transport == .tcp && ipvs.isSynProxied(address: info.destination, port: info.destinationPort)
+                && synProxyInbound(&f, info, ipvs, now)
+            {
                 return
             }
             verdict = ipvs.processInbound(facts, now: now)
@@ -232,6 +250,9 @@ public final class DataPlaneWorker {
                 inbound = true
             }
         }
+        if !inbound, transport == .tcp, case .forward(let d) = verdict, synProxyOutbound(&f, info, d, ipvs, now) {
+            return
+        }
         switch verdict {
         case .pass:
             if inbound {
@@ -242,10 +263,18 @@ public final class DataPlaneWorker {
                     || guardedSources.contains(
                         GuardedSource(protocolNumber: info.protocolNumber, address: info.source, port: 0)))
             {
-                deliverLocally(&f, info)
+                if natICMPSend && !tables.isLocal(info.destination) {
+                    answerStrayReply(f, info)
+                } else {
+                    deliverLocally(&f, info)
+                }
             } else {
                 counters.add(.ignored)
             }
+        case .drop(.ttlExpired):
+            // Checked before scheduling: no entry was made. Time exceeded goes back, rate limited.
+            counters.drop(.ttlExpired)
+            sendError(.timeExceeded, about: f, info, source: info.destination)
         case .drop:
             counters.add(.ipvsDropped)
         case .unreachable:
@@ -307,12 +336,15 @@ public final class DataPlaneWorker {
             return
         }
         let id = UInt32(truncatingIfNeeded: value)
-        guard let d = ipvs.forwarding(ofConnection: id) else {
+        let inbound = value >> 32 == 0
+        // The slot may have been reused by another connection since the first fragment: the
+        // fragment must still name this connection's addresses.
+        guard let d = ipvs.forwarding(ofConnection: id), d.matchesFragment(info, inbound: inbound) else {
             counters.drop(.untrackedFragment)
             return
         }
         counters.add(.fragmentsForwarded)
-        forward(&f, info, d, inbound: value >> 32 == 0, now: now)
+        forward(&f, info, d, inbound: inbound, now: now)
     }
 
     /// An ICMP error about a connection's packet: relayed with the connection's rewriting.
@@ -500,6 +532,7 @@ public final class DataPlaneWorker {
         // The frame is untouched when these verdicts come back; its ingress is unknown here, so the
         // error leaves by the route to the packet's source.
         let source = inbound ? d.virtual.address : info.destination
+        guard allowICMP(to: info.source) else { return }
         guard case .success(let back) = tables.egress(to: info.source) else { return }
         guard let p = reserveScratch(1400) else { return }
         let out = UnsafeMutableRawBufferPointer(start: p, count: 1400)
@@ -513,6 +546,7 @@ public final class DataPlaneWorker {
 
     /// An ICMP error back out of the interface the frame came in on (MACs swapped).
     func sendError(_ kind: ICMPBuilder.Kind, about f: ReceivedFrame, _ info: PacketInfo, source: IPAddress) {
+        guard allowICMP(to: info.source) else { return }
         guard let p = reserveScratch(1400) else { return }
         let out = UnsafeMutableRawBufferPointer(start: p, count: 1400)
         ipID &+= 1
@@ -573,12 +607,26 @@ public final class DataPlaneWorker {
         }
     }
 
+    /// Asks the kernel to resolve a next hop, at most every 500 ms per neighbour. The bookkeeping
+    /// is bounded (`maxResolving`): when full, entries older than the retry interval are forgotten;
+    /// if none is, the request is skipped and counted (addresses may be attacker-chosen: the
+    /// clients NAT replies go to).
     func requestResolution(_ key: NeighborKey, now: Timestamp) {
         let t = now.nanoseconds
         if let last = resolving[key], t &- last < 500_000_000 { return }
+        if resolving[key] == nil && resolving.count >= Self.maxResolving {
+            resolving = resolving.filter { t &- $0.value < 500_000_000 }
+            if resolving.count >= Self.maxResolving {
+                counters.add(.neighborRequestsSkipped)
+                return
+            }
+        }
         resolving[key] = t
         resolveNeighbor(key)
     }
+
+    /// The most neighbours being resolved at once (the kernel's gc_thresh3 is 1024).
+    static let maxResolving = 1024
 
     /// `bytes` of scratch space (64-byte aligned), flushing first if needed and allowed; nil if full.
     func reserveScratch(_ bytes: Int) -> UnsafeMutableRawPointer? {

@@ -21,6 +21,8 @@ public struct RealServerSetup {
     /// `--gre`: also decapsulate GRE (ipvsadm `--tun-type gre`).
     public var gre = false
     public var interface = "lo"
+    /// `--from ADDR…`: the directors whose tunnelled packets are accepted (empty: any).
+    public var directors: [IPAddress] = []
 
     /// A usage or set-up error, printed as `lvs-realserver: <message>`.
     public struct Failure: Error, CustomStringConvertible, Sendable {
@@ -34,7 +36,7 @@ public struct RealServerSetup {
     }
 
     public static let usage = """
-        Usage: lvs-realserver start|stop VIP... [--tun [--gue PORT] [--gre]] [--interface IF]
+        Usage: lvs-realserver start|stop VIP... [--tun [--gue PORT] [--gre] [--from DIR[,DIR...]]] [--interface IF]
           start   put each VIP on IF (default lo) as a host address and set arp_ignore=1,
                   arp_announce=2 on lo and all (what lvs_rs.sh / realserver.sh do)
           stop    remove the VIPs; when none is left, restore the ARP settings
@@ -42,6 +44,9 @@ public struct RealServerSetup {
                   the local stack (user space: no ipip kernel module needed)
           --gue PORT  also receive GUE-tunnelled packets on UDP PORT (ipvsadm --tun-type gue)
           --gre   also receive GRE-tunnelled packets (ipvsadm --tun-type gre)
+          --from DIR[,DIR...]  accept tunnelled packets only from these directors (outer source;
+                  repeatable); without it any sender is accepted, as the kernel's tunl0 does.
+                  Either way only inner packets to this host's VIPs are delivered.
 
         """
 
@@ -67,6 +72,16 @@ public struct RealServerSetup {
                 s.tunnel = true
             case "--gre":
                 s.gre = true
+            case "--from":
+                // One address or a comma-separated list; repeatable.
+                i += 1
+                guard i < args.count else { throw Failure("--from needs a director address", exitCode: 2) }
+                for part in args[i].split(separator: ",", omittingEmptySubsequences: false) {
+                    guard let d = IPAddress(String(part)) else {
+                        throw Failure("invalid director address '\(part)' for --from", exitCode: 2)
+                    }
+                    if !s.directors.contains(d) { s.directors.append(d) }
+                }
                 s.tunnel = true
             case "--interface", "--dev":
                 i += 1
@@ -160,7 +175,7 @@ public struct RealServerSetup {
             }
             out.append("start LVS of REALServer: \(vips.map(\.description).joined(separator: " ")) on \(interface)")
             if tunnel {
-                let d = TunnelDecapsulator(guePort: guePort, gre: gre, stateDirectory: dir)
+                let d = TunnelDecapsulator(guePort: guePort, gre: gre, stateDirectory: dir, directors: directors)
                 out.append(try d.start())
             }
         case .stop:

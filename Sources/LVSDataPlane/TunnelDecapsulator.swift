@@ -1,6 +1,7 @@
 // lvs-realserver --tun: IPIP / GUE / GRE decapsulation in user space, into the local stack through a TUN device.
 import CLVSLinux
 import Glibc
+import LVSCore
 import LVSPlatform
 
 /// Receives tunnelled packets addressed to this host and hands the inner packets to the local
@@ -19,13 +20,27 @@ public struct TunnelDecapsulator {
     /// Also GRE (protocol 47, RFC 2784/2890).
     public var gre: Bool
     public var stateDirectory: String
+    /// Outer sources accepted (`--from`); empty accepts any (the kernel's tunl0 does).
+    public var directors: [IPAddress]
     public static let deviceName = "lvstun0"
     public static let tableName = "swiftlvs-realserver"
 
-    public init(guePort: UInt16?, gre: Bool = false, stateDirectory: String) {
+    public init(guePort: UInt16?, gre: Bool = false, stateDirectory: String, directors: [IPAddress] = []) {
         self.guePort = guePort
         self.gre = gre
         self.stateDirectory = stateDirectory
+        self.directors = directors
+    }
+
+    /// Which tunnelled packets are delivered: from these outer sources (empty: any), with an
+    /// inner destination among these VIPs (empty: none).
+    public struct Filter: Sendable {
+        public var directors: Set<IPAddress>
+        public var vips: Set<IPAddress>
+        public init(directors: Set<IPAddress>, vips: Set<IPAddress>) {
+            self.directors = directors
+            self.vips = vips
+        }
     }
 
     var pidFile: String { stateDirectory + "/tun.pid" }
@@ -86,7 +101,11 @@ public struct TunnelDecapsulator {
             table.close()
             // Wait (bounded) for the child's pid file so a following `stop` finds it.
             for _ in 0..<100 where runningPID == nil { usleep(10_000) }
-            return "tunnel decapsulation started on \(dev) (pid \(pid))"
+            let from =
+                directors.isEmpty
+                ? "from any director (restrict with --from DIRECTOR)"
+                : "from \(directors.map(\.description).joined(separator: " ")) only"
+            return "tunnel decapsulation started on \(dev) (pid \(pid)), \(from)"
         }
         setsid()
         let null = open("/dev/null", O_RDWR)
@@ -100,7 +119,11 @@ public struct TunnelDecapsulator {
         sigemptyset(&none)
         pthread_sigmask(SIG_SETMASK, &none, nil)
         RealServerSetup.writeLines(pidFile, ["\(getpid())"])
-        withExtendedLifetime(table) { Self.loop(socket: sock, tun: tun, guePort: guePort, gre: gre) }
+        withExtendedLifetime(table) {
+            Self.loop(
+                socket: sock, tun: tun, guePort: guePort, gre: gre, directors: Set(directors),
+                stateDirectory: stateDirectory)
+        }
         exit(0)
     }
 
@@ -139,6 +162,28 @@ public struct TunnelDecapsulator {
         return NFTables.Table(
             family: .inet, name: Self.tableName, ownedBySocket: true,
             chains: [NFTables.Chain(name: "prerouting", hook: .prerouting, priority: -300, rules: rules)])
+    }
+
+    /// `innerPacket`, then the filter: the outer source must be a listed director (if any are
+    /// listed) and the inner destination one of the VIPs; nil otherwise.
+    public static func innerPacket(
+        _ p: UnsafeRawPointer, _ n: Int, guePort: UInt16?, gre: Bool = false, filter: Filter
+    ) -> Range<Int>? {
+        guard let r = innerPacket(p, n, guePort: guePort, gre: gre) else { return nil }
+        let et = Int(p.load(fromByteOffset: 12, as: UInt8.self)) << 8 | Int(p.load(fromByteOffset: 13, as: UInt8.self))
+        if !filter.directors.isEmpty {
+            let outer = et == 0x0800 ? address(p + 14 + 12, v6: false) : address(p + 14 + 8, v6: true)
+            guard filter.directors.contains(outer) else { return nil }
+        }
+        let v6 = p.load(fromByteOffset: r.lowerBound, as: UInt8.self) >> 4 == 6
+        let inner = v6 ? address(p + r.lowerBound + 24, v6: true) : address(p + r.lowerBound + 16, v6: false)
+        return filter.vips.contains(inner) ? r : nil
+    }
+
+    static func address(_ p: UnsafeRawPointer, v6: Bool) -> IPAddress {
+        var b = [UInt8](repeating: 0, count: v6 ? 16 : 4)
+        for i in 0..<b.count { b[i] = p.load(fromByteOffset: i, as: UInt8.self) }
+        return v6 ? .v6(IPv6Address(bytes: b, at: 0)) : .v4(IPv4Address(bytes: b, at: 0))
     }
 
     /// Where the inner packet of a tunnelled frame starts and ends, or nil if the frame is not
@@ -202,7 +247,6 @@ public struct TunnelDecapsulator {
         return l4..<end
     }
 
-    /// The daemon's loop: receive, strip, write to the TUN device.
     /// The 16-bit ones' complement sum of `count` bytes (0xFFFF for data whose checksum is right).
     static func onesComplementSum(_ p: UnsafeRawPointer, _ count: Int) -> UInt16 {
         var sum: UInt32 = 0
@@ -218,18 +262,39 @@ public struct TunnelDecapsulator {
         return UInt16(sum)
     }
 
-    static func loop(socket: Int32, tun: Int32, guePort: UInt16?, gre: Bool) {
+    /// The daemon's loop: receive, filter, strip, write to the TUN device. The VIPs are re-read
+    /// from the state directory every second (a later `start`/`stop` changes them).
+    static func loop(
+        socket: Int32, tun: Int32, guePort: UInt16?, gre: Bool, directors: Set<IPAddress>, stateDirectory: String
+    ) {
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: 65536 + 64, alignment: 16)
         var ifindex: Int32 = 0
         var pkttype: Int32 = 0
+        var tv = timeval(tv_sec: 1, tv_usec: 0)
+        setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var filter = Filter(directors: directors, vips: currentVIPs(stateDirectory))
+        var readAt = MonotonicClock.nanoseconds()
         while true {
+            let now = MonotonicClock.nanoseconds()
+            if now &- readAt > 1_000_000_000 {
+                filter.vips = currentVIPs(stateDirectory)
+                readAt = now
+            }
             let n = clvs_dp_recv_frame(socket, buffer, 65536, &ifindex, &pkttype)
             if n < 0 {
-                if errno == EINTR { continue }
+                if errno == EINTR || errno == EAGAIN { continue }
                 return
             }
-            guard pkttype == 0, let r = innerPacket(buffer, n, guePort: guePort, gre: gre) else { continue }
+            guard pkttype == 0, let r = innerPacket(buffer, n, guePort: guePort, gre: gre, filter: filter) else { continue }
             _ = write(tun, buffer + r.lowerBound, r.count)
         }
+    }
+
+    /// The VIPs `start` recorded (`VIP device` lines of the state directory's `vips`).
+    static func currentVIPs(_ stateDirectory: String) -> Set<IPAddress> {
+        Set(
+            (RealServerSetup.readLines(stateDirectory + "/vips") ?? []).compactMap {
+                IPAddress(String($0.split(separator: " ").first ?? ""))
+            })
     }
 }

@@ -96,6 +96,13 @@ public enum DropReason: UInt8, CaseIterable, Sendable, CustomStringConvertible {
     case badGSO
     /// A fragment tracker entry was evicted to make room (the flow's later fragments will drop).
     case fragmentTrackerOverflow
+    /// SYN proxy: an ACK whose acknowledgement is not a valid cookie (forged, or too old).
+    case synProxyBadCookie
+    /// SYN proxy: a segment that cannot be proxied (fragmented, a SYN with data it cannot hold,
+    /// a server that is not NAT/FULLNAT).
+    case synProxyUnsupported
+    /// SYN proxy: client data while the server's SYN/ACK is awaited and the hold store is full.
+    case synProxyHoldFull
 
     /// A short snake_case name for logs and metrics (`truncated_ipv4_header`).
     public var description: String { DropReason.names[Int(rawValue)] }
@@ -109,7 +116,8 @@ public enum DropReason: UInt8, CaseIterable, Sendable, CustomStringConvertible {
         "truncated_sctp_header", "truncated_icmp_header", "bad_icmp_embedded", "bad_icmp_checksum", "ttl_expired",
         "mtu_exceeded", "icmp_error_too_big", "needs_ipv6_fragmentation", "tunnel_mtu_too_small", "family_mismatch",
         "no_headroom", "output_too_small", "unsupported_packet", "no_server_available", "local_ports_exhausted",
-        "bad_partial_checksum", "bad_gso", "fragment_tracker_overflow",
+        "bad_partial_checksum", "bad_gso", "fragment_tracker_overflow", "synproxy_bad_cookie",
+        "synproxy_unsupported", "synproxy_hold_full",
     ]
 }
 

@@ -17,6 +17,9 @@ public enum ChildProcess {
         case unknownUser(String)
         /// fork failed (errno).
         case forkFailed(Int32)
+        /// `enable_script_security` is set, the script would run as root, and its path can be
+        /// changed by another user.
+        case insecure(ScriptSecurity.Insecurity)
     }
 
     /// Finds a program: a path with `/` as is, else the first executable match in `searchPath`.
@@ -55,6 +58,11 @@ public enum ChildProcess {
             guard let i = ids(user: user, group: group) else { return .failure(.unknownUser(user)) }
             (uid, gid) = i
             setIDs = 1
+        }
+        // keepalived's script security: a script that runs as root must not be changeable by
+        // anyone else (the script and every directory up its path).
+        if ScriptSecurity.isEnabled && (setIDs == 0 ? geteuid() == 0 : uid == 0) {
+            if let problem = ScriptSecurity.check(program) { return .failure(.insecure(problem)) }
         }
         let cArgs = CStrings(argv)
         let cEnv = CStrings(["PATH=" + searchPath])

@@ -22,6 +22,8 @@ public struct PlatformError: Error, Hashable, Sendable, CustomStringConvertible 
         case namespace
         /// fork/exec or posix_spawn.
         case process
+        /// A file is not what it must be (a FIFO that is a link or a regular file), or cannot be made.
+        case file
     }
 
     public var code: Code

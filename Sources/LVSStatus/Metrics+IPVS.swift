@@ -180,6 +180,12 @@ public enum IPVSMetrics {
             "lvsd_ipvs_connection_limit", .gauge,
             help: "Size limit of the connection table; new connections are dropped beyond it.")
         out.sample("lvsd_ipvs_connection_limit", value: UInt64(table.connectionLimit)) { _ in }
+        out.family(
+            "lvsd_ipvs_refused_total", .counter,
+            help: "Packets IPVS refused a connection for, or connections the defences dropped, by reason.")
+        for r in table.refusals {
+            out.sample("lvsd_ipvs_refused_total", value: r.count) { l in l.label("reason", r.reason) }
+        }
     }
 
     /// The five totals of `/proc/net/ip_vs_stats`, with node_exporter's help texts.

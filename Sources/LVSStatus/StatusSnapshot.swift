@@ -40,6 +40,9 @@ public struct TableStatus: Sendable {
     /// Entries in the connection table (templates included) and its limit.
     public var connections: Int
     public var connectionLimit: Int
+    /// New connections the table refused or dropped, by reason (`table_full`, `chain_too_long`,
+    /// `limited`, `drop_packet`, `drop_entry`, `ttl_expired`, …; docs/defence.md).
+    public var refusals: [(reason: String, count: UInt64)] = []
 
     public init(
         services: [VirtualServiceEntry], totals: IPVSCounters = .init(), totalRates: IPVSRates = .init(),

@@ -21,11 +21,13 @@ public final class IPVSDriver {
 
     /// Sends one TCP segment from `client` to `virtual` and returns the verdict.
     @discardableResult
-    public func tcp(_ client: Endpoint, _ virtual: Endpoint, _ flags: TCPFlags, length: UInt32 = 60) -> PacketVerdict {
+    public func tcp(_ client: Endpoint, _ virtual: Endpoint, _ flags: TCPFlags, length: UInt32 = 60, ttl: UInt8 = 64)
+        -> PacketVerdict
+    {
         ipvs.processInbound(
             PacketFacts(
                 transport: .tcp, source: client.address, sourcePort: client.port, destination: virtual.address,
-                destinationPort: virtual.port, tcpFlags: flags, length: length), now: clock.now())
+                destinationPort: virtual.port, tcpFlags: flags, length: length, ttl: ttl), now: clock.now())
     }
 
     /// Sends one TCP segment from a real server back to the client (NAT reply).

@@ -7,17 +7,7 @@ var args = CommandLine.arguments
 let invokedAs = args.isEmpty ? "ipvsadm" : args.removeFirst()
 let base = invokedAs.split(separator: "/").last.map(String.init) ?? invokedAs
 
-var environment: [String: String] = [:]
-if let v = getenv(ControlEndpoint.environmentVariable) {
-    environment[ControlEndpoint.environmentVariable] = String(cString: v)
-}
-let endpoint: ControlEndpoint
-do {
-    endpoint = try ControlEndpoint.resolve(environment: environment)
-} catch {
-    FileDescriptorOutput().writeErr(Array("ipvsadm: \(ControlEndpoint.environmentVariable): \(error)\n".utf8))
-    exit(1)
-}
+let endpoint = controlEndpointOrExit(program: "ipvsadm")
 
 // Multi-call: installed as ipvsadm-save / ipvsadm-restore it behaves like those scripts.
 var program = invokedAs

@@ -52,11 +52,13 @@ exit(
     LVSDaemonMain.run(arguments: Array(CommandLine.arguments.dropFirst()), environment: environment, hooks: hooks) {
         var configuration = IPVSConfiguration()
         // LVSD_SLOPPY_TCP=1: net.ipv4.vs.sloppy_tcp from the start (scale-out behind ECMP: a director
-        // continues a flow another director began). Interim: `lvs-sysctl -w net.ipv4.vs.sloppy_tcp=1`
-        // sets IPVSSysctls.sloppyTCP on the running lvsd once it exists.
+        // continues a flow another director began). Also `lvs-sysctl -w net.ipv4.vs.sloppy_tcp=1`
+        // on the running lvsd.
         configuration.sysctls.sloppyTCP = environment["LVSD_SLOPPY_TCP"] == "1"
-        let ipvs = IPVS(configuration: configuration)
+        // Random hash and cookie keys per start (issue 14).
+        let ipvs = IPVS(configuration: DefenceSupport.randomizedConfiguration(configuration))
         ipvs.interfaceMTU = { InterfaceMTU.of($0) }
         ipvs.syncDaemonLauncher = syncRunner
+        ipvs.systemAvailablePages = { DefenceSupport.availablePages() }
         return ipvs
     })

@@ -199,6 +199,8 @@ struct ControlServerTests {
         #expect(try client.perform(.addService(VirtualServiceSpec(key: key))) == .failure(IPVSError(.permissionDenied)))
         #expect(try client.perform(.listServices) == .services([]))
         client.close()
+        // Its server thread notices the close asynchronously: wait (bounded) until its slot is free.
+        for _ in 0..<2000 where t.server.connectionCount > 0 { usleep(1000) }
 
         let a = try t.connect()
         let b = try t.connect()

@@ -40,12 +40,26 @@ struct ReceiveCheckTests {
         #expect(
             VRRPDropReason.ttl(received: 64).logLine(instance: "VI_1")
                 == "(VI_1) invalid TTL/HL. Received 64 and expect 255")
-        // Unicast mode does not require 255.
+        // Finding 10 (lvsd): unicast adverts need TTL 255 too (keepalived sends 255 unless
+        // unicast_ttl lowers it), unless unicast_ttl is lowered here or the peer has a range.
         var u = c
         u.unicastPeers = [UnicastPeer(ip("192.168.0.2"))]
         let up = advertPacket(for: u, priority: 100, to: "192.168.0.1", ttl: 64)
-        guard case .accepted = check(up, u) else {
-            Issue.record("unicast advert with TTL 64 dropped")
+        #expect(check(up, u) == .dropped(.ttl(received: 64)))
+        guard case .accepted = check(advertPacket(for: u, priority: 100, to: "192.168.0.1", ttl: 255), u) else {
+            Issue.record("unicast advert with TTL 255 dropped")
+            return
+        }
+        var lowered = u
+        lowered.unicastTTL = 64
+        guard case .accepted = check(up, lowered) else {
+            Issue.record("unicast advert with TTL 64 dropped although unicast_ttl is 64")
+            return
+        }
+        var ranged = u
+        ranged.unicastPeers = [UnicastPeer(ip("192.168.0.2"), minTTL: 60, maxTTL: 255)]
+        guard case .accepted = check(up, ranged) else {
+            Issue.record("unicast advert with TTL 64 dropped although the peer's range allows it")
             return
         }
     }

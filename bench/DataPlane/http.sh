@@ -51,36 +51,6 @@ done
 
 lab_init
 
-# nginx real server in namespace $1 (name $2), pinned to CPU0, serving "ok\n" as /f.
-start_rs_nginx() {
-    local ns=$1 name=$2 dir="$LAB_DIR/$2"
-    mkdir -p "$dir/www"
-    chmod 755 "$dir" "$dir/www"
-    printf 'ok\n' >"$dir/www/f"
-    chmod 644 "$dir/www/f"
-    cat >"$dir/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $dir/nginx.pid;
-error_log $dir/error.log warn;
-events { worker_connections 9000; }
-http {
-    access_log off;
-    client_body_temp_path $dir/body;
-    proxy_temp_path $dir/proxy;
-    fastcgi_temp_path $dir/fastcgi;
-    uwsgi_temp_path $dir/uwsgi;
-    scgi_temp_path $dir/scgi;
-    keepalive_requests 1000000;
-    server {
-        listen 80 backlog=4096;
-        location / { root $dir/www; }
-    }
-}
-EOF
-    lab_spawn "$ns" 0 "$dir/stdout.log" nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log"
-}
-
 start_haproxy() {
     local dir="$LAB_DIR/haproxy"
     mkdir -p "$dir"

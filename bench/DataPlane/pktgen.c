@@ -1,7 +1,10 @@
 // Paced UDP frame generator for the data-plane benchmarks: AF_PACKET + sendmmsg, many flows, exact pacing.
 //
 // Usage: pktgen -i IF -s SRCMAC -d DSTMAC --src IP[,COUNT] --dst IP[,IP…] [--dport N] [--flows N]
-//               [--rate PPS|0] [--seconds S] [--batch N] [--size BYTES]
+//               [--rate PPS|0] [--seconds S] [--batch N] [--size BYTES] [--syn]
+//
+// --syn sends TCP SYNs (a spoofed SYN flood) instead of UDP: after every round over the flows the
+// source ports move on by one, so each SYN is a new 4-tuple (flows × rounds distinct connections).
 //
 // Flow f (0 ≤ f < flows) is the frame  src = srcbase + f % count, sport = 1024 + f / count,
 // dst = dst[f % ndst], dport; every frame carries a correct IPv4 header checksum and UDP checksum.
@@ -102,10 +105,52 @@ static void build_frame(uint8_t *f, size_t size, const uint8_t smac[6], const ui
     udp[7] = (uint8_t)uc;
 }
 
+// Turns frame `f` (built by build_frame) into a TCP SYN (IP length 40; the rest is padding).
+static void make_syn(uint8_t *f, uint32_t seq) {
+    uint8_t *ip = f + 14;
+    ip[2] = 0;
+    ip[3] = 40;
+    ip[9] = 6;
+    ip[10] = ip[11] = 0;
+    uint16_t hc = fold(sum16(ip, 20, 0));
+    ip[10] = (uint8_t)(hc >> 8);
+    ip[11] = (uint8_t)hc;
+    uint8_t *tcp = ip + 20;
+    memset(tcp + 4, 0, 16);
+    tcp[4] = (uint8_t)(seq >> 24);
+    tcp[5] = (uint8_t)(seq >> 16);
+    tcp[6] = (uint8_t)(seq >> 8);
+    tcp[7] = (uint8_t)seq;
+    tcp[12] = 5 << 4;
+    tcp[13] = 0x02;
+    tcp[14] = 0xff;
+    tcp[15] = 0xff;
+    uint32_t acc = sum16(ip + 12, 8, 0) + 6 + 20;
+    uint16_t c = fold(sum16(tcp, 20, acc));
+    tcp[16] = (uint8_t)(c >> 8);
+    tcp[17] = (uint8_t)c;
+}
+
+// Moves a SYN's source port on by one (1024…65535) and fixes its checksum (RFC 1624).
+static void next_syn_port(uint8_t *f) {
+    uint8_t *tcp = f + 14 + 20;
+    uint16_t old = (uint16_t)(tcp[0] << 8 | tcp[1]);
+    uint16_t new = old == 65535 ? 1024 : (uint16_t)(old + 1);
+    tcp[0] = (uint8_t)(new >> 8);
+    tcp[1] = (uint8_t)new;
+    uint32_t c = (uint16_t)~(tcp[16] << 8 | tcp[17]);
+    c += (uint16_t)~old;
+    c += new;
+    while (c >> 16) c = (c & 0xffff) + (c >> 16);
+    c = (uint16_t)~c;
+    tcp[16] = (uint8_t)(c >> 8);
+    tcp[17] = (uint8_t)c;
+}
+
 static void usage(void) {
     fprintf(stderr,
             "usage: pktgen -i IF -s SRCMAC -d DSTMAC --src IP[,COUNT] --dst IP[,IP...] [--dport N]\n"
-            "              [--flows N] [--rate PPS] [--seconds S] [--batch N] [--size BYTES]\n");
+            "              [--flows N] [--rate PPS] [--seconds S] [--batch N] [--size BYTES] [--syn]\n");
     exit(2);
 }
 
@@ -113,8 +158,13 @@ int main(int argc, char **argv) {
     const char *ifname = NULL, *smac_s = NULL, *dmac_s = NULL, *src_s = NULL, *dst_s = NULL;
     unsigned long flows = 1000, dport = 9, batch = 32, size = 60;
     double rate = 0, seconds = 1;
+    int syn = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        if (!strcmp(a, "--syn")) {
+            syn = 1;
+            continue;
+        }
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) usage();
         if (!strcmp(a, "-i")) ifname = v;
@@ -167,6 +217,7 @@ int main(int argc, char **argv) {
         uint32_t sip = htonl(ntohl(srcbase.s_addr) + (uint32_t)(f % nsrc));
         build_frame(frames + f * size, size, smac, dmac, sip, dsts[f % ndst], (uint16_t)(1024 + f / nsrc),
                     (uint16_t)dport, (uint16_t)f);
+        if (syn) make_syn(frames + f * size, (uint32_t)(f * 2654435761u));
     }
 
     int fd = socket(AF_PACKET, SOCK_RAW, 0);  // protocol 0: send only, never receives
@@ -198,6 +249,7 @@ int main(int argc, char **argv) {
     prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
 
     uint64_t sent = 0, errors = 0, next_flow = 0;
+    int round_done = 0;
     const uint64_t start = now_ns();
     const uint64_t end = start + (uint64_t)(seconds * 1e9);
     const double per_ns = rate / 1e9;
@@ -220,7 +272,10 @@ int main(int argc, char **argv) {
         }
         for (uint64_t i = 0; i < want; i++) {
             iovs[i].iov_base = frames + next_flow * size;
-            if (++next_flow == flows) next_flow = 0;
+            if (++next_flow == flows) {
+                next_flow = 0;
+                round_done = 1;
+            }
         }
         int n = sendmmsg(fd, msgs, (unsigned)want, 0);
         if (n < 0) {
@@ -233,6 +288,12 @@ int main(int argc, char **argv) {
         }
         sent += (uint64_t)n;
         if ((uint64_t)n < want) next_flow = (next_flow + flows - (want - (uint64_t)n) % flows) % flows;
+        // A round is over: every SYN of the next one is a new 4-tuple (the batch went out, sendmmsg
+        // copied it).
+        if (syn && round_done) {
+            for (unsigned long f = 0; f < flows; f++) next_syn_port(frames + f * size);
+        }
+        round_done = 0;
     }
     double elapsed = (double)(now_ns() - start) / 1e9;
     printf("sent=%llu seconds=%.3f rate=%.0f errors=%llu\n", (unsigned long long)sent, elapsed,

@@ -222,6 +222,7 @@ extension ConfigBuilder {
             }
         case "hashed": break
         case "ops": p.server.flags.insert(.onePacket)
+        case "syn_proxy": p.server.flags.insert(.synProxy)
         case "flag-1": p.server.flags.insert(.scheduler1)
         case "flag-2": p.server.flags.insert(.scheduler2)
         case "flag-3": p.server.flags.insert(.scheduler3)

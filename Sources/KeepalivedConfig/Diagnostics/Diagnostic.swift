@@ -59,6 +59,9 @@ public struct Diagnostic: Hashable, Sendable, CustomStringConvertible {
         /// The braces do not balance (`missing '{'`, `unexpected '{'`, `extra '}'`, a block not
         /// closed): the file does not parse as a whole, e.g. a half-saved edit. A reload refuses it.
         case blockStructure
+        /// A plain `include` (no wildcard) names no file: at start keepalived goes on without it,
+        /// but a reload that lost a file of services would delete them. A reload refuses it.
+        case missingInclude
     }
 
     /// Where the problem is.

@@ -50,13 +50,18 @@ public struct TimerValue: Hashable, Sendable, Comparable, CustomStringConvertibl
             roundUp = fraction.dropFirst(6).first! >= "5"
         }
         digits += String(repeating: "0", count: 6 - digits.count)
-        let micro = w * 1_000_000 + UInt64(digits)! + (roundUp ? 1 : 0)
+        guard let fractionValue = UInt64(digits) else { return (nil, "invalid number '\(text)'") }
+        let micro = w * 1_000_000 + fractionValue + (roundUp ? 1 : 0)
         return (TimerValue(microseconds: micro), problem)
     }
 }
 
 extension Character {
-    var isASCIIDigit: Bool { self >= "0" && self <= "9" }
+    /// One ASCII digit: a single scalar 0–9 (a digit followed by a combining mark is one
+    /// `Character` that compares between "0" and "9", and is not a digit).
+    var isASCIIDigit: Bool {
+        unicodeScalars.count == 1 && unicodeScalars.first!.value >= 0x30 && unicodeScalars.first!.value <= 0x39
+    }
 }
 
 /// A script keyword's value: `keyword "/path/script arg ..." [username [:][groupname]]`

@@ -279,6 +279,8 @@ enum KeywordSchema {
             legacy(
                 "nat_mask", 1, 1,
                 note: "'nat_mask' is obsolete (it only ever applied to LVS on Linux 2.2) and is ignored"),
+            // lvsd extension (DPVS's keepalived keyword): SYN proxy for a NAT/FULLNAT TCP service.
+            flag("syn_proxy"),
         ]
         k.append(alias("lvs_sched", of: k.first { $0.name == "lb_algo" }!))
         k.append(alias("lvs_method", of: k.first { $0.name == "lb_kind" }!))

@@ -221,8 +221,10 @@ extension ConfigReader {
                 return nil
             }
         }
+        // Every step checked: extreme bounds (±2^63) must not trap the daemon on SIGHUP.
         let (span, overflow) = end.subtractingReportingOverflow(start)
-        if overflow || span / step >= 1_000_000 {
+        let (steps, divisionOverflow) = span.dividedReportingOverflow(by: step)
+        if overflow || divisionOverflow || steps >= 1_000_000 {
             report(.error, "~SEQ would repeat more than 1000000 times '\(line)'", at: location)
             return nil
         }
@@ -232,7 +234,7 @@ extension ConfigReader {
         }
         let text = ConfigText.trimmed(rest[rest.index(after: close)...])
         return SequenceFrame(
-            values: .numbers(variable: parts[0], next: start, step: step, remaining: span / step + 1, hex: hex),
+            values: .numbers(variable: parts[0], next: start, step: step, remaining: max(0, steps + 1), hex: hex),
             text: text,
             location: location)
     }

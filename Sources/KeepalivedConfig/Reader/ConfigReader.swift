@@ -375,8 +375,8 @@ final class ConfigReader {
     private func openGlob(_ pattern: String, checks: IncludeChecks, from location: SourceLocation, isMain: Bool)
         -> Bool
     {
-        func problem(_ check: IncludeChecks, _ message: String) {
-            report(checks.contains(check) ? .fatal : .note, message, at: location)
+        func problem(_ check: IncludeChecks, _ message: String, code: Diagnostic.Code = .general) {
+            report(checks.contains(check) ? .fatal : .note, message, at: location, code: code)
         }
         func subject(_ path: String) -> String { isMain && path == pattern ? "" : "include '\(path)': " }
         if sources.count > 64 {
@@ -396,7 +396,7 @@ final class ConfigReader {
             if GlobPattern.hasWildcards(pattern) {
                 problem(.wildcardMatch, "\(subject(pattern))no files match")
             } else if alternatives.count == 1 {
-                problem(.match, "\(subject(pattern))No such file or directory")
+                problem(.match, "\(subject(pattern))No such file or directory", code: .missingInclude)
             }
             return false
         }

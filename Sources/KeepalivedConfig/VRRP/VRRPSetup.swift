@@ -235,7 +235,9 @@ private struct Mapper {
             LVSVRRP.UnicastPeer($0.address, minTTL: $0.minTTL.map(Int.init), maxTTL: $0.maxTTL.map(Int.init))
         }
         c.unicastTTL = v.unicastTTL ?? 255
-        c.checkUnicastSource = v.checkUnicastSource || g.vrrpCheckUnicastSource
+        // lvsd checks unicast sources by default (keepalived only with check_unicast_src): an
+        // advert from anyone but a listed peer could otherwise take the VIP.
+        c.checkUnicastSource = true
         c.multicastGroup4 = g.vrrpMulticastGroup4
         c.multicastGroup6 = g.vrrpMulticastGroup6
         if let d = v.multicastDestinationIP {

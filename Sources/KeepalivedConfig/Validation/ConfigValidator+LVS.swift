@@ -65,6 +65,12 @@ struct ConfigValidator {
                     at: vs.keywordLocations["ops"] ?? vs.location)
                 vs.flags.remove(.onePacket)
             }
+            if vs.flags.contains(.synProxy) && vs.transportProtocol != .tcp {
+                report(
+                    .warning, "virtual server \(vs.displayName): syn_proxy requires TCP - resetting",
+                    at: vs.keywordLocations["syn_proxy"] ?? vs.location)
+                vs.flags.remove(.synProxy)
+            }
             if vs.persistenceTimeout == nil && vs.persistenceGranularity == nil {
                 let zeroPort: Bool
                 if case .endpoint(_, let port) = vs.address {

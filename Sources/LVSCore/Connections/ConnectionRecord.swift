@@ -22,6 +22,8 @@ public struct ConnectionFlags: OptionSet, Hashable, Sendable {
     public static let persistenceData = ConnectionFlags(rawValue: 1 << 10)
     /// Created by connection sync on a backup (`IP_VS_CONN_F_SYNC`).
     public static let synced = ConnectionFlags(rawValue: 1 << 11)
+    /// Counted in the per-source sketch (`lvsd_source_conn_max`).
+    public static let sourceCounted = ConnectionFlags(rawValue: 1 << 12)
     /// Mask of the forwarding-method code stored in the low 3 bits.
     public static let forwardingMask = ConnectionFlags(rawValue: 0x7)
 }

@@ -22,16 +22,25 @@
     static let inScratch: UInt16 = 0xFFFE
 
     private var chunks: [UnsafeMutablePointer<ConnectionRecord>] = []
+    /// SYN proxy state, in chunks parallel to the records' (made when a chunk first holds a proxied
+    /// connection), so records stay 128 bytes for everyone else.
+    private var proxyChunks: [UnsafeMutablePointer<SynProxyEntry>?] = []
     private var highWater: UInt32 = 0
     private var freeHead: UInt32 = ConnectionTable.none
     /// Live records (connections and templates).
     public private(set) var count = 0
-    /// The most records the table will hold.
-    public let maxConnections: Int
+    /// The most records the table will hold (`net.ipv4.vs.lvsd_conn_max`; lowering it below the
+    /// live count refuses new entries until enough expire).
+    public var maxConnections: Int {
+        didSet { maxConnections = max(0, min(maxConnections, Int(Int32.max) - 1)) }
+    }
+    /// The longest chain a new entry may join.
+    public var maxChain: Int
     private var buckets: UnsafeMutablePointer<UInt32>
     private var bucketBits: Int
     private var entriesHashed = 0
     private let seed: UInt64
+    private let seed2: UInt64
     private var wheel: UnsafeMutablePointer<UInt32>
     /// The next tick the wheel will process.
     public private(set) var cursor: UInt32 = 0
@@ -41,9 +50,13 @@
     /// once and keeps the capacity.
     private var scratch: [UInt32] = []
 
-    @_spi(Testing) public init(maxConnections: Int, seed: UInt64) {
+    @_spi(Testing) public init(
+        maxConnections: Int, seed: UInt64, seed2: UInt64 = 0x243F_6A88_85A3_08D3, maxChain: Int = 32
+    ) {
         self.maxConnections = min(maxConnections, Int(Int32.max) - 1)
         self.seed = seed
+        self.seed2 = seed2
+        self.maxChain = maxChain
         scratch.reserveCapacity(16_384)
         bucketBits = 10
         buckets = .allocate(capacity: 1 << 10)
@@ -54,6 +67,7 @@
 
     deinit {
         for c in chunks { c.deallocate() }
+        for case let p? in proxyChunks { p.deallocate() }
         buckets.deallocate()
         wheel.deallocate()
     }
@@ -111,6 +125,10 @@
         }
         pointer(id).initialize(to: .empty)
         pointer(id).pointee.wheelSlot = ConnectionTable.notInWheel
+        let c = Int(id >> UInt32(ConnectionTable.chunkShift))
+        if c < proxyChunks.count, let p = proxyChunks[c] {
+            p[Int(id & UInt32(ConnectionTable.chunkSize - 1))] = SynProxyEntry()
+        }
         count += 1
         return id
     }
@@ -126,15 +144,54 @@
         count -= 1
     }
 
+    /// A connection's SYN proxy state (all zero when it is not proxied).
+    @inline(__always) public func proxyEntry(_ id: UInt32) -> SynProxyEntry {
+        let c = Int(id >> UInt32(ConnectionTable.chunkShift))
+        guard c < proxyChunks.count, let p = proxyChunks[c] else { return SynProxyEntry() }
+        return p[Int(id & UInt32(ConnectionTable.chunkSize - 1))]
+    }
+
+    /// Stores a connection's SYN proxy state.
+    public func setProxyEntry(_ id: UInt32, _ e: SynProxyEntry) {
+        let c = Int(id >> UInt32(ConnectionTable.chunkShift))
+        while proxyChunks.count <= c { proxyChunks.append(nil) }
+        if proxyChunks[c] == nil {
+            let p = UnsafeMutablePointer<SynProxyEntry>.allocate(capacity: ConnectionTable.chunkSize)
+            p.initialize(repeating: SynProxyEntry(), count: ConnectionTable.chunkSize)
+            proxyChunks[c] = p
+        }
+        proxyChunks[c]![Int(id & UInt32(ConnectionTable.chunkSize - 1))] = e
+    }
+
     // MARK: hashing
 
-    @inline(__always) func bucket(_ proto: UInt8, _ a: RawAddress, _ port: UInt16) -> Int {
+    /// The bucket of a key: a keyed mix (two secret 64-bit keys, one before and one after the
+    /// multiplications) of the protocol, port and address; the top bits pick the bucket.
+    @inline(__always) @_spi(Testing) public func bucket(_ proto: UInt8, _ a: RawAddress, _ port: UInt16) -> Int {
         var h = seed ^ (UInt64(proto) << 16 | UInt64(port))
         h = (h ^ a.high) &* 0x9E37_79B9_7F4A_7C15
-        h = (h ^ a.low) &* 0xC2B2_AE3D_27D4_EB4F
+        h ^= h >> 29
+        h = (h ^ a.low ^ seed2) &* 0xC2B2_AE3D_27D4_EB4F
         h ^= h >> 31
-        h = h &* 0x1656_67B1_9E37_79F9
+        h = (h ^ seed2.byteSwapped) &* 0x1656_67B1_9E37_79F9
+        h ^= h >> 32
         return Int(truncatingIfNeeded: h >> UInt64(64 - bucketBits))
+    }
+
+    /// Entries in the chain a key hashes to, counted up to `limit`.
+    @inline(__always) public func chainLength(_ proto: UInt8, _ a: RawAddress, _ port: UInt16, limit: Int) -> Int {
+        var n = 0
+        var ref = buckets[bucket(proto, a, port)]
+        while ref != ConnectionTable.none && n < limit {
+            n += 1
+            ref = next(of: ref)
+        }
+        return n
+    }
+
+    /// True when a new entry under this key may join its chain (`maxChain`).
+    @inline(__always) public func chainHasRoom(_ proto: UInt8, _ a: RawAddress, _ port: UInt16) -> Bool {
+        chainLength(proto, a, port, limit: maxChain) < maxChain
     }
 
     @inline(__always) private func next(of ref: UInt32) -> UInt32 {
@@ -419,5 +476,18 @@
                 cursor &+= 1
             }
         }
+    }
+}
+
+/// The SYN proxy's state of one connection (`LVSPacket.SynProxyConnection` packed).
+public struct SynProxyEntry: Hashable, Sendable {
+    public var packed: UInt16 = 0
+    public var sequenceDelta: UInt32 = 0
+    public var timestampDelta: UInt32 = 0
+
+    public init(packed: UInt16 = 0, sequenceDelta: UInt32 = 0, timestampDelta: UInt32 = 0) {
+        self.packed = packed
+        self.sequenceDelta = sequenceDelta
+        self.timestampDelta = timestampDelta
     }
 }

@@ -65,8 +65,25 @@ extension IPVS {
                     transport: p.transport, address: p.destination, port: p.destinationPort,
                     firewallMark: p.firewallMark)
             else { return .pass }
-            switch schedule(service(slot: sslot), p, tick: tick, now: now) {
-            case .success(let new): id = new
+            // A packet that cannot be forwarded creates no entry (SwiftLVS: checked before
+            // scheduling, so spoofed SYNs with TTL ≤ 1 cost nothing).
+            if p.ttl <= 1 {
+                counters.ttlExpired &+= 1
+                return .drop(.ttlExpired)
+            }
+            // `ip_vs_todrop` in the protocols' conn_schedule (drop_packet).
+            if dropForDefence() {
+                counters.defenceDropped &+= 1
+                return .drop(.defence)
+            }
+            let svc = service(slot: sslot)
+            if !admitUnderLimits(svc, p, now: now) { return .drop(.connectionLimit) }
+            switch schedule(svc, p, tick: tick, now: now) {
+            case .success(let new):
+                id = new
+                if id != ConnectionTable.none && !connections.pointer(id).pointee.flags.contains(.onePacket) {
+                    countSource(id)
+                }
             case .failure(let failure): return failure.verdict
             }
         }

@@ -24,6 +24,11 @@ extension IPVS {
         if spec.key.family == .inet6 && !(1...128).contains(spec.netmask) {
             throw IPVSError(.invalidArgument, detail: "IPv6 prefix length \(spec.netmask)")
         }
+        if spec.flags.contains(.synProxy) {
+            guard case .endpoint(.tcp, _) = spec.key else {
+                throw IPVSError(.invalidArgument, detail: "the SYN proxy needs a TCP service")
+            }
+        }
         return schedulerClass
     }
 

@@ -33,7 +33,7 @@ extension IPVS {
         guard
             let id = newConnection(
                 svc, p, server: d, serverPort: serverPort, flags: onePacket ? [.onePacket] : [], tick: tick)
-        else { return .failure(ScheduleFailure(verdict: .drop(.tableFull))) }
+        else { return .failure(ScheduleFailure(verdict: .drop(lastRefusal))) }
         countConnection(d, service: svc)
         return .success(id)
     }
@@ -109,6 +109,10 @@ extension IPVS {
             d = picked
             let templatePort: UInt16 =
                 (p.destinationPort == spec.key.port && spec.key.port != Self.ftpPort) ? store.endpoint(d).port : 0
+            guard connections.chainHasRoom(proto, clientNet, 0) else {
+                counters.chainTooLong &+= 1
+                return .failure(ScheduleFailure(verdict: .drop(.chainTooLong)))
+            }
             guard let t = connections.allocate() else {
                 counters.tableFull &+= 1
                 return .failure(ScheduleFailure(verdict: .drop(.tableFull)))
@@ -145,7 +149,7 @@ extension IPVS {
         else {
             connections.arm(
                 ct, expires: tick &+ ConnectionTable.ticks(seconds: connections.pointer(ct).pointee.timeout))
-            return .failure(ScheduleFailure(verdict: .drop(.tableFull)))
+            return .failure(ScheduleFailure(verdict: .drop(lastRefusal)))
         }
         // `ip_vs_control_add` + `ip_vs_conn_put(ct)`: the template's timer restarts on every use.
         connections.pointer(id).pointee.control = ct
@@ -185,11 +189,20 @@ extension IPVS {
             local = allocateLocalEndpoint(svc, p, server: d, serverPort: serverPort)
             if local == nil {
                 counters.noLocalAddress &+= 1
+                lastRefusal = .noLocalAddress
                 return nil
             }
         }
+        if !flags.contains(.onePacket)
+            && !connections.chainHasRoom(p.transport.rawValue, RawAddress(p.source), p.sourcePort)
+        {
+            counters.chainTooLong &+= 1
+            lastRefusal = .chainTooLong
+            return nil
+        }
         guard let id = connections.allocate() else {
             counters.tableFull &+= 1
+            lastRefusal = .tableFull
             return nil
         }
         let r = connections.pointer(id)

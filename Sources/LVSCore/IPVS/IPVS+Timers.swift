@@ -13,6 +13,7 @@ extension IPVS {
             estimate()
             nextEstimate = t + .seconds(2)
         }
+        runDefence(now: now)
         if nextSchedulerTick == nil { nextSchedulerTick = now + .seconds(60) }
         while let t = nextSchedulerTick, t <= now {
             for slot in serviceOrder { service(slot: slot).scheduler?.periodic(now: t) }
@@ -81,6 +82,7 @@ extension IPVS {
         }
         if r.pointee.server < 0 && r.pointee.flags.contains(.synced) { unboundSyncedCount -= 1 }
         unbind(id)
+        uncountSource(id)
         if r.pointee.flags.contains(.persistenceData) { persistenceEngineData[id] = nil }
         connections.free(id)
     }
@@ -89,8 +91,38 @@ extension IPVS {
     public func connections(now: Timestamp) -> [ConnectionEntry] {
         let tick = ConnectionTable.tick(now)
         var out: [ConnectionEntry] = []
-        connections.forEachHashed { id in
-            let r = connections.pointer(id).pointee
+        connections.forEachHashed { id in out.append(connectionEntry(id, tick: tick)) }
+        return out
+    }
+
+    /// A piece of the `ipvsadm -Lnc` listing: the entries of buckets `cursor.bucket…` until at
+    /// least `maxEntries` were given to `body`. Returns the cursor to continue from, or nil at the
+    /// end. Between pieces the table may change (as `/proc/net/ip_vs_conn` read in pieces): an
+    /// entry added or removed meanwhile may be missed, and if the table grew, a few may be seen twice.
+    public func connections(
+        now: Timestamp, from cursor: ConnectionListingCursor, maxEntries: Int, _ body: (ConnectionEntry) -> Void
+    ) -> ConnectionListingCursor? {
+        let tick = ConnectionTable.tick(now)
+        let buckets = connections.bucketCount
+        var b = cursor.bucket
+        if cursor.bucketCount != 0 && cursor.bucketCount != buckets {
+            b = Int((Int64(b) * Int64(buckets)) / Int64(cursor.bucketCount))
+        }
+        var given = 0
+        while b < buckets {
+            connections.forEachHashed(bucket: b) { id in
+                body(connectionEntry(id, tick: tick))
+                given += 1
+            }
+            b += 1
+            if given >= maxEntries { break }
+        }
+        return b < buckets ? ConnectionListingCursor(bucket: b, bucketCount: buckets) : nil
+    }
+
+    func connectionEntry(_ id: UInt32, tick: UInt32) -> ConnectionEntry {
+        let r = connections.pointer(id).pointee
+        do {
             let left = Int32(bitPattern: r.expires &- tick)
             let family = r.family
             let isTemplate = r.flags.contains(.template)
@@ -110,20 +142,30 @@ extension IPVS {
                 protoName = "IP"
                 stateName = "NONE"
             }
-            out.append(
-                ConnectionEntry(
-                    protocolName: protoName, client: Endpoint(r.client.address(family), r.clientPort),
-                    virtual: Endpoint(r.virtual.address(family), r.virtualPort),
-                    destination: Endpoint(r.destination.address(r.destinationFamily), r.destinationPort),
-                    state: isTemplate ? (r.flags.contains(.assured) ? "ASSURED" : "NONE") : stateName,
-                    expiresInSeconds: left > 0 ? ConnectionTable.seconds(ticks: UInt32(left)) : 0,
-                    isTemplate: isTemplate,
-                    persistenceEngine: r.flags.contains(.persistenceData) ? "sip" : nil,
-                    persistenceEngineData: r.flags.contains(.persistenceData) ? persistenceEngineData[id] : nil))
+            return ConnectionEntry(
+                protocolName: protoName, client: Endpoint(r.client.address(family), r.clientPort),
+                virtual: Endpoint(r.virtual.address(family), r.virtualPort),
+                destination: Endpoint(r.destination.address(r.destinationFamily), r.destinationPort),
+                state: isTemplate ? (r.flags.contains(.assured) ? "ASSURED" : "NONE") : stateName,
+                expiresInSeconds: left > 0 ? ConnectionTable.seconds(ticks: UInt32(left)) : 0,
+                isTemplate: isTemplate,
+                persistenceEngine: r.flags.contains(.persistenceData) ? "sip" : nil,
+                persistenceEngineData: r.flags.contains(.persistenceData) ? persistenceEngineData[id] : nil)
         }
-        return out
     }
 
     /// Live connections and templates.
     public var connectionCount: Int { connections.count }
+}
+
+/// Where a connection listing given in pieces continues.
+public struct ConnectionListingCursor: Hashable, Sendable {
+    public var bucket: Int
+    /// The table's bucket count when the cursor was made (0 at the start).
+    public var bucketCount: Int
+
+    public init(bucket: Int = 0, bucketCount: Int = 0) {
+        self.bucket = bucket
+        self.bucketCount = bucketCount
+    }
 }

@@ -53,6 +53,20 @@ public final class IPVS {
     var localPortCursor: UInt32 = 0
     /// Persistence-engine data of templates that have it (the SIP Call-ID text), for listings.
     var persistenceEngineData: [UInt32: String] = [:]
+    /// The defences the sysctls switched on (`IPVS+Defence.swift`).
+    public internal(set) var defence = DefenceState()
+    var nextDefence: Timestamp?
+    var defenceRandom: SchedulerRandom
+    /// `todrop_counter` of `todrop_entry`, by packets in (1–8).
+    var dropEntryCounters = [Int](repeating: 0, count: 9)
+    /// Why the last new connection was refused (for the packet's verdict).
+    var lastRefusal: PacketDropReason = .tableFull
+    /// Per-source counts for the source limits (made when a source limit is first used).
+    var sources: SourceSketch?
+
+    /// The system's available memory in 4 KiB pages (`MemAvailable`), or nil when unknown (set by
+    /// the daemon). `amemthresh` is compared with the smaller of this and the table's headroom.
+    public var systemAvailablePages: () -> Int? = { nil }
     /// Connection sync, master side: the connections the packet path decided to send, waiting for
     /// the master daemon to take them (nil while no master daemon runs).
     var syncQueue: [SyncConnection]? = nil
@@ -83,7 +97,10 @@ public final class IPVS {
         self.configuration = configuration
         sysctls = configuration.sysctls
         random = SchedulerRandom(seed: configuration.randomSeed)
-        connections = ConnectionTable(maxConnections: configuration.maxConnections, seed: configuration.hashSeed)
+        defenceRandom = SchedulerRandom(seed: configuration.hashSeed ^ 0x6465_6665_6E63_6521)
+        connections = ConnectionTable(
+            maxConnections: configuration.maxConnections, seed: configuration.hashSeed,
+            seed2: configuration.hashSeed2, maxChain: configuration.maxChainLength)
         tcpTimeouts = .allocate(capacity: TCPState.defaultTimeouts.count)
         tcpTimeouts.initialize(from: TCPState.defaultTimeouts, count: TCPState.defaultTimeouts.count)
         sctpTimeouts = .allocate(capacity: SCTPState.defaultTimeouts.count)
@@ -160,6 +177,14 @@ public struct PacketPathCounters: Hashable, Sendable {
     public var noLocalAddress: UInt64 = 0
     /// A persistence engine could not key a packet (`--pe sip`: not UDP, or no Call-ID).
     public var persistenceEngine: UInt64 = 0
+    /// A new connection's hash chain was already at its bound (a hash-flooding attempt).
+    public var chainTooLong: UInt64 = 0
+    /// A new connection was dropped by `drop_packet`.
+    public var defenceDropped: UInt64 = 0
+    /// A new connection was refused by a service or source limit (`lvsd_*_max`).
+    public var limited: UInt64 = 0
+    /// A packet with TTL ≤ 1 would have made a new connection.
+    public var ttlExpired: UInt64 = 0
 
     public init() {}
 }

@@ -31,12 +31,16 @@ public struct PacketFacts: @unchecked Sendable {
     /// The transport payload, read only while the call runs and only by persistence engines
     /// (`--pe sip` reads the Call-ID of UDP SIP messages). Nil when not provided.
     public var payload: UnsafeRawBufferPointer?
+    /// The IP TTL (IPv4) or hop limit (IPv6). A packet that cannot be forwarded (≤ 1) never creates
+    /// a connection.
+    public var ttl: UInt8
 
     public init(
         transport: TransportProtocol, source: IPAddress, sourcePort: UInt16, destination: IPAddress,
         destinationPort: UInt16, tcpFlags: TCPFlags = [], sctpChunkType: UInt8 = 0, length: UInt32 = 60,
-        firewallMark: UInt32 = 0, payload: UnsafeRawBufferPointer? = nil
+        firewallMark: UInt32 = 0, payload: UnsafeRawBufferPointer? = nil, ttl: UInt8 = 64
     ) {
+        self.ttl = ttl
         self.transport = transport
         self.source = source
         self.sourcePort = sourcePort
@@ -86,6 +90,15 @@ public enum PacketDropReason: Hashable, Sendable {
     case noLocalAddress
     /// The service's persistence engine could not key the packet (`--pe sip` without a Call-ID).
     case persistenceEngine
+    /// A new connection's hash chain is at its bound (`maxChainLength`).
+    case chainTooLong
+    /// `drop_packet` dropped a new connection.
+    case defence
+    /// The packet's TTL (hop limit) is ≤ 1: it cannot be forwarded, so it creates no connection
+    /// (the data plane answers with ICMP time exceeded, rate limited).
+    case ttlExpired
+    /// A connection limit of the service or of the client's source refused it (SwiftLVS).
+    case connectionLimit
 }
 
 /// The packet path's decision for a packet.

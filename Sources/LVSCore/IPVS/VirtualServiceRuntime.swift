@@ -18,6 +18,9 @@
     /// `lblc_expiration` and `lblcr_expiration`, kept current by the table.
     var lblcExpiration: Duration
     var lblcrExpiration: Duration
+    /// `lvsd_service_cps_max`: the second being counted and its new connections so far.
+    var limitSecond: UInt32 = .max
+    var newThisSecond = 0
 
     init(
         slot: Int32, serial: UInt64, spec: VirtualServiceSpec, shTableBits: Int, mhTableIndex: Int, sysctls: IPVSSysctls

@@ -33,6 +33,8 @@ public struct IPVSError: Error, Hashable, Sendable, CustomStringConvertible {
         case outOfRange
         /// ENODEV (`--start-daemon` on an unknown interface): ipvsadm prints strerror.
         case noSuchDevice
+        /// ENOENT for a knob name (`lvs-sysctl`; sysctl says "cannot stat").
+        case noSuchKnob
         /// Another errno from the system (a sync daemon's socket): ipvsadm prints strerror, in
         /// `detail`.
         case systemError
@@ -64,6 +66,7 @@ public struct IPVSError: Error, Hashable, Sendable, CustomStringConvertible {
         case .noDaemon: return "No daemon is running"
         case .outOfRange: return "Numerical result out of range"
         case .noSuchDevice: return "No such device"
+        case .noSuchKnob: return "No such file or directory"
         case .systemError: return detail ?? "Input/output error"
         }
     }

@@ -16,6 +16,10 @@ public struct ServiceFlags: OptionSet, Hashable, Sendable {
     public static let scheduler2 = ServiceFlags(rawValue: 0x0010)
     /// Scheduler flag 3: `flag-3`.
     public static let scheduler3 = ServiceFlags(rawValue: 0x0020)
+    /// SwiftLVS (DPVS's `--synproxy`, keepalived `syn_proxy`): the director answers SYNs with SYN
+    /// cookies and opens the connection to the real server only after a valid ACK. A bit the
+    /// kernel does not use.
+    public static let synProxy = ServiceFlags(rawValue: 0x0100_0000)
 
     /// The three scheduler flags.
     public static let schedulerFlags: ServiceFlags = [.scheduler1, .scheduler2, .scheduler3]

@@ -21,10 +21,13 @@ public final class SystemNotifier: HealthCheckNotifier, @unchecked Sendable {
         self.log = log
         smtp = SMTPAlertSettings(globalDefs: globalDefs, hostName: hostName)
         if let fifo = globalDefs.lvsNotifyFIFO {
-            var st = stat()
-            if stat(fifo.path, &st) != 0 { mkfifo(fifo.path, 0o600) }
-            fifoFD = open(fifo.path, O_RDWR | O_NONBLOCK | O_CLOEXEC)
-            if fifoFD < 0 { log("Unable to open lvs_notify_fifo \(fifo.path): \(String(cString: strerror(errno)))") }
+            // Only a FIFO, never through a symbolic link (SafeFiles.openFIFO).
+            switch SafeFiles.openFIFO(fifo.path) {
+            case .success(let fd): fifoFD = fd
+            case .failure(let e):
+                fifoFD = -1
+                log("Unable to open lvs_notify_fifo \(fifo.path): \(e.message)")
+            }
             if let script = globalDefs.lvsNotifyFIFOScript, fifoFD >= 0 {
                 // keepalived runs the FIFO script with the FIFO's name appended.
                 ScriptProcess.runDetached(

@@ -35,8 +35,17 @@ enum HTTPCheck {
         var body: [UInt8]
     }
 
-    /// Reads a whole reply from `read` (which returns an empty array at the end).
+    /// Reads a whole reply from `read` (which returns an empty array at the end). The header's
+    /// end is looked for only in bytes not scanned before (`scanned` counts the bytes looked at).
     static func parse(_ read: () throws(ProbeSocketError) -> [UInt8]) throws(ProbeSocketError) -> Reply? {
+        var scanned = 0
+        return try parse(read, scanned: &scanned)
+    }
+
+    static func parse(_ read: () throws(ProbeSocketError) -> [UInt8], scanned: inout Int) throws(ProbeSocketError)
+        -> Reply?
+    {
+        var searchFrom = 0
         var head: [UInt8] = []
         var bodyStart: Int?
         var md5 = MD5()
@@ -49,7 +58,10 @@ enum HTTPCheck {
             if chunk.isEmpty { break }
             if bodyStart == nil {
                 head += chunk
-                if let end = headerEnd(head) {
+                let found = headerEnd(head, from: searchFrom, scanned: &scanned)
+                // A terminator may straddle chunks: the next scan starts 3 bytes back.
+                searchFrom = max(0, head.count - 3)
+                if let end = found {
                     bodyStart = end
                     let headerText = String(decoding: head[..<end], as: UTF8.self)
                     status = statusCode(headerText)
@@ -86,9 +98,16 @@ enum HTTPCheck {
         received += bytes.count
     }
 
-    /// The offset just past the blank line ending the header (`\r\n\r\n` or `\n\n`).
-    static func headerEnd(_ b: [UInt8]) -> Int? {
-        var i = 0
+    /// The offset just past the blank line ending the header (`\r\n\r\n` or `\n\n`), looking
+    /// from `from` on.
+    static func headerEnd(_ b: [UInt8], from: Int = 0) -> Int? {
+        var scanned = 0
+        return headerEnd(b, from: from, scanned: &scanned)
+    }
+
+    static func headerEnd(_ b: [UInt8], from: Int, scanned: inout Int) -> Int? {
+        var i = from
+        defer { scanned += max(0, i - from) }
         while i + 1 < b.count {
             if b[i] == 10 && b[i + 1] == 10 { return i + 2 }
             if i + 3 < b.count && b[i] == 13 && b[i + 1] == 10 && b[i + 2] == 13 && b[i + 3] == 10 { return i + 4 }
@@ -153,20 +172,23 @@ enum HTTPCheck {
         case .http(let h), .ssl(let h): config = h
         default: return .failed("not an HTTP checker")
         }
+        // One deadline for the whole exchange (connect, request, every read of the reply): a
+        // server trickling its reply cannot keep the check from being judged. (keepalived re-arms
+        // connect_timeout for each read.)
+        let deadline = ProbeDeadline(after: r.timeout)
         do {
-            let s = try ProbeSocket.connected(
-                for: r, type: Int32(SOCK_STREAM.rawValue), deadline: ProbeDeadline(after: r.timeout))
+            let s = try ProbeSocket.connected(for: r, type: Int32(SOCK_STREAM.rawValue), deadline: deadline)
             let text = request(
                 path: path, version: config.httpProtocol, host: r.virtualHost, destination: r.destination)
             let reply: Reply?
             if tls {
                 reply = try tlsExchange(
                     s, request: text, sni: config.enableSNI ? (config.sniName ?? r.virtualHost) : nil,
-                    timeout: r.timeout)
+                    timeout: r.timeout, deadline: deadline)
             } else {
-                try s.sendAll(Array(text.utf8), deadline: ProbeDeadline(after: r.timeout))
+                try s.sendAll(Array(text.utf8), deadline: deadline)
                 reply = try parse { () throws(ProbeSocketError) -> [UInt8] in
-                    try s.receive(max: 16384, deadline: ProbeDeadline(after: r.timeout))
+                    try s.receive(max: 16384, deadline: deadline)
                 }
             }
             guard let reply else { return .failed("Read, no data received from") }
@@ -178,9 +200,9 @@ enum HTTPCheck {
     }
 
     /// SSL_GET: TLS handshake (SNI with `enable_sni`), then the same request and reply.
-    static func tlsExchange(_ s: ProbeSocket, request: String, sni: String?, timeout: Duration) throws(ProbeSocketError)
-        -> Reply?
-    {
+    static func tlsExchange(
+        _ s: ProbeSocket, request: String, sni: String?, timeout: Duration, deadline: ProbeDeadline
+    ) throws(ProbeSocketError) -> Reply? {
         // The shim works on a blocking socket with kernel timeouts.
         let flags = fcntl(s.fd, F_GETFL)
         _ = fcntl(s.fd, F_SETFL, flags & ~O_NONBLOCK)
@@ -202,10 +224,24 @@ enum HTTPCheck {
             throw ProbeSocketError(message: "Cannot send get request to")
         }
         return try parse { () throws(ProbeSocketError) -> [UInt8] in
+            // The kernel timeout is what is left of the exchange's deadline.
+            let left = Int(deadline.remainingMilliseconds)
+            if left <= 0 || deadline.expired { throw ProbeSocketError(message: "Read timeout from", timedOut: true) }
+            var rtv = timeval(tv_sec: left / 1000, tv_usec: (left % 1000) * 1000)
+            setsockopt(s.fd, SOL_SOCKET, SO_RCVTIMEO, &rtv, socklen_t(MemoryLayout<timeval>.size))
             var buf = [UInt8](repeating: 0, count: 16384)
             let n = clvs_tls_read(session, &buf, buf.count)
             if n < 0 { throw ProbeSocketError(message: "Read error with server", timedOut: errno == EAGAIN) }
             return Array(buf[0..<n])
         }
+    }
+}
+
+/// HTTP reply parsing for tests: the body size and how many bytes the header search looked at.
+public enum HTTPCheckTesting {
+    public static func parse(_ read: () -> [UInt8]) throws -> (bodyBytes: Int, scannedBytes: Int)? {
+        var scanned = 0
+        let reply = try HTTPCheck.parse({ () throws(ProbeSocketError) -> [UInt8] in read() }, scanned: &scanned)
+        return reply.map { ($0.body.count, scanned) }
     }
 }

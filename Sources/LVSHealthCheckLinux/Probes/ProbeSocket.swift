@@ -149,6 +149,8 @@ final class ProbeSocket {
     func receive(max: Int, deadline: ProbeDeadline) throws(ProbeSocketError) -> [UInt8] {
         var buf = [UInt8](repeating: 0, count: max)
         while true {
+            // Data arriving does not extend the deadline (a trickling peer).
+            if deadline.expired { throw ProbeSocketError(message: "read timed out", timedOut: true) }
             let n = buf.withUnsafeMutableBytes { Glibc.recv(fd, $0.baseAddress, max, 0) }
             if n >= 0 { return Array(buf[0..<n]) }
             if errno == EAGAIN || errno == EINTR {

@@ -24,6 +24,9 @@ public enum ScriptProcess {
         case .failure(.unknownUser(let user)): return .failure(ScriptSpawnError(message: "unknown user \(user)"))
         case .failure(.forkFailed(let e)):
             return .failure(ScriptSpawnError(message: "fork: \(String(cString: strerror(e)))"))
+        case .failure(.insecure(let problem)):
+            return .failure(
+                ScriptSpawnError(message: "unsafe permissions found for script (\(problem)) - not run as root"))
         }
     }
 

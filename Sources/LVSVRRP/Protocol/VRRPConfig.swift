@@ -273,7 +273,7 @@ public struct VRRPInstanceConfig: Hashable, Sendable {
     public var downTimerAdverts: Int
     /// `v3_checksum_as_v2`: VRRPv3 IPv4 checksum without the pseudo-header.
     public var v3ChecksumAsV2: Bool
-    /// `check_unicast_src`: adverts must come from a listed unicast peer.
+    /// `check_unicast_src`: adverts must come from a listed unicast peer (lvsd: on by default).
     public var checkUnicastSource: Bool
     public var notify: VRRPNotifyScripts
     /// `vrrp_mcast_group4` / `vrrp_mcast_group6`.
@@ -290,7 +290,7 @@ public struct VRRPInstanceConfig: Hashable, Sendable {
         unicastTTL: UInt8 = 255, garpMasterDelay: Duration = .seconds(5), garpMasterRepeat: Int = 5,
         garpMasterRefresh: Duration = .zero, garpMasterRefreshRepeat: Int = 1, lowerPriorityNoAdvert: Bool = false,
         higherPrioritySendAdvert: Bool = false, downTimerAdverts: Int = 3, v3ChecksumAsV2: Bool = false,
-        checkUnicastSource: Bool = false, notify: VRRPNotifyScripts = VRRPNotifyScripts(),
+        checkUnicastSource: Bool = true, notify: VRRPNotifyScripts = VRRPNotifyScripts(),
         multicastGroup4: IPv4Address = IPv4Address(224, 0, 0, 18),
         multicastGroup6: IPv6Address = IPv6Address(groups: [0xFF02, 0, 0, 0, 0, 0, 0, 0x12])
     ) {

@@ -127,7 +127,7 @@ public enum VRRPReceiveCheck {
         for v in ours where !advert.addresses.contains(v.address) {
             return .dropped(.addressMissing(v.address, vrid: c.virtualRouterID))
         }
-        // 9. Unicast source must be a listed peer.
+        // 9. Unicast source must be a listed peer (lvsd: on by default, see VRRPSetup).
         if c.isUnicast && c.checkUnicastSource {
             guard let peer = c.unicastPeers.first(where: { $0.address == packet.source }) else {
                 return .dropped(.notUnicastPeer(packet.source))
@@ -136,7 +136,17 @@ public enum VRRPReceiveCheck {
                 let lo = peer.minTTL ?? 0
                 let hi = peer.maxTTL ?? 255
                 if h < lo || h > hi { return .dropped(.ttlOutOfRange(received: h, min: lo, max: hi)) }
+                return .accepted(advert)
             }
+        }
+        // 10. (lvsd) A unicast advert must arrive with TTL 255, as multicast ones must (RFC 5082's
+        // GTSM: only an on-link sender can): keepalived sends unicast with TTL 255 unless
+        // `unicast_ttl` lowers it. Peers further away need `unicast_ttl` (then this check is off)
+        // or a `min_ttl`/`max_ttl` range on the peer.
+        if c.isUnicast, c.unicastTTL == VRRPAdvert.requiredTTL, let h = packet.hopLimit,
+            h != Int(VRRPAdvert.requiredTTL)
+        {
+            return .dropped(.ttl(received: h))
         }
         return .accepted(advert)
     }

@@ -6,7 +6,17 @@ extension VRRPInstance {
         guard state != .stop else { return }
         switch VRRPReceiveCheck.check(packet, config: config) {
         case .dropped(let why):
+            // At most one line a second: a flood of bad adverts must not flood the log.
+            if let t = dropLogAllowedAt, now < t {
+                suppressedDropLogs += 1
+                return
+            }
+            if suppressedDropLogs > 0 {
+                out.append(.log("(\(name)) \(suppressedDropLogs) more received adverts dropped (messages suppressed)"))
+                suppressedDropLogs = 0
+            }
             out.append(.log(why.logLine(instance: name)))
+            dropLogAllowedAt = now + Self.dropLogGap
         case .accepted(let advert):
             switch state {
             case .backup: backupReceived(advert, from: packet.source, now: now, into: &out)
@@ -16,10 +26,27 @@ extension VRRPInstance {
         }
     }
 
-    /// v3: adopt the master's advertised interval (RFC 5798 §6.4.2).
+    /// Gap between dropped-advert log lines.
+    static let dropLogGap: Duration = .seconds(1)
+    /// Least gap between adverts sent at once in answer to received ones.
+    static let immediateAdvertGap: Duration = .milliseconds(100)
+
+    /// The shortest master interval a backup adopts: its own, or 100 ms if that is shorter
+    /// (a peer advertising 10 ms would otherwise make every backup time out within 30 ms).
+    var intervalFloor: Duration { min(config.advertInterval, .milliseconds(100)) }
+
+    /// True (and noted) when an immediate answer may be sent now.
+    mutating func mayAnswerAtOnce(_ now: Timestamp) -> Bool {
+        if let last = lastImmediateAdvert, now < last + Self.immediateAdvertGap { return false }
+        lastImmediateAdvert = now
+        return true
+    }
+
+    /// v3: adopt the master's advertised interval (RFC 5798 §6.4.2), no shorter than
+    /// `intervalFloor`.
     mutating func adoptInterval(_ advert: VRRPAdvert, fromHigherMaster: Bool, into out: inout [VRRPAction]) {
         guard config.effectiveVersion == .v3 else { return }
-        let theirs = advert.intervalDuration
+        let theirs = max(advert.intervalDuration, intervalFloor)
         guard theirs != masterAdvertInterval, theirs > .zero else { return }
         let ms = { (d: Duration) in Int(d / .milliseconds(1)) }
         if fromHigherMaster {
@@ -83,6 +110,8 @@ extension VRRPInstance {
     {
         var cmp = compareWithOurs(source)
         if a.priority == 0 {
+            // Answered (and logged) at most every 100 ms.
+            guard mayAnswerAtOnce(now) else { return }
             out.append(.log("(\(name)) Master received priority 0 message"))
             out.append(.sendAdvert(priority: effectivePriority))
             return
@@ -102,6 +131,8 @@ extension VRRPInstance {
             }
         }
         if a.priority < effectivePriority || (a.priority == effectivePriority && cmp < 0) {
+            // Answered (logged, advert, GARPs) at most every 100 ms.
+            guard mayAnswerAtOnce(now) else { return }
             out.append(
                 .log(
                     "(\(name)) Received advert from \(source) with lower priority \(a.priority), ours \(effectivePriority)\(config.lowerPriorityNoAdvert ? "" : ", forcing new election")"

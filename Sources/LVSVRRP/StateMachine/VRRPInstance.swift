@@ -43,6 +43,12 @@ public struct VRRPInstance: Sendable {
     public let configWarnings: [String]
 
     var downDeadline: Timestamp?
+    /// The last advert sent at once in answer to one received (priority 0, lower priority):
+    /// such answers are rate limited (`immediateAdvertGap`), so a flood of adverts is not echoed.
+    var lastImmediateAdvert: Timestamp?
+    /// Dropped-advert log lines: at most one per `dropLogGap`; the rest are counted and summed up.
+    var dropLogAllowedAt: Timestamp?
+    var suppressedDropLogs = 0
     var advertDeadline: Timestamp?
     var garpDelayDeadline: Timestamp?
     var garpRefreshDeadline: Timestamp?
