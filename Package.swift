@@ -73,8 +73,8 @@ let package = Package(
         .target(
             name: "LVSDaemon",
             dependencies: [
-                "LVSCore", "LVSControl", "LVSDataPlane", "KeepalivedConfig", "LVSHealthCheckLinux", "LVSVRRPLinux",
-                "LVSPlatform", "LVSSync",
+                "LVSCore", "LVSControl", "LVSDataPlane", "LVSXDP", "KeepalivedConfig", "LVSHealthCheckLinux",
+                "LVSVRRPLinux", "LVSPlatform", "LVSSync",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

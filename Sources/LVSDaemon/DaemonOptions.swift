@@ -1,4 +1,5 @@
-// lvsd's command line: keepalived's flags (getopt_long rules) plus --control and --interface.
+// lvsd's command line: keepalived's flags (getopt_long rules) plus --control, --interface, --data-plane, --workers.
+import LVSDataPlane
 
 /// The options lvsd was started with.
 public struct DaemonOptions: Hashable, Sendable {
@@ -23,6 +24,10 @@ public struct DaemonOptions: Hashable, Sendable {
     public var control: String?
     /// `--interface IF` (repeatable): attach to these interfaces only (data plane, later).
     public var interfaces: [String] = []
+    /// `--data-plane auto|xdp|af-packet` (default auto).
+    public var dataPlane = DataPlaneMode.auto
+    /// `--workers N`: packet workers (nil: one per CPU lvsd may run on).
+    public var workers: Int?
     public var showHelp = false
     public var showVersion = false
 
@@ -66,6 +71,18 @@ extension DaemonOptions {
         Spec(long: "control", short: nil, arg: .required) { o, v throws(DaemonOptionsError) in o.control = v },
         Spec(long: "interface", short: nil, arg: .required) { o, v throws(DaemonOptionsError) in
             o.interfaces.append(v ?? "")
+        },
+        Spec(long: "data-plane", short: nil, arg: .required) { o, v throws(DaemonOptionsError) in
+            guard let v, let m = DataPlaneMode(rawValue: v) else {
+                throw DaemonOptionsError(message: "invalid data plane '\(v ?? "")' (expected auto, xdp or af-packet)")
+            }
+            o.dataPlane = m
+        },
+        Spec(long: "workers", short: nil, arg: .required) { o, v throws(DaemonOptionsError) in
+            guard let v, let n = Int(v), (1...256).contains(n) else {
+                throw DaemonOptionsError(message: "invalid number of workers '\(v ?? "")' (expected 1-256)")
+            }
+            o.workers = n
         },
         Spec(long: "help", short: "h", arg: .none) { o, _ throws(DaemonOptionsError) in o.showHelp = true },
         Spec(long: "version", short: "v", arg: .none) { o, _ throws(DaemonOptionsError) in o.showVersion = true },
@@ -167,6 +184,9 @@ extension DaemonOptions {
           -i, --config-id ID           Skip configuration lines beginning '@' that don't match ID
               --control=PATH|@NAME     Control endpoint (default: $LVSD_CONTROL, else @swiftlvs-lvsd)
               --interface=IF           Attach to IF only (repeatable; default: every non-loopback interface)
+              --data-plane=MODE        auto (default): XDP where the driver has it, AF_PACKET + nftables guard
+                                       elsewhere; xdp: XDP on every interface or do not start; af-packet: no XDP
+              --workers=N              Packet workers (default: one per CPU lvsd may run on)
           -v, --version                Display the version number
           -h, --help                   Display this help message
 

@@ -1,6 +1,7 @@
 // Runs lvsd's packet path (LVSDataPlane) for the life of the service group.
 import LVSCore
 import LVSDataPlane
+import LVSXDP
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -20,10 +21,15 @@ public struct DataPlaneService: Service {
     /// (`LVSD_SPIN_US`; 0 = sleep at once).
     public init(
         director: Director, interfaces: [String], statisticsFile: String?, logger: Logger,
-        ownership: VRRPAddressOwnership? = nil, spinNanoseconds: UInt64? = nil
+        ownership: VRRPAddressOwnership? = nil, spinNanoseconds: UInt64? = nil, mode: DataPlaneMode = .auto,
+        workers: Int? = nil, fastPath: Bool = true
     ) {
         var configuration = DataPlane.Configuration()
         if let spinNanoseconds { configuration.spinNanoseconds = spinNanoseconds }
+        configuration.mode = mode
+        configuration.workers = workers
+        configuration.fastPath = fastPath
+        configuration.makeXDP = { try XDPDataPlaneBackend() }
         configuration.interfaces = interfaces.isEmpty ? nil : interfaces
         configuration.statisticsFile = statisticsFile
         let log = logger
@@ -37,13 +43,17 @@ public struct DataPlaneService: Service {
     }
 
     /// The hook lvsd's main program installs (`LVSDaemonHooks.dataPlane`).
+    /// `fastPath` false (`LVSD_FAST_PATH=0`) keeps XDP's steering and AF_XDP but forwards every
+    /// packet in the workers (a benchmark row).
     public static func make(
-        statisticsFile: String?, ownership: VRRPAddressOwnership? = nil, spinNanoseconds: UInt64? = nil
+        statisticsFile: String?, ownership: VRRPAddressOwnership? = nil, spinNanoseconds: UInt64? = nil,
+        fastPath: Bool = true
     ) -> @Sendable (Director, DaemonOptions, Logger) -> any Service {
         { director, options, logger in
             DataPlaneService(
                 director: director, interfaces: options.interfaces, statisticsFile: statisticsFile, logger: logger,
-                ownership: ownership, spinNanoseconds: spinNanoseconds)
+                ownership: ownership, spinNanoseconds: spinNanoseconds, mode: options.dataPlane,
+                workers: options.workers, fastPath: fastPath)
         }
     }
 

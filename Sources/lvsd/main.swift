@@ -19,8 +19,10 @@ let vrrp = VRRPDaemon(hostName: VRRPDaemon.systemHostName())
 // The services of a VRRP address this lvsd does not own (BACKUP) are left to the local stack.
 // LVSD_SPIN_US: how long the packet worker watches its ring before sleeping (default 50 µs).
 let spin = environment["LVSD_SPIN_US"].flatMap { UInt64($0) }.map { $0 * 1000 }
+// LVSD_FAST_PATH=0: XDP steering and AF_XDP sockets, but no flow forwarded by XDP (benchmarks).
 hooks.dataPlane = DataPlaneService.make(
-    statisticsFile: environment["LVSD_STATS_FILE"], ownership: vrrp.ownership, spinNanoseconds: spin)
+    statisticsFile: environment["LVSD_STATS_FILE"], ownership: vrrp.ownership, spinNanoseconds: spin,
+    fastPath: environment["LVSD_FAST_PATH"] != "0")
 // Connection sync: --start-daemon / lvs_sync_daemon run real daemons (sockets, threads) on the table.
 let syncRunner = SyncDaemonRunner()
 hooks.directorCreated = { director in syncRunner.attach(owner: director, clock: director.clock) }
