@@ -82,10 +82,10 @@ public final class ControlQueue: @unchecked Sendable {
         var n = 0
         while hasWork && budget(n) {
             guard let slot = take() else { break }
+            ran.add(1, ordering: .relaxed)
             slot.run()
             n += 1
         }
-        if n > 0 { ran.add(UInt64(n), ordering: .relaxed) }
         return n
     }
 

@@ -199,14 +199,7 @@ public final class DataPlane: @unchecked Sendable {
             closeBackend()
             throw DataPlaneError(.wakeDescriptor, "eventfd: \(errorText(error.errno))")
         }
-        if let registry {
-            owner.withIPVS { ipvs in
-                ipvs.connectionLeaving = { [registry] id in
-                    registry.remove(id, ipvs: nil, now: MonotonicClock.nanoseconds())
-                }
-                ipvs.fastPathLastSeen = { [registry] id in registry.lastSeen(id) }
-            }
-        }
+        if let registry { owner.withIPVS { registry.attach(to: $0) } }
         // From here on a change of the service table is applied (servicesChanged); the first
         // reconcile below covers every change made before.
         accepting.store(true, ordering: .releasing)
@@ -273,12 +266,7 @@ public final class DataPlane: @unchecked Sendable {
         threads = []
         // Control work queued meanwhile runs here; later requests take the lock themselves.
         owner.controlQueue?.stopServing(runLeft: { run in owner.withIPVSAsWorker { _ in run() } })
-        if registry != nil {
-            owner.withIPVS { ipvs in
-                ipvs.connectionLeaving = nil
-                ipvs.fastPathLastSeen = nil
-            }
-        }
+        if let registry { owner.withIPVS { registry.detach(from: $0) } }
         statisticsStop?.signal()
         statisticsThread?.join()
         statisticsThread = nil

@@ -1,6 +1,7 @@
 // The fast-path flows of each connection, shared by the workers: install, fold counts back into IPVS, remove.
 import LVSCore
 import LVSPacket
+import LVSPlatform
 
 /// Which connections have flows in the kernel fast path, and what was folded back of their
 /// counts. Shared by the workers and touched only under their lock (inside
@@ -91,6 +92,22 @@ public final class FlowRegistry: @unchecked Sendable {
         return x >= 0 && x < xdpIngress.count && xdpIngress[x]
     }
 
+    /// Installs the table's hooks: a leaving connection's flows are removed, and a due timer asks
+    /// for the flows' latest packet. Call with exclusive access to `ipvs`.
+    public func attach(to ipvs: IPVS) {
+        // The connection is still bound: its flows' last packets are counted before it goes.
+        ipvs.connectionLeaving = { [unowned self, unowned ipvs] id in
+            remove(id, ipvs: ipvs, now: MonotonicClock.nanoseconds())
+        }
+        ipvs.fastPathLastSeen = { [unowned self] id in lastSeen(id) }
+    }
+
+    /// Removes the hooks (with exclusive access to `ipvs`).
+    public func detach(from ipvs: IPVS) {
+        ipvs.connectionLeaving = nil
+        ipvs.fastPathLastSeen = nil
+    }
+
     /// Asks for a sweep that revalidates every flow at the next chance.
     public func requestRevalidation() { revalidate = true }
 
@@ -169,9 +186,8 @@ public final class FlowRegistry: @unchecked Sendable {
     func lastSeen(_ id: UInt32) -> Timestamp? {
         guard let e = entries[id] else { return nil }
         var latest: UInt64 = 0
-        for d in [e.inbound, e.reply] {
-            if let d, let c = flows.counts(d.flow.key), c.packets > 0 { latest = max(latest, c.lastSeenNanoseconds) }
-        }
+        if let d = e.inbound, let c = flows.counts(d.flow.key), c.packets > 0 { latest = c.lastSeenNanoseconds }
+        if let d = e.reply, let c = flows.counts(d.flow.key), c.packets > 0 { latest = max(latest, c.lastSeenNanoseconds) }
         return latest == 0 ? nil : Timestamp(nanoseconds: latest)
     }
 

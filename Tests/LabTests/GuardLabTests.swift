@@ -11,7 +11,8 @@ struct GuardLabTests {
         "the guard follows the service table, is removed by SIGTERM, by its keeper after SIGKILL, and a stale one is replaced at start"
     )
     func guardLifecycle() throws {
-        let l = try SeedNATLab("guard")
+        // AF_PACKET mode: the guard covers every attached interface (in XDP mode only lo).
+        let l = try SeedNATLab("guard", lvsdArguments: ["--data-plane", "af-packet"])
         defer { l.lab.close() }
         #expect(try ruleset(l.director).contains("table netdev swiftlvs"))
         try l.director.ipvsadmScript(NATLabTests.natScript)
@@ -30,7 +31,7 @@ struct GuardLabTests {
         #expect(try l.director.sysctl("net.ipv4.conf.lo.accept_local") == "0")
         // A crash (SIGKILL): lvsd's guard keeper removes the table it left, so the kernel answers
         // for the VIP again (here: nothing listens, so curl is refused, not left hanging).
-        try l.director.startLVSD()
+        try l.director.startLVSD(["--data-plane", "af-packet"])
         try l.director.ipvsadmScript(NATLabTests.natScript)
         #expect(try ruleset(l.director).contains("comment \"swiftlvs lvsd pid "))
         l.director.killLVSD()
@@ -54,7 +55,7 @@ struct GuardLabTests {
             """
         #expect(try l.director.run(["/usr/sbin/nft", "-f", "-"], stdin: stale + "\n").status == 0)
         #expect(try ruleset(l.director).contains("tcp dport 80 drop"))
-        try l.director.startLVSD()
+        try l.director.startLVSD(["--data-plane", "af-packet"])
         rules = try ruleset(l.director)
         #expect(rules.components(separatedBy: "table netdev swiftlvs").count == 2)
         #expect(!rules.contains("tcp dport 80 drop"))

@@ -7,7 +7,8 @@
 #   --flows N       UDP flows (default 1000: 150 client addresses 10.0.1.101–250 × ports)
 #   --size B        frame size without FCS (default 60)
 #   --loss F        largest loss fraction still called lossless (default 0.001)
-#   --paths LIST    comma list from: kernel,kernel-ct,nft-dnat,lvs-dr,lvs-nat,lvs-tun,lvs-fullnat (default all)
+#   --paths LIST    comma list from: kernel,kernel-ct,nft-dnat, lvs-M (AF_PACKET), lvs-afxdp-M (XDP steering +
+#                   AF_XDP, fast path off), lvs-xdp-M (XDP fast path) for M in dr,nat,tun,fullnat (default all)
 #   --keep          keep the run directory (logs, malloc counters, per-trial log trials.log)
 #   --verbose       print every trial (rate, sent, delivered, loss, CPU, lvsd counter changes)
 #   --wait-idle S   before each path, wait up to S seconds for a quiet machine (default 300; 0: don't)
@@ -25,7 +26,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lab.sh"
 
 VERBOSE="" RUNS=1 SECONDS_PER_TRIAL=2 FLOWS=1000 SIZE=60 LOSS=0.001 WAIT_IDLE=300 IDLE_MAX=20
-PATHS="kernel,kernel-ct,nft-dnat,lvs-dr,lvs-nat,lvs-tun,lvs-fullnat"
+PATHS="kernel,kernel-ct,nft-dnat,lvs-dr,lvs-nat,lvs-tun,lvs-fullnat,lvs-afxdp-dr,lvs-afxdp-nat,lvs-afxdp-tun,lvs-afxdp-fullnat,lvs-xdp-dr,lvs-xdp-nat,lvs-xdp-tun,lvs-xdp-fullnat"
 while [ $# -gt 0 ]; do
     case $1 in
     --runs) RUNS=$2; shift 2 ;;
@@ -95,7 +96,7 @@ stats_delta() {
     awk -v a="$1" -v b="$2" 'BEGIN {
         n = split(a, A, " "); for (i = 1; i <= n; i++) { split(A[i], kv, "="); old[kv[1]] = kv[2] }
         n = split(b, B, " "); for (i = 1; i <= n; i++) { split(B[i], kv, "="); new[kv[1]] = kv[2] }
-        split("received transmitted transmit_failed ring_drops batches no_neighbor mallocs", names, " ")
+        split("received transmitted transmit_failed ring_drops batches no_neighbor mallocs xdp_fast_tx xdp_fast_redirect xdp_steer_no_socket fast_path_installed", names, " ")
         for (i = 1; i in names; i++) { k = names[i]; if (k in new) printf "%s+%d ", k, new[k] - old[k] } }'
 }
 
@@ -111,7 +112,11 @@ setup_path() {
     nft-dnat) GEN_DST=$VIP; setup_nft_dnat udp 9 ;;
     lvs-*)
         GEN_DST=$VIP
-        local m=${1#lvs-}
+        local m=${1#lvs-} mode=af-packet fast=1
+        case $m in
+        xdp-*) m=${m#xdp-}; mode=xdp ;;
+        afxdp-*) m=${m#afxdp-}; mode=xdp; fast=0 ;;
+        esac
         if [ ! -x "${LVS_BIN:-}/lvsd" ] || [ ! -x "$LVS_BIN/ipvsadm" ]; then
             SKIP_REASON="lvsd/ipvsadm not built"
             return 1
@@ -120,7 +125,7 @@ setup_path() {
         dr) rs_vip_on_lo "$NS_R1"; rs_vip_on_lo "$NS_R2" ;;
         tun) PATH_NOTE="outer IPIP frames counted at r1/r2; no decapsulation on the sinks" ;;
         esac
-        start_lvsd "$1" || return 1
+        LVSD_ARGS="--data-plane $mode ${LVSD_EXTRA_ARGS:-}" LVSD_FAST_PATH=$fast start_lvsd "$1" || return 1
         setup_lvs_service "$m" -u 9 || return 1
         ;;
     *) echo "unknown path $1" >&2; exit 2 ;;
@@ -154,6 +159,7 @@ measure_path() {
         lab_teardown
         return
     fi
+    lab_threaded_napi
     # Probe: does this path forward at all?
     trial 20000 0.1
     if [ "$T_DELIV" -lt $((T_SENT * 9 / 10)) ]; then
@@ -261,6 +267,10 @@ label() {
     lvs-nat) echo "SwiftLVS NAT (-m)" ;;
     lvs-tun) echo "SwiftLVS TUN (-i)" ;;
     lvs-fullnat) echo "SwiftLVS FULLNAT (--fullnat)" ;;
+    lvs-*) local m=${1#lvs-} how="XDP fast path"
+        case $m in afxdp-*) how="AF_XDP, fast path off"; m=${m#afxdp-} ;; xdp-*) m=${m#xdp-} ;; esac
+        case $m in dr) m="DR (-g)" ;; nat) m="NAT (-m)" ;; tun) m="TUN (-i)" ;; fullnat) m="FULLNAT (--fullnat)" ;; esac
+        echo "SwiftLVS $m, $how" ;;
     esac
 }
 
@@ -295,6 +305,8 @@ median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { if (NR == 0)
 # (softirq + director processes). An estimate: per-packet cost is not constant (fewer wake-ups and
 # IPIs happen under load), and a busy-polling director shows 100 % at any rate.
 capacity() { awk -v r="$1" -v b="$2" 'BEGIN { if (b + 0 > 0) printf "%.0f", r * 100 / b; else print 0 }'; }
+# CPU-seconds the director spent per million packets at the lossless rate: share of CPU1 ÷ Mpps.
+cpu_per_million() { awk -v b="$1" -v r="$2" 'BEGIN { if (r > 0 && b != "-") printf "%.2f", (b / 100) / (r / 1e6); else print "-" }'; }
 ratio() { awk -v a="$1" -v k="$2" 'BEGIN { if (k > 0) printf "%.2f", a / k; else print "-" }'; }
 
 # The kernel's figures in this run are the denominators of every ratio.
@@ -309,8 +321,8 @@ K_LOSSLESS=$(median "${kernel_ll[@]:-}")
 K_CAP=$(median "${kernel_cap[@]:-}")
 
 echo
-echo "| path | lossless pps (min / median / max) | × kernel | director CPU1 % at lossless (CPU1 all %) | est. pps per director core | × kernel | overload: offered → delivered (median) | lvsd mallocs per 1M packets | notes |"
-echo "|---|---|---|---|---|---|---|---|---|"
+echo "| path | lossless pps (min / median / max) | × kernel | director CPU1 % at lossless (CPU1 all %) | director CPU-s per 1M packets | est. pps per director core | × kernel | overload: offered → delivered (median) | lvsd mallocs per 1M packets | notes |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
 for p in "${path_list[@]}"; do
     ll=() ov=() gen=() c1=() a1=() cap=() mal="" note="" skip=""
     for run in $(seq "$RUNS"); do
@@ -323,10 +335,11 @@ for p in "${path_list[@]}"; do
         note=${RES_NOTE[$key]:-}
     done
     if [ ${#ll[@]} -eq 0 ]; then
-        echo "| $(label "$p") | $skip | | | | | | | |"
+        echo "| $(label "$p") | $skip | | | | | | | | |"
         continue
     fi
     echo "| $(label "$p") | $(minmed "${ll[@]}") | $(ratio "$(median "${ll[@]}")" "$K_LOSSLESS") |" \
-        "$(median "${c1[@]}") ($(median "${a1[@]}")) | $(kpps "$(median "${cap[@]}")") | $(ratio "$(median "${cap[@]}")" "$K_CAP") |" \
+        "$(median "${c1[@]}") ($(median "${a1[@]}")) | $(cpu_per_million "$(median "${c1[@]}")" "$(median "${ll[@]}")") |" \
+        "$(kpps "$(median "${cap[@]}")") | $(ratio "$(median "${cap[@]}")" "$K_CAP") |" \
         "$(kpps "$(median "${gen[@]}")") → $(kpps "$(median "${ov[@]}")") | ${mal:-n/a (kernel)} | $note |"
 done
