@@ -242,7 +242,9 @@ extension DataPlane {
                 if index == 0 {
                     let before = mailbox.withLock { $0.attachedInterfaces }
                     publishTables(worker)
-                    if guardActive && before != mailbox.withLock({ $0.attachedInterfaces }) { reconcile() }
+                    // Not here: reconciling lists the services through the control queue, which
+                    // this worker serves. The reconcile thread does it.
+                    if guardActive && before != mailbox.withLock({ $0.attachedInterfaces }) { reconcileWake?.signal() }
                 }
             }
             if worker.tables.generation != tablesGeneration {

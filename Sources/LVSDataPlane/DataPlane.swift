@@ -103,6 +103,10 @@ public final class DataPlane: @unchecked Sendable {
     let passiveApplied = try? WakeDescriptor()
     /// Wakes the statistics thread to stop.
     var statisticsStop: WakeDescriptor?
+    /// Asks the reconcile thread (`lvsd-reconcile`) to reconcile the guard for worker 0, which
+    /// cannot itself (it serves the control queue the service listing goes through).
+    var reconcileWake: WakeDescriptor?
+    var reconcileThread: PlatformThread?
     /// XDP mode's kernel side (nil: AF_PACKET only), and the fast path's flows.
     var backend: XDPBackend?
     var registry: FlowRegistry?
@@ -226,6 +230,15 @@ public final class DataPlane: @unchecked Sendable {
             }
             threads.append(t)
         }
+        if guardActive, let w = try? WakeDescriptor() {
+            reconcileWake = w
+            reconcileThread = PlatformThread.start(name: "lvsd-reconcile") { [self] in
+                while running.load(ordering: .acquiring) {
+                    if Readiness.wait([w.descriptor], timeoutMilliseconds: -1) != 0 { w.drain() }
+                    if running.load(ordering: .acquiring) { reconcile() }
+                }
+            }
+        }
         // Control requests are run by the workers between batches from now on.
         let firstWake = wakes[0]
         owner.controlQueue?.startServing(wake: { firstWake.signal() })
@@ -266,6 +279,9 @@ public final class DataPlane: @unchecked Sendable {
         threads = []
         // Control work queued meanwhile runs here; later requests take the lock themselves.
         owner.controlQueue?.stopServing(runLeft: { run in owner.withIPVSAsWorker { _ in run() } })
+        reconcileWake?.signal()
+        reconcileThread?.join()
+        reconcileThread = nil
         if let registry { owner.withIPVS { registry.detach(from: $0) } }
         statisticsStop?.signal()
         statisticsThread?.join()

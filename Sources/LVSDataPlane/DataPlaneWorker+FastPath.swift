@@ -76,9 +76,12 @@ extension DataPlaneWorker {
 
     /// True if the entry's flows still leave by the egress the kernel tables give now.
     private func stillValid(_ e: FlowRegistry.Entry) -> Bool {
+        stillValid(e.inbound, e) && stillValid(e.reply, e)
+    }
+
+    private func stillValid(_ dir: FlowRegistry.Direction?, _ e: FlowRegistry.Entry) -> Bool {
         guard let registry else { return false }
-        for dir in [e.inbound, e.reply] {
-            guard let dir else { continue }
+        if let dir {
             let f = dir.flow
             guard registry.isCapableEgress(f.interface) else { return false }
             let target: IPAddress
