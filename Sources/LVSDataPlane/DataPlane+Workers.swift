@@ -146,7 +146,8 @@ extension DataPlane {
             throw DataPlaneError(.packetRing, "cannot open the packet ring: \(e)")
         } catch {
             closeBackend()
-            throw DataPlaneError(configuration.mode == .xdp ? .xdp : .packetRing, "cannot open the AF_XDP sockets: \(error)")
+            throw DataPlaneError(
+                configuration.mode == .xdp ? .xdp : .packetRing, "cannot open the AF_XDP sockets: \(error)")
         }
     }
 

@@ -263,7 +263,8 @@ public final class DataPlane: @unchecked Sendable {
         switch s.mode {
         case .xdpNative, .xdpGeneric:
             let how = s.mode == .xdpNative ? "native" : "generic"
-            return "\(s.name): XDP (\(how)) + AF_XDP, fast path \(s.fastPathEgress ? "may transmit here" : "does not transmit here")"
+            return
+                "\(s.name): XDP (\(how)) + AF_XDP, fast path \(s.fastPathEgress ? "may transmit here" : "does not transmit here")"
                 + (s.note.isEmpty ? "" : ": \(s.note)")
         case .afPacket:
             return "\(s.name): AF_PACKET + nftables guard" + (s.note.isEmpty ? "" : " (\(s.note))")
@@ -342,7 +343,9 @@ public final class DataPlane: @unchecked Sendable {
     func reconcile() -> [VirtualServiceEntry] {
         guardLock.withLock { last in
             let services = listServices()
-            let (interfaces, passive) = mailbox.withLock { ($0.guardedInterfaces ?? $0.attachedInterfaces, $0.passiveForGuard) }
+            let (interfaces, passive) = mailbox.withLock {
+                ($0.guardedInterfaces ?? $0.attachedInterfaces, $0.passiveForGuard)
+            }
             let steering = SteeringSet(services: services, passive: passive)
             warnIfStrictReversePathFilter(services)
             mailbox.withLock {

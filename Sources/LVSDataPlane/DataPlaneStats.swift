@@ -174,7 +174,8 @@ public struct DataPlaneStatistics: Sendable, Equatable {
         for r in DropReason.allCases where self[r] != 0 { s += "drop_\(r) \(self[r])\n" }
         s += "workers \(workers)\n"
         for i in interfaces {
-            s += "interface_\(i.name) \(i.mode.rawValue)\(i.mode.isXDP ? (i.fastPathEgress ? " fast-path-egress" : " no-fast-path-egress") : "")\n"
+            s +=
+                "interface_\(i.name) \(i.mode.rawValue)\(i.mode.isXDP ? (i.fastPathEgress ? " fast-path-egress" : " no-fast-path-egress") : "")\n"
         }
         let f = fastPath
         s += "fast_path_flows \(f.active)\nfast_path_installed \(f.installed)\nfast_path_removed \(f.removed)\n"

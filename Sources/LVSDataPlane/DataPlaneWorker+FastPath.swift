@@ -55,6 +55,7 @@ extension DataPlaneWorker {
                 return
             }
             registry.sweepKeys.append(contentsOf: registry.entries.keys)
+            registry.revalidating = registry.revalidate
             registry.revalidate = false
             registry.nextSweep = t &+ registry.sweepIntervalNanoseconds
         }
@@ -64,7 +65,8 @@ extension DataPlaneWorker {
             guard var e = registry.entries[id] else { continue }
             guard ipvs.fastPathEligibility(connection: id) == .eligible, let d = ipvs.forwarding(ofConnection: id),
                 d.method == e.method, d.server == e.server, d.client == e.client,
-                passiveAddresses.isEmpty || !passiveAddresses.contains(d.virtual.address), stillValid(e)
+                passiveAddresses.isEmpty || !passiveAddresses.contains(d.virtual.address),
+                !registry.revalidating || stillValid(e)
             else {
                 registry.remove(id, ipvs: ipvs, now: t)
                 continue
@@ -72,6 +74,14 @@ extension DataPlaneWorker {
             registry.fold(id, &e, ipvs: ipvs, now: t)
             registry.entries[id] = e
         }
+    }
+
+    /// The egress toward `d` from the cache or the kernel tables, without counting or resolving.
+    private func quietEgress(to d: IPAddress) -> Egress? {
+        if let e = egressCache.lookup(d) { return e }
+        guard case .success(let e) = tables.egress(to: d) else { return nil }
+        egressCache.store(d, e)
+        return e
     }
 
     /// True if the entry's flows still leave by the egress the kernel tables give now.
@@ -87,14 +97,16 @@ extension DataPlaneWorker {
             let target: IPAddress
             switch f.rewrite {
             case .translate(_, let destination, let reply):
-                target = reply ? (destination?.address ?? f.key.destination) : (destination?.address ?? e.server.address)
+                target =
+                    reply ? (destination?.address ?? f.key.destination) : (destination?.address ?? e.server.address)
             case .directRoute:
                 target = e.server.address
             case .tunnel(_, let destination, _, _, _):
                 target = destination
             }
-            guard case .success(let now) = tables.egress(to: target), now.interface == f.interface, now.link == f.link
-            else { return false }
+            guard let now = quietEgress(to: target), now.interface == f.interface, now.link == f.link else {
+                return false
+            }
         }
         return true
     }
@@ -115,7 +127,8 @@ extension DataPlaneWorker {
         let length = info.l4Length
         guard length >= offset + 2, info.ipEnd <= f.length else { return true }
         let p = UnsafeRawPointer(f.buffer + f.start)
-        let field = UInt16(p.load(fromByteOffset: l4 + offset, as: UInt8.self)) << 8
+        let field =
+            UInt16(p.load(fromByteOffset: l4 + offset, as: UInt8.self)) << 8
             | UInt16(p.load(fromByteOffset: l4 + offset + 1, as: UInt8.self))
         if proto == IPProtocolNumber.udp && field == 0 { return true }
         let pseudo = InternetChecksum.pseudoHeader(

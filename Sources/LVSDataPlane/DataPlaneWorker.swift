@@ -43,7 +43,7 @@ public final class DataPlaneWorker {
     /// Interfaces whose traffic is handled, by index (loopback included for local clients).
     private var attachedByIndex: [Bool] = []
     private var tablesGeneration: UInt64 = .max
-    private var egressCache = EgressCache()
+    var egressCache = EgressCache()
     private var layoutGeneration: UInt64 = .max
     /// Whether the last `egress(to:)` that failed found a route but no MAC.
     var lastMissWasNeighbor = false

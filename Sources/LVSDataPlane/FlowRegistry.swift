@@ -58,8 +58,10 @@ public final class FlowRegistry: @unchecked Sendable {
     /// The sweep: the connections still to visit in this pass, and when the next pass starts.
     var sweepKeys: [UInt32] = []
     var nextSweep: UInt64 = 0
-    /// A full revalidation was asked for (table, route or passive change).
+    /// A full revalidation was asked for (table, route or passive change), and the sweep under
+    /// way is one (it also checks each flow's egress against the kernel tables).
     var revalidate = false
+    var revalidating = false
     /// Seconds between sweeps.
     public var sweepIntervalNanoseconds: UInt64 = 1_000_000_000
     /// After the map refused a flow, how long a connection waits before it is tried again.
@@ -187,7 +189,9 @@ public final class FlowRegistry: @unchecked Sendable {
         guard let e = entries[id] else { return nil }
         var latest: UInt64 = 0
         if let d = e.inbound, let c = flows.counts(d.flow.key), c.packets > 0 { latest = c.lastSeenNanoseconds }
-        if let d = e.reply, let c = flows.counts(d.flow.key), c.packets > 0 { latest = max(latest, c.lastSeenNanoseconds) }
+        if let d = e.reply, let c = flows.counts(d.flow.key), c.packets > 0 {
+            latest = max(latest, c.lastSeenNanoseconds)
+        }
         return latest == 0 ? nil : Timestamp(nanoseconds: latest)
     }
 

@@ -42,7 +42,9 @@ public final class XDPDataPlaneBackend: XDPBackend, @unchecked Sendable {
         defer { closedir(dir) }
         var n = 0
         while let e = readdir(dir) {
-            let entryName = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+            let entryName = withUnsafeBytes(of: e.pointee.d_name) {
+                String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
             if entryName.hasPrefix("rx-") { n += 1 }
         }
         return max(n, 1)
@@ -61,7 +63,9 @@ public final class XDPDataPlaneBackend: XDPBackend, @unchecked Sendable {
         guard d == "veth" else { return (true, "driver \(d)") }
         var delivered: UInt64 = 0
         let r = clvs_xdp_transmit_probe(interface, name, 8, &delivered)
-        if r < 0 { return (false, "veth transmit probe failed (\(errorText(-r))): the fast path does not transmit here") }
+        if r < 0 {
+            return (false, "veth transmit probe failed (\(errorText(-r))): the fast path does not transmit here")
+        }
         if delivered >= 8 { return (true, "veth peer has NAPI (probe frames delivered)") }
         return (
             false,
@@ -76,9 +80,12 @@ public final class XDPDataPlaneBackend: XDPBackend, @unchecked Sendable {
 
     public func applySteering(_ s: SteeringSet) throws {
         let next = XDPSteeringTable(
-            services: Set(s.services.map { XDPServiceKey(protocolNumber: $0.protocolNumber, address: $0.address, port: $0.port) }),
+            services: Set(
+                s.services.map { XDPServiceKey(protocolNumber: $0.protocolNumber, address: $0.address, port: $0.port) }),
             replySources: Set(
-                s.replySources.map { XDPServiceKey(protocolNumber: $0.protocolNumber, address: $0.address, port: $0.port) }),
+                s.replySources.map {
+                    XDPServiceKey(protocolNumber: $0.protocolNumber, address: $0.address, port: $0.port)
+                }),
             passive: s.passive)
         try steering.withLock { last throws in
             guard last != next else { return }

@@ -39,7 +39,9 @@ final class FakeFlows: FastPathFlows, @unchecked Sendable {
 }
 
 func key(_ p: TransportProtocol, _ a: Endpoint, _ b: Endpoint) -> FlowKey {
-    FlowKey(protocolNumber: p.rawValue, source: a.address, sourcePort: a.port, destination: b.address, destinationPort: b.port)
+    FlowKey(
+        protocolNumber: p.rawValue, source: a.address, sourcePort: a.port, destination: b.address,
+        destinationPort: b.port)
 }
 
 /// The worker with a flow registry: eth1 (2) and eth0 (3) are XDP interfaces whose peers take
@@ -69,7 +71,9 @@ final class FastPathHarness {
     func tick(_ t: Timestamp) { h.worker.runOnce(now: t) }
 
     var stats: RealServerEntry { h.owner.ipvs.services().first { $0.spec.key == .endpoint(.tcp, vip) }!.realServers[0] }
-    var udpStats: RealServerEntry { h.owner.ipvs.services().first { $0.spec.key == .endpoint(.udp, vip) }!.realServers[0] }
+    var udpStats: RealServerEntry {
+        h.owner.ipvs.services().first { $0.spec.key == .endpoint(.udp, vip) }!.realServers[0]
+    }
 }
 
 @Suite("Data plane worker: XDP fast path (fake port, fake flow map)")
@@ -106,7 +110,8 @@ struct FastPathWorkerTests {
         f.flows.forward(inKey, 5, bytes: 52, at: t0 + .seconds(1))
         f.flows.forward(outKey, 7, bytes: 1000, at: t0 + .seconds(1))
         let before = f.stats.counters
-        _ = f.run(PacketBuilder.frame(.tcp, from: client, to: vip, payload: [], tcpFlags: 0x11), on: 2, at: t0 + .seconds(2))
+        _ = f.run(
+            PacketBuilder.frame(.tcp, from: client, to: vip, payload: [], tcpFlags: 0x11), on: 2, at: t0 + .seconds(2))
         #expect(f.flows.flows.isEmpty)
         #expect(f.registry.counts.active == 0 && f.registry.counts.removed == 2)
         let after = f.stats.counters
@@ -186,7 +191,9 @@ struct FastPathWorkerTests {
         #expect(f.flows.flows.isEmpty && f.registry.connectionCount == 0)
     }
 
-    @Test("a packet the fast path forwarded after the last sweep still holds the connection (the timer asks for last-seen)")
+    @Test(
+        "a packet the fast path forwarded after the last sweep still holds the connection (the timer asks for last-seen)"
+    )
     func expiryAsksLastSeen() throws {
         let f = try FastPathHarness()
         _ = f.run(PacketBuilder.frame(.udp, from: client, to: vip, payload: [1]), on: 2)
@@ -198,7 +205,9 @@ struct FastPathWorkerTests {
         #expect(f.flows.flows[k] != nil)
     }
 
-    @Test("deleting the real server (expire_nodest_conn 0) removes the flows at the next sweep: packets come back to IPVS, which drops them")
+    @Test(
+        "deleting the real server (expire_nodest_conn 0) removes the flows at the next sweep: packets come back to IPVS, which drops them"
+    )
     func serverDeleted() throws {
         let f = try FastPathHarness()
         _ = f.run(PacketBuilder.frame(.udp, from: client, to: vip, payload: [1]), on: 2)
@@ -272,7 +281,9 @@ struct PartialChecksumGuessTests {
         #expect(h.worker.statistics()[.checksumsCompleted] == 0)
     }
 
-    @Test("a complete checksum is never touched; a wrong one that is not the pseudo-header sum stays wrong (the receiver drops it)")
+    @Test(
+        "a complete checksum is never touched; a wrong one that is not the pseudo-header sum stays wrong (the receiver drops it)"
+    )
     func completeAndCorrupt() throws {
         let h = try Harness()
         let good = PacketBuilder.frame(.udp, from: client, to: vip, payload: PacketBuilder.pattern(40))

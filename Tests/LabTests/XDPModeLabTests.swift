@@ -144,7 +144,8 @@ struct XDPModeLabTests {
         defer { l.lab.close() }
         try l.director.ipvsadmScript(NATLabTests.natScript)
         #expect(l.director.lvsdLog.contains("(1 worker"))
-        #expect(try l.client.curlTimes(4, "http://192.168.1.109/") == ["rs2 nginx", "rs1 nginx", "rs2 nginx", "rs1 nginx"])
+        #expect(
+            try l.client.curlTimes(4, "http://192.168.1.109/") == ["rs2 nginx", "rs1 nginx", "rs2 nginx", "rs1 nginx"])
         let bad = try l.director.run([LabNetwork.binary("lvsd"), "--data-plane", "ebpf"])
         #expect(bad.status != 0 && bad.stderr.contains("invalid data plane 'ebpf'"))
     }

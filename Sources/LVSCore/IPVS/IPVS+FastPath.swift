@@ -30,7 +30,8 @@ extension IPVS {
         guard d >= 0, store.flags(d).contains(.available) else { return .ineligible }
         switch r.protocolNumber {
         case TransportProtocol.udp.rawValue: return .eligible
-        case TransportProtocol.tcp.rawValue: return TCPState(rawValue: r.state) == .established ? .eligible : .ineligible
+        case TransportProtocol.tcp.rawValue:
+            return TCPState(rawValue: r.state) == .established ? .eligible : .ineligible
         default: return .ineligible
         }
     }

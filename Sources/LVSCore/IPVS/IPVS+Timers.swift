@@ -11,7 +11,8 @@ extension IPVS {
             // A connection a fast path carries may have seen packets IPVS did not: its timer
             // runs from the latest of them.
             if let seen = fastPathLastSeen, let t = seen(id) {
-                let due = ConnectionTable.tick(t) &+ ConnectionTable.ticks(seconds: connections.pointer(id).pointee.timeout)
+                let due =
+                    ConnectionTable.tick(t) &+ ConnectionTable.ticks(seconds: connections.pointer(id).pointee.timeout)
                 if !ConnectionTable.notAfter(due, tick) {
                     connections.arm(id, expires: due)
                     return
