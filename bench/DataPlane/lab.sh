@@ -200,7 +200,9 @@ lab_up() {
 }
 
 # Threaded NAPI on every lab veth that has NAPI (GRO on, or an XDP program attached: call it after
-# the balancer started), each thread pinned to its side's CPU: c0/r1/r2 → CPU0, d0/d1/d2 → CPU1.
+# the balancer started), each thread pinned to its side's CPU: c0/r1/r2 → CPU0 (SCHED_FIFO, so the
+# generator does not starve the sinks), d0/d1/d2 → CPU1 (SCHED_OTHER: the director's XDP work
+# and lvsd's workers share CPU1 by the scheduler's fairness).
 # The director's NAPI threads are added to DIRECTOR_EXTRA_PIDS (their time is the director's).
 # Threads are told apart from other labs' by appearing when this lab's device turned threaded.
 lab_threaded_napi() {
@@ -214,7 +216,13 @@ lab_threaded_napi() {
         for pid in $after; do
             case " $before " in *" $pid "*) continue ;; esac
             taskset -p -c "$cpu" "$pid" >/dev/null 2>&1 || true
-            [ "$cpu" = 1 ] && DIRECTOR_EXTRA_PIDS="$DIRECTOR_EXTRA_PIDS $pid"
+            if [ "$cpu" = 1 ]; then
+                DIRECTOR_EXTRA_PIDS="$DIRECTOR_EXTRA_PIDS $pid"
+            else
+                # The sinks' receive must not share CPU0 fairly with the generator (a busy
+                # process): real-time priority, as the softirq it replaces had.
+                chrt -f -p 50 "$pid" >/dev/null 2>&1 || true
+            fi
         done
     done
 }

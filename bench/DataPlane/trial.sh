@@ -82,11 +82,13 @@ setup_path() {
         ;;
     *) echo "unknown path $1" >&2; exit 2 ;;
     esac
-    # Real-server sinks drop the test traffic at ingress (after rx_packets counts it), so that
-    # CPU0 does not spend time in the UDP stack or sending ICMP errors. No conntrack involved.
+    # Real-server sinks drop the test traffic as early as possible (after rx_packets counts it),
+    # so that CPU0 spends its time generating: an XDP_DROP program (xdpsink; it also gives the
+    # veth NAPI, so XDP transmissions into it arrive), or without it a netdev ingress drop.
     local ns ifc
     for ns in "$NS_R1:r1" "$NS_R2:r2"; do
         ifc=${ns##*:}
+        if [ -x "${XDPSINK:-}" ] && nsx "${ns%:*}" "$XDPSINK" "$ifc"; then continue; fi
         nsx "${ns%:*}" nft -f - <<EOF
 table netdev lvsbench_sink {
     chain in { type filter hook ingress device $ifc priority 0; meta protocol ip ip protocol { udp, 4 } drop; }
