@@ -5,9 +5,10 @@ import LVSPlatform
 
 extension DataPlaneWorker {
     /// After the worker rewrote and queued a frame of connection `d.connection`: when the
-    /// connection may take the fast path and both interfaces allow it, installs the flow of this
-    /// direction with the rewrite just applied; when it may not any more (a FIN or RST moved its
-    /// TCP state), removes its flows.
+    /// connection may take the fast path, has had a few packets (`minimumTCPPackets`,
+    /// `minimumUDPPackets`) and both interfaces allow it, installs the flow of this direction with
+    /// the rewrite just applied; when it may not any more (a FIN or RST moved its TCP state),
+    /// removes its flows.
     ///
     /// ```
     ///  client ─ACK─▶ worker: SYN_RECV → ESTABLISHED ─▶ flow (client → VIP) ─▶ the next packets: XDP
@@ -31,6 +32,9 @@ extension DataPlaneWorker {
             guard registry.isXDPIngress(currentIngress), registry.isCapableEgress(egress.interface),
                 passiveAddresses.isEmpty || !passiveAddresses.contains(d.virtual.address)
             else { return }
+            let minimum =
+                info.protocolNumber == IPProtocolNumber.tcp ? registry.minimumTCPPackets : registry.minimumUDPPackets
+            guard known || ipvs.inboundPackets(connection: d.connection) >= minimum else { return }
             let key = FlowKey(
                 protocolNumber: info.protocolNumber, source: info.source, sourcePort: info.sourcePort,
                 destination: info.destination, destinationPort: info.destinationPort)

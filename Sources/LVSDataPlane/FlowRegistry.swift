@@ -64,6 +64,11 @@ public final class FlowRegistry: @unchecked Sendable {
     var revalidating = false
     /// Seconds between sweeps.
     public var sweepIntervalNanoseconds: UInt64 = 1_000_000_000
+    /// Inbound packets a TCP / UDP connection must have had before it gets flows: a short
+    /// connection (an HTTP request with `Connection: close`, a DNS query) would cost more in map
+    /// updates than the fast path saves.
+    public var minimumTCPPackets: UInt32 = 4
+    public var minimumUDPPackets: UInt32 = 2
     /// After the map refused a flow, how long a connection waits before it is tried again.
     public var retryNanoseconds: UInt64 = 1_000_000_000
     /// Last error text of a failed install (for the log).

@@ -55,6 +55,9 @@ final class FastPathHarness {
         h = try Harness(forwarding: forwarding, server: server)
         registry = FlowRegistry(flows: flows)
         registry.setInterfaces(egress: egress, ingress: [2, 3])
+        // Flows from the first eligible packet (the default waits for a few: `shortConnections`).
+        registry.minimumTCPPackets = 1
+        registry.minimumUDPPackets = 1
         h.worker.registry = registry
         registry.attach(to: h.owner.ipvs)
     }
@@ -121,6 +124,33 @@ struct FastPathWorkerTests {
         let state = f.h.owner.ipvs.connections(now: t0 + .seconds(2)).first { $0.client == client }?.state
         // K:ip_vs_proto_tcp.c tcp_states, input FIN in ESTABLISHED → CLOSE_WAIT.
         #expect(state == "CLOSE_WAIT")
+    }
+
+    @Test(
+        "short connections get no flow: by default UDP needs 2 inbound packets and TCP 4 (a Connection: close request costs no map update)"
+    )
+    func shortConnections() throws {
+        let f = try FastPathHarness()
+        f.registry.minimumTCPPackets = 4
+        f.registry.minimumUDPPackets = 2
+        let udp = PacketBuilder.frame(.udp, from: client, to: vip, payload: [1])
+        _ = f.run(udp, on: 2)
+        #expect(f.flows.flows.isEmpty)
+        _ = f.run(udp, on: 2)
+        #expect(f.flows.flows.count == 1)
+        let other = Endpoint(IPAddress("192.168.1.200")!, 40001)
+        for flags: UInt8 in [0x02, 0x10, 0x18] {
+            _ = f.run(PacketBuilder.frame(.tcp, from: other, to: vip, payload: [], tcpFlags: flags), on: 2)
+            if flags == 0x02 {
+                _ = f.run(
+                    PacketBuilder.frame(
+                        .tcp, from: rs, to: other, srcMAC: Macs.server, dstMAC: Macs.directorInside, payload: [],
+                        tcpFlags: 0x12), on: 3)
+            }
+        }
+        #expect(f.flows.flows[key(.tcp, other, vip)] == nil)
+        _ = f.run(PacketBuilder.frame(.tcp, from: other, to: vip, payload: [7], tcpFlags: 0x18), on: 2)
+        #expect(f.flows.flows[key(.tcp, other, vip)] != nil)
     }
 
     @Test("DR and TUN install the inbound flow only, with the rewrite the worker applied")

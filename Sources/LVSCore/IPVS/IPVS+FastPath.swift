@@ -70,6 +70,13 @@ extension IPVS {
         }
     }
 
+    /// The inbound packets connection `id` has had (`in_pkts`, fast-path ones included once
+    /// folded), or 0 if it is gone.
+    public func inboundPackets(connection id: UInt32) -> UInt32 {
+        guard id != ConnectionTable.none, connections.isLive(id) else { return 0 }
+        return connections.pointer(id).pointee.inPackets
+    }
+
     /// True if connection `id` is in the table.
     public func hasConnection(id: UInt32) -> Bool { id != ConnectionTable.none && connections.isLive(id) }
 }
