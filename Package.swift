@@ -93,8 +93,8 @@ let package = Package(
         .target(
             name: "LVSDaemon",
             dependencies: [
-                "LVSCore", "LVSControl", "LVSDataPlane", "KeepalivedConfig", "LVSHealthCheckLinux", "LVSVRRPLinux",
-                "LVSPlatform", "LVSSync", "LVSStatus", "LVSHTTP",
+                "LVSCore", "LVSControl", "LVSDataPlane", "LVSXDP", "KeepalivedConfig", "LVSHealthCheckLinux",
+                "LVSVRRPLinux", "LVSPlatform", "LVSSync", "LVSStatus", "LVSHTTP",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

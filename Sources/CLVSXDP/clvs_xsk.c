@@ -260,3 +260,10 @@ int clvs_xsk_epoll_add(int epfd, int fd)
     ev.data.fd = fd;
     return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
 }
+
+uint32_t clvs_xsk_rx_ready(struct clvs_xsk_socket *s)
+{
+    /* xsk_cons_nb_avail without consuming: the producer index against our cached consumer. */
+    uint32_t entries = *s->rx.producer - s->rx.cached_cons;
+    return entries;
+}

@@ -1,4 +1,6 @@
-// lvsd's command line: keepalived's flags (getopt_long rules) plus --control, --interface and --http.
+// lvsd's command line: keepalived's flags (getopt_long rules) plus --control, --interface, --http,
+// --data-plane and --workers.
+import LVSDataPlane
 import LVSStatus
 
 /// The options lvsd was started with.
@@ -30,6 +32,10 @@ public struct DaemonOptions: Hashable, Sendable {
     public var httpAllowRemote = false
     /// `--http` as given (checked once every flag is read).
     var httpValue: String?
+    /// `--data-plane auto|xdp|af-packet` (default auto).
+    public var dataPlane = DataPlaneMode.auto
+    /// `--workers N`: packet workers (nil: one per CPU lvsd may run on).
+    public var workers: Int?
     public var showHelp = false
     public var showVersion = false
 
@@ -77,6 +83,18 @@ extension DaemonOptions {
         Spec(long: "http", short: nil, arg: .required) { o, v throws(DaemonOptionsError) in o.httpValue = v },
         Spec(long: "http-allow-remote", short: nil, arg: .none) { o, _ throws(DaemonOptionsError) in
             o.httpAllowRemote = true
+        },
+        Spec(long: "data-plane", short: nil, arg: .required) { o, v throws(DaemonOptionsError) in
+            guard let v, let m = DataPlaneMode(rawValue: v) else {
+                throw DaemonOptionsError(message: "invalid data plane '\(v ?? "")' (expected auto, xdp or af-packet)")
+            }
+            o.dataPlane = m
+        },
+        Spec(long: "workers", short: nil, arg: .required) { o, v throws(DaemonOptionsError) in
+            guard let v, let n = Int(v), (1...256).contains(n) else {
+                throw DaemonOptionsError(message: "invalid number of workers '\(v ?? "")' (expected 1-256)")
+            }
+            o.workers = n
         },
         Spec(long: "help", short: "h", arg: .none) { o, _ throws(DaemonOptionsError) in o.showHelp = true },
         Spec(long: "version", short: "v", arg: .none) { o, _ throws(DaemonOptionsError) in o.showVersion = true },
@@ -186,6 +204,9 @@ extension DaemonOptions {
               --interface=IF           Attach to IF only (repeatable; default: every non-loopback interface)
               --http=ADDR:PORT|off     HTTP listener: /metrics, /api/v1/, dashboard at / (default: 127.0.0.1:9110)
               --http-allow-remote      Let --http bind a non-loopback address (the listener has no authentication)
+              --data-plane=MODE        auto (default): XDP where the driver has it, AF_PACKET + nftables guard
+                                       elsewhere; xdp: XDP on every interface or do not start; af-packet: no XDP
+              --workers=N              Packet workers (default: one per CPU lvsd may run on)
           -v, --version                Display the version number
           -h, --help                   Display this help message
 

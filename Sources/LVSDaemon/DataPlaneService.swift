@@ -1,6 +1,7 @@
 // Runs lvsd's packet path (LVSDataPlane) for the life of the service group.
 import LVSCore
 import LVSDataPlane
+import LVSXDP
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -24,11 +25,16 @@ public struct DataPlaneService: Service {
     /// being forwarded (the announcer announces nothing while they are not).
     public init(
         director: Director, interfaces: [String], statisticsFile: String?, logger: Logger,
-        ownership: VRRPAddressOwnership? = nil, spinNanoseconds: UInt64? = nil,
-        onForwarding: (@Sendable (Bool) -> Void)? = nil, status: DataPlaneStatusBox? = nil
+        ownership: VRRPAddressOwnership? = nil, spinNanoseconds: UInt64? = nil, mode: DataPlaneMode = .auto,
+        workers: Int? = nil, fastPath: Bool = true, onForwarding: (@Sendable (Bool) -> Void)? = nil,
+        status: DataPlaneStatusBox? = nil
     ) {
         var configuration = DataPlane.Configuration()
         if let spinNanoseconds { configuration.spinNanoseconds = spinNanoseconds }
+        configuration.mode = mode
+        configuration.workers = workers
+        configuration.fastPath = fastPath
+        configuration.makeXDP = { try XDPDataPlaneBackend() }
         configuration.interfaces = interfaces.isEmpty ? nil : interfaces
         configuration.statisticsFile = statisticsFile
         let log = logger
@@ -44,14 +50,17 @@ public struct DataPlaneService: Service {
     }
 
     /// The hook lvsd's main program installs (`LVSDaemonHooks.dataPlane`).
+    /// `fastPath` false (`LVSD_FAST_PATH=0`) keeps XDP's steering and AF_XDP but forwards every
+    /// packet in the workers (a benchmark row).
     public static func make(
         statisticsFile: String?, ownership: VRRPAddressOwnership? = nil, spinNanoseconds: UInt64? = nil,
-        onForwarding: (@Sendable (Bool) -> Void)? = nil, status: DataPlaneStatusBox? = nil
+        fastPath: Bool = true, onForwarding: (@Sendable (Bool) -> Void)? = nil, status: DataPlaneStatusBox? = nil
     ) -> @Sendable (Director, DaemonOptions, Logger) -> any Service {
         { director, options, logger in
             DataPlaneService(
                 director: director, interfaces: options.interfaces, statisticsFile: statisticsFile, logger: logger,
-                ownership: ownership, spinNanoseconds: spinNanoseconds, onForwarding: onForwarding, status: status)
+                ownership: ownership, spinNanoseconds: spinNanoseconds, mode: options.dataPlane,
+                workers: options.workers, fastPath: fastPath, onForwarding: onForwarding, status: status)
         }
     }
 

@@ -5,9 +5,17 @@ import LVSDataPlane
 import LVSPlatform
 import Synchronization
 
-/// The single owner of the IPVS model. The model is not thread-safe: every access goes through
-/// `withModel`, which holds the director's lock, so the control server, and later the keepalived
-/// configuration, health checkers and VRRP, never touch it concurrently.
+/// The single owner of the IPVS model. The model is not thread-safe: every access holds the
+/// director's lock. While packet workers run, only they take that lock (once per batch); control
+/// threads (the control server, health checks, VRRP, sync) hand their work to the `controlQueue`
+/// and a worker runs it between two batches, within a budget, so no control request holds the
+/// packet path up for longer than one small job. Before the workers start and after they stop,
+/// control threads take the lock themselves.
+///
+/// ```
+///  ipvsadm ─▶ handle([requests]) ─▶ chunks of 64 ─▶ controlQueue ─▶ worker, between batches
+///  -Lnc / -Ln ─▶ listed in steps (buckets / services) ─▶ one queued job per step
+/// ```
 public final class Director: ControlRequestHandler, IPVSOwner, @unchecked Sendable {
     // Invariant: `model` is only touched while `lock` is held.
     private let model: any IPVSControlTarget
@@ -23,6 +31,17 @@ public final class Director: ControlRequestHandler, IPVSOwner, @unchecked Sendab
     public let clock: any LVSSleepingClock
     /// Called (without the lock) after requests that changed the table.
     private let changeObservers = Mutex<[@Sendable () -> Void]>([])
+    /// Control work the packet workers run between batches (while they serve it).
+    public let controlQueue: ControlQueue? = ControlQueue()
+
+    /// Requests of one control frame run per queued job (an `ipvsadm -R` frame holds up to 2000).
+    public static let requestsPerJob = 64
+    /// Connection-table buckets / services listed per queued job.
+    public static let bucketsPerJob = 256
+    public static let servicesPerJob = 256
+    /// What a worker runs of the queue after each batch: at most this many jobs and this long.
+    public static let jobsPerBatch = 8
+    public static let jobNanosecondsPerBatch: UInt64 = 200_000
 
     public init(model: any IPVSControlTarget, clock: any LVSSleepingClock = MonotonicClock()) {
         self.model = model
@@ -30,10 +49,24 @@ public final class Director: ControlRequestHandler, IPVSOwner, @unchecked Sendab
         self.clock = clock
     }
 
-    /// The data plane's access: the IPVS table under the lock, once per batch of packets.
+    /// Exclusive access to the IPVS table from any thread (sync daemons, the data plane's set-up).
     public func withIPVS(_ body: (IPVS) -> Void) {
         guard let ipvs else { return }
-        lock.withLock { _ in body(ipvs) }
+        withModel { _ in body(ipvs) }
+    }
+
+    /// A packet worker's access, once per batch: the lock (taken by workers only while they run),
+    /// `body`, then queued control jobs while the budget lasts.
+    public func withIPVSAsWorker(_ body: (IPVS) -> Void) {
+        guard let ipvs else { return }
+        lock.withLock { _ in
+            body(ipvs)
+            guard let q = controlQueue, q.hasWork else { return }
+            let start = MonotonicClock.nanoseconds()
+            q.runPending { n in
+                n == 0 || (n < Self.jobsPerBatch && MonotonicClock.nanoseconds() &- start < Self.jobNanosecondsPerBatch)
+            }
+        }
     }
 
     /// Registers `observer`, called after every control frame that changed the table (and by
@@ -47,41 +80,54 @@ public final class Director: ControlRequestHandler, IPVSOwner, @unchecked Sendab
         for o in changeObservers.withLock({ $0 }) { o() }
     }
 
-    /// Runs `body` with exclusive access to the model.
-    public func withModel<R>(_ body: (any IPVSControlTarget) throws -> R) rethrows -> R {
-        try lock.withLock { _ in try body(model) }
+    /// Runs `body` with exclusive access to the model: on a packet worker between batches while
+    /// the workers run, else under the lock here. Not to be called from a packet worker.
+    public func withModel<R, E: Error>(_ body: (any IPVSControlTarget) throws(E) -> R) throws(E) -> R {
+        var result: Result<R, E>?
+        withoutActuallyEscaping(body) { body in
+            let run = { result = Result { () throws(E) -> R in try body(self.model) } }
+            if let q = controlQueue, q.submit(run) { return }
+            lock.withLock { _ in run() }
+        }
+        return try result!.get()
     }
 
-    /// Serves one control frame, encoded as it goes: each operation under its own hold of the lock,
-    /// a connection listing in pieces of `listingPiece` entries (the lock released between them)
-    /// and written straight into the response, never as a whole list in memory. A response beyond
-    /// what a client accepts becomes a `tooLarge` rejection.
+    /// Serves one control frame, encoded as it goes, with `frameLock` held so frames never
+    /// interleave: operations in jobs of `requestsPerJob` (through `withModel`: on a packet worker
+    /// between batches while the workers run), the service listing in steps, and a connection
+    /// listing in pieces of `listingPiece` entries written straight into the response, never as a
+    /// whole list in memory. A response beyond what a client accepts becomes a `tooLarge` rejection.
     public func respond(to requests: [ControlRequest], mayChangeState: Bool) -> [UInt8] {
         let frame = frameLock.withLock { _ -> [UInt8] in
             let now = clock.now()
             var w = ControlByteWriter(reservingCapacity: 4096)
             ControlCodec.writeHeader(.response, into: &w)
             w.u32(UInt32(truncatingIfNeeded: requests.count))
-            for r in requests {
-                if case .listConnections = r, let ipvs {
-                    w.u8(7)
-                    let countAt = w.count
-                    w.u32(0)
-                    var n: UInt32 = 0
-                    var cursor: ConnectionListingCursor? = ConnectionListingCursor()
-                    while let c = cursor, w.count <= ControlProtocol.maxResponseBody {
-                        cursor = lock.withLock { _ in
-                            ipvs.connections(now: now, from: c, maxEntries: Self.listingPiece) { e in
-                                w.connection(e)
-                                n &+= 1
-                            }
-                        }
+            var i = 0
+            while i < requests.count {
+                if ipvs != nil {
+                    switch requests[i] {
+                    case .listConnections:
+                        writeConnectionsInPieces(now: now, into: &w)
+                        i += 1
+                        continue
+                    case .listServices:
+                        ControlCodec.encode(.services(listServicesInSteps()), into: &w)
+                        i += 1
+                        continue
+                    default:
+                        break
                     }
-                    w.patchU32(n, at: countAt)
-                } else {
-                    let result = lock.withLock { _ in r.perform(on: model, now: now, mayChangeState: mayChangeState) }
-                    ControlCodec.encode(result, into: &w)
                 }
+                var end = i
+                while end < requests.count && end - i < Self.requestsPerJob {
+                    if ipvs != nil, requests[end].isListing { break }
+                    end += 1
+                }
+                let chunk = requests[i..<end]
+                let results = withModel { m in chunk.map { $0.perform(on: m, now: now, mayChangeState: mayChangeState) } }
+                for r in results { ControlCodec.encode(r, into: &w) }
+                i = end
             }
             return ControlCodec.finish(w)
         }
@@ -89,13 +135,94 @@ public final class Director: ControlRequestHandler, IPVSOwner, @unchecked Sendab
         return frame
     }
 
-    /// Serves one control frame: every request in order, under one hold of the lock.
+    /// A connection listing (result tag 7) written in pieces, each one job on the model.
+    private func writeConnectionsInPieces(now: Timestamp, into w: inout ControlByteWriter) {
+        guard let ipvs else { return }
+        w.u8(7)
+        let countAt = w.count
+        w.u32(0)
+        var n: UInt32 = 0
+        var cursor: ConnectionListingCursor? = ConnectionListingCursor()
+        while let c = cursor, w.count <= ControlProtocol.maxResponseBody {
+            cursor = withModel { _ in
+                ipvs.connections(now: now, from: c, maxEntries: Self.listingPiece) { e in
+                    w.connection(e)
+                    n &+= 1
+                }
+            }
+        }
+        w.patchU32(n, at: countAt)
+    }
+
+    /// Serves one control frame: every request in order, in jobs of `requestsPerJob` requests
+    /// (packets are forwarded between two jobs, as between two netlink commands); listings of
+    /// connections and services are taken in steps.
     public func handle(_ requests: [ControlRequest], mayChangeState: Bool) -> [ControlResult] {
         let now = clock.now()
-        let results = withModel { m in
-            requests.map { $0.perform(on: m, now: now, mayChangeState: mayChangeState) }
+        var results: [ControlResult] = []
+        results.reserveCapacity(requests.count)
+        var i = 0
+        while i < requests.count {
+            switch requests[i] {
+            case .listConnections:
+                results.append(.connections(listConnectionsInSteps(now: now)))
+                i += 1
+                continue
+            case .listServices:
+                results.append(.services(listServicesInSteps()))
+                i += 1
+                continue
+            default:
+                break
+            }
+            var end = i
+            while end < requests.count && end - i < Self.requestsPerJob {
+                if case .listConnections = requests[end] { break }
+                if case .listServices = requests[end] { break }
+                end += 1
+            }
+            let chunk = requests[i..<end]
+            let part = withModel { m in chunk.map { $0.perform(on: m, now: now, mayChangeState: mayChangeState) } }
+            results += part
+            i = end
         }
         if mayChangeState && requests.contains(where: \.isMutating) { notifyChanged() }
         return results
+    }
+
+    /// `-Lnc`: the connection table, `bucketsPerJob` hash buckets per job.
+    func listConnectionsInSteps(now: Timestamp) -> [ConnectionEntry] {
+        guard ipvs != nil else { return withModel { $0.connections(now: now) } }
+        var out: [ConnectionEntry] = []
+        var next = 0
+        while true {
+            let done = withModel { m -> Bool in
+                let t = m as! IPVS
+                let count = t.connectionBucketCount
+                guard next < count else { return true }
+                let end = min(count, next + Self.bucketsPerJob)
+                out += t.connections(now: now, buckets: next..<end)
+                next = end
+                return end >= count
+            }
+            if done { return out }
+        }
+    }
+
+    /// `-Ln`: every service, `servicesPerJob` per job.
+    func listServicesInSteps() -> [VirtualServiceEntry] {
+        guard ipvs != nil else { return withModel { $0.services() } }
+        var out: [VirtualServiceEntry] = []
+        var next = 0
+        while true {
+            let done = withModel { m -> Bool in
+                let t = m as! IPVS
+                let end = min(t.serviceCount, next + Self.servicesPerJob)
+                out += t.services(in: next..<end)
+                next = end
+                return end >= t.serviceCount
+            }
+            if done { return out }
+        }
     }
 }

@@ -55,6 +55,12 @@ public final class AFPacketPort: PacketPort {
         public var fanoutGroup: Int?
         /// Bind to one interface (0: every interface of the namespace).
         public var interface: Int32 = 0
+        /// Only frames of these interfaces reach the ring (a classic BPF filter; nil: all). XDP
+        /// mode serves `lo` and the interfaces without XDP this way.
+        public var onlyInterfaces: [Int32]? = nil
+        /// False: no receive ring at all (a worker that only transmits on interfaces its AF_XDP
+        /// sockets do not cover).
+        public var receives = true
         public init() {}
     }
 
@@ -84,6 +90,19 @@ public final class AFPacketPort: PacketPort {
         headerBytes = Int(clvs_dp_pkt_header_bytes())
         vnetBytes = Int(clvs_dp_vnet_bytes())
         let ethAll: Int32 = 0x0003
+        guard configuration.receives else {
+            let tx = clvs_dp_packet_socket(0)
+            guard tx >= 0 else { throw .errno("AF_PACKET transmit socket (are you root?)") }
+            _ = clvs_dp_set_qdisc_bypass(tx)
+            _ = clvs_dp_force_sndbuf(tx, Int32(configuration.sendBufferBytes))
+            rxFD = -1
+            txFD = tx
+            ring = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64)
+            ringBytes = 0
+            slots = 0
+            overflow = .allocate(byteCount: 64, alignment: 64)
+            return
+        }
         let rx = clvs_dp_packet_socket(ethAll)
         guard rx >= 0 else { throw .errno("AF_PACKET socket (are you root?)") }
         func fail(_ what: String) -> PacketPortError {
@@ -96,6 +115,10 @@ public final class AFPacketPort: PacketPort {
         guard clvs_dp_set_vnet_hdr(rx) == 0 else { throw fail("PACKET_VNET_HDR") }
         guard clvs_dp_set_ignore_outgoing(rx) == 0 else { throw fail("PACKET_IGNORE_OUTGOING") }
         guard clvs_dp_set_copy_thresh(rx) == 0 else { throw fail("PACKET_COPY_THRESH") }
+        if let only = configuration.onlyInterfaces {
+            guard only.withUnsafeBufferPointer({ clvs_dp_filter_interfaces(rx, $0.baseAddress, Int32($0.count)) }) == 0
+            else { throw fail("SO_ATTACH_FILTER") }
+        }
         _ = clvs_dp_force_rcvbuf(rx, Int32(configuration.receiveBufferBytes))
         let perBlock = configuration.blockSize / configuration.frameSize
         let blocks = (configuration.frameCount + perBlock - 1) / max(perBlock, 1)
@@ -138,9 +161,9 @@ public final class AFPacketPort: PacketPort {
     }
 
     deinit {
-        _ = clvs_dp_unmap(ring, ringBytes)
+        if ringBytes > 0 { _ = clvs_dp_unmap(ring, ringBytes) } else { ring.deallocate() }
         overflow.deallocate()
-        close(rxFD)
+        if rxFD >= 0 { close(rxFD) }
         close(txFD)
     }
 
@@ -148,6 +171,7 @@ public final class AFPacketPort: PacketPort {
     private func slot(_ i: Int) -> UnsafeMutableRawPointer { ring + i * configuration.frameSize }
 
     public func receive(into frames: UnsafeMutablePointer<ReceivedFrame>, capacity: Int) -> Int {
+        guard slots > 0 else { return 0 }
         var n = 0
         var pkt = clvs_dp_pkt()
         while n < capacity && unreleased < slots {
@@ -194,7 +218,7 @@ public final class AFPacketPort: PacketPort {
     }
 
     /// True when the next slot holds a frame (one load: cheap enough to spin on).
-    public var framesWaiting: Bool { clvs_dp_frame_ready(slot(head)) != 0 }
+    public var framesWaiting: Bool { slots > 0 && clvs_dp_frame_ready(slot(head)) != 0 }
 
     @inline(__always)
     private func advance() {
@@ -203,6 +227,7 @@ public final class AFPacketPort: PacketPort {
     }
 
     public func release() {
+        guard slots > 0 else { return }
         var i = head - unreleased
         if i < 0 { i += slots }
         for _ in 0..<unreleased {
@@ -233,6 +258,7 @@ public final class AFPacketPort: PacketPort {
     /// Frames the kernel dropped because the ring was full, plus frames too large for a slot that
     /// could not be queued whole (the receive buffer was full) or read back.
     public var ringDrops: UInt64 {
+        guard rxFD >= 0 else { return 0 }
         drops &+= clvs_dp_ring_drops(rxFD)
         return drops
     }

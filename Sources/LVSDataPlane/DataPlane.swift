@@ -23,6 +23,8 @@ public struct DataPlaneError: Error, Hashable, CustomStringConvertible, Sendable
         /// The nftables guard could not be installed (nf_tables netlink refused or missing): the
         /// kernel would answer the virtual services' clients itself.
         case guardTable
+        /// `--data-plane xdp` and XDP could not be set up (program, attach, AF_XDP socket).
+        case xdp
     }
 
     public var code: Code
@@ -35,13 +37,26 @@ public struct DataPlaneError: Error, Hashable, CustomStringConvertible, Sendable
     }
 }
 
-/// The director's packet path on Linux: one worker thread reading an AF_PACKET ring.
+/// `--data-plane`: how lvsd receives its traffic.
+public enum DataPlaneMode: String, Sendable, CaseIterable {
+    /// XDP (native) where the driver has it, AF_PACKET + nftables guard elsewhere (lo, bridges).
+    case auto
+    /// XDP on every attached interface (generic mode where the driver has none); `lo` on AF_PACKET.
+    /// lvsd does not start if XDP cannot be set up.
+    case xdp
+    /// AF_PACKET and the nftables guard everywhere (no XDP).
+    case afPacket = "af-packet"
+}
+
+/// The director's packet path on Linux: packet workers reading AF_XDP sockets (XDP mode) or
+/// AF_PACKET rings, the XDP program's steering and fast path, the nftables guard for interfaces
+/// without XDP.
 ///
 /// ```
-///  control (ipvsadm) ──lock──▶ IPVS ◀──lock once per batch── worker thread ◀── AF_PACKET ring
-///        │ servicesChanged()                                   │  ▲ rtnetlink events
-///        ▼                                                     ▼  │
-///  nf_tables netlink (guard table)                      sendmmsg  kernel tables
+///  control ──ControlQueue──▶ worker 0 … N−1 (the IPVS table's lock among workers only, once per batch)
+///     │ servicesChanged()             ▲ AF_XDP sockets (XDP interfaces' queues) / AF_PACKET ring (lo, others)
+///     ├─▶ XDP steering maps (diff)    │ frames the XDP program steers; established flows stay in XDP
+///     └─▶ nftables guard (AF_PACKET interfaces only)
 /// ```
 public final class DataPlane: @unchecked Sendable {
     /// Settings.
@@ -52,10 +67,19 @@ public final class DataPlane: @unchecked Sendable {
         public var statisticsFile: String?
         /// How long the worker keeps watching the ring after a batch before it sleeps.
         public var spinNanoseconds: UInt64 = 50_000
-        /// Whether to install the nftables guard (through nf_tables netlink). Without it the
-        /// kernel answers service traffic itself: only for tests of the worker alone.
+        /// Whether to install the nftables guard (through nf_tables netlink, on the interfaces served
+        /// by AF_PACKET). Without it the kernel answers service traffic itself: only for tests of
+        /// the worker alone.
         public var installGuard = true
         public var port = AFPacketPort.Configuration()
+        /// `--data-plane`.
+        public var mode = DataPlaneMode.auto
+        /// `--workers` (nil: one per CPU this process may run on).
+        public var workers: Int?
+        /// Whether established flows are forwarded by the XDP program (`LVSD_FAST_PATH=0`: off).
+        public var fastPath = true
+        /// Makes XDP mode's kernel side (nil: this build has no XDP; only AF_PACKET).
+        public var makeXDP: (@Sendable () throws -> XDPBackend)?
         public init() {}
     }
 
@@ -64,41 +88,56 @@ public final class DataPlane: @unchecked Sendable {
     let configuration: Configuration
     let log: @Sendable (String) -> Void
 
-    // Shared between the worker and control threads.
-    private let running = Atomic<Bool>(false)
+    // Shared between the workers and control threads.
+    let running = Atomic<Bool>(false)
     /// Set once the guard can be reconciled (before the first reconcile in `start`).
-    private let accepting = Atomic<Bool>(false)
-    private let published = Mutex(DataPlaneStatistics())
-    private let mailbox = Mutex(WorkerMailbox())
-    private let guardLock = Mutex(GuardState())
-    private var thread: PlatformThread?
-    private var statisticsThread: PlatformThread?
-    /// Wakes the worker from poll(2) (a change to pick up, or stop).
-    private var wake: WakeDescriptor?
-    /// Signalled by the worker when it applied a new passive set.
-    private let passiveApplied = try? WakeDescriptor()
+    let accepting = Atomic<Bool>(false)
+    /// Bumped when every flow must be revalidated (table or passive change).
+    let revalidation = Atomic<UInt64>(0)
+    /// Each worker's statistics (published every 100 ms).
+    let published = Mutex<[DataPlaneStatistics]>([])
+    let mailbox = Mutex(WorkerMailbox())
+    let guardLock = Mutex(GuardState())
+    var threads: [PlatformThread] = []
+    var statisticsThread: PlatformThread?
+    /// Wake each worker from poll(2) (a change to pick up, control work, or stop).
+    var wakes: [WakeDescriptor] = []
+    /// Signalled by a worker when it applied a new passive set.
+    let passiveApplied = try? WakeDescriptor()
     /// Wakes the statistics thread to stop.
-    private var statisticsStop: WakeDescriptor?
+    var statisticsStop: WakeDescriptor?
+    /// Asks the reconcile thread (`lvsd-reconcile`) to reconcile the guard for worker 0, which
+    /// cannot itself (it serves the control queue the service listing goes through).
+    var reconcileWake: WakeDescriptor?
+    var reconcileThread: PlatformThread?
+    /// XDP mode's kernel side (nil: AF_PACKET only), and the fast path's flows.
+    var backend: XDPBackend?
+    var registry: FlowRegistry?
+    /// Whether the nftables guard runs (some interface is served by AF_PACKET).
+    var guardActive = false
     /// `net.ipv4.conf.lo.accept_local` before start (restored by `stop`).
     private var savedAcceptLocal: String?
     static let acceptLocalPath = "/proc/sys/net/ipv4/conf/lo/accept_local"
 
-    /// What the control threads and the worker hand each other (under `mailbox`): the worker
+    /// What the control threads and the workers hand each other (under `mailbox`): worker 0
     /// publishes what it attached to and the local addresses; the control side posts destinations
     /// to resolve, the guarded sources and the passive VIPs.
     struct WorkerMailbox {
         var attachedInterfaces: [String] = []
+        /// The interfaces the nftables guard covers (AF_PACKET mode; nil: every attached one).
+        var guardedInterfaces: [String]?
+        var interfaces: [InterfaceStatus] = []
         var localAddresses: Set<IPAddress> = []
         var pendingDestinations: [IPAddress] = []
         var guardError: String?
         var guardedSources: Set<GuardedSource> = []
         var guardedGeneration: UInt64 = 0
-        /// Passive VIPs as the worker and the guard see them (they differ during a change).
+        /// Passive VIPs as the workers and the guard see them (they differ during a change).
         var passiveForWorker: Set<IPAddress> = []
         var passiveForGuard: Set<IPAddress> = []
         var passiveGeneration: UInt64 = 0
-        /// The passive generation the worker applied last.
-        var passiveApplied: UInt64 = 0
+        /// The passive generation each worker applied last.
+        var passiveApplied: [UInt64] = []
         /// The passive set requested last (`setPassiveAddresses`).
         var passive: Set<IPAddress> = []
         var rpFilterWarned = false
@@ -126,50 +165,76 @@ public final class DataPlane: @unchecked Sendable {
         self.log = log
     }
 
-    /// Opens the ring and netlink, reads the kernel tables, installs the guard and starts the
-    /// worker thread.
+    /// Reads the kernel tables, chooses each interface's mode (XDP or AF_PACKET), opens the
+    /// ports, installs the steering and the guard and starts the workers.
     public func start() throws(DataPlaneError) {
-        let port: AFPacketPort
-        do {
-            port = try AFPacketPort(configuration: configuration.port)
-        } catch {
-            throw DataPlaneError(.packetRing, "cannot open the packet ring: \(error)")
-        }
         let monitor: NetlinkMonitor
         do {
             monitor = try NetlinkMonitor()
         } catch {
             throw DataPlaneError(.netlink, "cannot open rtnetlink: \(errorText(error.errno))")
         }
-        let worker = DataPlaneWorker(port: port, owner: owner)
-        worker.interfaceNames = configuration.interfaces
-        monitor.dump(into: &worker.tables)
+        var tables = KernelTables()
+        monitor.dump(into: &tables)
         if let names = configuration.interfaces {
-            let known = Set(worker.tables.links.values.map(\.name))
+            let known = Set(tables.links.values.map(\.name))
             for n in names where !known.contains(n) {
                 throw DataPlaneError(.noSuchInterface, "--interface \(n): no such interface")
             }
         }
-        worker.resolveNeighbor = { [monitor] key in monitor.resolve(key) }
-        publishTables(worker)
+        let plan = try planInterfaces(tables)
+        let ports = try openPorts(plan)
+        var workers: [(DataPlaneWorker, NetlinkMonitor)] = []
+        for (i, port) in ports.enumerated() {
+            let m: NetlinkMonitor
+            if i == 0 {
+                m = monitor
+            } else {
+                do {
+                    m = try NetlinkMonitor()
+                } catch {
+                    closeBackend()
+                    throw DataPlaneError(.netlink, "cannot open rtnetlink: \(errorText(error.errno))")
+                }
+            }
+            let worker = DataPlaneWorker(port: port, owner: owner)
+            worker.interfaceNames = configuration.interfaces
+            if i == 0 { worker.tables = tables } else { m.dump(into: &worker.tables) }
+            worker.resolveNeighbor = { [m] key in m.resolve(key) }
+            worker.registry = registry
+            workers.append((worker, m))
+        }
+        published.withLock { $0 = Array(repeating: DataPlaneStatistics(), count: workers.count) }
+        mailbox.withLock {
+            $0.passiveApplied = Array(repeating: 0, count: workers.count)
+            $0.interfaces = plan.status
+            $0.guardedInterfaces = plan.backendUsed ? plan.afPacketNames : nil
+        }
+        publishTables(workers[0].0)
         do {
-            wake = try WakeDescriptor()
+            wakes = try workers.map { _ throws(PlatformError) in try WakeDescriptor() }
         } catch {
+            closeBackend()
             throw DataPlaneError(.wakeDescriptor, "eventfd: \(errorText(error.errno))")
         }
+        if let registry { owner.withIPVS { registry.attach(to: $0) } }
         // From here on a change of the service table is applied (servicesChanged); the first
         // reconcile below covers every change made before.
         accepting.store(true, ordering: .releasing)
-        if configuration.installGuard {
+        guardActive = configuration.installGuard && !plan.afPacketNames.isEmpty
+        if guardActive {
             // Without the guard the kernel would answer every client with a RST: no data plane.
             do {
                 let table = try NFTablesGuardTable()
                 guardLock.withLock { $0.table = table }
             } catch {
                 accepting.store(false, ordering: .releasing)
+                closeBackend()
                 throw DataPlaneError(.guardTable, "cannot install the nftables guard: \(error)")
             }
-            reconcileGuard(logFailure: false)
+        }
+        reconcile(logFailure: false)
+        if guardActive {
             let failure = guardLock.withLock { g -> String? in
                 guard let f = g.failure else { return nil }
                 g.table?.close()
@@ -178,6 +243,7 @@ public final class DataPlane: @unchecked Sendable {
             }
             if let failure {
                 accepting.store(false, ordering: .releasing)
+                closeBackend()
                 throw DataPlaneError(.guardTable, "cannot install the nftables guard: \(failure)")
             }
             if guardLock.withLock({ $0.table?.ownerUnsupported == true }) {
@@ -193,12 +259,29 @@ public final class DataPlane: @unchecked Sendable {
             log("cannot set net.ipv4.conf.lo.accept_local=1: local clients of virtual services will not be served")
         }
         running.store(true, ordering: .releasing)
-        guard let t = PlatformThread.start(name: "lvsd-dp0", { [self] in run(worker, port, monitor) }) else {
-            running.store(false, ordering: .releasing)
-            throw DataPlaneError(.thread, "cannot start the worker thread")
+        for (i, (worker, m)) in workers.enumerated() {
+            let parts = WorkerParts(worker: worker, monitor: m)
+            guard let t = PlatformThread.start(name: "lvsd-dp\(i)", { [self] in run(i, parts.worker, parts.monitor) })
+            else {
+                stop()
+                throw DataPlaneError(.thread, "cannot start the worker thread")
+            }
+            threads.append(t)
         }
-        // The statistics file is formatted and written on a thread of its own: the worker only
-        // copies counters (no allocation on the packet thread).
+        if guardActive, let w = try? WakeDescriptor() {
+            reconcileWake = w
+            reconcileThread = PlatformThread.start(name: "lvsd-reconcile") { [self] in
+                while running.load(ordering: .acquiring) {
+                    if Readiness.wait([w.descriptor], timeoutMilliseconds: -1) != 0 { w.drain() }
+                    if running.load(ordering: .acquiring) { reconcile() }
+                }
+            }
+        }
+        // Control requests are run by the workers between batches from now on.
+        let firstWake = wakes[0]
+        owner.controlQueue?.startServing(wake: { firstWake.signal() })
+        // The statistics file is formatted and written on a thread of its own: the workers only
+        // copy counters (no allocation on the packet threads).
         if configuration.statisticsFile != nil, let stop = try? WakeDescriptor() {
             statisticsStop = stop
             statisticsThread = PlatformThread.start(name: "lvsd-stats") { [self] in
@@ -206,34 +289,73 @@ public final class DataPlane: @unchecked Sendable {
                 while Readiness.wait([stop.descriptor], timeoutMilliseconds: 1000) == 0 { writeStatistics() }
             }
         }
-        thread = t
+        for st in plan.status { log(Self.describe(st)) }
         let attached = mailbox.withLock { $0.attachedInterfaces }
-        log("data plane attached to \(attached.joined(separator: ", "))")
+        log(
+            "data plane attached to \(attached.joined(separator: ", ")) (\(workers.count) worker\(workers.count == 1 ? "" : "s")\(registry != nil ? ", XDP fast path on" : ""))"
+        )
     }
 
-    /// Stops the worker and removes the guard table.
+    /// One log line for an interface: its mode and why.
+    static func describe(_ s: InterfaceStatus) -> String {
+        switch s.mode {
+        case .xdpNative, .xdpGeneric:
+            let how = s.mode == .xdpNative ? "native" : "generic"
+            return
+                "\(s.name): XDP (\(how)) + AF_XDP, fast path \(s.fastPathEgress ? "may transmit here" : "does not transmit here")"
+                + (s.note.isEmpty ? "" : ": \(s.note)")
+        case .afPacket:
+            return "\(s.name): AF_PACKET + nftables guard" + (s.note.isEmpty ? "" : " (\(s.note))")
+        }
+    }
+
+    /// Stops the workers, removes the guard table and detaches XDP.
     public func stop() {
         guard running.exchange(false, ordering: .acquiringAndReleasing) else { return }
         accepting.store(false, ordering: .releasing)
-        wake?.signal()
-        thread?.join()
-        thread = nil
+        for w in wakes { w.signal() }
+        for t in threads { t.join() }
+        threads = []
+        // Control work queued meanwhile runs here; later requests take the lock themselves.
+        owner.controlQueue?.stopServing(runLeft: { run in owner.withIPVSAsWorker { _ in run() } })
+        reconcileWake?.signal()
+        reconcileThread?.join()
+        reconcileThread = nil
+        if let registry { owner.withIPVS { registry.detach(from: $0) } }
         statisticsStop?.signal()
         statisticsThread?.join()
         statisticsThread = nil
-        if configuration.installGuard {
+        if guardActive {
             guardLock.withLock { g in
                 do { try g.table?.remove() } catch { log("nftables guard removal: \(error)") }
                 g.table = nil
                 g.applied = nil
             }
         }
+        let final = statistics
+        closeBackend()
         if let saved = savedAcceptLocal, saved != "1" { _ = Sysctl.write(Self.acceptLocalPath, saved) }
-        writeStatistics()
+        writeStatistics(final)
     }
 
-    /// The latest statistics (published by the worker every 100 ms).
-    public var statistics: DataPlaneStatistics { published.withLock { $0.copied() } }
+    func closeBackend() {
+        backend?.close()
+        backend = nil
+    }
+
+    /// The latest statistics (published by the workers every 100 ms), summed over the workers,
+    /// with each interface's mode and the XDP program's counters.
+    public var statistics: DataPlaneStatistics {
+        let all = published.withLock { $0.map { $0.copied() } }
+        var s = DataPlaneStatistics()
+        for w in all { s.add(w) }
+        s.fastPath = all.map(\.fastPath).max(by: { $0.installed < $1.installed }) ?? .init()
+        s.workers = all.count
+        s.interfaces = mailbox.withLock { $0.interfaces }
+        s.controlJobs = owner.controlQueue?.jobsRun ?? 0
+        if let b = backend { s.xdp = b.counters().map { NamedCounter(name: $0.name, value: $0.value) } }
+        return s
+    }
 
     /// True if `a` is an address of this host (for IPVS's "Local" forwarding).
     public func isLocalAddress(_ a: IPAddress) -> Bool { mailbox.withLock { $0.localAddresses.contains(a) } }
@@ -242,34 +364,41 @@ public final class DataPlane: @unchecked Sendable {
     public var attachedInterfaces: [String] { mailbox.withLock { $0.attachedInterfaces } }
 
     /// Call after the service table changed (without the director's lock held): updates the
-    /// guard and starts resolving the new real servers' next hops.
+    /// XDP steering and the guard, and starts resolving the new real servers' next hops.
     public func servicesChanged() {
         guard accepting.load(ordering: .acquiring) else { return }
-        let services = configuration.installGuard ? reconcileGuard() : listServices()
+        let services = reconcile()
         var destinations = Set<IPAddress>()
         for s in services { for r in s.realServers { destinations.insert(r.spec.endpoint.address) } }
         mailbox.withLock { $0.pendingDestinations = Array(destinations) }
-        wakeWorker()
+        revalidation.add(1, ordering: .releasing)
+        wakeWorkers()
     }
 
-    /// Recomputes the guard and applies it if it changed; returns the services it read. A
-    /// failure is logged (`logFailure`) and kept in the guard state.
+    /// Recomputes what is steered (XDP), guarded (nftables) and delivered locally, and applies it.
+    /// A guard failure is logged (`logFailure`) and kept in the guard state.
     @discardableResult
-    func reconcileGuard(logFailure: Bool = true) -> [VirtualServiceEntry] {
+    func reconcile(logFailure: Bool = true) -> [VirtualServiceEntry] {
         // One reconcile at a time, from reading the inputs to applying: a slower concurrent one
-        // cannot apply a script older than the last one.
+        // cannot apply a table older than the last one.
         guardLock.withLock { g in
             let services = listServices()
-            let (interfaces, passive) = mailbox.withLock { ($0.attachedInterfaces, $0.passiveForGuard) }
-            let rules = NFTablesGuard.rules(for: services, passive: passive)
+            let (interfaces, passive) = mailbox.withLock {
+                ($0.guardedInterfaces ?? $0.attachedInterfaces, $0.passiveForGuard)
+            }
+            let steering = SteeringSet(services: services, passive: passive)
             warnIfStrictReversePathFilter(services)
-            let sources = Set(rules.compactMap(\.sourceKey))
             mailbox.withLock {
-                if $0.guardedSources != sources {
-                    $0.guardedSources = sources
+                if $0.guardedSources != steering.replySources {
+                    $0.guardedSources = steering.replySources
                     $0.guardedGeneration &+= 1
                 }
             }
+            if let backend {
+                do { try backend.applySteering(steering) } catch { log("XDP steering not applied: \(error)") }
+            }
+            guard guardActive else { return services }
+            let rules = NFTablesGuard.rules(for: services, passive: passive)
             let table = NFTablesGuard.table(interfaces: interfaces, rules: rules, owner: Self.guardOwner)
             guard g.applied != table, let socket = g.table else { return services }
             do {
@@ -285,139 +414,10 @@ public final class DataPlane: @unchecked Sendable {
             return services
         }
     }
+}
 
-    /// Makes the services of `addresses` passive: neither intercepted by the worker nor guarded,
-    /// so the local stack serves them (a VRRP backup acting as a real server). Every other VIP is
-    /// intercepted. Returns when the change is in force (the worker has it and the guard was
-    /// applied). A change goes through a middle step (the worker passes the VIPs of the old and
-    /// the new set, the guard still drops for every VIP not in both): for a moment a changing
-    /// VIP's packets are dropped, but no packet is handled by both lvsd and the kernel.
-    public func setPassiveAddresses(_ addresses: Set<IPAddress>) {
-        let (old, live) = mailbox.withLock { s -> (Set<IPAddress>, Bool) in
-            defer { s.passive = addresses }
-            return (s.passive, accepting.load(ordering: .acquiring))
-        }
-        guard old != addresses else { return }
-        guard live else {
-            // Not running: in force from the start.
-            mailbox.withLock {
-                $0.passiveForWorker = addresses
-                $0.passiveForGuard = addresses
-                $0.passiveGeneration &+= 1
-            }
-            return
-        }
-        for (worker, guardSet) in [(old.union(addresses), old.intersection(addresses)), (addresses, addresses)] {
-            let target = mailbox.withLock { s -> UInt64 in
-                s.passiveForWorker = worker
-                s.passiveForGuard = guardSet
-                s.passiveGeneration &+= 1
-                return s.passiveGeneration
-            }
-            wakeWorker()
-            // The worker picks the set up within one batch and signals `passiveApplied`; waited
-            // for at most 200 ms.
-            let deadline = MonotonicClock.nanoseconds() &+ 200_000_000
-            while !mailbox.withLock({ $0.passiveApplied == target }) && running.load(ordering: .acquiring) {
-                let now = MonotonicClock.nanoseconds()
-                guard now < deadline, let applied = passiveApplied else { break }
-                let ms = Int32(clamping: (deadline - now + 999_999) / 1_000_000)
-                if Readiness.wait([applied.descriptor], timeoutMilliseconds: ms) != 0 { applied.drain() }
-            }
-            if configuration.installGuard { reconcileGuard() }
-        }
-    }
-
-    private func wakeWorker() { wake?.signal() }
-
-    /// With strict reverse-path filtering (`rp_filter` 1 on `all` or `lo`) the kernel drops a
-    /// client's packet handed to it on `lo` for a local real server: said once.
-    private func warnIfStrictReversePathFilter(_ services: [VirtualServiceEntry]) {
-        let local = services.contains { s in s.realServers.contains { isLocalAddress($0.spec.endpoint.address) } }
-        guard local, !mailbox.withLock({ $0.rpFilterWarned }) else { return }
-        let all = Sysctl.read("/proc/sys/net/ipv4/conf/all/rp_filter") ?? "0"
-        let lo = Sysctl.read("/proc/sys/net/ipv4/conf/lo/rp_filter") ?? "0"
-        guard all == "1" || lo == "1" else { return }
-        mailbox.withLock { $0.rpFilterWarned = true }
-        log(
-            "net.ipv4.conf.all/lo.rp_filter is 1 (strict): a real server on this director's own address will not "
-                + "receive its packets; set it to 0 or 2")
-    }
-
-    private func publishTables(_ worker: DataPlaneWorker) {
-        let names = worker.attachedInterfaceNames
-        let local = worker.tables.localAddresses
-        mailbox.withLock {
-            $0.attachedInterfaces = names
-            $0.localAddresses = local
-        }
-    }
-
-    private func run(_ worker: DataPlaneWorker, _ port: AFPacketPort, _ monitor: NetlinkMonitor) {
-        var lastPublish: UInt64 = 0
-        var generation = worker.tables.layoutGeneration
-        var guardedGeneration: UInt64 = 0
-        let wakeDescriptor = wake?.descriptor ?? -1
-        var busy = false
-        while running.load(ordering: .acquiring) {
-            if monitor.poll(into: &worker.tables) || monitor.needsResync {
-                if monitor.needsResync { monitor.dump(into: &worker.tables) }
-            }
-            if worker.tables.layoutGeneration != generation {
-                generation = worker.tables.layoutGeneration
-                let before = mailbox.withLock { $0.attachedInterfaces }
-                publishTables(worker)
-                if configuration.installGuard && before != mailbox.withLock({ $0.attachedInterfaces }) {
-                    reconcileGuard()
-                }
-            }
-            let (pending, guarded, passive) = mailbox.withLock {
-                s -> ([IPAddress], Set<GuardedSource>?, Set<IPAddress>?) in
-                defer { s.pendingDestinations = [] }
-                let g = s.guardedGeneration != guardedGeneration ? s.guardedSources : nil
-                guardedGeneration = s.guardedGeneration
-                let p = s.passiveApplied != s.passiveGeneration ? s.passiveForWorker : nil
-                s.passiveApplied = s.passiveGeneration
-                return (s.pendingDestinations, g, p)
-            }
-            if let guarded { worker.guardedSources = guarded }
-            if let passive {
-                worker.passiveAddresses = passive
-                passiveApplied?.signal()
-            }
-            let now = Timestamp(nanoseconds: MonotonicClock.nanoseconds())
-            if !pending.isEmpty { worker.prepare(destinations: pending, now: now) }
-            let n = worker.runOnce(now: now)
-            if n == 0 && !spinForFrames(port, busy: busy) {
-                let ready = clvs_dp_poll3(port.pollDescriptor, monitor.descriptor, wakeDescriptor, 20)
-                if ready & 4 != 0 { wake?.drain() }
-            }
-            busy = n > 0
-            let t = now.nanoseconds
-            if t &- lastPublish > 100_000_000 {
-                lastPublish = t
-                published.withLock { worker.publishStatistics(into: &$0) }
-            }
-        }
-        published.withLock { worker.publishStatistics(into: &$0) }
-    }
-
-    /// Right after a batch (`busy`), watches the ring for up to `spinNanoseconds` before the
-    /// worker sleeps in poll(): under load the next frame is microseconds away, and a wake-up per
-    /// frame (a V2 ring signals every frame) costs more than the wait. True if a frame came.
-    private func spinForFrames(_ port: AFPacketPort, busy: Bool) -> Bool {
-        guard busy, configuration.spinNanoseconds > 0 else { return false }
-        let deadline = MonotonicClock.nanoseconds() &+ configuration.spinNanoseconds
-        repeat {
-            if port.framesWaiting { return true }
-        } while MonotonicClock.nanoseconds() < deadline
-        return false
-    }
-
-    /// Writes the statistics file atomically: a fresh `mkstemp` file renamed over it (never a
-    /// predictable `.tmp` name another user could have linked elsewhere).
-    func writeStatistics() {
-        guard let path = configuration.statisticsFile else { return }
-        SafeFiles.replace(path, with: Array(statistics.text.utf8))
-    }
+/// A worker and its netlink monitor, handed to the worker's thread (which alone uses them).
+struct WorkerParts: @unchecked Sendable {
+    let worker: DataPlaneWorker
+    let monitor: NetlinkMonitor
 }

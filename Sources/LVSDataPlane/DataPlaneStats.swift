@@ -26,6 +26,9 @@ public enum DataPlaneCounter: Int, CaseIterable, Sendable, CustomStringConvertib
     case gsoSegments
     /// Partial checksums completed.
     case checksumsCompleted
+    /// AF_XDP frames whose checksum field equalled the pseudo-header sum but whose whole sum
+    /// verified (complete checksums left alone; see `completeIfPartial`).
+    case checksumsLookedPartial
     /// ICMP errors the director generated (port unreachable, frag-needed, time exceeded).
     case icmpGenerated
     /// Packets dropped because no route leads to the destination.
@@ -86,6 +89,7 @@ public enum DataPlaneCounter: Int, CaseIterable, Sendable, CustomStringConvertib
         case .gsoFrames: return "gso_frames"
         case .gsoSegments: return "gso_segments"
         case .checksumsCompleted: return "checksums_completed"
+        case .checksumsLookedPartial: return "checksums_looked_partial"
         case .icmpGenerated: return "icmp_generated"
         case .noRoute: return "no_route"
         case .noNeighbor: return "no_neighbor"
@@ -113,10 +117,49 @@ public enum DataPlaneCounter: Int, CaseIterable, Sendable, CustomStringConvertib
     }
 }
 
-/// A copy of the counters, published by the worker ten times a second.
+/// How one attached interface is served.
+public struct InterfaceStatus: Sendable, Equatable {
+    public var name: String
+    public var index: Int32
+    public var mode: InterfaceMode
+    /// True if the XDP fast path may transmit into it (native XDP, and for a veth a peer with NAPI).
+    public var fastPathEgress: Bool
+    /// Why it runs as it does (the attach error, the transmit probe's finding).
+    public var note: String
+
+    public init(name: String, index: Int32, mode: InterfaceMode, fastPathEgress: Bool, note: String) {
+        self.name = name
+        self.index = index
+        self.mode = mode
+        self.fastPathEgress = fastPathEgress
+        self.note = note
+    }
+}
+
+/// A counter with a name (the XDP program's counters).
+public struct NamedCounter: Sendable, Equatable {
+    public var name: String
+    public var value: UInt64
+    public init(name: String, value: UInt64) {
+        self.name = name
+        self.value = value
+    }
+}
+
+/// A copy of the counters, published by the workers ten times a second (summed over them).
 public struct DataPlaneStatistics: Sendable, Equatable {
     public var counters: [UInt64]
     public var drops: [UInt64]
+    /// Every attached interface and its mode (XDP or AF_PACKET).
+    public var interfaces: [InterfaceStatus] = []
+    /// Packet workers running.
+    public var workers = 0
+    /// The XDP fast path's flows (all zero without one).
+    public var fastPath = FlowRegistry.Counts()
+    /// The XDP program's counters (`xdp_*`; empty without XDP).
+    public var xdp: [NamedCounter] = []
+    /// Control jobs the workers ran between batches.
+    public var controlJobs: UInt64 = 0
 
     public init() {
         counters = [UInt64](repeating: 0, count: DataPlaneCounter.allCases.count)
@@ -132,8 +175,18 @@ public struct DataPlaneStatistics: Sendable, Equatable {
         var c = DataPlaneStatistics()
         for i in counters.indices { c.counters[i] = counters[i] }
         for i in drops.indices { c.drops[i] = drops[i] }
+        c.fastPath = fastPath
         return c
     }
+
+    /// Adds another worker's counters.
+    public mutating func add(_ o: DataPlaneStatistics) {
+        for i in counters.indices { counters[i] &+= o.counters[i] }
+        for i in drops.indices { drops[i] &+= o.drops[i] }
+    }
+
+    /// The mode of interface `name` (nil if it is not attached).
+    public func mode(of name: String) -> InterfaceMode? { interfaces.first { $0.name == name }?.mode }
 
     /// Heap allocations per million received frames (nil before any frame, or without a counter).
     public var mallocsPerMillionPackets: Double? {
@@ -148,6 +201,16 @@ public struct DataPlaneStatistics: Sendable, Equatable {
         for c in DataPlaneCounter.allCases { s += "\(c) \(self[c])\n" }
         if let m = mallocsPerMillionPackets { s += "mallocs_per_million_packets \(Int(m))\n" }
         for r in DropReason.allCases where self[r] != 0 { s += "drop_\(r) \(self[r])\n" }
+        s += "workers \(workers)\n"
+        for i in interfaces {
+            s +=
+                "interface_\(i.name) \(i.mode.rawValue)\(i.mode.isXDP ? (i.fastPathEgress ? " fast-path-egress" : " no-fast-path-egress") : "")\n"
+        }
+        let f = fastPath
+        s += "fast_path_flows \(f.active)\nfast_path_installed \(f.installed)\nfast_path_removed \(f.removed)\n"
+        s += "fast_path_rejected_full \(f.rejectedFull)\nfast_path_packets \(f.fastPackets)\n"
+        s += "control_jobs \(controlJobs)\n"
+        for c in xdp { s += "\(c.name) \(c.value)\n" }
         return s
     }
 }

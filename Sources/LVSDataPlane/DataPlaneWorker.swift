@@ -3,10 +3,21 @@ import CLVSLinux
 import LVSCore
 import LVSPacket
 
-/// Gives the worker the IPVS model under the owner's lock, once per batch.
+/// Owns the IPVS model: packet workers take it once per batch, other threads through the owner.
 public protocol IPVSOwner: AnyObject, Sendable {
-    /// Runs `body` with exclusive access to the IPVS table.
+    /// Runs `body` with exclusive access to the IPVS table, from any thread (while workers serve
+    /// the owner's control queue, `body` runs on a worker between two batches).
     func withIPVS(_ body: (IPVS) -> Void)
+    /// A packet worker's access, once per batch: the lock only workers take, then queued control
+    /// work within a budget (`ControlQueue`). Defaults to `withIPVS`.
+    func withIPVSAsWorker(_ body: (IPVS) -> Void)
+    /// The queue control threads hand their work to while workers run (nil: they take the lock).
+    var controlQueue: ControlQueue? { get }
+}
+
+extension IPVSOwner {
+    public func withIPVSAsWorker(_ body: (IPVS) -> Void) { withIPVS(body) }
+    public var controlQueue: ControlQueue? { nil }
 }
 
 /// Processes frames from a `PacketPort`.
@@ -32,7 +43,7 @@ public final class DataPlaneWorker {
     /// Interfaces whose traffic is handled, by index (loopback included for local clients).
     private var attachedByIndex: [Bool] = []
     private var tablesGeneration: UInt64 = .max
-    private var egressCache = EgressCache()
+    var egressCache = EgressCache()
     private var layoutGeneration: UInt64 = .max
     /// Whether the last `egress(to:)` that failed found a route but no MAC.
     var lastMissWasNeighbor = false
@@ -50,6 +61,16 @@ public final class DataPlaneWorker {
     var loopbackCache: (generation: UInt64, index: Int32) = (.max, 1)
     /// Called when a next hop's MAC is missing (the AF_PACKET build asks the kernel by netlink).
     public var resolveNeighbor: (NeighborKey) -> Void = { _ in }
+    /// The fast path's flows (XDP mode; nil without a fast path). Shared by the workers.
+    public var registry: FlowRegistry?
+    /// The interface of the frame being handled (for the fast path's ingress check).
+    var currentIngress: Int32 = 0
+    /// The table and time of the batch being handled (set once per batch, under the lock).
+    unowned(unsafe) var currentIPVS: IPVS?
+    /// Set by the loop when every flow must be revalidated (taken under the lock in `runOnce`).
+    public var pendingRevalidation = false
+    /// The fast path's counts as of the last batch (copied under the lock).
+    var fastPathCounts = FlowRegistry.Counts()
 
     let frames: UnsafeMutablePointer<ReceivedFrame>
     let transmit: UnsafeMutablePointer<TransmitFrame>
@@ -108,6 +129,7 @@ public final class DataPlaneWorker {
     public func publishStatistics(into s: inout DataPlaneStatistics) {
         counters.counters[DataPlaneCounter.ringDrops.rawValue] = port.ringDrops
         counters.copy(into: &s)
+        s.fastPath = fastPathCounts
     }
 
     /// The interfaces attached now (names), for the nftables guard.
@@ -152,11 +174,21 @@ public final class DataPlaneWorker {
         let n = port.receive(into: frames, capacity: Self.batchSize)
         let before = n > 0 ? mallocCounter?() : nil
         batchNow = now
-        owner.withIPVS { ipvs in
+        owner.withIPVSAsWorker { ipvs in
             batchLimits = ipvs.sysctls.limits
             natICMPSend = ipvs.sysctls.natICMPSend
+            currentIPVS = ipvs
             for i in 0..<n { handle(&frames[i], ipvs, now) }
             ipvs.advance(to: now)
+            if let registry {
+                if pendingRevalidation {
+                    registry.revalidate = true
+                    pendingRevalidation = false
+                }
+                sweepFastPath(ipvs, now: now)
+                fastPathCounts = registry.counts
+            }
+            currentIPVS = nil
         }
         flush()
         port.release()
@@ -185,6 +217,7 @@ public final class DataPlaneWorker {
     }
 
     func handle(_ f: inout ReceivedFrame, _ ipvs: IPVS, _ now: Timestamp) {
+        currentIngress = f.interface
         // Only frames addressed to this host at the link layer, on attached interfaces.
         guard f.packetType == 0, isAttached(f.interface) else {
             counters.add(.ignored)
@@ -293,7 +326,7 @@ public final class DataPlaneWorker {
     /// Completes a partial (offloaded) checksum before the frame is rewritten or handed on;
     /// false (the drop counted) when the offload metadata does not fit the frame.
     func completePartialChecksum(_ f: ReceivedFrame, _ info: PacketInfo) -> Bool {
-        guard f.needsChecksum else { return true }
+        guard f.needsChecksum else { return f.checksumStateUnknown ? completeIfPartial(f, info) : true }
         let whole = UnsafeMutableRawBufferPointer(start: f.buffer + f.start, count: f.length)
         if let r = PartialChecksum.complete(
             whole, start: Int(f.checksumStart), offset: Int(f.checksumOffset), end: info.ipEnd,
@@ -471,12 +504,16 @@ public final class DataPlaneWorker {
     /// Applies the connection's forwarding method to one frame and queues the result.
     func rewrite(_ frame: inout Frame, _ info: PacketInfo, _ d: ForwardingDecision, inbound: Bool, egress: Egress) {
         let verdict: ForwardVerdict
+        // The same rewrite, for the fast path's flow of this direction.
+        let fast: FastPathRewrite
         if inbound {
             switch d.method {
             case .masquerade:
+                fast = .translate(source: nil, destination: d.server, reply: false)
                 verdict = Forwarding.natInbound(
                     &frame, info, server: d.server.address, serverPort: d.server.port, link: egress.link)
             case .route:
+                fast = .directRoute
                 verdict = Forwarding.directRoute(&frame, info, link: egress.link)
             case .tunnel(let spec):
                 guard let source = egress.sourceAddress, source.family == d.server.address.family else {
@@ -484,6 +521,9 @@ public final class DataPlaneWorker {
                     return
                 }
                 ipID &+= 1
+                fast = .tunnel(
+                    source: source, destination: d.server.address, spec: spec,
+                    gueSourcePort: spec.type == .gue ? Forwarding.tunnelSourcePort(info) : 0, firstIPID: ipID &+ 1)
                 verdict = Forwarding.tunnel(
                     &frame, info, source: source, destination: d.server.address, spec: spec, ipID: ipID,
                     link: egress.link)
@@ -492,6 +532,7 @@ public final class DataPlaneWorker {
                     counters.drop(.localPortsExhausted)
                     return
                 }
+                fast = .translate(source: local, destination: d.server, reply: false)
                 verdict = Forwarding.fullNATInbound(
                     &frame, info, localAddress: local.address, localPort: local.port, server: d.server.address,
                     serverPort: d.server.port, link: egress.link)
@@ -502,10 +543,12 @@ public final class DataPlaneWorker {
         } else {
             switch d.method {
             case .fullNAT:
+                fast = .translate(source: d.virtual, destination: d.client, reply: true)
                 verdict = Forwarding.fullNATOutbound(
                     &frame, info, virtualAddress: d.virtual.address, virtualPort: d.virtual.port,
                     client: d.client.address, clientPort: d.client.port, link: egress.link)
             default:
+                fast = .translate(source: d.virtual, destination: nil, reply: true)
                 verdict = Forwarding.natOutbound(
                     &frame, info, virtualAddress: d.virtual.address, virtualPort: d.virtual.port, link: egress.link)
             }
@@ -513,6 +556,9 @@ public final class DataPlaneWorker {
         switch verdict {
         case .forward:
             queue(frame.buffer + frame.start, frame.length, egress.interface)
+            if registry != nil, let ipvs = currentIPVS {
+                considerFastPath(info, d, inbound: inbound, egress: egress, rewrite: fast, ipvs: ipvs, now: batchNow)
+            }
         case .fragment(let mtu):
             fragment(frame, mtu: mtu, interface: egress.interface)
         case .timeExceeded:

@@ -48,6 +48,14 @@ public struct ReceivedFrame {
         self.checksumOffset = checksumOffset
     }
 
+    /// `offloadFlags` bit of a frame whose checksum state nobody reported (AF_XDP): a TCP/UDP
+    /// checksum field that holds only the pseudo-header sum is taken for a partial checksum
+    /// (`DataPlaneWorker.completeIfPartial`).
+    public static let checksumStateUnknownFlag: UInt8 = 0x80
+
+    /// True for a frame read without offload metadata (AF_XDP): see `checksumStateUnknownFlag`.
+    @inlinable public var checksumStateUnknown: Bool { offloadFlags & Self.checksumStateUnknownFlag != 0 }
+
     /// True if the frame carries a partial checksum that must be completed before it leaves.
     @inlinable public var needsChecksum: Bool { offloadFlags & 1 != 0 }
     /// True for a GSO super-frame.
@@ -57,7 +65,7 @@ public struct ReceivedFrame {
 /// A frame to send: bytes, length, interface (`clvs_dp_tx`).
 public typealias TransmitFrame = clvs_dp_tx
 
-/// Packet input and output. The AF_PACKET implementation reads a TPACKET_V3 ring and sends with
+/// Packet input and output. The AF_PACKET implementation reads a TPACKET_V2 ring and sends with
 /// sendmmsg; tests use a fake that queues frames and records what is sent. A later AF_XDP port
 /// implements the same protocol.
 public protocol PacketPort: AnyObject {
@@ -72,4 +80,10 @@ public protocol PacketPort: AnyObject {
     func transmit(_ frames: UnsafePointer<TransmitFrame>, count: Int) -> Int
     /// Frames the kernel dropped because the ring was full (cumulative).
     var ringDrops: UInt64 { get }
+    /// True when a frame waits (cheap: the worker spins on it for a moment after a batch).
+    var framesWaiting: Bool { get }
+}
+
+extension PacketPort {
+    public var framesWaiting: Bool { false }
 }

@@ -16,20 +16,25 @@ public struct SeedNATLab {
     public let director: LabHost
     public let rs1: LabHost
     public let rs2: LabHost
+    /// The switch of the real servers' LAN (ports p1 director, p2 rs1, p3 rs2).
+    public let lan: LabSwitch
     public static let vip = "192.168.1.109"
     public static let rs1Address = "192.168.0.112"
     public static let rs2Address = "192.168.0.113"
 
     /// `keepalivedConf`, if given, is written to the lab directory and lvsd runs it with `-f`;
-    /// `lvsdArguments` are added to lvsd's command line (`--http 127.0.0.1:9110`).
-    public init(_ tag: String, bigBytes: Int = 0, keepalivedConf: String? = nil, lvsdArguments: [String] = []) throws {
+    /// `lvsdArguments` are added to lvsd's command line (`--data-plane af-packet`, `--http 127.0.0.1:9110`).
+    public init(
+        _ tag: String, bigBytes: Int = 0, keepalivedConf: String? = nil, lvsdArguments: [String] = [],
+        statisticsFile: String? = nil
+    ) throws {
         lab = try LabNetwork(tag)
         do {
             client = try lab.host("cli")
             director = try lab.host("dir")
             rs1 = try lab.host("rs1")
             rs2 = try lab.host("rs2")
-            let lan = try lab.makeSwitch("sw")
+            lan = try lab.makeSwitch("sw")
             try lab.link(client, "eth0", director, "eth1")
             try client.ip("addr add 192.168.1.200/24 dev eth0")
             try director.ip("addr add 192.168.1.109/24 dev eth1")
@@ -46,9 +51,9 @@ public struct SeedNATLab {
             if let conf = keepalivedConf {
                 let path = lab.directory + "/keepalived.conf"
                 try conf.write(toFile: path, atomically: true, encoding: .utf8)
-                try director.startLVSD(lvsdArguments + ["-f", path])
+                try director.startLVSD(["-f", path] + lvsdArguments, statisticsFile: statisticsFile)
             } else {
-                try director.startLVSD(lvsdArguments)
+                try director.startLVSD(lvsdArguments, statisticsFile: statisticsFile)
             }
         } catch {
             lab.close()

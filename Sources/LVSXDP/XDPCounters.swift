@@ -23,6 +23,7 @@ public enum XDPCounter: Int, CaseIterable, Sendable, CustomStringConvertible {
     case fastTX
     case fastRedirect
     case steerNoSocket
+    case slowPartialChecksum
 
     /// The statistics name (snake_case, `xdp_` prefix).
     public var description: String {
@@ -47,6 +48,7 @@ public enum XDPCounter: Int, CaseIterable, Sendable, CustomStringConvertible {
         case .fastTX: return "xdp_fast_tx"
         case .fastRedirect: return "xdp_fast_redirect"
         case .steerNoSocket: return "xdp_steer_no_socket"
+        case .slowPartialChecksum: return "xdp_slow_partial_checksum"
         }
     }
 
@@ -54,7 +56,7 @@ public enum XDPCounter: Int, CaseIterable, Sendable, CustomStringConvertible {
     public var steersToLVSD: Bool {
         switch self {
         case .steerService, .steerReply, .steerICMP, .steerFragment, .slowTCPFlags, .slowTTL, .slowMTU,
-            .slowUnsupported, .slowMalformed, .slowNoEgress, .slowAdjustFailed:
+            .slowUnsupported, .slowMalformed, .slowNoEgress, .slowAdjustFailed, .slowPartialChecksum:
             return true
         default: return false
         }

@@ -49,6 +49,7 @@ public final class XDPSocketPort: PacketPort {
     struct Socket {
         var handle: OpaquePointer
         var interface: Int32
+        var queue: UInt32
         var fd: Int32
         /// TX descriptors gathered during one transmit() call.
         var pending: UnsafeMutablePointer<clvs_xsk_desc>
@@ -103,8 +104,19 @@ public final class XDPSocketPort: PacketPort {
     /// Opens one socket per interface (`(ifindex, name)`) on `configuration.queue`, sharing one
     /// UMEM, and inserts each into `program`'s XSKMAP. Needs CAP_NET_RAW/CAP_NET_ADMIN and the
     /// calling thread in the interfaces' namespace.
-    public init(
+    public convenience init(
         interfaces: [(index: Int32, name: String)], program: XDPProgram?, configuration: Configuration = .init()
+    ) throws(XDPError) {
+        try self.init(
+            queues: interfaces.map { ($0.index, $0.name, configuration.queue) }, program: program,
+            configuration: configuration)
+    }
+
+    /// Opens one socket per `(ifindex, name, queue)`, sharing one UMEM (`configuration.queue` is
+    /// not used), and inserts each into `program`'s XSKMAP.
+    public init(
+        queues interfaces: [(index: Int32, name: String, queue: UInt32)], program: XDPProgram?,
+        configuration: Configuration = .init()
     ) throws(XDPError) {
         precondition(configuration.frameSize == 2048 || configuration.frameSize == 4096)
         precondition(!interfaces.isEmpty)
@@ -140,18 +152,20 @@ public final class XDPSocketPort: PacketPort {
 
         var zc = true
         do throws(XDPError) {
-            for (index, name) in interfaces {
-                let s = try Self.openSocket(u, name: name, configuration)
+            for (index, name, queue) in interfaces {
+                var c = configuration
+                c.queue = queue
+                let s = try Self.openSocket(u, name: name, c)
                 sockets.append(
                     Socket(
-                        handle: s.handle, interface: index, fd: clvs_xsk_fd(s.handle),
+                        handle: s.handle, interface: index, queue: queue, fd: clvs_xsk_fd(s.handle),
                         pending: .allocate(capacity: ring), pendingCount: 0))
                 zc = zc && s.zeroCopy
                 if let us = configuration.busyPollMicroseconds {
                     _ = clvs_xsk_busy_poll(s.handle, Int32(us), 64)
                 }
                 _ = clvs_xsk_epoll_add(epollFD, clvs_xsk_fd(s.handle))
-                try program?.maps.insertSocket(interface: index, queue: configuration.queue, fd: clvs_xsk_fd(s.handle))
+                try program?.maps.insertSocket(interface: index, queue: queue, fd: clvs_xsk_fd(s.handle))
             }
         } catch {
             teardown()
@@ -265,13 +279,29 @@ public final class XDPSocketPort: PacketPort {
                 state[frameIndex(chunk)] = 2
                 held[heldCount] = chunk
                 heldCount &+= 1
+                // No offload metadata comes with an AF_XDP frame (see ReceivedFrame.checksumStateUnknown).
                 frames[n] = ReceivedFrame(
                     buffer: area + Int(truncatingIfNeeded: chunk), capacity: Int(configuration.frameSize),
-                    start: Int(truncatingIfNeeded: d.addr & frameMask), length: Int(d.len), interface: s.interface)
+                    start: Int(truncatingIfNeeded: d.addr & frameMask), length: Int(d.len), interface: s.interface,
+                    offloadFlags: ReceivedFrame.checksumStateUnknownFlag)
                 n &+= 1
             }
         }
         return n
+    }
+
+    /// True when a socket's RX ring holds a frame (the worker spins on it for a moment after a batch).
+    public var framesWaiting: Bool {
+        for s in sockets where clvs_xsk_rx_ready(s.handle) != 0 { return true }
+        return false
+    }
+
+    /// The interfaces this port can transmit on.
+    public var interfaces: Set<Int32> { Set(sockets.map(\.interface)) }
+
+    /// Removes this port's sockets from `program`'s XSKMAP (before the port is closed).
+    public func removeSockets(from program: XDPProgram) {
+        for s in sockets { program.maps.removeSocket(interface: s.interface, queue: s.queue) }
     }
 
     public func release() {

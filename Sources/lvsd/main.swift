@@ -23,9 +23,11 @@ let spin = environment["LVSD_SPIN_US"].flatMap { UInt64($0) }.map { $0 * 1000 }
 let announcer = RouteAnnouncer()
 vrrp.ownership.addObserver { announcer.passiveChanged($0.passive) }
 let dataPlaneStatus = DataPlaneStatusBox()
+// LVSD_FAST_PATH=0: XDP steering and AF_XDP sockets, but no flow forwarded by XDP (benchmarks).
 hooks.dataPlane = DataPlaneService.make(
     statisticsFile: environment["LVSD_STATS_FILE"], ownership: vrrp.ownership, spinNanoseconds: spin,
-    onForwarding: { announcer.forwardingChanged($0) }, status: dataPlaneStatus)
+    fastPath: environment["LVSD_FAST_PATH"] != "0", onForwarding: { announcer.forwardingChanged($0) },
+    status: dataPlaneStatus)
 hooks.dataPlaneStatus = dataPlaneStatus
 // Connection sync: --start-daemon / lvs_sync_daemon run real daemons (sockets, threads) on the table.
 let syncRunner = SyncDaemonRunner()

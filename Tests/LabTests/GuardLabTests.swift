@@ -12,8 +12,9 @@ struct GuardLabTests {
     )
     func guardLifecycle() throws {
         // lvsd runs where /usr/sbin/nft is a trap (LabHost.startLVSD: a machine without the
-        // nftables package); the test itself still uses nft to look at the table.
-        let l = try SeedNATLab("guard")
+        // nftables package); the test itself still uses nft to look at the table. AF_PACKET mode:
+        // the guard covers every attached interface (in XDP mode only lo).
+        let l = try SeedNATLab("guard", lvsdArguments: ["--data-plane", "af-packet"])
         defer { l.lab.close() }
         #expect(try ruleset(l.director).contains("table netdev swiftlvs"))
         try l.director.ipvsadmScript(NATLabTests.natScript)
@@ -38,7 +39,7 @@ struct GuardLabTests {
         // A crash (SIGKILL): the table belongs to lvsd's nf_tables socket, and the kernel deletes
         // it when the dead process's socket closes, so the kernel answers for the VIP again (here:
         // nothing listens, so curl is refused, not left hanging).
-        try l.director.startLVSD()
+        try l.director.startLVSD(["--data-plane", "af-packet"])
         try l.director.ipvsadmScript(NATLabTests.natScript)
         #expect(try ruleset(l.director).contains("comment \"swiftlvs lvsd pid "))
         // Nobody else can delete the running lvsd's table (nft is refused: it is lvsd's).
@@ -64,7 +65,7 @@ struct GuardLabTests {
             """
         #expect(try l.director.run(["/usr/sbin/nft", "-f", "-"], stdin: stale + "\n").status == 0)
         #expect(try ruleset(l.director).contains("tcp dport 80 drop"))
-        try l.director.startLVSD()
+        try l.director.startLVSD(["--data-plane", "af-packet"])
         rules = try ruleset(l.director)
         #expect(rules.components(separatedBy: "table netdev swiftlvs").count == 2)
         #expect(!rules.contains("tcp dport 80 drop"))

@@ -5,7 +5,8 @@
 #   --runs N        repetitions (default 1); tables show min–max
 #   --duration S    wrk duration in seconds (default 10)
 #   --conns N       wrk connections (default 50; one wrk thread)
-#   --paths LIST    comma list from: direct,nft-dnat,haproxy,nginx-stream,lvs-nat,lvs-dr (default all)
+#   --paths LIST    comma list from: direct,nft-dnat,haproxy,nginx-stream,lvs-nat,lvs-dr (AF_PACKET),
+#                   lvs-xdp-nat,lvs-xdp-dr (XDP fast path) (default all)
 #   --keep          keep the run directory (configs, logs)
 #   --wait-idle S   before each measurement, wait up to S seconds for a quiet machine (default 300; 0: don't)
 #   --idle-max P    "quiet" = neither CPU more than P % busy over 2 s (default 20)
@@ -20,7 +21,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lab.sh"
 
 RUNS=1 DURATION=10 CONNS=50 WAIT_IDLE=300 IDLE_MAX=20
-PATHS="direct,nft-dnat,haproxy,nginx-stream,lvs-nat,lvs-dr"
+PATHS="direct,nft-dnat,haproxy,nginx-stream,lvs-nat,lvs-dr,lvs-xdp-nat,lvs-xdp-dr"
 while [ $# -gt 0 ]; do
     case $1 in
     --runs) RUNS=$2; shift 2 ;;
@@ -100,18 +101,20 @@ setup_path() {
     nft-dnat) setup_nft_dnat tcp 80 ;;
     haproxy) start_haproxy ;;
     nginx-stream) start_nginx_stream ;;
-    lvs-nat | lvs-dr)
+    lvs-nat | lvs-dr | lvs-xdp-nat | lvs-xdp-dr)
         if [ ! -x "${LVS_BIN:-}/lvsd" ] || [ ! -x "$LVS_BIN/ipvsadm" ]; then
             SKIP_REASON="lvsd/ipvsadm not built"
             return 1
         fi
-        if [ "$1" = lvs-dr ]; then
+        local m=${1#lvs-} mode=af-packet
+        case $m in xdp-*) m=${m#xdp-}; mode=xdp ;; esac
+        if [ "$m" = dr ]; then
             lab_direct_return
             rs_vip_on_lo "$NS_R1"
             rs_vip_on_lo "$NS_R2"
         fi
-        start_lvsd "$1" || return 1
-        setup_lvs_service "${1#lvs-}" -t 80 || return 1
+        LVSD_ARGS="--data-plane $mode ${LVSD_EXTRA_ARGS:-}" start_lvsd "$1" || return 1
+        setup_lvs_service "$m" -t 80 || return 1
         ;;
     *) echo "unknown path $1" >&2; exit 2 ;;
     esac
@@ -146,6 +149,7 @@ measure() {
         lab_teardown
         return
     fi
+    lab_threaded_napi
     if ! path_works; then
         if [[ $path == lvs-* ]]; then
             RES_SKIP[$key]="not available yet: curl through lvsd got no answer"
@@ -175,6 +179,8 @@ label() {
     nginx-stream) echo "nginx $(nginx -v 2>&1 | sed 's|.*/||') stream, 1 worker" ;;
     lvs-nat) echo "SwiftLVS NAT (-m)" ;;
     lvs-dr) echo "SwiftLVS DR (-g; replies return RS → client directly)" ;;
+    lvs-xdp-nat) echo "SwiftLVS NAT (-m), XDP fast path" ;;
+    lvs-xdp-dr) echo "SwiftLVS DR (-g), XDP fast path" ;;
     esac
 }
 

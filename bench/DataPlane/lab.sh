@@ -2,8 +2,17 @@
 #
 #   client ns            director ns                          rs1 ns / rs2 ns
 #   c0 10.0.1.2 ──veth── d0 10.0.1.1 (+ VIP 10.0.1.100/32)
-#                        br0 10.0.2.1 (+ LIP 10.0.2.5) ─ d1 ──veth── r1 10.0.2.11 (gw 10.0.2.1)
-#                                                      └ d2 ──veth── r2 10.0.2.12 (gw 10.0.2.1)
+#                        d1 10.0.2.1/32 (+ LIP 10.0.2.5/32) ──veth── r1 10.0.2.11/24 (gw 10.0.2.1)
+#                        d2 10.0.2.1/32 ─────────────────────veth── r2 10.0.2.12/24 (gw 10.0.2.1)
+#                        (routes 10.0.2.11/32 dev d1, 10.0.2.12/32 dev d2)
+#
+# Routed links, no bridge on the director (LAB_TOPOLOGY=bridge: d1, d2 in a bridge br0 10.0.2.1/24,
+# as the first measurements had): every director interface is a veth that can run XDP natively
+# and that the XDP fast path can transmit into. The peers c0, r1, r2 have GRO on (NAPI: frames
+# XDP sends into the director's veths arrive; LAB_PEER_GRO=off keeps it off) and every veth's
+# NAPI runs threaded (lab_threaded_napi), pinned to the side's CPU, so that XDP work on the
+# director's veths runs on CPU1 and the sinks' receive on CPU0 (a veth's NAPI otherwise runs on
+# the CPU that transmitted into it: the generator's).
 #
 # Split layout (shared/reference/machine-limits.md): CPU0 runs the generator/wrk and the real servers
 # (rps_cpus=1 on c0, r1, r2), CPU1 runs the director (rps_cpus=2 on d0, d1, d2, br0; director
@@ -21,6 +30,10 @@ LIP=10.0.2.5
 RS1=10.0.2.11
 RS2=10.0.2.12
 LAB_OFFLOADS=${LAB_OFFLOADS:-off}
+LAB_TOPOLOGY=${LAB_TOPOLOGY:-routed}
+LAB_PEER_GRO=${LAB_PEER_GRO:-on}
+# Threads (kernel NAPI threads) whose CPU time is the director's, besides its namespace's processes.
+DIRECTOR_EXTRA_PIDS=""
 LAB_ID="lvsbench-$$-$RANDOM"
 LAB_DIR=""
 LAB_NAMESPACES=()
@@ -108,10 +121,14 @@ lab_up() {
     ip -n "$NS_C" link add c0 type veth peer name d0 netns "$NS_D"
     ip -n "$NS_R1" link add r1 type veth peer name d1 netns "$NS_D"
     ip -n "$NS_R2" link add r2 type veth peer name d2 netns "$NS_D"
-    ip -n "$NS_D" link add br0 type bridge
-    ip -n "$NS_D" link set d1 master br0
-    ip -n "$NS_D" link set d2 master br0
-    for ifc in d0 d1 d2 br0; do ip -n "$NS_D" link set "$ifc" up; done
+    LAB_DIRECTOR_IFS="d0 d1 d2"
+    if [ "$LAB_TOPOLOGY" = bridge ]; then
+        ip -n "$NS_D" link add br0 type bridge
+        ip -n "$NS_D" link set d1 master br0
+        ip -n "$NS_D" link set d2 master br0
+        LAB_DIRECTOR_IFS="d0 d1 d2 br0"
+    fi
+    for ifc in $LAB_DIRECTOR_IFS; do ip -n "$NS_D" link set "$ifc" up; done
     ip -n "$NS_C" link set c0 up
     ip -n "$NS_R1" link set r1 up
     ip -n "$NS_R2" link set r2 up
@@ -120,8 +137,18 @@ lab_up() {
     ip -n "$NS_C" route add default via 10.0.1.1
     ip -n "$NS_D" addr add 10.0.1.1/24 dev d0
     ip -n "$NS_D" addr add "$VIP/32" dev d0
-    ip -n "$NS_D" addr add 10.0.2.1/24 dev br0
-    ip -n "$NS_D" addr add "$LIP/24" dev br0
+    local inside1=br0 inside2=br0
+    if [ "$LAB_TOPOLOGY" = bridge ]; then
+        ip -n "$NS_D" addr add 10.0.2.1/24 dev br0
+        ip -n "$NS_D" addr add "$LIP/24" dev br0
+    else
+        inside1=d1 inside2=d2
+        ip -n "$NS_D" addr add 10.0.2.1/32 dev d1
+        ip -n "$NS_D" addr add 10.0.2.1/32 dev d2
+        ip -n "$NS_D" addr add "$LIP/32" dev d1
+        ip -n "$NS_D" route add "$RS1/32" dev d1
+        ip -n "$NS_D" route add "$RS2/32" dev d2
+    fi
     ip -n "$NS_R1" addr add "$RS1/24" dev r1
     ip -n "$NS_R1" route add default via 10.0.2.1
     ip -n "$NS_R2" addr add "$RS2/24" dev r2
@@ -130,31 +157,74 @@ lab_up() {
 
     MAC_C0=$(mac_of "$NS_C" c0)
     MAC_D0=$(mac_of "$NS_D" d0)
-    MAC_BR0=$(mac_of "$NS_D" br0)
+    local mac_in1 mac_in2
+    if [ "$LAB_TOPOLOGY" = bridge ]; then
+        mac_in1=$(mac_of "$NS_D" br0) mac_in2=$mac_in1
+    else
+        mac_in1=$(mac_of "$NS_D" d1) mac_in2=$(mac_of "$NS_D" d2)
+    fi
     MAC_R1=$(mac_of "$NS_R1" r1)
     MAC_R2=$(mac_of "$NS_R2" r2)
     ip -n "$NS_C" neigh replace 10.0.1.1 lladdr "$MAC_D0" dev c0 nud permanent
     ip -n "$NS_C" neigh replace "$VIP" lladdr "$MAC_D0" dev c0 nud permanent
     ip -n "$NS_D" neigh replace 10.0.1.2 lladdr "$MAC_C0" dev d0 nud permanent
-    ip -n "$NS_D" neigh replace "$RS1" lladdr "$MAC_R1" dev br0 nud permanent
-    ip -n "$NS_D" neigh replace "$RS2" lladdr "$MAC_R2" dev br0 nud permanent
-    nsx "$NS_D" bridge fdb replace "$MAC_R1" dev d1 master static
-    nsx "$NS_D" bridge fdb replace "$MAC_R2" dev d2 master static
-    ip -n "$NS_R1" neigh replace 10.0.2.1 lladdr "$MAC_BR0" dev r1 nud permanent
-    ip -n "$NS_R2" neigh replace 10.0.2.1 lladdr "$MAC_BR0" dev r2 nud permanent
+    ip -n "$NS_D" neigh replace "$RS1" lladdr "$MAC_R1" dev "$inside1" nud permanent
+    ip -n "$NS_D" neigh replace "$RS2" lladdr "$MAC_R2" dev "$inside2" nud permanent
+    if [ "$LAB_TOPOLOGY" = bridge ]; then
+        nsx "$NS_D" bridge fdb replace "$MAC_R1" dev d1 master static
+        nsx "$NS_D" bridge fdb replace "$MAC_R2" dev d2 master static
+    fi
+    ip -n "$NS_R1" neigh replace 10.0.2.1 lladdr "$mac_in1" dev r1 nud permanent
+    ip -n "$NS_R2" neigh replace 10.0.2.1 lladdr "$mac_in2" dev r2 nud permanent
+    ip -n "$NS_R1" neigh replace "$LIP" lladdr "$mac_in1" dev r1 nud permanent
+    ip -n "$NS_R2" neigh replace "$LIP" lladdr "$mac_in2" dev r2 nud permanent
 
     if [ "$LAB_OFFLOADS" = off ]; then
         nsx "$NS_C" ethtool -K c0 tx off tso off gso off gro off >/dev/null 2>&1 || true
         nsx "$NS_R1" ethtool -K r1 tx off tso off gso off gro off >/dev/null 2>&1 || true
         nsx "$NS_R2" ethtool -K r2 tx off tso off gso off gro off >/dev/null 2>&1 || true
-        for ifc in d0 d1 d2 br0; do
+        for ifc in $LAB_DIRECTOR_IFS; do
             nsx "$NS_D" ethtool -K "$ifc" tx off tso off gso off gro off >/dev/null 2>&1 || true
         done
+    fi
+    if [ "$LAB_PEER_GRO" = on ]; then
+        nsx "$NS_C" ethtool -K c0 gro on >/dev/null 2>&1 || true
+        nsx "$NS_R1" ethtool -K r1 gro on >/dev/null 2>&1 || true
+        nsx "$NS_R2" ethtool -K r2 gro on >/dev/null 2>&1 || true
     fi
     set_rps "$NS_C" c0 1
     set_rps "$NS_R1" r1 1
     set_rps "$NS_R2" r2 1
-    for ifc in d0 d1 d2 br0; do set_rps "$NS_D" "$ifc" 2; done
+    for ifc in $LAB_DIRECTOR_IFS; do set_rps "$NS_D" "$ifc" 2; done
+    DIRECTOR_EXTRA_PIDS=""
+}
+
+# Threaded NAPI on every lab veth that has NAPI (GRO on, or an XDP program attached: call it after
+# the balancer started), each thread pinned to its side's CPU: c0/r1/r2 → CPU0 (SCHED_FIFO, so the
+# generator does not starve the sinks), d0/d1/d2 → CPU1 (SCHED_OTHER: the director's XDP work
+# and lvsd's workers share CPU1 by the scheduler's fairness).
+# The director's NAPI threads are added to DIRECTOR_EXTRA_PIDS (their time is the director's).
+# Threads are told apart from other labs' by appearing when this lab's device turned threaded.
+lab_threaded_napi() {
+    local spec ns ifc cpu before after pid
+    for spec in "$NS_C:c0:0" "$NS_R1:r1:0" "$NS_R2:r2:0" "$NS_D:d0:1" "$NS_D:d1:1" "$NS_D:d2:1"; do
+        IFS=: read -r ns ifc cpu <<<"$spec"
+        before=$(pgrep -d ' ' "^napi/$ifc-" || true)
+        nsx "$ns" sh -c "echo 1 > /sys/class/net/$ifc/threaded" 2>/dev/null || continue
+        sleep 0.05
+        after=$(pgrep -d ' ' "^napi/$ifc-" || true)
+        for pid in $after; do
+            case " $before " in *" $pid "*) continue ;; esac
+            taskset -p -c "$cpu" "$pid" >/dev/null 2>&1 || true
+            if [ "$cpu" = 1 ]; then
+                DIRECTOR_EXTRA_PIDS="$DIRECTOR_EXTRA_PIDS $pid"
+            else
+                # The sinks' receive must not share CPU0 fairly with the generator (a busy
+                # process): real-time priority, as the softirq it replaces had.
+                chrt -f -p 50 "$pid" >/dev/null 2>&1 || true
+            fi
+        done
+    done
 }
 
 # DR's return path: a link from each real server straight to the client (the "router" of the
@@ -240,7 +310,7 @@ start_lvsd() {
     LVSD_LOG="$LAB_DIR/lvsd-$1.log"
     LVSD_STATS="$LAB_DIR/lvsd-stats-$1.txt"
     lab_spawn "$NS_D" 1 "$LVSD_LOG" env LD_PRELOAD="$MALLOCCOUNT_SO" LVS_MALLOC_COUNT_FILE="$LVSD_COUNTS" \
-        LVSD_STATS_FILE="$LVSD_STATS" \
+        LVSD_STATS_FILE="$LVSD_STATS" LVSD_FAST_PATH="${LVSD_FAST_PATH:-1}" \
         "$LVS_BIN/${LVSD_PROGRAM:-lvsd}" -n -l --http off ${LVSD_ARGS:-}
     LVSD_PID=$LAST_PID
     local i
@@ -294,7 +364,7 @@ read_malloc_counts() {
 cpu_sample() {
     local procs=0 pid
     if [ -n "${NS_D:-}" ]; then
-        for pid in $(ip netns pids "$NS_D" 2>/dev/null); do
+        for pid in $(ip netns pids "$NS_D" 2>/dev/null) $DIRECTOR_EXTRA_PIDS; do
             procs=$((procs + $(awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$pid/stat" 2>/dev/null || echo 0)))
         done
     fi

@@ -7,7 +7,8 @@
 #   --flows N       UDP flows (default 1000: 150 client addresses 10.0.1.101–250 × ports)
 #   --size B        frame size without FCS (default 60)
 #   --loss F        largest loss fraction still called lossless (default 0.001)
-#   --paths LIST    comma list from: kernel,kernel-ct,nft-dnat,lvs-dr,lvs-nat,lvs-tun,lvs-fullnat (default all)
+#   --paths LIST    comma list from: kernel,kernel-ct,nft-dnat, lvs-M (AF_PACKET), lvs-afxdp-M (XDP steering +
+#                   AF_XDP, fast path off), lvs-xdp-M (XDP fast path) for M in dr,nat,tun,fullnat (default all)
 #   --keep          keep the run directory (logs, malloc counters, per-trial log trials.log)
 #   --verbose       print every trial (rate, sent, delivered, loss, CPU, lvsd counter changes)
 #   --wait-idle S   before each path, wait up to S seconds for a quiet machine (default 300; 0: don't)
@@ -23,9 +24,10 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lab.sh"
+. "$here/trial.sh"
 
 VERBOSE="" RUNS=1 SECONDS_PER_TRIAL=2 FLOWS=1000 SIZE=60 LOSS=0.001 WAIT_IDLE=300 IDLE_MAX=20
-PATHS="kernel,kernel-ct,nft-dnat,lvs-dr,lvs-nat,lvs-tun,lvs-fullnat"
+PATHS="kernel,kernel-ct,nft-dnat,lvs-dr,lvs-nat,lvs-tun,lvs-fullnat,lvs-afxdp-dr,lvs-afxdp-nat,lvs-afxdp-tun,lvs-afxdp-fullnat,lvs-xdp-dr,lvs-xdp-nat,lvs-xdp-tun,lvs-xdp-fullnat"
 while [ $# -gt 0 ]; do
     case $1 in
     --runs) RUNS=$2; shift 2 ;;
@@ -49,95 +51,6 @@ if [ "$(nproc)" -lt 2 ]; then echo "the split layout needs 2 CPUs" >&2; exit 1; 
 
 lab_init
 
-rx_rs() {
-    echo $(($(nsx "$NS_R1" cat /sys/class/net/r1/statistics/rx_packets) + $(nsx "$NS_R2" cat /sys/class/net/r2/statistics/rx_packets)))
-}
-
-# One trial: trial RATE SECONDS (rate 0 = unpaced). Sets T_SENT T_DELIV T_RATE T_DRATE T_CPU0 T_CPU1 T_DIR.
-trial() {
-    local rate=$1 secs=$2 before after s0 s1 out
-    before=$(rx_rs)
-    s0=$(cpu_sample)
-    out=$(taskset -c 0 ip netns exec "$NS_C" "$PKTGEN" -i c0 -s "$MAC_C0" -d "$MAC_D0" --src 10.0.1.101,150 \
-        --dst "$GEN_DST" --dport "$GEN_DPORT" --flows "$FLOWS" --size "$SIZE" --rate "$rate" --seconds "$secs")
-    s1=$(cpu_sample)
-    sleep 0.3
-    after=$(rx_rs)
-    T_SENT=$(echo "$out" | sed -n 's/.*sent=\([0-9]*\).*/\1/p')
-    local elapsed
-    elapsed=$(echo "$out" | sed -n 's/.*seconds=\([0-9.]*\).*/\1/p')
-    T_DELIV=$((after - before))
-    T_RATE=$(awk -v n="$T_SENT" -v s="$elapsed" 'BEGIN { printf "%.0f", n / s }')
-    T_DRATE=$(awk -v n="$T_DELIV" -v s="$elapsed" 'BEGIN { printf "%.0f", n / s }')
-    read -r T_CPU0 T_CPU1 T_DIR < <(cpu_busy "$s0" "$s1")
-    # Per-trial log (kept with --keep, shown with --verbose); for lvsd, the change of its own
-    # counters across the trial (its statistics file is rewritten every second).
-    local extra=""
-    if [ -n "${LVSD_STATS:-}" ] && [ -s "$LVSD_STATS" ]; then
-        sleep 1.1
-        local now
-        now=$(awk '{ printf "%s=%s ", $1, $2 }' "$LVSD_STATS")
-        extra="lvsd: $(stats_delta "${LAST_STATS:-}" "$now")"
-        LAST_STATS=$now
-    fi
-    local line
-    line=$(printf '%-12s rate=%-8s sent=%-8s delivered=%-8s loss=%s cpu0=%s%% cpu1=%s%% director=%s%% %s' \
-        "$CURRENT_PATH" "$rate" "$T_SENT" "$T_DELIV" \
-        "$(awk -v s="$T_SENT" -v d="$T_DELIV" 'BEGIN { if (s > 0) printf "%.4f", 1 - d / s; else print "-" }')" \
-        "$T_CPU0" "$T_CPU1" "$T_DIR" "$extra")
-    echo "$line" >>"$LAB_DIR/trials.log"
-    [ -n "$VERBOSE" ] && echo "    $line" >&2
-    return 0
-}
-
-# Differences of selected lvsd counters between two "name=value …" snapshots.
-stats_delta() {
-    awk -v a="$1" -v b="$2" 'BEGIN {
-        n = split(a, A, " "); for (i = 1; i <= n; i++) { split(A[i], kv, "="); old[kv[1]] = kv[2] }
-        n = split(b, B, " "); for (i = 1; i <= n; i++) { split(B[i], kv, "="); new[kv[1]] = kv[2] }
-        split("received transmitted transmit_failed ring_drops batches no_neighbor mallocs", names, " ")
-        for (i = 1; i in names; i++) { k = names[i]; if (k in new) printf "%s+%d ", k, new[k] - old[k] } }'
-}
-
-lossless() { awk -v s="$T_SENT" -v d="$T_DELIV" -v l="$LOSS" 'BEGIN { exit !(s > 0 && d >= s * (1 - l)) }'; }
-
-# Sets up path $1 in the current lab: GEN_DST, GEN_DPORT, PATH_NOTE; returns 1 with SKIP_REASON.
-setup_path() {
-    GEN_DPORT=9
-    PATH_NOTE=""
-    case $1 in
-    kernel) GEN_DST="$RS1,$RS2" ;;
-    kernel-ct) GEN_DST="$RS1,$RS2"; setup_conntrack_only ;;
-    nft-dnat) GEN_DST=$VIP; setup_nft_dnat udp 9 ;;
-    lvs-*)
-        GEN_DST=$VIP
-        local m=${1#lvs-}
-        if [ ! -x "${LVS_BIN:-}/lvsd" ] || [ ! -x "$LVS_BIN/ipvsadm" ]; then
-            SKIP_REASON="lvsd/ipvsadm not built"
-            return 1
-        fi
-        case $m in
-        dr) rs_vip_on_lo "$NS_R1"; rs_vip_on_lo "$NS_R2" ;;
-        tun) PATH_NOTE="outer IPIP frames counted at r1/r2; no decapsulation on the sinks" ;;
-        esac
-        start_lvsd "$1" || return 1
-        setup_lvs_service "$m" -u 9 || return 1
-        ;;
-    *) echo "unknown path $1" >&2; exit 2 ;;
-    esac
-    # Real-server sinks drop the test traffic at ingress (after rx_packets counts it), so that
-    # CPU0 does not spend time in the UDP stack or sending ICMP errors. No conntrack involved.
-    local ns ifc
-    for ns in "$NS_R1:r1" "$NS_R2:r2"; do
-        ifc=${ns##*:}
-        nsx "${ns%:*}" nft -f - <<EOF
-table netdev lvsbench_sink {
-    chain in { type filter hook ingress device $ifc priority 0; meta protocol ip ip protocol { udp, 4 } drop; }
-}
-EOF
-    done
-}
-
 declare -A RES_MIDLE RES_MEXCESS RES_LOSSLESS RES_OVER RES_GEN RES_CPU1L RES_CPU1O RES_ALL1L RES_NOTE RES_MALLOC RES_SKIP
 
 measure_path() {
@@ -154,6 +67,7 @@ measure_path() {
         lab_teardown
         return
     fi
+    lab_threaded_napi
     # Probe: does this path forward at all?
     trial 20000 0.1
     if [ "$T_DELIV" -lt $((T_SENT * 9 / 10)) ]; then
@@ -178,28 +92,10 @@ measure_path() {
     local d_total=0
     trial 100000 1
     d_total=$((d_total + T_DELIV))
-    trial 0 "$SECONDS_PER_TRIAL"
-    d_total=$((d_total + T_DELIV))
-    local gen=$T_RATE over=$T_DRATE cpu1o="$T_DIR ($T_CPU1)" best=0 cpu1l="" all1l=""
-    if lossless; then
-        best=$T_RATE cpu1l=$T_DIR all1l=$T_CPU1
-        RES_NOTE[$key]="generator-bound"
-    else
-        local lo=0 hi=$gen probe
-        probe=$(awk -v o="$over" 'BEGIN { printf "%.0f", o * 0.97 }')
-        local i
-        for i in 1 2 3 4 5 6 7 8; do
-            trial "$probe" "$SECONDS_PER_TRIAL"
-            d_total=$((d_total + T_DELIV))
-            if lossless; then
-                lo=$probe best=$T_RATE cpu1l=$T_DIR all1l=$T_CPU1
-            else
-                hi=$probe
-            fi
-            awk -v lo="$lo" -v hi="$hi" 'BEGIN { exit !((hi - lo) < 0.02 * hi) }' && break
-            probe=$(((lo + hi) / 2))
-        done
-    fi
+    find_lossless "$SECONDS_PER_TRIAL"
+    d_total=$((d_total + FL_DELIVERED))
+    local gen=$FL_GEN over=$FL_OVER cpu1o=$FL_CPU1O best=$FL_BEST cpu1l=$FL_CPU1L all1l=$FL_ALL1L
+    [ -n "$FL_NOTE" ] && RES_NOTE[$key]=$FL_NOTE
     RES_LOSSLESS[$key]=$best RES_OVER[$key]=$over RES_GEN[$key]=$gen RES_CPU1L[$key]=${cpu1l:--} RES_CPU1O[$key]=$cpu1o RES_ALL1L[$key]=${all1l:--}
     if [ -n "$PATH_NOTE" ]; then RES_NOTE[$key]="${RES_NOTE[$key]:+${RES_NOTE[$key]}; }$PATH_NOTE"; fi
     if [[ $path == lvs-* ]]; then
@@ -252,19 +148,6 @@ malloc_cell() {
     echo "${RES_MEXCESS[$1]} beyond idle (total ${RES_MALLOC[$1]%% *} per 1M; ${RES_MIDLE[$1]}/s idle; by thread: ${RES_MALLOC[$1]#* })"
 }
 
-label() {
-    case $1 in
-    kernel) echo "kernel L3 forwarding (ip_forward=1)" ;;
-    kernel-ct) echo "kernel forwarding + conntrack (a nat table, no NAT done)" ;;
-    nft-dnat) echo "nftables DNAT balancer (numgen inc mod 2)" ;;
-    lvs-dr) echo "SwiftLVS DR (-g)" ;;
-    lvs-nat) echo "SwiftLVS NAT (-m)" ;;
-    lvs-tun) echo "SwiftLVS TUN (-i)" ;;
-    lvs-fullnat) echo "SwiftLVS FULLNAT (--fullnat)" ;;
-    esac
-}
-
-kpps() { awk -v v="$1" 'BEGIN { printf "%.0f k", v / 1000 }'; }
 
 # min / median / max of the numeric arguments (one value when there is one run).
 minmed() {
@@ -295,6 +178,8 @@ median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { if (NR == 0)
 # (softirq + director processes). An estimate: per-packet cost is not constant (fewer wake-ups and
 # IPIs happen under load), and a busy-polling director shows 100 % at any rate.
 capacity() { awk -v r="$1" -v b="$2" 'BEGIN { if (b + 0 > 0) printf "%.0f", r * 100 / b; else print 0 }'; }
+# CPU-seconds the director spent per million packets at the lossless rate: share of CPU1 ÷ Mpps.
+cpu_per_million() { awk -v b="$1" -v r="$2" 'BEGIN { if (r > 0 && b != "-") printf "%.2f", (b / 100) / (r / 1e6); else print "-" }'; }
 ratio() { awk -v a="$1" -v k="$2" 'BEGIN { if (k > 0) printf "%.2f", a / k; else print "-" }'; }
 
 # The kernel's figures in this run are the denominators of every ratio.
@@ -309,8 +194,8 @@ K_LOSSLESS=$(median "${kernel_ll[@]:-}")
 K_CAP=$(median "${kernel_cap[@]:-}")
 
 echo
-echo "| path | lossless pps (min / median / max) | × kernel | director CPU1 % at lossless (CPU1 all %) | est. pps per director core | × kernel | overload: offered → delivered (median) | lvsd mallocs per 1M packets | notes |"
-echo "|---|---|---|---|---|---|---|---|---|"
+echo "| path | lossless pps (min / median / max) | × kernel | director CPU1 % at lossless (CPU1 all %) | director CPU-s per 1M packets | est. pps per director core | × kernel | overload: offered → delivered (median) | lvsd mallocs per 1M packets | notes |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
 for p in "${path_list[@]}"; do
     ll=() ov=() gen=() c1=() a1=() cap=() mal="" note="" skip=""
     for run in $(seq "$RUNS"); do
@@ -323,10 +208,11 @@ for p in "${path_list[@]}"; do
         note=${RES_NOTE[$key]:-}
     done
     if [ ${#ll[@]} -eq 0 ]; then
-        echo "| $(label "$p") | $skip | | | | | | | |"
+        echo "| $(label "$p") | $skip | | | | | | | | |"
         continue
     fi
     echo "| $(label "$p") | $(minmed "${ll[@]}") | $(ratio "$(median "${ll[@]}")" "$K_LOSSLESS") |" \
-        "$(median "${c1[@]}") ($(median "${a1[@]}")) | $(kpps "$(median "${cap[@]}")") | $(ratio "$(median "${cap[@]}")" "$K_CAP") |" \
+        "$(median "${c1[@]}") ($(median "${a1[@]}")) | $(cpu_per_million "$(median "${c1[@]}")" "$(median "${ll[@]}")") |" \
+        "$(kpps "$(median "${cap[@]}")") | $(ratio "$(median "${cap[@]}")" "$K_CAP") |" \
         "$(kpps "$(median "${gen[@]}")") → $(kpps "$(median "${ov[@]}")") | ${mal:-n/a (kernel)} | $note |"
 done

@@ -17,7 +17,8 @@ while let p = entry.pointee {
 AllocationCounter.install { lvs_malloc_count() }
 var hooks = LVSDaemonHooks()
 hooks.configurationTester = KeepalivedConfigurationTester(environment: environment)
-hooks.dataPlane = DataPlaneService.make(statisticsFile: environment["LVSD_STATS_FILE"])
+hooks.dataPlane = DataPlaneService.make(
+    statisticsFile: environment["LVSD_STATS_FILE"], fastPath: environment["LVSD_FAST_PATH"] != "0")
 exit(
     LVSDaemonMain.run(arguments: Array(CommandLine.arguments.dropFirst()), environment: environment, hooks: hooks) {
         IPVS()

@@ -547,4 +547,15 @@ static inline pid_t clvs_spawn_script(const char *path, char *const argv[], char
 
 /* ===== end of LVSPlatform section ===== */
 
+/* CPUs this process may run on (sched_getaffinity). */
+int clvs_affinity_cpus(void);
+/* The nth CPU (from 0) this process may run on, or -1. */
+int clvs_pin_cpu_of(int nth);
+/* Pins the calling thread to `cpu`. */
+int clvs_pin_thread(int cpu);
+/* An epoll descriptor watching `a` and `b` (-1 entries skipped) for reading, or -1. */
+int clvs_epoll_pair(int a, int b);
+/* A classic BPF filter on a packet socket: only frames of these interfaces reach it. */
+int clvs_dp_filter_interfaces(int fd, const int32_t *ifindexes, int count);
+
 #endif

@@ -157,4 +157,17 @@ int clvs_xsk_statistics(const struct clvs_xsk_socket *s, struct clvs_xsk_stats *
 int clvs_xsk_epoll_create(void);
 int clvs_xsk_epoll_add(int epfd, int fd);
 
+/* The next RX descriptors waiting (without consuming them). */
+uint32_t clvs_xsk_rx_ready(struct clvs_xsk_socket *s);
+
+/* The interface's driver (ETHTOOL_GDRVINFO), or -errno. */
+int clvs_xdp_driver_name(const char *ifname, char *out, size_t len);
+/* The sum of the interface's ethtool statistics whose names end with `suffix`, or -errno
+ * (-ENOENT: none). */
+int clvs_xdp_ethtool_sum(const char *ifname, const char *suffix, uint64_t *sum);
+/* Sends `count` throw-away frames into the interface the way the fast path does (XDP_TX of a
+ * live BPF_PROG_TEST_RUN) and reports how many its `*_xdp_xmit` counters saw delivered (a veth
+ * whose peer has no NAPI drops them silently: 0). 0 or -errno. */
+int clvs_xdp_transmit_probe(int ifindex, const char *ifname, uint32_t count, uint64_t *delivered);
+
 #endif

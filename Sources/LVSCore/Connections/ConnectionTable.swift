@@ -103,6 +103,11 @@
 
     // MARK: records
 
+    /// True if `id` names a connection in the table (allocated and hashed).
+    @inline(__always) public func isLive(_ id: UInt32) -> Bool {
+        id < highWater && pointer(id).pointee.flags.contains(.hashedIn)
+    }
+
     /// The record of a connection id.
     @inline(__always) public func pointer(_ id: UInt32) -> UnsafeMutablePointer<ConnectionRecord> {
         chunks[Int(id >> UInt32(ConnectionTable.chunkShift))] + Int(id & UInt32(ConnectionTable.chunkSize - 1))

@@ -7,6 +7,16 @@ extension IPVS {
         serviceOrder.map { entry(service(slot: $0)) }
     }
 
+    /// The number of services (`services(in:)` lists a range of them, so a big table is listed in
+    /// steps between which packets are processed).
+    public var serviceCount: Int { serviceOrder.count }
+
+    /// The services at positions `range` of `services()` (clamped to the table).
+    public func services(in range: Range<Int>) -> [VirtualServiceEntry] {
+        let r = range.clamped(to: 0..<serviceOrder.count)
+        return serviceOrder[r].map { entry(service(slot: $0)) }
+    }
+
     /// One service (`ipvsadm -L -t …`).
     public func service(_ key: ServiceKey) throws(IPVSError) -> VirtualServiceEntry {
         guard let slot = serviceByKey[key] else { throw IPVSError(.noSuchService) }

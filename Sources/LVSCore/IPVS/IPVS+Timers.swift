@@ -7,7 +7,19 @@ extension IPVS {
     /// once per batch); the packet path never reads a clock.
     public func advance(to now: Timestamp) {
         store.nowTick = ConnectionTable.tick(now)
-        connections.advance(to: ConnectionTable.tick(now)) { id, tick in expire(id, tick: tick) }
+        connections.advance(to: ConnectionTable.tick(now)) { id, tick in
+            // A connection a fast path carries may have seen packets IPVS did not: its timer
+            // runs from the latest of them.
+            if let seen = fastPathLastSeen, let t = seen(id) {
+                let due =
+                    ConnectionTable.tick(t) &+ ConnectionTable.ticks(seconds: connections.pointer(id).pointee.timeout)
+                if !ConnectionTable.notAfter(due, tick) {
+                    connections.arm(id, expires: due)
+                    return
+                }
+            }
+            expire(id, tick: tick)
+        }
         if nextEstimate == nil { nextEstimate = now + .seconds(2) }
         while let t = nextEstimate, t <= now {
             estimate()
@@ -67,6 +79,7 @@ extension IPVS {
             connections.arm(id, expires: tick &+ ConnectionTable.ticks(seconds: 60))
             return
         }
+        connectionLeaving?(id)
         connections.unhash(id)
         connections.wheelUnlink(id)
         let ct = r.pointee.control
@@ -89,9 +102,20 @@ extension IPVS {
 
     /// `ipvsadm -Lnc`: every connection and template, with its state and time left.
     public func connections(now: Timestamp) -> [ConnectionEntry] {
+        connections(now: now, buckets: 0..<connections.bucketCount)
+    }
+
+    /// The hash buckets a listing walks (`connections(now:buckets:)` lists a range of them, so a
+    /// big table is listed in steps between which packets are processed).
+    public var connectionBucketCount: Int { connections.bucketCount }
+
+    /// The connections and templates hashed in `buckets`, in the order `-Lnc` lists them. A walk in
+    /// steps may miss or repeat an entry that moves meanwhile (as reading /proc/net/ip_vs_conn in
+    /// several reads may).
+    public func connections(now: Timestamp, buckets: Range<Int>) -> [ConnectionEntry] {
         let tick = ConnectionTable.tick(now)
         var out: [ConnectionEntry] = []
-        connections.forEachHashed { id in out.append(connectionEntry(id, tick: tick)) }
+        for b in buckets { connections.forEachHashed(bucket: b) { out.append(connectionEntry($0, tick: tick)) } }
         return out
     }
 
@@ -122,36 +146,34 @@ extension IPVS {
 
     func connectionEntry(_ id: UInt32, tick: UInt32) -> ConnectionEntry {
         let r = connections.pointer(id).pointee
-        do {
-            let left = Int32(bitPattern: r.expires &- tick)
-            let family = r.family
-            let isTemplate = r.flags.contains(.template)
-            let protoName: String
-            let stateName: String
-            switch r.protocolNumber {
-            case TransportProtocol.tcp.rawValue:
-                protoName = "TCP"
-                stateName = TCPState(rawValue: r.state)?.name ?? "ERR!"
-            case TransportProtocol.udp.rawValue:
-                protoName = "UDP"
-                stateName = "UDP"
-            case TransportProtocol.sctp.rawValue:
-                protoName = "SCTP"
-                stateName = SCTPState(rawValue: r.state)?.name ?? "ERR!"
-            default:
-                protoName = "IP"
-                stateName = "NONE"
-            }
-            return ConnectionEntry(
-                protocolName: protoName, client: Endpoint(r.client.address(family), r.clientPort),
-                virtual: Endpoint(r.virtual.address(family), r.virtualPort),
-                destination: Endpoint(r.destination.address(r.destinationFamily), r.destinationPort),
-                state: isTemplate ? (r.flags.contains(.assured) ? "ASSURED" : "NONE") : stateName,
-                expiresInSeconds: left > 0 ? ConnectionTable.seconds(ticks: UInt32(left)) : 0,
-                isTemplate: isTemplate,
-                persistenceEngine: r.flags.contains(.persistenceData) ? "sip" : nil,
-                persistenceEngineData: r.flags.contains(.persistenceData) ? persistenceEngineData[id] : nil)
+        let left = Int32(bitPattern: r.expires &- tick)
+        let family = r.family
+        let isTemplate = r.flags.contains(.template)
+        let protoName: String
+        let stateName: String
+        switch r.protocolNumber {
+        case TransportProtocol.tcp.rawValue:
+            protoName = "TCP"
+            stateName = TCPState(rawValue: r.state)?.name ?? "ERR!"
+        case TransportProtocol.udp.rawValue:
+            protoName = "UDP"
+            stateName = "UDP"
+        case TransportProtocol.sctp.rawValue:
+            protoName = "SCTP"
+            stateName = SCTPState(rawValue: r.state)?.name ?? "ERR!"
+        default:
+            protoName = "IP"
+            stateName = "NONE"
         }
+        return ConnectionEntry(
+            protocolName: protoName, client: Endpoint(r.client.address(family), r.clientPort),
+            virtual: Endpoint(r.virtual.address(family), r.virtualPort),
+            destination: Endpoint(r.destination.address(r.destinationFamily), r.destinationPort),
+            state: isTemplate ? (r.flags.contains(.assured) ? "ASSURED" : "NONE") : stateName,
+            expiresInSeconds: left > 0 ? ConnectionTable.seconds(ticks: UInt32(left)) : 0,
+            isTemplate: isTemplate,
+            persistenceEngine: r.flags.contains(.persistenceData) ? "sip" : nil,
+            persistenceEngineData: r.flags.contains(.persistenceData) ? persistenceEngineData[id] : nil)
     }
 
     /// Live connections and templates.

@@ -87,6 +87,14 @@ public final class IPVS {
     /// listings; the data plane delivers to the local stack by route.
     public var isLocalAddress: (IPAddress) -> Bool = { _ in false }
 
+    /// A fast path's last packet of connection `id` (nil: none, or no flow), asked when the
+    /// connection's timer is due: a later packet restarts the timer instead (set by the data plane).
+    public var fastPathLastSeen: ((UInt32) -> Timestamp?)?
+
+    /// Called when connection `id` is about to leave the table (still bound to its server), so a
+    /// fast path deletes its flows and folds their last packets in (set by the data plane).
+    public var connectionLeaving: ((UInt32) -> Void)?
+
     /// The MTU of a network interface, or nil when there is no such interface (set by the daemon).
     /// `--start-daemon` on an unknown interface fails with ENODEV, and the sync message size derives
     /// from the MTU, as in `start_sync_thread`.

@@ -77,4 +77,16 @@ public struct StatsBlock: Sendable {
         counters.outPackets &+= 1
         counters.outBytes &+= bytes
     }
+
+    /// Counts `packets` client → server packets of `bytes` IP bytes in all (a fast path's batch).
+    @inlinable public mutating func countIn(packets: UInt64, bytes: UInt64) {
+        counters.inPackets &+= packets
+        counters.inBytes &+= bytes
+    }
+
+    /// Counts `packets` server → client packets of `bytes` IP bytes in all (a fast path's batch).
+    @inlinable public mutating func countOut(packets: UInt64, bytes: UInt64) {
+        counters.outPackets &+= packets
+        counters.outBytes &+= bytes
+    }
 }

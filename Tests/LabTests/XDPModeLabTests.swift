@@ -1,0 +1,152 @@
+// lvsd's data-plane modes on seed 000's NAT lab: XDP with and without the fast path, the veth traps, AF_PACKET.
+import Foundation
+import LVSTestSupport
+import Testing
+
+/// Counters from lvsd's statistics file (`name value` lines).
+func statisticsFile(_ path: String) -> [String: String] {
+    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [:] }
+    var out: [String: String] = [:]
+    for line in text.split(separator: "\n") {
+        let parts = line.split(separator: " ", maxSplits: 1)
+        if parts.count == 2 { out[String(parts[0])] = String(parts[1]) }
+    }
+    return out
+}
+
+extension SeedNATLab {
+    /// The director's peers (the client's eth0, the switch's ports) with GRO on: XDP_TX and
+    /// redirects into the director's veths then arrive (their peers have NAPI).
+    func peersWithNAPI() throws {
+        try client.run(["/usr/sbin/ethtool", "-K", "eth0", "gro", "on"])
+        for p in ["p1", "p2", "p3"] { _ = try lan.host.run(["/usr/sbin/ethtool", "-K", p, "gro", "on"]) }
+    }
+
+    /// Local senders (client, real servers) with complete checksums (tx checksum offload off).
+    func sendersWithoutChecksumOffload() throws {
+        for h in [client, rs1, rs2] { _ = try h.run(["/usr/sbin/ethtool", "-K", "eth0", "tx", "off"]) }
+    }
+
+    /// Restarts lvsd (the transmit probe runs at start) with its statistics file.
+    func restartLVSD(_ extra: [String] = []) throws -> String {
+        let stats = lab.directory + "/lvsd-stats.txt"
+        director.stopLVSD()
+        try director.startLVSD(extra, statisticsFile: stats)
+        try director.ipvsadmScript(NATLabTests.natScript)
+        return stats
+    }
+
+    /// Downloads /big through the VIP `count` times; true if every copy is one of the servers' files.
+    func downloadsIntact(_ count: Int) throws -> Bool {
+        let originals = try ["rs1", "rs2"].map {
+            try LabNetwork.run(["/bin/sh", "-c", "sha1sum < \(lab.directory)/nginx-\($0)/html/big"]).stdout
+        }
+        for _ in 0..<count {
+            let r = try client.run(["/bin/sh", "-c", "curl -s -m 20 http://192.168.1.109/big | sha1sum"])
+            if !originals.contains(r.stdout) { return false }
+        }
+        return true
+    }
+
+    /// Waits for lvsd's statistics file to be rewritten (every second) and reads it.
+    func freshStatistics(_ path: String) -> [String: String] {
+        usleep(1_300_000)
+        return statisticsFile(path)
+    }
+}
+
+@Suite("Lab: data-plane modes (XDP, fast path, AF_PACKET)", .lab, .serialized)
+struct XDPModeLabTests {
+    @Test(
+        "default mode: XDP on the veths, AF_PACKET on lo; the peers have no NAPI, so the fast path stays off and every packet goes through lvsd (logged per interface)"
+    )
+    func xdpWithoutNAPI() throws {
+        let l = try SeedNATLab("xdp-nonapi", bigBytes: 1_000_000)
+        defer { l.lab.close() }
+        let stats = try l.restartLVSD()
+        let log = l.director.lvsdLog
+        #expect(log.contains("eth0: XDP (native) + AF_XDP"))
+        #expect(log.contains("eth1: XDP (native) + AF_XDP"))
+        #expect(log.contains("veth peer has no NAPI"))
+        #expect(log.contains("lo: AF_PACKET + nftables guard"))
+        #expect(try l.client.curlTimes(2, "http://192.168.1.109/") == ["rs2 nginx", "rs1 nginx"])
+        #expect(try l.downloadsIntact(2))
+        #expect(try l.director.curlTimes(2, "http://192.168.1.109/") == ["rs2 nginx", "rs1 nginx"])
+        let s = l.freshStatistics(stats)
+        #expect(s["interface_eth0"] == "xdp-native no-fast-path-egress")
+        #expect(s["interface_lo"] == "af-packet")
+        #expect(s["fast_path_installed"] == "0")
+        // Default offloads: the local senders' partial checksums were completed by lvsd.
+        #expect(Int(s["checksums_completed"] ?? "0")! > 0)
+    }
+
+    @Test(
+        "fast path: peers with NAPI (GRO on) and complete checksums: established flows are forwarded by XDP, downloads arrive intact, and --stats counts them (folded from the flows)"
+    )
+    func fastPath() throws {
+        let l = try SeedNATLab("xdp-fast", bigBytes: 2_000_000)
+        defer { l.lab.close() }
+        try l.peersWithNAPI()
+        try l.sendersWithoutChecksumOffload()
+        let stats = try l.restartLVSD()
+        #expect(l.director.lvsdLog.contains("veth peer has NAPI (probe frames delivered)"))
+        #expect(try l.downloadsIntact(4))
+        let s = l.freshStatistics(stats)
+        let fast = Int(s["xdp_fast_redirect"] ?? "0")! + Int(s["xdp_fast_tx"] ?? "0")!
+        #expect(fast > 1000, "the fast path forwarded \(fast) frames")
+        #expect(Int(s["fast_path_installed"] ?? "0")! >= 8)
+        // The fast path's packets are in the listing's counters (4 × 2 MB ≈ 5,500 segments out).
+        let listing = try l.director.ipvsadm("-Ln --stats").stdout
+        let line = listing.split(separator: "\n").first { $0.hasPrefix("TCP  192.168.1.109:80") } ?? ""
+        let columns = line.split(separator: " ")
+        #expect(columns.count >= 5 && Int(columns[4]) ?? 0 > 5000, "\(line)")
+        // The connections went through ESTABLISHED to TIME_WAIT (FIN reached the worker).
+        let conns = try l.director.ipvsadm("-Lnc").stdout
+        #expect(conns.contains("TIME_WAIT"))
+        #expect(!conns.contains("ESTABLISHED"))
+    }
+
+    @Test(
+        "fast path with the veth default (tx checksum offload on): partial checksums go to lvsd, which completes them; downloads and uploads arrive intact"
+    )
+    func fastPathPartialChecksums() throws {
+        let l = try SeedNATLab("xdp-partial", bigBytes: 2_000_000)
+        defer { l.lab.close() }
+        try l.peersWithNAPI()
+        let stats = try l.restartLVSD()
+        #expect(try l.downloadsIntact(2))
+        let post = try l.client.run([
+            "/bin/sh", "-c",
+            "head -c 2000000 /dev/zero | curl -s -m 20 -o /dev/null -w '%{http_code}' --data-binary @- http://192.168.1.109/index.html",
+        ])
+        #expect(post.stdout == "405")
+        let s = l.freshStatistics(stats)
+        #expect(Int(s["xdp_slow_partial_checksum"] ?? "0")! > 0)
+        #expect(Int(s["checksums_completed"] ?? "0")! > 0)
+    }
+
+    @Test("--data-plane af-packet: no XDP program, the guard on every interface, the seed's curl still works")
+    func afPacketMode() throws {
+        let l = try SeedNATLab("afpacket", bigBytes: 1_000_000, lvsdArguments: ["--data-plane", "af-packet"])
+        defer { l.lab.close() }
+        try l.director.ipvsadmScript(NATLabTests.natScript)
+        #expect(l.director.lvsdLog.contains("eth0: AF_PACKET + nftables guard"))
+        #expect(try l.client.curlTimes(2, "http://192.168.1.109/") == ["rs2 nginx", "rs1 nginx"])
+        #expect(try l.downloadsIntact(2))
+        #expect(try l.director.curlTimes(2, "http://192.168.1.109/") == ["rs2 nginx", "rs1 nginx"])
+        let links = try l.director.run(["/usr/sbin/ip", "link", "show"]).stdout
+        #expect(!links.contains("xdp"))
+    }
+
+    @Test("--workers 1 and --data-plane xdp: one worker, XDP on every interface")
+    func oneWorkerStrictXDP() throws {
+        let l = try SeedNATLab("xdp-strict", lvsdArguments: ["--data-plane", "xdp", "--workers", "1"])
+        defer { l.lab.close() }
+        try l.director.ipvsadmScript(NATLabTests.natScript)
+        #expect(l.director.lvsdLog.contains("(1 worker"))
+        #expect(
+            try l.client.curlTimes(4, "http://192.168.1.109/") == ["rs2 nginx", "rs1 nginx", "rs2 nginx", "rs1 nginx"])
+        let bad = try l.director.run([LabNetwork.binary("lvsd"), "--data-plane", "ebpf"])
+        #expect(bad.status != 0 && bad.stderr.contains("invalid data plane 'ebpf'"))
+    }
+}
