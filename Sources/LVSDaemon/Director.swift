@@ -125,7 +125,8 @@ public final class Director: ControlRequestHandler, IPVSOwner, @unchecked Sendab
                     end += 1
                 }
                 let chunk = requests[i..<end]
-                let results = withModel { m in chunk.map { $0.perform(on: m, now: now, mayChangeState: mayChangeState) } }
+                let results = withModel { m in chunk.map { $0.perform(on: m, now: now, mayChangeState: mayChangeState) }
+                }
                 for r in results { ControlCodec.encode(r, into: &w) }
                 i = end
             }

@@ -133,24 +133,34 @@ public struct DirectorStatusSource: StatusSource {
         return out
     }
 
-    /// Mode, interfaces and the one worker's counters (the published copy, no lock on the worker).
+    /// Mode, interfaces and the workers' counters summed (the published copies, no lock on a
+    /// worker), with the fast path's and the XDP program's counters among the packets.
     static func dataPlaneStatus(_ dp: DataPlane) -> DataPlaneStatus {
         let s = dp.statistics
         let dropCounters: Set<DataPlaneCounter> = [
             .noRoute, .neighborQueueDropped, .ipvsDropped, .localServerUnsupported, .ringDrops, .transmitFailed,
         ]
-        var packets: [NamedCounter] = []
-        var drops: [NamedCounter] = []
+        var packets: [LVSStatus.NamedCounter] = []
+        var drops: [LVSStatus.NamedCounter] = []
         for c in DataPlaneCounter.allCases where c != .mallocs {
             if dropCounters.contains(c) {
-                drops.append(NamedCounter(c.description, s[c]))
+                drops.append(LVSStatus.NamedCounter(c.description, s[c]))
             } else {
-                packets.append(NamedCounter(c.description, s[c]))
+                packets.append(LVSStatus.NamedCounter(c.description, s[c]))
             }
         }
-        for r in DropReason.allCases { drops.append(NamedCounter(r.description, s[r])) }
+        for r in DropReason.allCases { drops.append(LVSStatus.NamedCounter(r.description, s[r])) }
+        let f = s.fastPath
+        packets += [
+            LVSStatus.NamedCounter("fast_path_flows_installed", f.installed),
+            LVSStatus.NamedCounter("fast_path_flows_active", f.active),
+            LVSStatus.NamedCounter("fast_path_packets", f.fastPackets),
+        ]
+        drops.append(LVSStatus.NamedCounter("fast_path_map_full", f.rejectedFull))
+        for x in s.xdp { packets.append(LVSStatus.NamedCounter(x.name, x.value)) }
+        let xdp = s.interfaces.contains { $0.mode.isXDP }
         return DataPlaneStatus(
-            mode: "af_packet", interfaces: dp.attachedInterfaces,
+            mode: xdp ? "xdp" : "af_packet", interfaces: dp.attachedInterfaces,
             workers: [WorkerStatus(worker: 0, interface: "all", packets: packets, drops: drops)])
     }
 }

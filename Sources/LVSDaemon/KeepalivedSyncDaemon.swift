@@ -1,11 +1,11 @@
-// keepalived.conf's lvs_sync_daemon in lvsd: which sync daemons run, following the VRRP instance.
-import Synchronization
 import KeepalivedConfig
 import LVSCore
 import LVSSync
 import LVSVRRP
 import Logging
 import ServiceLifecycle
+// keepalived.conf's lvs_sync_daemon in lvsd: which sync daemons run, following the VRRP instance.
+import Synchronization
 
 /// Runs `global_defs { lvs_sync_daemon IF [inst VI] [id N] [maxlen N] [port N] [ttl N] [group IP] }`
 /// as keepalived does (ipvswrapper.c, vrrp.c, check_daemon.c):

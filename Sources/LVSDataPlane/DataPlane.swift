@@ -185,6 +185,7 @@ public final class DataPlane: @unchecked Sendable {
         let plan = try planInterfaces(tables)
         let ports = try openPorts(plan)
         var workers: [(DataPlaneWorker, NetlinkMonitor)] = []
+        let synProxyHold = SynProxyHold()
         for (i, port) in ports.enumerated() {
             let m: NetlinkMonitor
             if i == 0 {
@@ -202,6 +203,7 @@ public final class DataPlane: @unchecked Sendable {
             if i == 0 { worker.tables = tables } else { m.dump(into: &worker.tables) }
             worker.resolveNeighbor = { [m] key in m.resolve(key) }
             worker.registry = registry
+            worker.synProxyHold = synProxyHold
             workers.append((worker, m))
         }
         published.withLock { $0 = Array(repeating: DataPlaneStatistics(), count: workers.count) }

@@ -335,9 +335,11 @@ extension DataPlaneWorker {
     /// Completes an offloaded checksum before the TCP header changes (the field then holds the
     /// final checksum, which the translation updates incrementally).
     func finishChecksum(_ f: inout ReceivedFrame, _ info: PacketInfo) -> Bool {
-        guard f.needsChecksum else { return true }
+        // AF_XDP gives no offload metadata: a local sender's partial checksum is recognised and
+        // completed here too, before the sequence numbers are translated.
+        guard f.needsChecksum || f.checksumStateUnknown else { return true }
         guard completePartialChecksum(f, info) else { return false }
-        f.offloadFlags &= ~1
+        f.offloadFlags &= ~(1 | ReceivedFrame.checksumStateUnknownFlag)
         return true
     }
 }

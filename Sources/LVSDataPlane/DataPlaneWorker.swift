@@ -91,8 +91,10 @@ public final class DataPlaneWorker {
     var batchLimits = IPVSLimits()
     var natICMPSend = false
     var batchNow = Timestamp.zero
-    /// SYN proxy: client frames waiting for their server's SYN/ACK.
-    let synProxyHold = SynProxyHold()
+    /// SYN proxy: client frames waiting for their server's SYN/ACK. One store shared by the
+    /// workers (the client's frame and the server's SYN/ACK may reach different ones), touched
+    /// only within a batch, under the table's lock.
+    var synProxyHold = SynProxyHold()
 
     /// Which interfaces to attach to: nil = every non-loopback interface that is not a bridge or
     /// bond port; otherwise these names. Loopback is always attached (local clients).

@@ -285,7 +285,9 @@ public struct TunnelDecapsulator {
                 if errno == EINTR || errno == EAGAIN { continue }
                 return
             }
-            guard pkttype == 0, let r = innerPacket(buffer, n, guePort: guePort, gre: gre, filter: filter) else { continue }
+            guard pkttype == 0, let r = innerPacket(buffer, n, guePort: guePort, gre: gre, filter: filter) else {
+                continue
+            }
             _ = write(tun, buffer + r.lowerBound, r.count)
         }
     }

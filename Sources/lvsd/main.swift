@@ -52,11 +52,9 @@ hooks.additionalServices.append { _, logger in vrrp.makeService(logger: logger) 
 hooks.additionalServices.append { director, logger in announcer.makeService(director: director, logger: logger) }
 exit(
     LVSDaemonMain.run(arguments: Array(CommandLine.arguments.dropFirst()), environment: environment, hooks: hooks) {
-        var configuration = IPVSConfiguration()
-        // LVSD_SLOPPY_TCP=1: net.ipv4.vs.sloppy_tcp from the start (scale-out behind ECMP: a director
-        // continues a flow another director began). Also `lvs-sysctl -w net.ipv4.vs.sloppy_tcp=1`
-        // on the running lvsd.
-        configuration.sysctls.sloppyTCP = environment["LVSD_SLOPPY_TCP"] == "1"
+        // net.ipv4.vs.* (sloppy_tcp for scale-out behind ECMP, …): `lvs-sysctl -w` or `-p` on the
+        // running lvsd, as sysctl on the kernel's.
+        let configuration = IPVSConfiguration()
         // Random hash and cookie keys per start (issue 14).
         let ipvs = IPVS(configuration: DefenceSupport.randomizedConfiguration(configuration))
         ipvs.interfaceMTU = { InterfaceMTU.of($0) }

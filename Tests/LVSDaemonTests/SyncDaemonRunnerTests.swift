@@ -277,10 +277,11 @@ func eventually(seconds: Double = 5, _ condition: () -> Bool) async -> Bool {
     func bulkInProgressThenTimedOut() async throws {
         let net = InMemorySyncNetwork()
         let b = try SyncNode(network: net)
-        b.runner.settings = SyncDaemonRunner.Settings(bulkWait: .milliseconds(600))
+        // A wait long enough that a loaded machine (labs beside this test) still sees it in progress.
+        b.runner.settings = SyncDaemonRunner.Settings(bulkWait: .seconds(3))
         #expect(b.control(.startSyncDaemon(SyncDaemonSpec(role: .backup))) == .ok)
         #expect(await eventually(seconds: 2) { b.runner.status().first?.backup?.bulkInProgress == true })
-        #expect(await eventually(seconds: 3) { b.runner.status().first?.backup?.bulkTimedOut == 1 })
+        #expect(await eventually(seconds: 8) { b.runner.status().first?.backup?.bulkTimedOut == 1 })
         let s = try #require(b.runner.status().first?.backup)
         #expect(!s.bulkInProgress && s.bulkCompleted == 0 && s.lagSeconds == nil && s.lastBulk == nil)
         _ = b.control(.stopSyncDaemon(.backup))

@@ -127,6 +127,30 @@ struct FastPathWorkerTests {
     }
 
     @Test(
+        "a SYN-proxied connection never gets a flow: its sequence numbers are translated on every packet, which XDP does not do"
+    )
+    func synProxiedConnectionsStayOnTheWorker() throws {
+        let f = try FastPathHarness()
+        _ = f.run(PacketBuilder.frame(.tcp, from: client, to: vip, payload: [], tcpFlags: 0x02), on: 2)
+        let ipvs = f.h.owner.ipvs
+        let id = try #require(
+            ipvs.connectionID(
+                protocolNumber: 6, client: client.address, clientPort: client.port, virtual: vip.address,
+                virtualPort: vip.port))
+        ipvs.setSynProxyState(ofConnection: id, packed: 1, sequenceDelta: 1000, timestampDelta: 0)
+        _ = f.run(
+            PacketBuilder.frame(
+                .tcp, from: rs, to: client, srcMAC: Macs.server, dstMAC: Macs.directorInside, payload: [],
+                tcpFlags: 0x12), on: 3)
+        for _ in 0..<3 {
+            _ = f.run(PacketBuilder.frame(.tcp, from: client, to: vip, payload: [1], tcpFlags: 0x18), on: 2)
+        }
+        let state = ipvs.connections(now: t0).first { $0.client == client }?.state
+        #expect(state == "ESTABLISHED")
+        #expect(f.flows.flows.isEmpty)
+    }
+
+    @Test(
         "short connections get no flow: by default UDP needs 2 inbound packets and TCP 4 (a Connection: close request costs no map update)"
     )
     func shortConnections() throws {

@@ -139,7 +139,12 @@ struct ScaleOutLab {
 
     func startDirectors() throws {
         for d in directors {
-            try d.startLVSD(["-f", try keepalivedConf(d)], environment: ["LVSD_SLOPPY_TCP": "1"])
+            try d.startLVSD(["-f", try keepalivedConf(d)])
+            // What an operator's sysctl.conf line does for the kernel's IPVS.
+            let r = try d.run([LabNetwork.binary("lvs-sysctl"), "-w", "net.ipv4.vs.sloppy_tcp=1"])
+            guard r.status == 0, r.stdout == "net.ipv4.vs.sloppy_tcp = 1\n" else {
+                throw LabError("\(d.name): lvs-sysctl: \(r.stdout)\(r.stderr)")
+            }
         }
     }
 

@@ -43,8 +43,11 @@ struct SynProxyLabTests {
         try l.director.ipvsadmScript(Self.script)
         #expect(try l.director.ipvsadm("-Ln").stdout.contains("TCP  192.168.1.109:80 rr synproxy"))
         #expect(try l.director.ipvsadm("-Sn").stdout.contains("-A -t 192.168.1.109:80 -s rr --synproxy"))
+        let answers = try l.client.curlTimes(4, "http://192.168.1.109/")
+        let table = try l.director.ipvsadm("-Lnc").stdout
         #expect(
-            try l.client.curlTimes(4, "http://192.168.1.109/") == ["rs2 nginx", "rs1 nginx", "rs2 nginx", "rs1 nginx"])
+            answers == ["rs2 nginx", "rs1 nginx", "rs2 nginx", "rs1 nginx"],
+            "\(answers)\n\(table)\n\(l.director.lvsdLog)")
         // A body larger than a window: the translated sequence numbers and SACK hold up.
         let big = try l.client.run(["/bin/sh", "-c", "curl -s -m 20 http://192.168.1.109/ip"])
         #expect(big.stdout.contains("192.168.1.200"))

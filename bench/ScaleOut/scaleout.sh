@@ -22,7 +22,7 @@ LVS_BIN=${LVS_BIN:-$here/../../.build/release}
 DOWNLOADS=${DOWNLOADS:-30}
 FILE_MB=${FILE_MB:-4}
 RATE=${RATE:-400k}
-SLOPPY=${SLOPPY:-1}  # LVSD_SLOPPY_TCP for the directors (0: the control run, flows cannot move)
+SLOPPY=${SLOPPY:-1}  # net.ipv4.vs.sloppy_tcp of the directors (lvs-sysctl -w) (0: the control run, flows cannot move)
 
 require_commands ip:iproute2 bird:bird2 nginx:nginx-light curl:curl wrk:wrk
 for b in lvsd ipvsadm lvs-realserver; do
@@ -139,9 +139,16 @@ protocol bgp tor { local 10.9.0.1$i as 65101; neighbor 10.9.0.1 as 65000; hold t
 BIRD
         lab_spawn "$ns" 0-1 "$LAB_DIR/bird-$tag-d$i.out" bird -f -c "$LAB_DIR/bird-$tag-d$i.conf" \
             -s "$LAB_DIR/bird-$tag-d$i.ctl" -P "$LAB_DIR/bird-$tag-d$i.pid"
-        lab_spawn "$ns" 0-1 "$LAB_DIR/lvsd-$tag-d$i.log" env LVSD_SLOPPY_TCP="$SLOPPY" LVSD_SPIN_US="${SPIN_US:-50}" \
+        lab_spawn "$ns" 0-1 "$LAB_DIR/lvsd-$tag-d$i.log" env LVSD_SPIN_US="${SPIN_US:-50}" \
             "$LVS_BIN/lvsd" -n -l -f "$LAB_DIR/keepalived-$tag-d$i.conf"
         eval "LVSD_PID_$i=$LAST_PID"
+    done
+    # sloppy_tcp as an operator's sysctl.conf line would set it (once each lvsd answers).
+    for i in 1 2 3; do
+        for t in $(seq 100); do
+            ip netns exec "${NS_DIR[$((i - 1))]}" "$LVS_BIN/lvs-sysctl" -q -w "net.ipv4.vs.sloppy_tcp=$SLOPPY" 2>/dev/null && break
+            sleep 0.1
+        done
     done
     local t
     for t in $(seq 150); do

@@ -26,6 +26,9 @@ extension IPVS {
         guard id != ConnectionTable.none, connections.isLive(id) else { return .gone }
         let r = connections.pointer(id).pointee
         if r.flags.contains(.template) || r.flags.contains(.onePacket) { return .ineligible }
+        // A SYN-proxied connection needs its sequence numbers, SACK blocks and timestamps
+        // translated on every packet, which the XDP program does not do.
+        if connections.proxyEntry(id).packed != 0 { return .ineligible }
         let d = r.server
         guard d >= 0, store.flags(d).contains(.available) else { return .ineligible }
         switch r.protocolNumber {
