@@ -39,6 +39,8 @@ struct clvs_xsk_socket {
     struct xsk_ring_prod *fill;
     struct xsk_ring_cons *comp;
     uint32_t queue;
+    /* Bound in copy mode (XDP_OPTIONS says no zero-copy): every TX batch needs a sendto. */
+    int copy_mode;
 };
 
 struct clvs_xsk_umem *clvs_xsk_umem_create(void *area, uint64_t size, uint32_t frame_size, uint32_t headroom,
@@ -109,6 +111,7 @@ struct clvs_xsk_socket *clvs_xsk_socket_create(struct clvs_xsk_umem *u, const ch
         return NULL;
     }
     s->queue = queue;
+    s->copy_mode = clvs_xsk_zero_copy(s) != 1;
     *error = 0;
     return s;
 }
@@ -218,9 +221,11 @@ uint32_t clvs_xsk_transmit(struct clvs_xsk_socket *s, const struct clvs_xsk_desc
     } else {
         n = 0;
     }
-    /* Copy mode transmits in sendto's context; a zero-copy driver asks for a kick only when it
-     * sleeps (XDP_USE_NEED_WAKEUP). */
-    if (xsk_ring_prod__needs_wakeup(&s->tx))
+    /* Copy mode transmits only in sendto's context (or a later poll), whatever the ring's
+     * need-wakeup flag says: a batch left in the ring waits for the worker's next poll and holds
+     * its UMEM frames meanwhile. A zero-copy driver asks for a kick only when it sleeps
+     * (XDP_USE_NEED_WAKEUP). */
+    if (n && (s->copy_mode || xsk_ring_prod__needs_wakeup(&s->tx)))
         sendto(xsk_socket__fd(s->xsk), NULL, 0, MSG_DONTWAIT, NULL, 0);
     return n;
 }

@@ -5,10 +5,11 @@ import LVSVRRP
 import Synchronization
 
 /// When lvsd dies, its packet path dies with it (unlike the kernel's IPVS, which outlives
-/// keepalived), and its nftables guard keeper removes the guard. A VRRP address left on the box
-/// would then be answered by the kernel: a FULLNAT local address gets RSTs for every reply of the
-/// real servers, and ARP answers that compete with the new VRRP master's. So the addresses VRRP
-/// holds go with lvsd:
+/// keepalived), and the kernel removes its nftables guard (owned by lvsd's netlink socket). A
+/// VRRP address left on the box would then be answered by the kernel: a FULLNAT local address
+/// gets RSTs for every reply of the real servers, and ARP answers that compete with the new VRRP
+/// master's. So the addresses VRRP holds go with lvsd (within milliseconds: replies that arrive
+/// before still get RSTs, see ScaleOutSyncLabTests):
 ///
 /// ```
 ///  VRRP add/remove ─▶ KeptVIPInstaller ─▶ rtnetlink

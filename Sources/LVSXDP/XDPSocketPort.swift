@@ -227,6 +227,12 @@ public final class XDPSocketPort: PacketPort {
     @inline(__always)
     func frameIndex(_ addr: UInt64) -> Int { Int(truncatingIfNeeded: addr >> frameShift) }
 
+    /// The most frames one socket's fill ring holds: a share of the UMEM that leaves as much again
+    /// for frames in RX rings, held by the worker or being transmitted.
+    var fillShare: Int {
+        min(Int(configuration.fillRingSize), Int(configuration.frameCount) / (sockets.count &+ 1))
+    }
+
     /// Completed transmissions back to the free stack.
     @inline(__always)
     func reapCompletions() {
@@ -241,12 +247,17 @@ public final class XDPSocketPort: PacketPort {
         }
     }
 
-    /// Free frames to every socket's fill ring (split evenly), waking the driver if it asks.
+    /// Free frames to every socket's fill ring (split evenly), waking the driver if it asks. A
+    /// socket's fill ring holds at most `fillShare` frames: the fill ring of an interface that
+    /// receives little (the real servers' side of DR) would otherwise soak up the UMEM a frame at
+    /// a time until the busy interface's kernel side finds its fill ring empty and drops.
     @inline(__always)
     func refill() {
         let each = max(1, freeCount / max(1, sockets.count))
         for s in sockets {
-            let want = min(Int(clvs_xsk_fill_free(s.handle)), each, freeCount)
+            let free = Int(clvs_xsk_fill_free(s.handle))
+            let outstanding = Int(configuration.fillRingSize) &- free
+            let want = min(free, max(0, fillShare &- outstanding), each, freeCount)
             if want > 0 {
                 let base = freeCount &- want
                 let put = Int(clvs_xsk_fill(s.handle, freeStack + base, UInt32(want)))

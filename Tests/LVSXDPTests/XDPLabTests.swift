@@ -161,6 +161,43 @@ struct XDPLabTests {
     }
 
     @Test(
+        "an idle interface's fill ring holds at most its share of the UMEM: the busy interface still has frames to receive into"
+    )
+    func fillShare() throws {
+        if let why = Self.unavailableReason {
+            print("skipped: \(why)")
+            return
+        }
+        let lab = try Self.build()
+        defer { lab.lab.close() }
+        let xdp = try XDPProgram(limits: .init(flows: 1024, services: 256, addresses: 256, serverSlots: 64))
+        defer { xdp.close() }
+        let vip = IPAddress(Self.vip)!
+        try xdp.maps.putService(XDPServiceKey(protocolNumber: IPProtocolNumber.udp, address: vip, port: 5000))
+        try xdp.maps.setAddress(vip, flags: .virtual)
+        let port = try inNamespace(lab.director.namespace) { () throws -> XDPSocketPort in
+            let d0 = Int32(if_nametoindex("d0"))
+            let d1 = Int32(if_nametoindex("d1"))
+            _ = try xdp.attach(interface: d0)
+            _ = try xdp.attach(interface: d1)
+            var cfg = XDPSocketPort.Configuration()
+            cfg.frameCount = 1024
+            cfg.ringSize = 256
+            cfg.fillRingSize = 512
+            return try XDPSocketPort(interfaces: [(d0, "d0"), (d1, "d1")], program: xdp, configuration: cfg)
+        }
+        // Refilled many times with nothing received: each fill ring stops at 1024 / 3 = 341
+        // frames (before, both rings filled to 512 and nothing was left).
+        _ = Self.drain(port, seconds: 0.2)
+        #expect(port.freeFrames == 1024 - 2 * 341, "\(port.freeFrames) frames free")
+        let client = try Self.udpSocket(lab.client, "10.7.1.2", 40001)
+        defer { close(client) }
+        for i in 0..<200 { Self.send(client, "burst-\(i)", to: Self.vip, 5000) }
+        let frames = Self.drain(port, seconds: 1.0)
+        #expect(frames.count == 200, "d0 keeps receiving: \(frames.count) of 200, \(port.statistics)")
+    }
+
+    @Test(
         "steering: the AF_XDP socket gets exactly VIP:5000's datagrams, ping to the director reaches the kernel, AF_XDP transmits in place and by copy"
     )
     func steering() throws {
