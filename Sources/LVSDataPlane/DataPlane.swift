@@ -115,6 +115,9 @@ public final class DataPlane: @unchecked Sendable {
     var registry: FlowRegistry?
     /// Whether the nftables guard runs (some interface is served by AF_PACKET).
     var guardActive = false
+    /// Drops a dead lvsd's kernel's RSTs from FULLNAT local addresses (nil: not installed).
+    /// Touched under `guardLock`.
+    var localAddressGuard: LocalAddressGuard?
     /// `net.ipv4.conf.lo.accept_local` before start (restored by `stop`).
     private var savedAcceptLocal: String?
     static let acceptLocalPath = "/proc/sys/net/ipv4/conf/lo/accept_local"
@@ -235,6 +238,14 @@ public final class DataPlane: @unchecked Sendable {
                 throw DataPlaneError(.guardTable, "cannot install the nftables guard: \(error)")
             }
         }
+        if configuration.installGuard {
+            do {
+                let lag = try LocalAddressGuard()
+                guardLock.withLock { _ in localAddressGuard = lag }
+            } catch {
+                log("local-address guard not installed (after a crash the kernel may reset FULLNAT flows): \(error)")
+            }
+        }
         reconcile(logFailure: false)
         if guardActive {
             let failure = guardLock.withLock { g -> String? in
@@ -327,6 +338,10 @@ public final class DataPlane: @unchecked Sendable {
         statisticsStop?.signal()
         statisticsThread?.join()
         statisticsThread = nil
+        guardLock.withLock { _ in
+            localAddressGuard?.stop()
+            localAddressGuard = nil
+        }
         if guardActive {
             guardLock.withLock { g in
                 do { try g.table?.remove() } catch { log("nftables guard removal: \(error)") }
@@ -398,6 +413,13 @@ public final class DataPlane: @unchecked Sendable {
             }
             if let backend {
                 do { try backend.applySteering(steering) } catch { log("XDP steering not applied: \(error)") }
+            }
+            if let lag = localAddressGuard {
+                do {
+                    try lag.update(localAddresses: Set(services.flatMap(\.localAddresses)))
+                } catch {
+                    log("local-address guard not applied: \(error)")
+                }
             }
             guard guardActive else { return services }
             let rules = NFTablesGuard.rules(for: services, passive: passive)

@@ -31,8 +31,9 @@ public final class KeeperChild: @unchecked Sendable {
 
     /// Starts a child running the shell command `command` as it is: it ignores the signals it
     /// must itself and reads its standard input, the pipe, until it closes (what `send` writes
-    /// arrives there, a line at a time).
-    public static func start(command: String) -> Result<KeeperChild, PlatformError> {
+    /// arrives there, a line at a time). The descriptors in `keeping` are inherited as 3, 4, …:
+    /// what they hold open (a netlink socket owning a table) lives as long as the child.
+    public static func start(command: String, keeping: [Int32] = []) -> Result<KeeperChild, PlatformError> {
         let fds: (read: Int32, write: Int32)
         switch Pipe.closeOnExec() {
         case .success(let p): fds = p
@@ -43,7 +44,7 @@ public final class KeeperChild: @unchecked Sendable {
             [
                 .duplicate(fds.read, to: 0), .open(1, "/dev/null", flags: O_WRONLY),
                 .open(2, "/dev/null", flags: O_WRONLY),
-            ])
+            ] + keeping.enumerated().map { .duplicate($0.element, to: Int32(3 + $0.offset)) })
         close(fds.read)
         guard rc == 0 else {
             close(fds.write)

@@ -21,14 +21,21 @@ public enum NFTables {
         case ipv6 = 10
     }
 
-    /// Where a base chain hooks in: netdev ingress (with its devices) or inet/ip prerouting.
+    /// Where a base chain hooks in: netdev ingress (with its devices), inet/ip prerouting or output.
     public enum Hook: Sendable, Hashable {
         /// NF_NETDEV_INGRESS (0) on these devices.
         case ingress(devices: [String])
         /// NF_INET_PRE_ROUTING (0).
         case prerouting
+        /// NF_INET_LOCAL_OUT (3): packets the local stack sends.
+        case output
 
-        var number: UInt32 { 0 }
+        var number: UInt32 {
+            switch self {
+            case .ingress, .prerouting: 0
+            case .output: 3
+            }
+        }
     }
 
     /// NF_DROP / NF_ACCEPT.
@@ -50,6 +57,8 @@ public enum NFTables {
         case `protocol` = 1
         /// The input interface's name (16 bytes, NUL-padded).
         case inputInterfaceName = 6
+        /// The layer-3 protocol family of an inet table's packet (1 byte: NFPROTO_IPV4 2, _IPV6 10).
+        case nfproto = 15
         /// The layer-4 protocol number (1 byte), after IPv6 extension headers.
         case l4Protocol = 16
     }
@@ -274,6 +283,8 @@ public enum NFTables {
                 var hookText = "hook prerouting"
                 if case .ingress(let devices) = chain.hook {
                     hookText = "hook ingress devices = { \(devices.joined(separator: ", ")) }"
+                } else if chain.hook == .output {
+                    hookText = "hook output"
                 }
                 items.append(
                     Item(

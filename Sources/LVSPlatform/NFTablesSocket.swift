@@ -24,6 +24,10 @@ public final class NFTablesSocket: @unchecked Sendable {
 
     deinit { close() }
 
+    /// The socket's descriptor (-1 once closed): a child that inherits it keeps the tables this
+    /// socket owns alive until it exits too.
+    public var descriptor: Int32 { state.withLock { $0.descriptor } }
+
     /// Closes the socket (tables it owns go with it).
     public func close() {
         state.withLock {

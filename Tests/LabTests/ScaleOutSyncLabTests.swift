@@ -110,20 +110,15 @@ extension ScaleOutLab {
 
 private func note(_ s: String) { print("[scaleout-sync] \(s)") }
 
-/// NOT YET PASSING, so run only on request (`LVS_SCALEOUT_FULLNAT=1`): when a director's lvsd is
-/// killed, its kernel still holds the local address (LIP) for the ~10 ms before
-/// `VRRPAddressKeeper` removes it, while the guard (or XDP steering) that kept the kernel off the
-/// real servers' replies died with lvsd; the kernel answers the replies arriving then with RSTs
-/// and the real servers abort those flows (5–8 of 18 downloads broken per run, seen with
-/// `LVS_SCALEOUT_DEBUG=1`, which prints the RSTs captured on the real servers). The fix: a guard
-/// that outlives lvsd until its addresses are gone (README, "Not done").
+/// Before `LocalAddressGuard` this failed: the killed director's kernel still held the LIP for
+/// the ~10 ms before `VRRPAddressKeeper` removed it, and answered the real servers' replies
+/// arriving then with RSTs (5–8 of 18 downloads broken per run; `LVS_SCALEOUT_DEBUG=1` prints the
+/// RSTs captured on the real servers).
 @Suite(
-    "Lab: scale-out with connection sync, FULLNAT (issue 16; LVS_SCALEOUT_FULLNAT=1)",
+    "Lab: scale-out with connection sync, FULLNAT (issue 16)",
     .enabled(
-        if: LabNetwork.unavailableReason == nil && LabNetwork.tool("bird") != nil
-            && ProcessInfo.processInfo.environment["LVS_SCALEOUT_FULLNAT"] == "1",
-        "needs root, network namespaces, bird (Debian: bird2) and LVS_SCALEOUT_FULLNAT=1 (known to fail)"),
-    .serialized)
+        if: LabNetwork.unavailableReason == nil && LabNetwork.tool("bird") != nil,
+        "needs root, network namespaces and bird (Debian: bird2)"), .serialized)
 struct ScaleOutSyncLabTests {
     @Test(
         "FULLNAT, three directors with sync (master + backup each) and a VRRP local address each: a director's lvsd killed with -9 mid-download, every download completes through the other two"
