@@ -197,7 +197,13 @@ public final class XDPSocketPort: PacketPort {
         throw .from(last == -ENODEV ? .noInterface : .socket, last, "AF_XDP socket on \(name) queue \(c.queue)")
     }
 
+    /// Set by the first `teardown`: an `init` that throws after every property is set runs
+    /// `deinit` too, which must not free what the failed `init` already freed.
+    private var tornDown = false
+
     private func teardown() {
+        guard !tornDown else { return }
+        tornDown = true
         for s in sockets {
             clvs_xsk_socket_delete(s.handle)
             s.pending.deallocate()

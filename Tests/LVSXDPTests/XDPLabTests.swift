@@ -160,6 +160,21 @@ struct XDPLabTests {
         return out
     }
 
+    @Test("a socket that cannot be opened: the port throws and frees its UMEM once (no crash: lvsd falls back instead)")
+    func failedOpenFreesOnce() throws {
+        if let why = XDPTestEnvironment.unavailableReason {
+            print("skipped: \(why)")
+            return
+        }
+        var cfg = XDPSocketPort.Configuration()
+        cfg.frameCount = 256
+        cfg.ringSize = 64
+        cfg.fillRingSize = 128
+        #expect(throws: XDPError.self) {
+            _ = try XDPSocketPort(interfaces: [(Int32(99_999), "nosuchif0")], program: nil, configuration: cfg)
+        }
+    }
+
     @Test(
         "an idle interface's fill ring holds at most its share of the UMEM: the busy interface still has frames to receive into"
     )

@@ -125,6 +125,32 @@ struct XDPModeLabTests {
         #expect(Int(s["checksums_completed"] ?? "0")! > 0)
     }
 
+    @Test(
+        "an interface that vanishes while lvsd runs: the others keep forwarding and its socket does not keep a worker busy"
+    )
+    func interfaceVanishes() throws {
+        let l = try SeedNATLab("xdp-vanish")
+        defer { l.lab.close() }
+        // A spare veth pair inside the director's namespace, attached like every other interface.
+        try l.director.ip("link add x0 type veth peer name x1")
+        try l.director.ip("link set x0 up")
+        try l.director.ip("link set x1 up")
+        _ = try l.restartLVSD()
+        #expect(l.director.lvsdLog.contains("x0: XDP (native) + AF_XDP"))
+        #expect(try l.client.curlTimes(2, "http://192.168.1.109/") == ["rs2 nginx", "rs1 nginx"])
+        try l.director.ip("link del x0")
+        usleep(500_000)
+        let pid = try #require(l.director.lvsdPID)
+        let before = cpuTicks(pid)
+        sleep(2)
+        let used = cpuTicks(pid) - before
+        // clock ticks are 1/100 s: under a quarter of one core over 2 s.
+        #expect(used < 50, "lvsd used \(used) ticks in 2 s after x0 vanished")
+        #expect(
+            try l.client.curlTimes(4, "http://192.168.1.109/") == ["rs2 nginx", "rs1 nginx", "rs2 nginx", "rs1 nginx"],
+            "\(l.director.lvsdLog)")
+    }
+
     @Test("--data-plane af-packet: no XDP program, the guard on every interface, the seed's curl still works")
     func afPacketMode() throws {
         let l = try SeedNATLab("afpacket", bigBytes: 1_000_000, lvsdArguments: ["--data-plane", "af-packet"])
@@ -149,4 +175,15 @@ struct XDPModeLabTests {
         let bad = try l.director.run([LabNetwork.binary("lvsd"), "--data-plane", "ebpf"])
         #expect(bad.status != 0 && bad.stderr.contains("invalid data plane 'ebpf'"))
     }
+}
+
+/// utime + stime of process `pid` in clock ticks (/proc/PID/stat fields 14 and 15).
+func cpuTicks(_ pid: pid_t) -> Int {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+        let close = text.lastIndex(of: ")")
+    else { return 0 }
+    let fields = text[text.index(after: close)...].split(separator: " ")
+    // After the command: state is field 3, so utime (14) and stime (15) are at 11 and 12 here.
+    guard fields.count > 12, let u = Int(fields[11]), let s = Int(fields[12]) else { return 0 }
+    return u + s
 }
