@@ -133,35 +133,43 @@ public struct DirectorStatusSource: StatusSource {
         return out
     }
 
-    /// Mode, interfaces and the workers' counters summed (the published copies, no lock on a
-    /// worker), with the fast path's and the XDP program's counters among the packets.
+    /// Mode, interfaces and each worker's counters (the published copies, no lock on a worker);
+    /// the fast path's and the XDP program's counters, which belong to no worker, as the
+    /// `interface="xdp"` entry.
     static func dataPlaneStatus(_ dp: DataPlane) -> DataPlaneStatus {
         let s = dp.statistics
         let dropCounters: Set<DataPlaneCounter> = [
             .noRoute, .neighborQueueDropped, .ipvsDropped, .localServerUnsupported, .ringDrops, .transmitFailed,
         ]
-        var packets: [LVSStatus.NamedCounter] = []
-        var drops: [LVSStatus.NamedCounter] = []
-        for c in DataPlaneCounter.allCases where c != .mallocs {
-            if dropCounters.contains(c) {
-                drops.append(LVSStatus.NamedCounter(c.description, s[c]))
-            } else {
-                packets.append(LVSStatus.NamedCounter(c.description, s[c]))
+        var workers: [WorkerStatus] = []
+        for (i, w) in dp.workerStatistics.enumerated() {
+            var packets: [LVSStatus.NamedCounter] = []
+            var drops: [LVSStatus.NamedCounter] = []
+            for c in DataPlaneCounter.allCases where c != .mallocs {
+                if dropCounters.contains(c) {
+                    drops.append(LVSStatus.NamedCounter(c.description, w[c]))
+                } else {
+                    packets.append(LVSStatus.NamedCounter(c.description, w[c]))
+                }
             }
+            for r in DropReason.allCases { drops.append(LVSStatus.NamedCounter(r.description, w[r])) }
+            workers.append(WorkerStatus(worker: i, interface: "all", packets: packets, drops: drops))
         }
-        for r in DropReason.allCases { drops.append(LVSStatus.NamedCounter(r.description, s[r])) }
-        let f = s.fastPath
-        packets += [
-            LVSStatus.NamedCounter("fast_path_flows_installed", f.installed),
-            LVSStatus.NamedCounter("fast_path_flows_active", f.active),
-            LVSStatus.NamedCounter("fast_path_packets", f.fastPackets),
-        ]
-        drops.append(LVSStatus.NamedCounter("fast_path_map_full", f.rejectedFull))
-        for x in s.xdp { packets.append(LVSStatus.NamedCounter(x.name, x.value)) }
         let xdp = s.interfaces.contains { $0.mode.isXDP }
-        return DataPlaneStatus(
-            mode: xdp ? "xdp" : "af_packet", interfaces: dp.attachedInterfaces,
-            workers: [WorkerStatus(worker: 0, interface: "all", packets: packets, drops: drops)])
+        if xdp {
+            let f = s.fastPath
+            var packets = [
+                LVSStatus.NamedCounter("fast_path_flows_installed", f.installed),
+                LVSStatus.NamedCounter("fast_path_flows_active", f.active),
+                LVSStatus.NamedCounter("fast_path_packets", f.fastPackets),
+            ]
+            for x in s.xdp { packets.append(LVSStatus.NamedCounter(x.name, x.value)) }
+            workers.append(
+                WorkerStatus(
+                    worker: 0, interface: "xdp", packets: packets,
+                    drops: [LVSStatus.NamedCounter("fast_path_map_full", f.rejectedFull)]))
+        }
+        return DataPlaneStatus(mode: xdp ? "xdp" : "af_packet", interfaces: dp.attachedInterfaces, workers: workers)
     }
 }
 

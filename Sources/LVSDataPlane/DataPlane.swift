@@ -374,6 +374,9 @@ public final class DataPlane: @unchecked Sendable {
         return s
     }
 
+    /// Each worker's own counters (as published every 100 ms), in worker order.
+    public var workerStatistics: [DataPlaneStatistics] { published.withLock { $0.map { $0.copied() } } }
+
     /// True if `a` is an address of this host (for IPVS's "Local" forwarding).
     public func isLocalAddress(_ a: IPAddress) -> Bool { mailbox.withLock { $0.localAddresses.contains(a) } }
 
