@@ -50,8 +50,27 @@ public final class XDPDataPlaneBackend: XDPBackend, @unchecked Sendable {
         return max(n, 1)
     }
 
+    /// Opens the AF_XDP sockets. A queue still bound by an lvsd that was just killed reports EBUSY
+    /// until the kernel has released that socket (a moment after its process ended): retried for
+    /// up to 3 s before the error stands.
     public func openPort(_ queues: [(interface: Int32, name: String, queue: UInt32)]) throws -> PacketPort {
-        try XDPSocketPort(queues: queues.map { ($0.interface, $0.name, $0.queue) }, program: program)
+        let q = queues.map { ($0.interface, $0.name, $0.queue) }
+        var tries = 0
+        while true {
+            let result: Result<XDPSocketPort, XDPError>
+            do throws(XDPError) {
+                result = .success(try XDPSocketPort(queues: q, program: program))
+            } catch {
+                result = .failure(error)
+            }
+            switch result {
+            case .success(let port): return port
+            case .failure(let e):
+                guard e.errno == EBUSY, tries < 30 else { throw e }
+                tries += 1
+                usleep(100_000)
+            }
+        }
     }
 
     public func probeTransmit(interface: Int32, name: String) -> (Bool, String) {
