@@ -99,6 +99,20 @@ struct XDPLabTests {
         }
     }
 
+    /// The program, small maps, steering UDP VIP:5000 to the AF_XDP socket.
+    static func programSteeringVIP5000() throws -> XDPProgram {
+        let xdp = try XDPProgram(limits: .init(flows: 1024, services: 256, addresses: 256, serverSlots: 64))
+        let vip = IPAddress(Self.vip)!
+        do {
+            try xdp.maps.putService(XDPServiceKey(protocolNumber: IPProtocolNumber.udp, address: vip, port: 5000))
+            try xdp.maps.setAddress(vip, flags: .virtual)
+        } catch {
+            xdp.close()
+            throw error
+        }
+        return xdp
+    }
+
     /// A UDP socket in `h` bound to addr:port.
     static func udpSocket(_ h: LabHost, _ addr: String, _ port: UInt16) throws -> Int32 {
         let fd = try h.socket(AF_INET, Int32(SOCK_DGRAM.rawValue))
@@ -185,11 +199,8 @@ struct XDPLabTests {
         }
         let lab = try Self.build()
         defer { lab.lab.close() }
-        let xdp = try XDPProgram(limits: .init(flows: 1024, services: 256, addresses: 256, serverSlots: 64))
+        let xdp = try Self.programSteeringVIP5000()
         defer { xdp.close() }
-        let vip = IPAddress(Self.vip)!
-        try xdp.maps.putService(XDPServiceKey(protocolNumber: IPProtocolNumber.udp, address: vip, port: 5000))
-        try xdp.maps.setAddress(vip, flags: .virtual)
         let port = try inNamespace(lab.director.namespace) { () throws -> XDPSocketPort in
             let d0 = Int32(if_nametoindex("d0"))
             let d1 = Int32(if_nametoindex("d1"))
@@ -222,11 +233,9 @@ struct XDPLabTests {
         }
         let lab = try Self.build()
         defer { lab.lab.close() }
-        let xdp = try XDPProgram(limits: .init(flows: 1024, services: 256, addresses: 256, serverSlots: 64))
+        let xdp = try Self.programSteeringVIP5000()
         defer { xdp.close() }
         let vip = IPAddress(Self.vip)!
-        try xdp.maps.putService(XDPServiceKey(protocolNumber: IPProtocolNumber.udp, address: vip, port: 5000))
-        try xdp.maps.setAddress(vip, flags: .virtual)
         let director = try Self.openDirector(lab, xdp)
         let (d0, mode, port) = (director.d0, director.mode, director.port)
         #expect(mode == .native, "veth has native XDP (kernel ≥ 4.19)")
@@ -355,11 +364,9 @@ struct XDPLabTests {
         }
         let lab = try Self.build()
         defer { lab.lab.close() }
-        let xdp = try XDPProgram(limits: .init(flows: 1024, services: 256, addresses: 256, serverSlots: 64))
+        let xdp = try Self.programSteeringVIP5000()
         defer { xdp.close() }
         let vip = IPAddress(Self.vip)!
-        try xdp.maps.putService(XDPServiceKey(protocolNumber: IPProtocolNumber.udp, address: vip, port: 5000))
-        try xdp.maps.setAddress(vip, flags: .virtual)
         let d1MAC = try Self.mac(lab.director, "d1")
         let r1MAC = try Self.mac(lab.server, "r1")
         // The kernel resolves a DEVMAP ifindex in the caller's namespace: openDirector adds d1 from the lab's.
