@@ -32,6 +32,9 @@ RS2=10.0.2.12
 LAB_OFFLOADS=${LAB_OFFLOADS:-off}
 LAB_TOPOLOGY=${LAB_TOPOLOGY:-routed}
 LAB_PEER_GRO=${LAB_PEER_GRO:-on}
+# How the generator's frames reach the director: skb = pktgen's socket buffers from c0 into d0;
+# xdp = xdpgen's XDP frames (lab_xdp_input), as a NIC driver hands frames over.
+LAB_INPUT=${LAB_INPUT:-skb}
 # Threads (kernel NAPI threads) whose CPU time is the director's, besides its namespace's processes.
 DIRECTOR_EXTRA_PIDS=""
 LAB_ID="lvsbench-$$-$RANDOM"
@@ -45,6 +48,12 @@ lab_init() {
     chmod 755 "$LAB_DIR"
     trap lab_cleanup EXIT
     trap 'exit 130' INT TERM
+}
+
+# Sets GEN_CMD, the generator for LAB_INPUT (pktgen's arguments follow it): pktgen on a packet
+# socket, or xdpgen making XDP frames.
+generator_command() {
+    if [ "$LAB_INPUT" = xdp ]; then GEN_CMD=("$XDPGEN" --xdp "$XDPGEN_OBJ"); else GEN_CMD=("$PKTGEN"); fi
 }
 
 # Runs a command inside a lab namespace.
@@ -192,11 +201,35 @@ lab_up() {
         nsx "$NS_R1" ethtool -K r1 gro on >/dev/null 2>&1 || true
         nsx "$NS_R2" ethtool -K r2 gro on >/dev/null 2>&1 || true
     fi
+    case $LAB_INPUT in
+    xdp) lab_xdp_input ;;
+    skb) ;;
+    *) echo "LAB_INPUT (--input) must be skb or xdp, not $LAB_INPUT" >&2; exit 2 ;;
+    esac
     set_rps "$NS_C" c0 1
     set_rps "$NS_R1" r1 1
     set_rps "$NS_R2" r2 1
     for ifc in $LAB_DIRECTOR_IFS; do set_rps "$NS_D" "$ifc" 2; done
+    # With XDP input d0 has NAPI, which runs (threaded) on CPU1 already: no RPS hop on top.
+    if [ "$LAB_INPUT" = xdp ]; then set_rps "$NS_D" d0 0; fi
     DIRECTOR_EXTRA_PIDS=""
+}
+
+# NIC-like input (LAB_INPUT=xdp). A veth hands XDP a socket buffer only after copying it into a
+# page with 256 bytes of headroom (veth_convert_skb_to_xdp_buff: a generator's socket buffers have
+# neither the headroom nor a page-fragment head), a cost no NIC driver has: a driver runs XDP on its
+# receive page before any skb exists. With LAB_INPUT=xdp the generator is xdpgen (pktgen --xdp):
+# its frames are made in the kernel as XDP frames (BPF_PROG_RUN, live frames) and redirected out of
+# c0, so d0 receives them in pages with headroom, as from a NIC. d0 gets NAPI from GRO (NIC drivers
+# have both) so the kernel's own paths receive them too: without an XDP program, veth builds an
+# skb around each frame's page (no copy) and passes it to GRO and the stack. d0's NAPI runs
+# threaded on CPU1 (lab_threaded_napi), so d0 needs no RPS.
+lab_xdp_input() {
+    [ -x "${XDPGEN:-}" ] && [ -s "${XDPGEN_OBJ:-}" ] || {
+        echo "LAB_INPUT=xdp needs xdpgen and xdpgen.bpf.o (libbpf-dev and clang; built by scripts/bench)" >&2
+        exit 1
+    }
+    nsx "$NS_D" ethtool -K d0 gro on >/dev/null 2>&1 || true
 }
 
 # Threaded NAPI on every lab veth that has NAPI (GRO on, or an XDP program attached: call it after

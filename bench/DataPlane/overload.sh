@@ -6,7 +6,7 @@
 #   --seconds S     length of one trial (default 2)
 #   --factors LIST  multiples of the lossless rate to offer (default 0.5,1,1.5,2,3,4)
 #   --png FILE      where to write the plot (default bench/overload.png; needs gnuplot)
-#   --wait-idle S / --idle-max P / --keep / --verbose   as in pps.sh
+#   --wait-idle S / --idle-max P / --input skb|xdp / --keep / --verbose   as in pps.sh
 # Per path, in a fresh lab: the lossless rate by bisection (pps.sh's method), then one paced trial
 # per factor. When the generator cannot reach a rate (its maximum is below it) the row says so
 # and shows what it offered. Drops are read from lvsd's counters (ring/AF_XDP, by reason).
@@ -26,6 +26,7 @@ while [ $# -gt 0 ]; do
     --factors) FACTORS=$2; shift 2 ;;
     --png) PNG=$2; shift 2 ;;
     --keep) LAB_KEEP=1; shift ;;
+    --input) LAB_INPUT=$2; shift 2 ;;
     --verbose) VERBOSE=1; shift ;;
     --wait-idle) WAIT_IDLE=$2; shift 2 ;;
     --idle-max) IDLE_MAX=$2; shift 2 ;;

@@ -9,6 +9,8 @@
 #   --loss F        largest loss fraction still called lossless (default 0.001)
 #   --paths LIST    comma list from: kernel,kernel-ct,nft-dnat, lvs-M (AF_PACKET), lvs-afxdp-M (XDP steering +
 #                   AF_XDP, fast path off), lvs-xdp-M (XDP fast path) for M in dr,nat,tun,fullnat (default all)
+#   --input skb|xdp how frames reach the director (lab.sh): skb (default) = pktgen's socket buffers,
+#                   which a veth copies before XDP may run; xdp = xdpgen's XDP frames, as from a NIC
 #   --keep          keep the run directory (logs, malloc counters, per-trial log trials.log)
 #   --verbose       print every trial (rate, sent, delivered, loss, CPU, lvsd counter changes)
 #   --wait-idle S   before each path, wait up to S seconds for a quiet machine (default 300; 0: don't)
@@ -37,6 +39,7 @@ while [ $# -gt 0 ]; do
     --loss) LOSS=$2; shift 2 ;;
     --paths) PATHS=$2; shift 2 ;;
     --keep) LAB_KEEP=1; shift ;;
+    --input) LAB_INPUT=$2; shift 2 ;;
     --verbose) VERBOSE=1; shift ;;
     --wait-idle) WAIT_IDLE=$2; shift 2 ;;
     --idle-max) IDLE_MAX=$2; shift 2 ;;
@@ -159,7 +162,7 @@ minmed() {
 
 IFS=, read -r -a path_list <<<"$PATHS"
 echo "dataplane-pps: $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg), kernel $(uname -r)" >&2
-echo "flows=$FLOWS size=$SIZE trial=${SECONDS_PER_TRIAL}s loss≤$LOSS runs=$RUNS offloads=$LAB_OFFLOADS" >&2
+echo "flows=$FLOWS size=$SIZE trial=${SECONDS_PER_TRIAL}s loss≤$LOSS runs=$RUNS offloads=$LAB_OFFLOADS input=$LAB_INPUT" >&2
 for run in $(seq "$RUNS"); do
     for p in "${path_list[@]}"; do
         echo "run $run: $p …" >&2

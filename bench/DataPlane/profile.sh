@@ -37,7 +37,8 @@ setup_lvs_service "$METHOD" -u 9 || { echo "$SKIP_REASON" >&2; exit 1; }
 
 rx() { echo $(($(nsx "$NS_R1" cat /sys/class/net/r1/statistics/rx_packets) + $(nsx "$NS_R2" cat /sys/class/net/r2/statistics/rx_packets))); }
 before=$(rx)
-taskset -c 0 ip netns exec "$NS_C" "$PKTGEN" -i c0 -s "$MAC_C0" -d "$MAC_D0" --src 10.0.1.101,150 --dst "$VIP" \
+generator_command
+taskset -c 0 ip netns exec "$NS_C" "${GEN_CMD[@]}" -i c0 -s "$MAC_C0" -d "$MAC_D0" --src 10.0.1.101,150 --dst "$VIP" \
     --flows 1000 --rate "$RATE" --seconds $((SECS + 2)) >"$LAB_DIR/pktgen.txt" &
 gen=$!
 LAB_PIDS+=("$gen")

@@ -8,10 +8,11 @@ rx_rs() {
 
 # One trial: trial RATE SECONDS (rate 0 = unpaced). Sets T_SENT T_DELIV T_RATE T_DRATE T_CPU0 T_CPU1 T_DIR.
 trial() {
-    local rate=$1 secs=$2 before after s0 s1 out
+    local rate=$1 secs=$2 before after s0 s1 out GEN_CMD
+    generator_command
     before=$(rx_rs)
     s0=$(cpu_sample)
-    out=$(taskset -c 0 ip netns exec "$NS_C" "$PKTGEN" -i c0 -s "$MAC_C0" -d "$MAC_D0" --src 10.0.1.101,150 \
+    out=$(taskset -c 0 ip netns exec "$NS_C" "${GEN_CMD[@]}" -i c0 -s "$MAC_C0" -d "$MAC_D0" --src 10.0.1.101,150 \
         --dst "$GEN_DST" --dport "$GEN_DPORT" --flows "$FLOWS" --size "$SIZE" --rate "$rate" --seconds "$secs")
     s1=$(cpu_sample)
     sleep 0.3
