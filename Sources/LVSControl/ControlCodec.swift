@@ -201,35 +201,36 @@ public enum ControlCodec {
 
     /// Appends one result's encoding (tag + fields).
     public static func encode(_ r: ControlResult, into w: inout ControlByteWriter) {
+        w.u8(tag(r))
         switch r {
-        case .ok: w.u8(0)
-        case .failure(let e):
-            w.u8(1)
-            w.ipvsError(e)
-        case .info(let i):
-            w.u8(2)
-            w.info(i)
-        case .services(let list):
-            w.u8(3)
-            w.list(list) { w, s in w.serviceEntry(s) }
-        case .service(let s):
-            w.u8(4)
-            w.serviceEntry(s)
-        case .timeouts(let t):
-            w.u8(5)
-            w.timeouts(t)
-        case .syncDaemons(let list):
-            w.u8(6)
-            w.list(list) { w, d in w.syncDaemon(d) }
-        case .connections(let list):
-            w.u8(7)
-            w.list(list) { w, c in w.connection(c) }
+        case .ok: break
+        case .failure(let e): w.ipvsError(e)
+        case .info(let i): w.info(i)
+        case .services(let list): w.list(list) { w, s in w.serviceEntry(s) }
+        case .service(let s): w.serviceEntry(s)
+        case .timeouts(let t): w.timeouts(t)
+        case .syncDaemons(let list): w.list(list) { w, d in w.syncDaemon(d) }
+        case .connections(let list): w.list(list) { w, c in w.connection(c) }
         case .knobs(let list):
-            w.u8(8)
             w.list(list) { w, k in
                 w.string(k.name)
                 w.string(k.value)
             }
+        }
+    }
+
+    /// The result's tag byte.
+    static func tag(_ r: ControlResult) -> UInt8 {
+        switch r {
+        case .ok: 0
+        case .failure: 1
+        case .info: 2
+        case .services: 3
+        case .service: 4
+        case .timeouts: 5
+        case .syncDaemons: 6
+        case .connections: 7
+        case .knobs: 8
         }
     }
 
