@@ -85,16 +85,8 @@ public final class IPVSAdm {
                 output.writeOut(formatter.listConnections(conns, format: cmd.format))
             } else if cmd.has(.service) {
                 guard let key = cmd.service.key else { throw Terminate(status: 1) }
-                let result = try perform([.getService(key)])[0]
-                switch result {
-                case .service(let entry):
-                    output.writeOut(formatter.listService(entry, format: cmd.format))
-                case .failure(let e):
-                    output.writeErr(Array((IPVSAdmMessages.message(for: e, command: .list) + "\n").utf8))
-                    throw Terminate(status: 1)
-                default:
-                    throw unexpected()
-                }
+                let entry = try service(key, as: .list)
+                output.writeOut(formatter.listService(entry, format: cmd.format))
             } else if cmd.has(.timeout) {
                 let t = try expect(.getTimeouts, as: .list) { r -> IPVSTimeouts? in
                     if case .timeouts(let t) = r { return t }
@@ -116,16 +108,8 @@ public final class IPVSAdm {
             return 0
         case .getLocalAddress:
             guard let key = cmd.service.key else { throw Terminate(status: 2) }
-            let result = try perform([.getService(key)])[0]
-            switch result {
-            case .service(let entry):
-                output.writeOut(formatter.listLocalAddresses(entry, format: cmd.format))
-            case .failure(let e):
-                output.writeErr(Array((IPVSAdmMessages.message(for: e, command: .getLocalAddress) + "\n").utf8))
-                throw Terminate(status: 1)
-            default:
-                throw unexpected()
-            }
+            let entry = try service(key, as: .getLocalAddress)
+            output.writeOut(formatter.listLocalAddresses(entry, format: cmd.format))
             return 0
         case .restore:
             if readingStdin {
@@ -197,6 +181,14 @@ public final class IPVSAdm {
             throw Terminate(status: 1)
         }
         throw unexpected()
+    }
+
+    /// One virtual service (`getService`), or ipvsadm's message for `command` when lvsd refuses.
+    func service(_ key: ServiceKey, as command: IPVSAdmCommandKind) throws -> VirtualServiceEntry {
+        try expect(.getService(key), as: command) { r -> VirtualServiceEntry? in
+            if case .service(let e) = r { return e }
+            return nil
+        }
     }
 
     func unexpected() -> Terminate {

@@ -203,9 +203,10 @@ public struct IPVSAdmParser {
             }
             ce.destination.lowerThreshold = v
         case .connection: try setOption(&ce, .connection)
-        case .numeric:
-            try setOption(&ce, .numeric)
-            ce.format.insert(.numeric)
+        case .numeric, .stats, .rate, .thresholds, .persistentConn, .noSort, .exact:
+            let (option, format) = Self.listingOption(tag)
+            try setOption(&ce, option)
+            ce.format.insert(format)
         case .mcastInterface:
             try setOption(&ce, .mcast)
             ce.daemon.interface = Array(arg.prefix(15))
@@ -215,25 +216,7 @@ public struct IPVSAdmParser {
             ce.daemon.syncID = UInt8(v)
         case .timeout: try setOption(&ce, .timeout)
         case .daemon: try setOption(&ce, .daemon)
-        case .stats:
-            try setOption(&ce, .stats)
-            ce.format.insert(.stats)
-        case .rate:
-            try setOption(&ce, .rate)
-            ce.format.insert(.rate)
-        case .thresholds:
-            try setOption(&ce, .thresholds)
-            ce.format.insert(.thresholds)
-        case .persistentConn:
-            try setOption(&ce, .persistentConn)
-            ce.format.insert(.persistentConn)
-        case .noSort:
-            try setOption(&ce, .noSort)
-            ce.format.insert(.noSort)
         case .sort: break  // accepted and ignored, as in ipvsadm
-        case .exact:
-            try setOption(&ce, .exact)
-            ce.format.insert(.exact)
         case .ipv6:
             if ce.service.firewallMark != 0 {
                 ce.service.family = AddressFamilyNumber.inet6
@@ -319,6 +302,20 @@ public struct IPVSAdmParser {
             .deleteLocalAddress, .getLocalAddress:
             // A second command (or -h/-v after a command) is not an option here.
             throw fail("invalid option `\(CText.text(popt.badOption))'")
+        }
+    }
+
+    /// The option class and the listing format flag of `-n`, `--stats`, `--rate`, `--thresholds`,
+    /// `--persistent-conn`, `--nosort` and `-X`.
+    static func listingOption(_ tag: IPVSAdmTag) -> (IPVSAdmOptionClass, ListingFormat) {
+        switch tag {
+        case .stats: (.stats, .stats)
+        case .rate: (.rate, .rate)
+        case .thresholds: (.thresholds, .thresholds)
+        case .persistentConn: (.persistentConn, .persistentConn)
+        case .noSort: (.noSort, .noSort)
+        case .exact: (.exact, .exact)
+        default: (.numeric, .numeric)
         }
     }
 
