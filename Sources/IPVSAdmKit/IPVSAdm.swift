@@ -62,10 +62,7 @@ public final class IPVSAdm {
     /// `process_options`: 0 on success, -1 on failure; throws `Terminate` where ipvsadm exits.
     func runLine(_ argv: [[UInt8]], readingStdin: Bool) throws -> Int32 {
         switch parser.parse(argv) {
-        case .exit(let status, let out, let err):
-            if !out.isEmpty { output.writeOut(Array(out.utf8)) }
-            if !err.isEmpty { output.writeErr(Array(err.utf8)) }
-            throw Terminate(status: status)
+        case .exit(let status, let out, let err): throw parserExit(status, out: out, err: err)
         case .poptFailure(let err):
             output.writeErr(Array(err.utf8))
             return -1
@@ -191,6 +188,13 @@ public final class IPVSAdm {
         }
     }
 
+    /// The exit the parser asked for (`-h`, `-v`, a usage error), after printing what it wrote.
+    func parserExit(_ status: Int32, out: String, err: String) -> Terminate {
+        if !out.isEmpty { output.writeOut(Array(out.utf8)) }
+        if !err.isEmpty { output.writeErr(Array(err.utf8)) }
+        return Terminate(status: status)
+    }
+
     func unexpected() -> Terminate {
         output.writeErr(Array("ipvsadm: unexpected answer from lvsd\n".utf8))
         return Terminate(status: 1)
@@ -240,10 +244,7 @@ public final class IPVSAdm {
             }
             try flush()
             switch outcome {
-            case .exit(let status, let out, let err):
-                if !out.isEmpty { output.writeOut(Array(out.utf8)) }
-                if !err.isEmpty { output.writeErr(Array(err.utf8)) }
-                throw Terminate(status: status)
+            case .exit(let status, let out, let err): throw parserExit(status, out: out, err: err)
             case .poptFailure(let err):
                 output.writeErr(Array(err.utf8))
                 last = -1

@@ -174,18 +174,15 @@ public struct IPVSAdmParser {
             ce.destination.port = t.port
             if r & Self.serviceAddress == 0 { throw fail("illegal real server address[:port] specified") }
             if r == Self.serviceAddress { ce.destination.port = ce.service.port }
-        case .ipip:
+        case .ipip, .gatewaying, .masquerading, .fullNAT:
             try setOption(&ce, .forward)
-            ce.destination.forwardingCode = 2
-        case .gatewaying:
-            try setOption(&ce, .forward)
-            ce.destination.forwardingCode = 3
-        case .masquerading:
-            try setOption(&ce, .forward)
-            ce.destination.forwardingCode = 0
-        case .fullNAT:
-            try setOption(&ce, .forward)
-            ce.destination.forwardingCode = 5
+            ce.destination.forwardingCode =
+                switch tag {
+                case .ipip: 2
+                case .gatewaying: 3
+                case .fullNAT: 5
+                default: 0
+                }
         case .weight:
             try setOption(&ce, .weight)
             guard let v = CText.number(arg, min: 0, max: 65535) else { throw fail("illegal weight specified") }
@@ -203,7 +200,7 @@ public struct IPVSAdmParser {
             }
             ce.destination.lowerThreshold = v
         case .connection: try setOption(&ce, .connection)
-        case .numeric, .stats, .rate, .thresholds, .persistentConn, .noSort, .exact:
+        case .numeric, .stats, .rate, .thresholds, .persistentConn, .noSort, .exact, .tunInfo:
             let (option, format) = Self.listingOption(tag)
             try setOption(&ce, option)
             ce.format.insert(format)
@@ -263,9 +260,6 @@ public struct IPVSAdmParser {
                 throw fail("illegal sync-maxlen specified")
             }
             ce.daemon.maxLength = UInt16(v)
-        case .tunInfo:
-            try setOption(&ce, .tunInfo)
-            ce.format.insert(.tunInfo)
         case .tunType:
             try setOption(&ce, .tunType)
             switch CText.text(arg) {
@@ -306,7 +300,7 @@ public struct IPVSAdmParser {
     }
 
     /// The option class and the listing format flag of `-n`, `--stats`, `--rate`, `--thresholds`,
-    /// `--persistent-conn`, `--nosort` and `-X`.
+    /// `--persistent-conn`, `--nosort`, `-X` and `--tun-info`.
     static func listingOption(_ tag: IPVSAdmTag) -> (IPVSAdmOptionClass, ListingFormat) {
         switch tag {
         case .stats: (.stats, .stats)
@@ -315,6 +309,7 @@ public struct IPVSAdmParser {
         case .persistentConn: (.persistentConn, .persistentConn)
         case .noSort: (.noSort, .noSort)
         case .exact: (.exact, .exact)
+        case .tunInfo: (.tunInfo, .tunInfo)
         default: (.numeric, .numeric)
         }
     }
