@@ -57,18 +57,6 @@ public struct IPVSAdmParser {
         case .end, .error: return tryHelp()
         case .option(let tag, let arg):
             switch tag {
-            case .addService: ce = IPVSAdmCommand(kind: .add)
-            case .editService: ce = IPVSAdmCommand(kind: .edit)
-            case .deleteService: ce = IPVSAdmCommand(kind: .delete)
-            case .addServer: ce = IPVSAdmCommand(kind: .addDest)
-            case .editServer: ce = IPVSAdmCommand(kind: .editDest)
-            case .deleteServer: ce = IPVSAdmCommand(kind: .deleteDest)
-            case .clear: ce = IPVSAdmCommand(kind: .flush)
-            case .list: ce = IPVSAdmCommand(kind: .list)
-            case .zero: ce = IPVSAdmCommand(kind: .zero)
-            case .set: ce = IPVSAdmCommand(kind: .timeout)
-            case .restore: ce = IPVSAdmCommand(kind: .restore)
-            case .save: ce = IPVSAdmCommand(kind: .save)
             case .startDaemon, .stopDaemon:
                 ce = IPVSAdmCommand(kind: tag == .startDaemon ? .startDaemon : .stopDaemon)
                 let a = arg ?? []
@@ -81,12 +69,11 @@ public struct IPVSAdmParser {
                         tag == .startDaemon
                             ? "illegal start-daemon parameter specified" : "illegal start_daemon specified")
                 }
-            case .addLocalAddress: ce = IPVSAdmCommand(kind: .addLocalAddress)
-            case .deleteLocalAddress: ce = IPVSAdmCommand(kind: .deleteLocalAddress)
-            case .getLocalAddress: ce = IPVSAdmCommand(kind: .getLocalAddress)
             case .help: return .exit(status: 0, stdout: IPVSAdmUsage.help(program), stderr: "")
             case .version: return .exit(status: 0, stdout: IPVSAdmUsage.version, stderr: "")
-            default: return tryHelp()
+            default:
+                guard let kind = Self.commands[tag] else { return tryHelp() }
+                ce = IPVSAdmCommand(kind: kind)
             }
         }
 
@@ -298,6 +285,14 @@ public struct IPVSAdmParser {
             throw fail("invalid option `\(CText.text(popt.badOption))'")
         }
     }
+
+    /// The commands that take no argument, by the option that names them.
+    static let commands: [IPVSAdmTag: IPVSAdmCommandKind] = [
+        .addService: .add, .editService: .edit, .deleteService: .delete, .addServer: .addDest,
+        .editServer: .editDest, .deleteServer: .deleteDest, .clear: .flush, .list: .list, .zero: .zero,
+        .set: .timeout, .restore: .restore, .save: .save, .addLocalAddress: .addLocalAddress,
+        .deleteLocalAddress: .deleteLocalAddress, .getLocalAddress: .getLocalAddress,
+    ]
 
     /// The option class and the listing format flag of `-n`, `--stats`, `--rate`, `--thresholds`,
     /// `--persistent-conn`, `--nosort`, `-X` and `--tun-info`.

@@ -23,21 +23,18 @@ public struct JSONWriter {
         fresh = false
     }
 
-    public mutating func object(_ body: (inout JSONWriter) -> Void) {
-        comma()
-        sink.byte(0x7B)
-        fresh = true
-        body(&self)
-        sink.byte(0x7D)
-        fresh = false
-    }
+    /// `{…}`: `body` writes the members.
+    public mutating func object(_ body: (inout JSONWriter) -> Void) { enclose(0x7B, body, 0x7D) }
 
-    public mutating func array(_ body: (inout JSONWriter) -> Void) {
+    /// `[…]`: `body` writes the elements.
+    public mutating func array(_ body: (inout JSONWriter) -> Void) { enclose(0x5B, body, 0x5D) }
+
+    private mutating func enclose(_ open: UInt8, _ body: (inout JSONWriter) -> Void, _ close: UInt8) {
         comma()
-        sink.byte(0x5B)
+        sink.byte(open)
         fresh = true
         body(&self)
-        sink.byte(0x5D)
+        sink.byte(close)
         fresh = false
     }
 
