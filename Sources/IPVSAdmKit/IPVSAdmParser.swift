@@ -172,20 +172,13 @@ public struct IPVSAdmParser {
                 }
         case .weight:
             try setOption(&ce, .weight)
-            guard let v = CText.number(arg, min: 0, max: 65535) else { throw fail("illegal weight specified") }
-            ce.destination.weight = v
+            ce.destination.weight = try number(arg, min: 0, max: 65535, "weight")
         case .uThreshold:
             try setOption(&ce, .uThreshold)
-            guard let v = CText.number(arg, min: 0, max: Int64(Int32.max)) else {
-                throw fail("illegal u_threshold specified")
-            }
-            ce.destination.upperThreshold = v
+            ce.destination.upperThreshold = try number(arg, min: 0, max: Int64(Int32.max), "u_threshold")
         case .lThreshold:
             try setOption(&ce, .lThreshold)
-            guard let v = CText.number(arg, min: 0, max: Int64(Int32.max)) else {
-                throw fail("illegal l_threshold specified")
-            }
-            ce.destination.lowerThreshold = v
+            ce.destination.lowerThreshold = try number(arg, min: 0, max: Int64(Int32.max), "l_threshold")
         case .connection: try setOption(&ce, .connection)
         case .numeric, .stats, .rate, .thresholds, .persistentConn, .noSort, .exact, .tunInfo:
             let (option, format) = Self.listingOption(tag)
@@ -196,8 +189,7 @@ public struct IPVSAdmParser {
             ce.daemon.interface = Array(arg.prefix(15))
         case .syncID:
             try setOption(&ce, .syncID)
-            guard let v = CText.number(arg, min: 0, max: 255) else { throw fail("illegal syncid specified") }
-            ce.daemon.syncID = UInt8(v)
+            ce.daemon.syncID = UInt8(try number(arg, min: 0, max: 255, "syncid"))
         case .timeout: try setOption(&ce, .timeout)
         case .daemon: try setOption(&ce, .daemon)
         case .sort: break  // accepted and ignored, as in ipvsadm
@@ -235,18 +227,13 @@ public struct IPVSAdmParser {
             }
         case .mcastPort:
             try setOption(&ce, .mcastPort)
-            guard let v = CText.number(arg, min: 1, max: 65535) else { throw fail("illegal mcast-port specified") }
-            ce.daemon.port = UInt16(v)
+            ce.daemon.port = UInt16(try number(arg, min: 1, max: 65535, "mcast-port"))
         case .mcastTTL:
             try setOption(&ce, .mcastTTL)
-            guard let v = CText.number(arg, min: 1, max: 255) else { throw fail("illegal mcast-ttl specified") }
-            ce.daemon.ttl = UInt8(v)
+            ce.daemon.ttl = UInt8(try number(arg, min: 1, max: 255, "mcast-ttl"))
         case .syncMaxLen:
             try setOption(&ce, .syncMaxLen)
-            guard let v = CText.number(arg, min: 1, max: 65535 - 20 - 8) else {
-                throw fail("illegal sync-maxlen specified")
-            }
-            ce.daemon.maxLength = UInt16(v)
+            ce.daemon.maxLength = UInt16(try number(arg, min: 1, max: 65535 - 20 - 8, "sync-maxlen"))
         case .tunType:
             try setOption(&ce, .tunType)
             switch CText.text(arg) {
@@ -257,8 +244,7 @@ public struct IPVSAdmParser {
             }
         case .tunPort:
             try setOption(&ce, .tunPort)
-            guard let v = CText.number(arg, min: 1, max: 65535) else { throw fail("illegal tunnel port specified") }
-            ce.destination.tunnelPort = UInt16(v)
+            ce.destination.tunnelPort = UInt16(try number(arg, min: 1, max: 65535, "tunnel port"))
         case .tunNoCsum:
             try setOption(&ce, .tunNoCsum)
         case .tunCsum:
@@ -307,6 +293,12 @@ public struct IPVSAdmParser {
         case .tunInfo: (.tunInfo, .tunInfo)
         default: (.numeric, .numeric)
         }
+    }
+
+    /// An option's number in `min...max`, else ipvsadm's `illegal WHAT specified`.
+    func number(_ arg: [UInt8], min: Int64, max: Int64, _ what: String) throws(Failure) -> Int64 {
+        guard let v = CText.number(arg, min: min, max: max) else { throw fail("illegal \(what) specified") }
+        return v
     }
 
     func setOption(_ ce: inout IPVSAdmCommand, _ o: IPVSAdmOptionClass) throws(Failure) {
