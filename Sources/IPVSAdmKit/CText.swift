@@ -14,12 +14,7 @@ public enum CText {
     /// value overflows a 64-bit `long` (ERANGE).
     public static func strtolWhole(_ s: some Collection<UInt8>) -> Int64? {
         var i = s.startIndex
-        while i != s.endIndex && isSpace(s[i]) { i = s.index(after: i) }
-        var negative = false
-        if i != s.endIndex && (s[i] == 0x2B || s[i] == 0x2D) {
-            negative = s[i] == 0x2D
-            i = s.index(after: i)
-        }
+        let negative = skipSpaceAndSign(s, &i)
         var value: UInt64 = 0
         var digits = 0
         var overflow = false
@@ -122,15 +117,18 @@ public enum CText {
         }
     }
 
+    /// strtol's and atoi's prologue: moves `i` past white space and an optional sign; true for `-`.
+    static func skipSpaceAndSign<C: Collection<UInt8>>(_ s: C, _ i: inout C.Index) -> Bool {
+        while i != s.endIndex && isSpace(s[i]) { i = s.index(after: i) }
+        guard i != s.endIndex && (s[i] == 0x2B || s[i] == 0x2D) else { return false }
+        defer { i = s.index(after: i) }
+        return s[i] == 0x2D
+    }
+
     /// `atoi`: leading white space, optional sign, digits; stops at the first non-digit; 0 if none.
     public static func atoi(_ s: some Collection<UInt8>) -> Int64 {
         var i = s.startIndex
-        while i != s.endIndex && isSpace(s[i]) { i = s.index(after: i) }
-        var negative = false
-        if i != s.endIndex && (s[i] == 0x2B || s[i] == 0x2D) {
-            negative = s[i] == 0x2D
-            i = s.index(after: i)
-        }
+        let negative = skipSpaceAndSign(s, &i)
         var v: Int64 = 0
         while i != s.endIndex && isDigit(s[i]) {
             v = v &* 10 &+ Int64(s[i] - 0x30)

@@ -62,10 +62,7 @@ public final class IPVSAdm {
     /// `process_options`: 0 on success, -1 on failure; throws `Terminate` where ipvsadm exits.
     func runLine(_ argv: [[UInt8]], readingStdin: Bool) throws -> Int32 {
         switch parser.parse(argv) {
-        case .exit(let status, let out, let err):
-            if !out.isEmpty { output.writeOut(Array(out.utf8)) }
-            if !err.isEmpty { output.writeErr(Array(err.utf8)) }
-            throw Terminate(status: status)
+        case .exit(let status, let out, let err): throw parserExit(status, out: out, err: err)
         case .poptFailure(let err):
             output.writeErr(Array(err.utf8))
             return -1
@@ -85,16 +82,8 @@ public final class IPVSAdm {
                 output.writeOut(formatter.listConnections(conns, format: cmd.format))
             } else if cmd.has(.service) {
                 guard let key = cmd.service.key else { throw Terminate(status: 1) }
-                let result = try perform([.getService(key)])[0]
-                switch result {
-                case .service(let entry):
-                    output.writeOut(formatter.listService(entry, format: cmd.format))
-                case .failure(let e):
-                    output.writeErr(Array((IPVSAdmMessages.message(for: e, command: .list) + "\n").utf8))
-                    throw Terminate(status: 1)
-                default:
-                    throw unexpected()
-                }
+                let entry = try service(key, as: .list)
+                output.writeOut(formatter.listService(entry, format: cmd.format))
             } else if cmd.has(.timeout) {
                 let t = try expect(.getTimeouts, as: .list) { r -> IPVSTimeouts? in
                     if case .timeouts(let t) = r { return t }
@@ -116,16 +105,8 @@ public final class IPVSAdm {
             return 0
         case .getLocalAddress:
             guard let key = cmd.service.key else { throw Terminate(status: 2) }
-            let result = try perform([.getService(key)])[0]
-            switch result {
-            case .service(let entry):
-                output.writeOut(formatter.listLocalAddresses(entry, format: cmd.format))
-            case .failure(let e):
-                output.writeErr(Array((IPVSAdmMessages.message(for: e, command: .getLocalAddress) + "\n").utf8))
-                throw Terminate(status: 1)
-            default:
-                throw unexpected()
-            }
+            let entry = try service(key, as: .getLocalAddress)
+            output.writeOut(formatter.listLocalAddresses(entry, format: cmd.format))
             return 0
         case .restore:
             if readingStdin {
@@ -199,6 +180,21 @@ public final class IPVSAdm {
         throw unexpected()
     }
 
+    /// One virtual service (`getService`), or ipvsadm's message for `command` when lvsd refuses.
+    func service(_ key: ServiceKey, as command: IPVSAdmCommandKind) throws -> VirtualServiceEntry {
+        try expect(.getService(key), as: command) { r -> VirtualServiceEntry? in
+            if case .service(let e) = r { return e }
+            return nil
+        }
+    }
+
+    /// The exit the parser asked for (`-h`, `-v`, a usage error), after printing what it wrote.
+    func parserExit(_ status: Int32, out: String, err: String) -> Terminate {
+        if !out.isEmpty { output.writeOut(Array(out.utf8)) }
+        if !err.isEmpty { output.writeErr(Array(err.utf8)) }
+        return Terminate(status: status)
+    }
+
     func unexpected() -> Terminate {
         output.writeErr(Array("ipvsadm: unexpected answer from lvsd\n".utf8))
         return Terminate(status: 1)
@@ -248,10 +244,7 @@ public final class IPVSAdm {
             }
             try flush()
             switch outcome {
-            case .exit(let status, let out, let err):
-                if !out.isEmpty { output.writeOut(Array(out.utf8)) }
-                if !err.isEmpty { output.writeErr(Array(err.utf8)) }
-                throw Terminate(status: status)
+            case .exit(let status, let out, let err): throw parserExit(status, out: out, err: err)
             case .poptFailure(let err):
                 output.writeErr(Array(err.utf8))
                 last = -1

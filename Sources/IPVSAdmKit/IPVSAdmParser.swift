@@ -57,18 +57,6 @@ public struct IPVSAdmParser {
         case .end, .error: return tryHelp()
         case .option(let tag, let arg):
             switch tag {
-            case .addService: ce = IPVSAdmCommand(kind: .add)
-            case .editService: ce = IPVSAdmCommand(kind: .edit)
-            case .deleteService: ce = IPVSAdmCommand(kind: .delete)
-            case .addServer: ce = IPVSAdmCommand(kind: .addDest)
-            case .editServer: ce = IPVSAdmCommand(kind: .editDest)
-            case .deleteServer: ce = IPVSAdmCommand(kind: .deleteDest)
-            case .clear: ce = IPVSAdmCommand(kind: .flush)
-            case .list: ce = IPVSAdmCommand(kind: .list)
-            case .zero: ce = IPVSAdmCommand(kind: .zero)
-            case .set: ce = IPVSAdmCommand(kind: .timeout)
-            case .restore: ce = IPVSAdmCommand(kind: .restore)
-            case .save: ce = IPVSAdmCommand(kind: .save)
             case .startDaemon, .stopDaemon:
                 ce = IPVSAdmCommand(kind: tag == .startDaemon ? .startDaemon : .stopDaemon)
                 let a = arg ?? []
@@ -81,12 +69,11 @@ public struct IPVSAdmParser {
                         tag == .startDaemon
                             ? "illegal start-daemon parameter specified" : "illegal start_daemon specified")
                 }
-            case .addLocalAddress: ce = IPVSAdmCommand(kind: .addLocalAddress)
-            case .deleteLocalAddress: ce = IPVSAdmCommand(kind: .deleteLocalAddress)
-            case .getLocalAddress: ce = IPVSAdmCommand(kind: .getLocalAddress)
             case .help: return .exit(status: 0, stdout: IPVSAdmUsage.help(program), stderr: "")
             case .version: return .exit(status: 0, stdout: IPVSAdmUsage.version, stderr: "")
-            default: return tryHelp()
+            default:
+                guard let kind = Self.commands[tag] else { return tryHelp() }
+                ce = IPVSAdmCommand(kind: kind)
             }
         }
 
@@ -174,66 +161,38 @@ public struct IPVSAdmParser {
             ce.destination.port = t.port
             if r & Self.serviceAddress == 0 { throw fail("illegal real server address[:port] specified") }
             if r == Self.serviceAddress { ce.destination.port = ce.service.port }
-        case .ipip:
+        case .ipip, .gatewaying, .masquerading, .fullNAT:
             try setOption(&ce, .forward)
-            ce.destination.forwardingCode = 2
-        case .gatewaying:
-            try setOption(&ce, .forward)
-            ce.destination.forwardingCode = 3
-        case .masquerading:
-            try setOption(&ce, .forward)
-            ce.destination.forwardingCode = 0
-        case .fullNAT:
-            try setOption(&ce, .forward)
-            ce.destination.forwardingCode = 5
+            ce.destination.forwardingCode =
+                switch tag {
+                case .ipip: 2
+                case .gatewaying: 3
+                case .fullNAT: 5
+                default: 0
+                }
         case .weight:
             try setOption(&ce, .weight)
-            guard let v = CText.number(arg, min: 0, max: 65535) else { throw fail("illegal weight specified") }
-            ce.destination.weight = v
+            ce.destination.weight = try number(arg, min: 0, max: 65535, "weight")
         case .uThreshold:
             try setOption(&ce, .uThreshold)
-            guard let v = CText.number(arg, min: 0, max: Int64(Int32.max)) else {
-                throw fail("illegal u_threshold specified")
-            }
-            ce.destination.upperThreshold = v
+            ce.destination.upperThreshold = try number(arg, min: 0, max: Int64(Int32.max), "u_threshold")
         case .lThreshold:
             try setOption(&ce, .lThreshold)
-            guard let v = CText.number(arg, min: 0, max: Int64(Int32.max)) else {
-                throw fail("illegal l_threshold specified")
-            }
-            ce.destination.lowerThreshold = v
+            ce.destination.lowerThreshold = try number(arg, min: 0, max: Int64(Int32.max), "l_threshold")
         case .connection: try setOption(&ce, .connection)
-        case .numeric:
-            try setOption(&ce, .numeric)
-            ce.format.insert(.numeric)
+        case .numeric, .stats, .rate, .thresholds, .persistentConn, .noSort, .exact, .tunInfo:
+            let (option, format) = Self.listingOption(tag)
+            try setOption(&ce, option)
+            ce.format.insert(format)
         case .mcastInterface:
             try setOption(&ce, .mcast)
             ce.daemon.interface = Array(arg.prefix(15))
         case .syncID:
             try setOption(&ce, .syncID)
-            guard let v = CText.number(arg, min: 0, max: 255) else { throw fail("illegal syncid specified") }
-            ce.daemon.syncID = UInt8(v)
+            ce.daemon.syncID = UInt8(try number(arg, min: 0, max: 255, "syncid"))
         case .timeout: try setOption(&ce, .timeout)
         case .daemon: try setOption(&ce, .daemon)
-        case .stats:
-            try setOption(&ce, .stats)
-            ce.format.insert(.stats)
-        case .rate:
-            try setOption(&ce, .rate)
-            ce.format.insert(.rate)
-        case .thresholds:
-            try setOption(&ce, .thresholds)
-            ce.format.insert(.thresholds)
-        case .persistentConn:
-            try setOption(&ce, .persistentConn)
-            ce.format.insert(.persistentConn)
-        case .noSort:
-            try setOption(&ce, .noSort)
-            ce.format.insert(.noSort)
         case .sort: break  // accepted and ignored, as in ipvsadm
-        case .exact:
-            try setOption(&ce, .exact)
-            ce.format.insert(.exact)
         case .ipv6:
             if ce.service.firewallMark != 0 {
                 ce.service.family = AddressFamilyNumber.inet6
@@ -268,21 +227,13 @@ public struct IPVSAdmParser {
             }
         case .mcastPort:
             try setOption(&ce, .mcastPort)
-            guard let v = CText.number(arg, min: 1, max: 65535) else { throw fail("illegal mcast-port specified") }
-            ce.daemon.port = UInt16(v)
+            ce.daemon.port = UInt16(try number(arg, min: 1, max: 65535, "mcast-port"))
         case .mcastTTL:
             try setOption(&ce, .mcastTTL)
-            guard let v = CText.number(arg, min: 1, max: 255) else { throw fail("illegal mcast-ttl specified") }
-            ce.daemon.ttl = UInt8(v)
+            ce.daemon.ttl = UInt8(try number(arg, min: 1, max: 255, "mcast-ttl"))
         case .syncMaxLen:
             try setOption(&ce, .syncMaxLen)
-            guard let v = CText.number(arg, min: 1, max: 65535 - 20 - 8) else {
-                throw fail("illegal sync-maxlen specified")
-            }
-            ce.daemon.maxLength = UInt16(v)
-        case .tunInfo:
-            try setOption(&ce, .tunInfo)
-            ce.format.insert(.tunInfo)
+            ce.daemon.maxLength = UInt16(try number(arg, min: 1, max: 65535 - 20 - 8, "sync-maxlen"))
         case .tunType:
             try setOption(&ce, .tunType)
             switch CText.text(arg) {
@@ -293,8 +244,7 @@ public struct IPVSAdmParser {
             }
         case .tunPort:
             try setOption(&ce, .tunPort)
-            guard let v = CText.number(arg, min: 1, max: 65535) else { throw fail("illegal tunnel port specified") }
-            ce.destination.tunnelPort = UInt16(v)
+            ce.destination.tunnelPort = UInt16(try number(arg, min: 1, max: 65535, "tunnel port"))
         case .tunNoCsum:
             try setOption(&ce, .tunNoCsum)
         case .tunCsum:
@@ -320,6 +270,35 @@ public struct IPVSAdmParser {
             // A second command (or -h/-v after a command) is not an option here.
             throw fail("invalid option `\(CText.text(popt.badOption))'")
         }
+    }
+
+    /// The commands that take no argument, by the option that names them.
+    static let commands: [IPVSAdmTag: IPVSAdmCommandKind] = [
+        .addService: .add, .editService: .edit, .deleteService: .delete, .addServer: .addDest,
+        .editServer: .editDest, .deleteServer: .deleteDest, .clear: .flush, .list: .list, .zero: .zero,
+        .set: .timeout, .restore: .restore, .save: .save, .addLocalAddress: .addLocalAddress,
+        .deleteLocalAddress: .deleteLocalAddress, .getLocalAddress: .getLocalAddress,
+    ]
+
+    /// The option class and the listing format flag of `-n`, `--stats`, `--rate`, `--thresholds`,
+    /// `--persistent-conn`, `--nosort`, `-X` and `--tun-info`.
+    static func listingOption(_ tag: IPVSAdmTag) -> (IPVSAdmOptionClass, ListingFormat) {
+        switch tag {
+        case .stats: (.stats, .stats)
+        case .rate: (.rate, .rate)
+        case .thresholds: (.thresholds, .thresholds)
+        case .persistentConn: (.persistentConn, .persistentConn)
+        case .noSort: (.noSort, .noSort)
+        case .exact: (.exact, .exact)
+        case .tunInfo: (.tunInfo, .tunInfo)
+        default: (.numeric, .numeric)
+        }
+    }
+
+    /// An option's number in `min...max`, else ipvsadm's `illegal WHAT specified`.
+    func number(_ arg: [UInt8], min: Int64, max: Int64, _ what: String) throws(Failure) -> Int64 {
+        guard let v = CText.number(arg, min: min, max: max) else { throw fail("illegal \(what) specified") }
+        return v
     }
 
     func setOption(_ ce: inout IPVSAdmCommand, _ o: IPVSAdmOptionClass) throws(Failure) {

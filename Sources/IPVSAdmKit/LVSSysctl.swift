@@ -173,13 +173,7 @@ public final class LVSSysctl {
         let key = Self.normalize(raw)
         let value: String
         if isLVSKey(key) {
-            let knobs: [String: String]
-            do {
-                knobs = try lvsdKnobs()
-            } catch {
-                warn(error.message)
-                return 1
-            }
+            guard let knobs = lvsdKnobs() else { return 1 }
             guard let v = knobs[String(key.dropFirst(Self.prefix.count))] else {
                 if ignoreUnknown { return 0 }
                 warn("cannot stat \(procPath(key)): No such file or directory")
@@ -263,13 +257,7 @@ public final class LVSSysctl {
     // MARK: -a and -p
 
     func displayAll() -> Int32 {
-        let knobs: [String: String]
-        do {
-            knobs = try lvsdKnobs()
-        } catch {
-            warn(error.message)
-            return 1
-        }
+        guard let knobs = lvsdKnobs() else { return 1 }
         for name in knobs.keys.sorted() { show(Self.prefix + name, knobs[name]!) }
         return 0
     }
@@ -311,19 +299,20 @@ public final class LVSSysctl {
 
     // MARK: lvsd
 
-    struct Failure: Error {
-        var message: String
-    }
-
-    func lvsdKnobs() throws(Failure) -> [String: String] {
+    /// Every knob lvsd has (asked once per run), or nil after warning why lvsd could not say.
+    func lvsdKnobs() -> [String: String]? {
         if let k = knobCache { return k }
         let result: ControlResult
         do {
             result = try backend.perform([.getKnobs])[0]
         } catch {
-            throw Failure(message: error.message)
+            warn(error.message)
+            return nil
         }
-        guard case .knobs(let list) = result else { throw Failure(message: "lvsd sent no knobs") }
+        guard case .knobs(let list) = result else {
+            warn("lvsd sent no knobs")
+            return nil
+        }
         var out: [String: String] = [:]
         for k in list { out[k.name] = k.value }
         knobCache = out

@@ -13,6 +13,13 @@ struct TextOut {
         if t.count < width { bytes.append(contentsOf: repeatElement(0x20, count: width - t.count)) }
     }
     mutating func left(_ t: String, _ width: Int) { left(Array(t.utf8), width) }
+    /// `" %-Ns"` for each (text, width).
+    mutating func columns(_ columns: (String, Int)...) {
+        for (t, width) in columns {
+            s(" ")
+            left(t, width)
+        }
+    }
     /// `%Ns`
     mutating func right(_ t: String, _ width: Int) {
         let u = Array(t.utf8)
@@ -351,42 +358,24 @@ public struct IPVSListingFormatter {
         } else if format.contains(.thresholds) {
             out.s("  -> ")
             out.left(dname, 28)
-            out.s(" ")
-            out.left(String(d.spec.upperThreshold), 10)
-            out.s(" ")
-            out.left(String(d.spec.lowerThreshold), 10)
-            out.s(" ")
-            out.left(String(d.activeConnections), 10)
-            out.s(" ")
-            out.left(String(d.inactiveConnections), 10)
+            out.columns(
+                (String(d.spec.upperThreshold), 10), (String(d.spec.lowerThreshold), 10),
+                (String(d.activeConnections), 10), (String(d.inactiveConnections), 10))
             out.newline()
         } else if format.contains(.persistentConn) {
             out.s("  -> ")
             out.left(dname, 28)
-            out.s(" ")
-            out.left(String(UInt32(bitPattern: d.spec.weight)), 9)
-            out.s(" ")
-            out.left(String(d.persistentConnections), 11)
-            out.s(" ")
-            out.left(String(d.activeConnections), 10)
-            out.s(" ")
-            out.left(String(d.inactiveConnections), 10)
+            out.columns(
+                (String(UInt32(bitPattern: d.spec.weight)), 9), (String(d.persistentConnections), 11),
+                (String(d.activeConnections), 10), (String(d.inactiveConnections), 10))
             out.newline()
         } else {
             out.s("  -> ")
             out.left(dname, 28)
-            out.s(" ")
-            out.left(Self.forwardName(d.spec.forwarding), 7)
-            if format.contains(.tunInfo) {
-                out.s(" ")
-                out.left(Self.tunnelInfo(d.spec.forwarding) ?? "n/a", 13)
-            }
-            out.s(" ")
-            out.left(String(d.spec.weight), 6)
-            out.s(" ")
-            out.left(String(d.activeConnections), 10)
-            out.s(" ")
-            out.left(String(d.inactiveConnections), 10)
+            out.columns((Self.forwardName(d.spec.forwarding), 7))
+            if format.contains(.tunInfo) { out.columns((Self.tunnelInfo(d.spec.forwarding) ?? "n/a", 13)) }
+            out.columns(
+                (String(d.spec.weight), 6), (String(d.activeConnections), 10), (String(d.inactiveConnections), 10))
             out.newline()
         }
     }

@@ -54,6 +54,12 @@ public struct ControlByteWriter: Sendable {
         }
     }
 
+    /// A list as `u32 count` followed by each item as `item` writes it.
+    public mutating func list<C: Collection>(_ items: C, _ item: (inout ControlByteWriter, C.Element) -> Void) {
+        u32(UInt32(truncatingIfNeeded: items.count))
+        for x in items { item(&self, x) }
+    }
+
     /// Overwrites 4 bytes at `offset` with a big-endian value (for length fields written last).
     public mutating func patchU32(_ v: UInt32, at offset: Int) {
         bytes[offset] = UInt8(v >> 24)
@@ -144,6 +150,19 @@ public struct ControlByteReader {
             throw ControlProtocolError(.malformed, "\(what) count \(n) does not fit the frame")
         }
         return n
+    }
+
+    /// A list written by `ControlByteWriter.list`: a checked `count`, then each item as `item`
+    /// reads it.
+    public mutating func list<T>(
+        _ what: String, minimumElementSize: Int, limit: Int = Int(UInt32.max),
+        _ item: (inout ControlByteReader) throws(ControlProtocolError) -> T
+    ) throws(ControlProtocolError) -> [T] {
+        let n = try count(what, minimumElementSize: minimumElementSize, limit: limit)
+        var out: [T] = []
+        out.reserveCapacity(n)
+        for _ in 0..<n { out.append(try item(&self)) }
+        return out
     }
 
     /// Throws unless every byte was consumed.

@@ -85,12 +85,10 @@ extension ControlByteWriter {
 
     public mutating func serviceEntry(_ e: VirtualServiceEntry) {
         serviceSpec(e.spec)
-        u32(UInt32(truncatingIfNeeded: e.realServers.count))
-        for r in e.realServers { realServerEntry(r) }
+        list(e.realServers) { w, r in w.realServerEntry(r) }
         counters(e.counters)
         rates(e.rates)
-        u32(UInt32(truncatingIfNeeded: e.localAddresses.count))
-        for a in e.localAddresses { address(a) }
+        list(e.localAddresses) { w, a in w.address(a) }
     }
 
     public mutating func connection(_ c: ConnectionEntry) {
@@ -241,16 +239,14 @@ extension ControlByteReader {
 
     public mutating func serviceEntry() throws(ControlProtocolError) -> VirtualServiceEntry {
         let spec = try serviceSpec()
-        let n = try count("real servers", minimumElementSize: 40)
-        var servers: [RealServerEntry] = []
-        servers.reserveCapacity(n)
-        for _ in 0..<n { servers.append(try realServerEntry()) }
+        let servers = try list("real servers", minimumElementSize: 40) { r throws(ControlProtocolError) in
+            try r.realServerEntry()
+        }
         let c = try counters()
         let r = try rates()
-        let m = try count("local addresses", minimumElementSize: 5)
-        var locals: [IPAddress] = []
-        locals.reserveCapacity(m)
-        for _ in 0..<m { locals.append(try address()) }
+        let locals = try list("local addresses", minimumElementSize: 5) { r throws(ControlProtocolError) in
+            try r.address()
+        }
         return VirtualServiceEntry(spec: spec, realServers: servers, counters: c, rates: r, localAddresses: locals)
     }
 

@@ -77,86 +77,75 @@ public enum ControlCodec {
 
     /// A request frame carrying `requests` in order.
     public static func encodeRequestFrame(_ requests: [ControlRequest]) -> [UInt8] {
-        frame(.request) { w in
-            w.u32(UInt32(truncatingIfNeeded: requests.count))
-            for r in requests { encode(r, into: &w) }
-        }
+        frame(.request) { w in w.list(requests) { w, r in encode(r, into: &w) } }
     }
 
     /// Appends one request's encoding (opcode + fields).
     public static func encode(_ r: ControlRequest, into w: inout ControlByteWriter) {
+        w.u8(opcode(r))
         switch r {
-        case .getInfo: w.u8(0x01)
-        case .listServices: w.u8(0x02)
-        case .getService(let k):
-            w.u8(0x03)
-            w.serviceKey(k)
-        case .getTimeouts: w.u8(0x04)
-        case .getSyncDaemons: w.u8(0x05)
-        case .listConnections: w.u8(0x06)
-        case .addService(let s):
-            w.u8(0x20)
-            w.serviceSpec(s)
-        case .editService(let s):
-            w.u8(0x21)
-            w.serviceSpec(s)
-        case .deleteService(let k):
-            w.u8(0x22)
-            w.serviceKey(k)
-        case .flush: w.u8(0x23)
-        case .addRealServer(let s, let k):
-            w.u8(0x24)
-            w.serviceKey(k)
-            w.realServerSpec(s)
-        case .editRealServer(let s, let k):
-            w.u8(0x25)
+        case .getInfo, .listServices, .getTimeouts, .getSyncDaemons, .listConnections, .flush, .getKnobs: break
+        case .getService(let k), .deleteService(let k): w.serviceKey(k)
+        case .addService(let s), .editService(let s): w.serviceSpec(s)
+        case .addRealServer(let s, let k), .editRealServer(let s, let k):
             w.serviceKey(k)
             w.realServerSpec(s)
         case .deleteRealServer(let e, let k):
-            w.u8(0x26)
             w.serviceKey(k)
             w.endpoint(e)
         case .zero(let k):
-            w.u8(0x27)
             if let k {
                 w.u8(1)
                 w.serviceKey(k)
             } else {
                 w.u8(0)
             }
-        case .setTimeouts(let t):
-            w.u8(0x28)
-            w.timeouts(t)
-        case .startSyncDaemon(let d):
-            w.u8(0x29)
-            w.syncDaemon(d)
-        case .stopSyncDaemon(let role):
-            w.u8(0x2A)
-            w.role(role)
-        case .addLocalAddress(let a, let k):
-            w.u8(0x2B)
+        case .setTimeouts(let t): w.timeouts(t)
+        case .startSyncDaemon(let d): w.syncDaemon(d)
+        case .stopSyncDaemon(let role): w.role(role)
+        case .addLocalAddress(let a, let k), .deleteLocalAddress(let a, let k):
             w.serviceKey(k)
             w.address(a)
-        case .deleteLocalAddress(let a, let k):
-            w.u8(0x2C)
-            w.serviceKey(k)
-            w.address(a)
-        case .getKnobs: w.u8(0x07)
         case .setKnob(let name, let value):
-            w.u8(0x2D)
             w.string(name)
             w.string(value)
+        }
+    }
+
+    /// The operation's opcode: 0x01… reads, 0x20… changes.
+    static func opcode(_ r: ControlRequest) -> UInt8 {
+        switch r {
+        case .getInfo: 0x01
+        case .listServices: 0x02
+        case .getService: 0x03
+        case .getTimeouts: 0x04
+        case .getSyncDaemons: 0x05
+        case .listConnections: 0x06
+        case .getKnobs: 0x07
+        case .addService: 0x20
+        case .editService: 0x21
+        case .deleteService: 0x22
+        case .flush: 0x23
+        case .addRealServer: 0x24
+        case .editRealServer: 0x25
+        case .deleteRealServer: 0x26
+        case .zero: 0x27
+        case .setTimeouts: 0x28
+        case .startSyncDaemon: 0x29
+        case .stopSyncDaemon: 0x2A
+        case .addLocalAddress: 0x2B
+        case .deleteLocalAddress: 0x2C
+        case .setKnob: 0x2D
         }
     }
 
     /// Decodes a request body (everything after the header).
     public static func decodeRequests(body: [UInt8]) throws(ControlProtocolError) -> [ControlRequest] {
         var r = ControlByteReader(body)
-        let n = try r.count("operations", minimumElementSize: 1, limit: ControlProtocol.maxOperationsPerRequest)
-        guard n > 0 else { throw ControlProtocolError(.malformed, "empty request") }
-        var out: [ControlRequest] = []
-        out.reserveCapacity(n)
-        for _ in 0..<n { out.append(try decodeRequest(&r)) }
+        let out = try r.list("operations", minimumElementSize: 1, limit: ControlProtocol.maxOperationsPerRequest) {
+            r throws(ControlProtocolError) in try decodeRequest(&r)
+        }
+        guard !out.isEmpty else { throw ControlProtocolError(.malformed, "empty request") }
         try r.expectEnd()
         return out
     }
@@ -207,47 +196,41 @@ public enum ControlCodec {
     public static func encodeResponseFrame(_ results: [ControlResult], maxBody: Int = ControlProtocol.maxResponseBody)
         -> [UInt8]
     {
-        frame(.response, maxBody: maxBody) { w in
-            w.u32(UInt32(truncatingIfNeeded: results.count))
-            for r in results { encode(r, into: &w) }
-        }
+        frame(.response, maxBody: maxBody) { w in w.list(results) { w, r in encode(r, into: &w) } }
     }
 
     /// Appends one result's encoding (tag + fields).
     public static func encode(_ r: ControlResult, into w: inout ControlByteWriter) {
+        w.u8(tag(r))
         switch r {
-        case .ok: w.u8(0)
-        case .failure(let e):
-            w.u8(1)
-            w.ipvsError(e)
-        case .info(let i):
-            w.u8(2)
-            w.info(i)
-        case .services(let list):
-            w.u8(3)
-            w.u32(UInt32(truncatingIfNeeded: list.count))
-            for s in list { w.serviceEntry(s) }
-        case .service(let s):
-            w.u8(4)
-            w.serviceEntry(s)
-        case .timeouts(let t):
-            w.u8(5)
-            w.timeouts(t)
-        case .syncDaemons(let list):
-            w.u8(6)
-            w.u32(UInt32(truncatingIfNeeded: list.count))
-            for d in list { w.syncDaemon(d) }
-        case .connections(let list):
-            w.u8(7)
-            w.u32(UInt32(truncatingIfNeeded: list.count))
-            for c in list { w.connection(c) }
+        case .ok: break
+        case .failure(let e): w.ipvsError(e)
+        case .info(let i): w.info(i)
+        case .services(let list): w.list(list) { w, s in w.serviceEntry(s) }
+        case .service(let s): w.serviceEntry(s)
+        case .timeouts(let t): w.timeouts(t)
+        case .syncDaemons(let list): w.list(list) { w, d in w.syncDaemon(d) }
+        case .connections(let list): w.list(list) { w, c in w.connection(c) }
         case .knobs(let list):
-            w.u8(8)
-            w.u32(UInt32(truncatingIfNeeded: list.count))
-            for k in list {
+            w.list(list) { w, k in
                 w.string(k.name)
                 w.string(k.value)
             }
+        }
+    }
+
+    /// The result's tag byte.
+    static func tag(_ r: ControlResult) -> UInt8 {
+        switch r {
+        case .ok: 0
+        case .failure: 1
+        case .info: 2
+        case .services: 3
+        case .service: 4
+        case .timeouts: 5
+        case .syncDaemons: 6
+        case .connections: 7
+        case .knobs: 8
         }
     }
 
@@ -271,33 +254,26 @@ public enum ControlCodec {
         case 1: return .failure(try r.ipvsError())
         case 2: return .info(try r.info())
         case 3:
-            let n = try r.count("services", minimumElementSize: 100)
-            var list: [VirtualServiceEntry] = []
-            list.reserveCapacity(n)
-            for _ in 0..<n { list.append(try r.serviceEntry()) }
-            return .services(list)
+            return .services(
+                try r.list("services", minimumElementSize: 100) { r throws(ControlProtocolError) in try r.serviceEntry()
+                })
         case 4: return .service(try r.serviceEntry())
         case 5: return .timeouts(try r.timeouts())
         case 6:
-            let n = try r.count("sync daemons", minimumElementSize: 10)
-            var list: [SyncDaemonSpec] = []
-            for _ in 0..<n { list.append(try r.syncDaemon()) }
-            return .syncDaemons(list)
+            return .syncDaemons(
+                try r.list("sync daemons", minimumElementSize: 10) { r throws(ControlProtocolError) in
+                    try r.syncDaemon()
+                })
         case 7:
-            let n = try r.count("connections", minimumElementSize: 30)
-            var list: [ConnectionEntry] = []
-            list.reserveCapacity(n)
-            for _ in 0..<n { list.append(try r.connection()) }
-            return .connections(list)
+            return .connections(
+                try r.list("connections", minimumElementSize: 30) { r throws(ControlProtocolError) in try r.connection()
+                })
         case 8:
-            let n = try r.count("knobs", minimumElementSize: 4)
-            var list: [KnobValue] = []
-            list.reserveCapacity(n)
-            for _ in 0..<n {
-                let name = try r.string("knob name")
-                list.append(KnobValue(name: name, value: try r.string("knob value")))
-            }
-            return .knobs(list)
+            return .knobs(
+                try r.list("knobs", minimumElementSize: 4) { r throws(ControlProtocolError) in
+                    let name = try r.string("knob name")
+                    return KnobValue(name: name, value: try r.string("knob value"))
+                })
         case let t: throw ControlProtocolError(.malformed, "bad result tag \(t)")
         }
     }

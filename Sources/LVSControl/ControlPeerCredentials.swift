@@ -9,12 +9,6 @@
         public var uid: UInt32
         public var gid: UInt32
 
-        public init(pid: Int32, uid: UInt32, gid: UInt32) {
-            self.pid = pid
-            self.uid = uid
-            self.gid = gid
-        }
-
         /// `CAP_NET_ADMIN`'s bit number (linux/capability.h).
         public static let capNetAdmin = 12
 

@@ -38,31 +38,20 @@ public enum ControlFrameKind: UInt16, Sendable {
 }
 
 /// Why a frame (or a field in it) could not be decoded or served.
-public struct ControlProtocolError: Error, Hashable, Sendable, CustomStringConvertible {
-    /// The kinds of protocol failure.
-    public enum Code: UInt16, Hashable, Sendable {
-        /// The first four bytes are not "LVSC".
-        case badMagic = 1
-        /// The peer speaks another protocol version.
-        case unsupportedVersion = 2
-        /// The body is larger than the receiver accepts.
-        case tooLarge = 3
-        /// The body does not decode (truncated, bad tag, bad length, invalid UTF-8, trailing bytes).
-        case malformed = 4
-        /// The server has too many connections open.
-        case busy = 5
-        /// The frame kind is not the one expected here.
-        case unexpectedFrame = 6
-    }
+public typealias ControlProtocolError = CodedError<ControlProtocolErrorCode>
 
-    public var code: Code
-    /// What exactly was wrong, for logs and for the client's message.
-    public var message: String
-
-    public init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-
-    public var description: String { message }
+/// The kinds of protocol failure.
+public enum ControlProtocolErrorCode: UInt16, Hashable, Sendable {
+    /// The first four bytes are not "LVSC".
+    case badMagic = 1
+    /// The peer speaks another protocol version.
+    case unsupportedVersion = 2
+    /// The body is larger than the receiver accepts.
+    case tooLarge = 3
+    /// The body does not decode (truncated, bad tag, bad length, invalid UTF-8, trailing bytes).
+    case malformed = 4
+    /// The server has too many connections open.
+    case busy = 5
+    /// The frame kind is not the one expected here.
+    case unexpectedFrame = 6
 }

@@ -89,9 +89,4 @@ public struct KnobValue: Hashable, Sendable {
     public var name: String
     /// Integers separated by tabs (`3\t50`).
     public var value: String
-
-    public init(name: String, value: String) {
-        self.name = name
-        self.value = value
-    }
 }

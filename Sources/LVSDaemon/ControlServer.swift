@@ -45,26 +45,16 @@ public struct ControlPeer: Hashable, Sendable {
 
 /// Why the control endpoint could not be opened. `code` says what kind; `message` is the line
 /// lvsd prints.
-public struct ControlServerError: Error, Hashable, Sendable, CustomStringConvertible {
-    /// The kinds of failure.
-    public enum Code: String, Hashable, Sendable {
-        /// Another lvsd answers on the endpoint (or holds the namespace's abstract name).
-        case alreadyServed
-        /// socket, bind or listen failed.
-        case socket
-        /// The descriptor that wakes the acceptor could not be made.
-        case wakeDescriptor
-    }
+public typealias ControlServerError = CodedError<ControlServerErrorCode>
 
-    public var code: Code
-    public var message: String
-
-    public init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-
-    public var description: String { message }
+/// The kinds of failure to open the control endpoint.
+public enum ControlServerErrorCode: String, Hashable, Sendable {
+    /// Another lvsd answers on the endpoint (or holds the namespace's abstract name).
+    case alreadyServed
+    /// socket, bind or listen failed.
+    case socket
+    /// The descriptor that wakes the acceptor could not be made.
+    case wakeDescriptor
 }
 
 /// The control server.

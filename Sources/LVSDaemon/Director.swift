@@ -103,33 +103,16 @@ public final class Director: ControlRequestHandler, IPVSOwner, @unchecked Sendab
             var w = ControlByteWriter(reservingCapacity: 4096)
             ControlCodec.writeHeader(.response, into: &w)
             w.u32(UInt32(truncatingIfNeeded: requests.count))
-            var i = 0
-            while i < requests.count {
-                if ipvs != nil {
-                    switch requests[i] {
-                    case .listConnections:
+            runJobs(
+                requests, now: now, mayChangeState: mayChangeState, stepListings: ipvs != nil,
+                listing: { r in
+                    if case .listConnections = r {
                         writeConnectionsInPieces(now: now, into: &w)
-                        i += 1
-                        continue
-                    case .listServices:
+                    } else {
                         ControlCodec.encode(.services(listServicesInSteps()), into: &w)
-                        i += 1
-                        continue
-                    default:
-                        break
                     }
-                }
-                var end = i
-                while end < requests.count && end - i < Self.requestsPerJob {
-                    if ipvs != nil, requests[end].isListing { break }
-                    end += 1
-                }
-                let chunk = requests[i..<end]
-                let results = withModel { m in chunk.map { $0.perform(on: m, now: now, mayChangeState: mayChangeState) }
-                }
-                for r in results { ControlCodec.encode(r, into: &w) }
-                i = end
-            }
+                },
+                results: { results in for r in results { ControlCodec.encode(r, into: &w) } })
             return ControlCodec.finish(w)
         }
         if mayChangeState && requests.contains(where: \.isMutating) { notifyChanged() }
@@ -162,33 +145,43 @@ public final class Director: ControlRequestHandler, IPVSOwner, @unchecked Sendab
         let now = clock.now()
         var results: [ControlResult] = []
         results.reserveCapacity(requests.count)
+        runJobs(
+            requests, now: now, mayChangeState: mayChangeState, stepListings: true,
+            listing: { r in
+                if case .listConnections = r {
+                    results.append(.connections(listConnectionsInSteps(now: now)))
+                } else {
+                    results.append(.services(listServicesInSteps()))
+                }
+            },
+            results: { results += $0 })
+        if mayChangeState && requests.contains(where: \.isMutating) { notifyChanged() }
+        return results
+    }
+
+    /// Runs `requests` in order: with `stepListings`, each listing alone through `listing`; the
+    /// other operations in jobs of at most `requestsPerJob` on the model, each job's results
+    /// handed to `results`.
+    private func runJobs(
+        _ requests: [ControlRequest], now: Timestamp, mayChangeState: Bool, stepListings: Bool,
+        listing: (ControlRequest) -> Void, results: ([ControlResult]) -> Void
+    ) {
         var i = 0
         while i < requests.count {
-            switch requests[i] {
-            case .listConnections:
-                results.append(.connections(listConnectionsInSteps(now: now)))
+            if stepListings, requests[i].isListing {
+                listing(requests[i])
                 i += 1
                 continue
-            case .listServices:
-                results.append(.services(listServicesInSteps()))
-                i += 1
-                continue
-            default:
-                break
             }
             var end = i
             while end < requests.count && end - i < Self.requestsPerJob {
-                if case .listConnections = requests[end] { break }
-                if case .listServices = requests[end] { break }
+                if stepListings, requests[end].isListing { break }
                 end += 1
             }
             let chunk = requests[i..<end]
-            let part = withModel { m in chunk.map { $0.perform(on: m, now: now, mayChangeState: mayChangeState) } }
-            results += part
+            results(withModel { m in chunk.map { $0.perform(on: m, now: now, mayChangeState: mayChangeState) } })
             i = end
         }
-        if mayChangeState && requests.contains(where: \.isMutating) { notifyChanged() }
-        return results
     }
 
     /// `-Lnc`: the connection table, `bucketsPerJob` hash buckets per job.

@@ -50,6 +50,21 @@ final class ByteSink: @unchecked Sendable {
         s.withUTF8 { u in if let p = u.baseAddress { bytes(p, u.count) } }
     }
 
+    /// The UTF-8 bytes of `s`: copied at once when none is `special`, else one by one with
+    /// `escape` writing each special byte in its place.
+    @inline(__always) func bytes(_ s: String, escaping special: (UInt8) -> Bool, with escape: (UInt8) -> Void) {
+        var s = s
+        s.withUTF8 { u in
+            if !u.contains(where: special) {
+                if let p = u.baseAddress { bytes(p, u.count) }
+                return
+            }
+            for b in u {
+                if special(b) { escape(b) } else { byte(b) }
+            }
+        }
+    }
+
     func bytes(_ a: [UInt8]) {
         a.withUnsafeBufferPointer { u in if let p = u.baseAddress { bytes(p, u.count) } }
     }

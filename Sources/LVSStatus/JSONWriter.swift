@@ -8,7 +8,7 @@
 ///  j.object { j.key("port"); j.value(80) }     // {"port":80}
 /// ```
 public struct JSONWriter {
-    private let sink: ByteSink
+    fileprivate let sink: ByteSink
     /// True right after `{`, `[` or a key: the next item takes no comma.
     private var fresh = true
 
@@ -23,21 +23,18 @@ public struct JSONWriter {
         fresh = false
     }
 
-    public mutating func object(_ body: (inout JSONWriter) -> Void) {
-        comma()
-        sink.byte(0x7B)
-        fresh = true
-        body(&self)
-        sink.byte(0x7D)
-        fresh = false
-    }
+    /// `{…}`: `body` writes the members.
+    public mutating func object(_ body: (inout JSONWriter) -> Void) { enclose(0x7B, body, 0x7D) }
 
-    public mutating func array(_ body: (inout JSONWriter) -> Void) {
+    /// `[…]`: `body` writes the elements.
+    public mutating func array(_ body: (inout JSONWriter) -> Void) { enclose(0x5B, body, 0x5D) }
+
+    private mutating func enclose(_ open: UInt8, _ body: (inout JSONWriter) -> Void, _ close: UInt8) {
         comma()
-        sink.byte(0x5B)
+        sink.byte(open)
         fresh = true
         body(&self)
-        sink.byte(0x5D)
+        sink.byte(close)
         fresh = false
     }
 
@@ -49,37 +46,10 @@ public struct JSONWriter {
         fresh = true
     }
 
-    public mutating func value(_ s: String) {
+    /// A string, a number or a boolean.
+    public mutating func value(_ v: some JSONScalar) {
         comma()
-        string(s)
-    }
-
-    public mutating func value(_ v: UInt64) {
-        comma()
-        appendDecimal(v)
-    }
-
-    public mutating func value(_ v: Int) {
-        comma()
-        if v < 0 { sink.byte(0x2D) }
-        appendDecimal(v.magnitude.toUInt64)
-    }
-
-    public mutating func value(_ b: Bool) {
-        comma()
-        sink.bytes(b ? "true" : "false")
-    }
-
-    public mutating func value(_ d: Double) {
-        comma()
-        if !d.isFinite {
-            sink.bytes("null")
-        } else if d == d.rounded(), abs(d) < 1e15 {
-            if d < 0 { sink.byte(0x2D) }
-            appendDecimal(UInt64(abs(d)))
-        } else {
-            sink.bytes(d.description)
-        }
+        v.write(to: &self)
     }
 
     public mutating func null() {
@@ -87,54 +57,66 @@ public struct JSONWriter {
         sink.bytes("null")
     }
 
-    /// `"k": v` shorthands.
-    public mutating func member(_ k: String, _ v: String) {
-        key(k)
-        value(v)
-    }
-    public mutating func member(_ k: String, _ v: UInt64) {
-        key(k)
-        value(v)
-    }
-    public mutating func member(_ k: String, _ v: Int) {
-        key(k)
-        value(v)
-    }
-    public mutating func member(_ k: String, _ v: Bool) {
-        key(k)
-        value(v)
-    }
-    public mutating func member(_ k: String, _ v: Double) {
+    /// `"k": v` shorthand.
+    public mutating func member(_ k: String, _ v: some JSONScalar) {
         key(k)
         value(v)
     }
 
-    private mutating func string(_ s: String) {
+    fileprivate mutating func string(_ s: String) {
         sink.byte(0x22)
-        var s = s
-        s.withUTF8 { u in
-            if !u.contains(where: { $0 == 0x22 || $0 == 0x5C || $0 < 0x20 }) {
-                if let p = u.baseAddress { sink.bytes(p, u.count) }
-                return
-            }
-            for b in u {
-                switch b {
-                case 0x22: sink.bytes("\\\"")
-                case 0x5C: sink.bytes("\\\\")
-                case 0x0A: sink.bytes("\\n")
-                case 0x0D: sink.bytes("\\r")
-                case 0x09: sink.bytes("\\t")
-                case 0..<0x20:
-                    let hex: [UInt8] = Array("0123456789abcdef".utf8)
-                    sink.bytes([0x5C, 0x75, 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 0xF)]])
-                default: sink.byte(b)
-                }
+        sink.bytes(s, escaping: { $0 == 0x22 || $0 == 0x5C || $0 < 0x20 }) { [sink] b in
+            switch b {
+            case 0x22: sink.bytes("\\\"")
+            case 0x5C: sink.bytes("\\\\")
+            case 0x0A: sink.bytes("\\n")
+            case 0x0D: sink.bytes("\\r")
+            case 0x09: sink.bytes("\\t")
+            default:
+                let hex: [UInt8] = Array("0123456789abcdef".utf8)
+                sink.bytes([0x5C, 0x75, 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 0xF)]])
             }
         }
         sink.byte(0x22)
     }
+}
 
-    private mutating func appendDecimal(_ v: UInt64) { sink.decimal(v) }
+/// A value `JSONWriter.value` writes: a string, a number or a boolean. Writes itself after the
+/// writer placed the comma.
+public protocol JSONScalar {
+    func write(to j: inout JSONWriter)
+}
+
+extension String: JSONScalar {
+    public func write(to j: inout JSONWriter) { j.string(self) }
+}
+
+extension UInt64: JSONScalar {
+    public func write(to j: inout JSONWriter) { j.sink.decimal(self) }
+}
+
+extension Int: JSONScalar {
+    public func write(to j: inout JSONWriter) {
+        if self < 0 { j.sink.byte(0x2D) }
+        j.sink.decimal(magnitude.toUInt64)
+    }
+}
+
+extension Bool: JSONScalar {
+    public func write(to j: inout JSONWriter) { j.sink.bytes(self ? "true" : "false") }
+}
+
+extension Double: JSONScalar {
+    public func write(to j: inout JSONWriter) {
+        if !isFinite {
+            j.sink.bytes("null")
+        } else if self == rounded(), abs(self) < 1e15 {
+            if self < 0 { j.sink.byte(0x2D) }
+            j.sink.decimal(UInt64(abs(self)))
+        } else {
+            j.sink.bytes(description)
+        }
+    }
 }
 
 extension UInt {

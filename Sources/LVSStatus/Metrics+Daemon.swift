@@ -60,31 +60,28 @@ public enum CheckerMetrics {
 /// The data plane: mode, packets by path and drops by reason, per worker and interface.
 public enum DataPlaneMetrics {
     public static func write(_ dp: DataPlaneStatus?, into out: inout PrometheusWriter) {
-        out.family(
+        out.single(
             "lvsd_dataplane_up", .gauge,
-            help: "1 when the packet path runs, 0 when lvsd serves the control endpoint only.")
-        out.sample("lvsd_dataplane_up", value: dp == nil ? 0 : 1) { _ in }
+            help: "1 when the packet path runs, 0 when lvsd serves the control endpoint only.", value: dp == nil ? 0 : 1
+        )
         guard let dp else { return }
         out.family(
             "lvsd_dataplane_mode", .gauge, help: "The packet path's mode (af_packet or xdp): 1 for the one in use.")
         out.sample("lvsd_dataplane_mode", value: 1) { l in l.label("mode", dp.mode) }
         out.family("lvsd_dataplane_packets_total", .counter, help: "Frames handled by the data plane, by path.")
-        for w in dp.workers {
-            for c in w.packets {
-                out.sample("lvsd_dataplane_packets_total", value: c.value) { l in
-                    l.label("interface", w.interface)
-                    l.label("path", c.name)
-                    l.label("worker", UInt64(w.worker))
-                }
-            }
-        }
+        perWorker("lvsd_dataplane_packets_total", "path", \.packets)
         out.family("lvsd_dataplane_drops_total", .counter, help: "Frames the data plane dropped, by reason.")
-        for w in dp.workers {
-            for c in w.drops {
-                out.sample("lvsd_dataplane_drops_total", value: c.value) { l in
-                    l.label("interface", w.interface)
-                    l.label("reason", c.name)
-                    l.label("worker", UInt64(w.worker))
+        perWorker("lvsd_dataplane_drops_total", "reason", \.drops)
+
+        /// One sample per worker and counter, the counter's name as label `label`.
+        func perWorker(_ name: StaticString, _ label: StaticString, _ counters: (WorkerStatus) -> [NamedCounter]) {
+            for w in dp.workers {
+                for c in counters(w) {
+                    out.sample(name, value: c.value) { l in
+                        l.label("interface", w.interface)
+                        l.label(label, c.name)
+                        l.label("worker", UInt64(w.worker))
+                    }
                 }
             }
         }
@@ -97,19 +94,22 @@ public enum ProcessMetrics {
     public static func write(_ p: ProcessStatus, into out: inout PrometheusWriter) {
         out.family("lvsd_build_info", .gauge, help: "lvsd's version, as a label.")
         out.sample("lvsd_build_info", value: 1) { l in l.label("version", p.version) }
-        out.family("process_cpu_seconds_total", .counter, help: "Total user and system CPU time spent in seconds.")
-        out.sample("process_cpu_seconds_total", float: p.cpuSeconds) { _ in }
-        out.family("process_resident_memory_bytes", .gauge, help: "Resident memory size in bytes.")
-        out.sample("process_resident_memory_bytes", value: p.residentMemoryBytes) { _ in }
-        out.family("process_virtual_memory_bytes", .gauge, help: "Virtual memory size in bytes.")
-        out.sample("process_virtual_memory_bytes", value: p.virtualMemoryBytes) { _ in }
-        out.family("process_open_fds", .gauge, help: "Number of open file descriptors.")
-        out.sample("process_open_fds", value: UInt64(p.openFileDescriptors)) { _ in }
-        out.family("process_max_fds", .gauge, help: "Maximum number of open file descriptors.")
-        out.sample("process_max_fds", value: UInt64(p.maxFileDescriptors)) { _ in }
-        out.family("process_start_time_seconds", .gauge, help: "Start time of the process since unix epoch in seconds.")
-        out.sample("process_start_time_seconds", float: p.startTimeSeconds) { _ in }
-        out.family("lvsd_threads", .gauge, help: "Threads of the lvsd process.")
-        out.sample("lvsd_threads", value: UInt64(p.threads)) { _ in }
+        out.single(
+            "process_cpu_seconds_total", .counter, help: "Total user and system CPU time spent in seconds.",
+            float: p.cpuSeconds)
+        out.single(
+            "process_resident_memory_bytes", .gauge, help: "Resident memory size in bytes.",
+            value: p.residentMemoryBytes)
+        out.single(
+            "process_virtual_memory_bytes", .gauge, help: "Virtual memory size in bytes.", value: p.virtualMemoryBytes)
+        out.single(
+            "process_open_fds", .gauge, help: "Number of open file descriptors.", value: UInt64(p.openFileDescriptors))
+        out.single(
+            "process_max_fds", .gauge, help: "Maximum number of open file descriptors.",
+            value: UInt64(p.maxFileDescriptors))
+        out.single(
+            "process_start_time_seconds", .gauge, help: "Start time of the process since unix epoch in seconds.",
+            float: p.startTimeSeconds)
+        out.single("lvsd_threads", .gauge, help: "Threads of the lvsd process.", value: UInt64(p.threads))
     }
 }

@@ -167,8 +167,8 @@ public enum IPVSMetrics {
             ) { $0.counters.outBytes }
 
         }
-        out.family("lvsd_ipvs_services", .gauge, help: "Virtual services in the table.")
-        out.sample("lvsd_ipvs_services", value: UInt64(table.services.count)) { _ in }
+        out.single(
+            "lvsd_ipvs_services", .gauge, help: "Virtual services in the table.", value: UInt64(table.services.count))
         out.family("lvsd_ipvs_backends", .gauge, help: "Real servers in the table.")
         out.sample("lvsd_ipvs_backends", value: UInt64(table.services.reduce(0) { $0 + $1.realServers.count })) { _ in
         }
@@ -176,10 +176,10 @@ public enum IPVSMetrics {
             "lvsd_ipvs_connections", .gauge, help: "Entries in the connection table (ipvsadm -Lnc), templates included."
         )
         out.sample("lvsd_ipvs_connections", value: UInt64(table.connections)) { _ in }
-        out.family(
+        out.single(
             "lvsd_ipvs_connection_limit", .gauge,
-            help: "Size limit of the connection table; new connections are dropped beyond it.")
-        out.sample("lvsd_ipvs_connection_limit", value: UInt64(table.connectionLimit)) { _ in }
+            help: "Size limit of the connection table; new connections are dropped beyond it.",
+            value: UInt64(table.connectionLimit))
         out.family(
             "lvsd_ipvs_refused_total", .counter,
             help: "Packets IPVS refused a connection for, or connections the defences dropped, by reason.")
@@ -190,16 +190,19 @@ public enum IPVSMetrics {
 
     /// The five totals of `/proc/net/ip_vs_stats`, with node_exporter's help texts.
     static func writeNodeExporterTotals(_ t: IPVSCounters, into out: inout PrometheusWriter) {
-        out.family("node_ipvs_connections_total", .counter, help: "The total number of connections made.")
-        out.sample("node_ipvs_connections_total", value: t.connections) { _ in }
-        out.family("node_ipvs_incoming_packets_total", .counter, help: "The total number of incoming packets.")
-        out.sample("node_ipvs_incoming_packets_total", value: t.inPackets) { _ in }
-        out.family("node_ipvs_outgoing_packets_total", .counter, help: "The total number of outgoing packets.")
-        out.sample("node_ipvs_outgoing_packets_total", value: t.outPackets) { _ in }
-        out.family("node_ipvs_incoming_bytes_total", .counter, help: "The total amount of incoming data.")
-        out.sample("node_ipvs_incoming_bytes_total", value: t.inBytes) { _ in }
-        out.family("node_ipvs_outgoing_bytes_total", .counter, help: "The total amount of outgoing data.")
-        out.sample("node_ipvs_outgoing_bytes_total", value: t.outBytes) { _ in }
+        out.single(
+            "node_ipvs_connections_total", .counter, help: "The total number of connections made.", value: t.connections
+        )
+        out.single(
+            "node_ipvs_incoming_packets_total", .counter, help: "The total number of incoming packets.",
+            value: t.inPackets)
+        out.single(
+            "node_ipvs_outgoing_packets_total", .counter, help: "The total number of outgoing packets.",
+            value: t.outPackets)
+        out.single(
+            "node_ipvs_incoming_bytes_total", .counter, help: "The total amount of incoming data.", value: t.inBytes)
+        out.single(
+            "node_ipvs_outgoing_bytes_total", .counter, help: "The total amount of outgoing data.", value: t.outBytes)
     }
 
     /// The label values procfs derives from a `/proc/net/ip_vs` service line.

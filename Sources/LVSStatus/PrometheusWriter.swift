@@ -59,7 +59,7 @@ public struct PrometheusWriter: Sendable {
         sink.bytes("# HELP ")
         sink.bytes(name)
         sink.byte(0x20)
-        for b in help.utf8 {
+        sink.bytes(help, escaping: { $0 == 0x5C || $0 == 0x0A }) { [sink] b in
             switch b {
             case 0x5C: sink.bytes("\\\\")
             case 0x0A: sink.bytes("\\n")
@@ -74,6 +74,18 @@ public struct PrometheusWriter: Sendable {
     }
 
     // MARK: - Samples
+
+    /// A family of one sample without labels (`process_open_fds 12`).
+    mutating func single(_ name: StaticString, _ kind: Kind, help: StaticString, value: UInt64) {
+        family(name, kind, help: help)
+        sample(name, value: value) { _ in }
+    }
+
+    /// A family of one floating-point sample without labels.
+    mutating func single(_ name: StaticString, _ kind: Kind, help: StaticString, float value: Double) {
+        family(name, kind, help: help)
+        sample(name, float: value) { _ in }
+    }
 
     /// `name{labels} value` with an integer value. `labels` writes the inside of the braces
     /// (nothing writes no braces).
@@ -190,19 +202,12 @@ public struct PrometheusWriter: Sendable {
 
     /// A label value: backslash, double quote and newline escaped.
     mutating func appendEscaped(_ s: String) {
-        var s = s
-        s.withUTF8 { u in
-            if !u.contains(where: { $0 == 0x5C || $0 == 0x22 || $0 == 0x0A }) {
-                if let p = u.baseAddress { sink.bytes(p, u.count) }
-                return
-            }
-            for b in u {
-                switch b {
-                case 0x5C: sink.bytes("\\\\")
-                case 0x22: sink.bytes("\\\"")
-                case 0x0A: sink.bytes("\\n")
-                default: sink.byte(b)
-                }
+        sink.bytes(s, escaping: { $0 == 0x5C || $0 == 0x22 || $0 == 0x0A }) { [sink] b in
+            switch b {
+            case 0x5C: sink.bytes("\\\\")
+            case 0x22: sink.bytes("\\\"")
+            case 0x0A: sink.bytes("\\n")
+            default: sink.byte(b)
             }
         }
     }

@@ -2,16 +2,7 @@
 
 extension StatusAPI {
     /// `/api/v1/sync`: `{"daemons": [...]}`, masters before backups; non-zero drops only.
-    public static func sync(_ s: StatusSnapshot) -> [UInt8] {
-        var j = JSONWriter()
-        j.object { j in
-            j.key("daemons")
-            j.array { j in
-                for d in s.sync { daemon(d, &j) }
-            }
-        }
-        return j.bytes
-    }
+    public static func sync(_ s: StatusSnapshot) -> [UInt8] { list("daemons", s.sync, daemon) }
 
     static func daemon(_ d: SyncDaemonStatus, _ j: inout JSONWriter) {
         j.object { j in

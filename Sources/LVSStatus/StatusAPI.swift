@@ -213,47 +213,45 @@ public enum StatusAPI {
 
     /// `/api/v1/vrrp`.
     public static func vrrp(_ s: StatusSnapshot) -> [UInt8] {
-        var j = JSONWriter()
-        j.object { j in
-            j.key("instances")
-            j.array { j in
-                for i in s.vrrp {
-                    j.object { j in
-                        j.member("name", i.name)
-                        j.member("interface", i.interface)
-                        j.member("virtualRouterID", Int(i.virtualRouterID))
-                        j.member("state", i.state)
-                        j.member("priority", i.priority)
-                        j.member("configuredPriority", i.configuredPriority)
-                        j.key("virtualAddresses")
-                        j.array { j in for a in i.virtualAddresses { j.value(a) } }
-                    }
-                }
+        list("instances", s.vrrp) { i, j in
+            j.object { j in
+                j.member("name", i.name)
+                j.member("interface", i.interface)
+                j.member("virtualRouterID", Int(i.virtualRouterID))
+                j.member("state", i.state)
+                j.member("priority", i.priority)
+                j.member("configuredPriority", i.configuredPriority)
+                j.key("virtualAddresses")
+                j.array { j in for a in i.virtualAddresses { j.value(a) } }
             }
         }
-        return j.bytes
     }
 
     /// `/api/v1/checkers`.
     public static func checkers(_ s: StatusSnapshot) -> [UInt8] {
+        list("checkers", s.checkers) { c, j in
+            j.object { j in
+                j.member("virtualServer", c.virtualServer)
+                j.member("protocol", c.protocolName)
+                j.member("address", c.realServer.address.description)
+                j.member("port", Int(c.realServer.port))
+                j.member("checker", c.kind)
+                j.member("up", c.up)
+                j.member("realServerAlive", c.realServerAlive)
+                j.member("weight", Int(c.weight))
+                j.key("lastLatencySeconds")
+                optional(c.lastLatencySeconds, &j)
+            }
+        }
+    }
+
+    /// A document holding one list: `{"key": [item, …]}`.
+    static func list<S: Sequence>(_ key: String, _ items: S, _ item: (S.Element, inout JSONWriter) -> Void) -> [UInt8] {
         var j = JSONWriter()
         j.object { j in
-            j.key("checkers")
+            j.key(key)
             j.array { j in
-                for c in s.checkers {
-                    j.object { j in
-                        j.member("virtualServer", c.virtualServer)
-                        j.member("protocol", c.protocolName)
-                        j.member("address", c.realServer.address.description)
-                        j.member("port", Int(c.realServer.port))
-                        j.member("checker", c.kind)
-                        j.member("up", c.up)
-                        j.member("realServerAlive", c.realServerAlive)
-                        j.member("weight", Int(c.weight))
-                        j.key("lastLatencySeconds")
-                        if let l = c.lastLatencySeconds { j.value(l) } else { j.null() }
-                    }
-                }
+                for x in items { item(x, &j) }
             }
         }
         return j.bytes

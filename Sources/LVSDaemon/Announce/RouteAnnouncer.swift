@@ -1,6 +1,7 @@
 // lvsd's announcer: keeps blackhole VIP routes in table N for the VIPs it serves, for BIRD to announce.
 import Glibc
 import KeepalivedConfig
+import LVSControl
 import LVSCore
 import LVSPlatform
 import Logging
@@ -8,23 +9,16 @@ import ServiceLifecycle
 import Synchronization
 
 /// Why the announce table cannot be used (at start: lvsd says it in one line and exits).
-public struct AnnounceError: Error, Hashable, Sendable, CustomStringConvertible {
-    public enum Code: String, Hashable, Sendable {
-        /// The table holds routes lvsd did not install, or another live lvsd's.
-        case tableInUse
-        /// The routing tables cannot be read (rtnetlink).
-        case netlink
-        /// The crash keeper cannot run (no `ip` program).
-        case noKeeper
-    }
-    public var code: Code
-    public var message: String
-    public var description: String { message }
+public typealias AnnounceError = CodedError<AnnounceErrorCode>
 
-    public init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
+/// The kinds of announce-table failure.
+public enum AnnounceErrorCode: String, Hashable, Sendable {
+    /// The table holds routes lvsd did not install, or another live lvsd's.
+    case tableInUse
+    /// The routing tables cannot be read (rtnetlink).
+    case netlink
+    /// The crash keeper cannot run (no `ip` program).
+    case noKeeper
 }
 
 /// A line the announcer logs.
@@ -32,11 +26,6 @@ public struct AnnounceLogLine: Hashable, Sendable {
     /// Logged as a warning (else as information).
     public var warning: Bool
     public var text: String
-
-    public init(warning: Bool, text: String) {
-        self.warning = warning
-        self.text = text
-    }
 }
 
 /// `global_defs { lvs_announce_table N }` in lvsd:
