@@ -199,7 +199,7 @@ public enum PacketParser {
         var count = 0
         while true {
             switch nh {
-            case 0, 43, 60, 135, 139, 140:
+            case 0, 43, 60, 135, 139, 140, IPProtocolNumber.ah:
                 // Hop-by-hop must come first (RFC 8200 §4.1).
                 if nh == 0 && count != 0 {
                     w.reason = DropReason.badExtensionHeaders.rawValue
@@ -209,19 +209,9 @@ public enum PacketParser {
                     w.reason = DropReason.truncatedExtensionHeader.rawValue
                     return w
                 }
-                let hl = (Int(p.u8(off &+ 1)) &+ 1) &* 8
-                guard off &+ hl <= end else {
-                    w.reason = DropReason.truncatedExtensionHeader.rawValue
-                    return w
-                }
-                nh = p.u8(off)
-                off &+= hl
-            case IPProtocolNumber.ah:
-                guard off &+ 8 <= end else {
-                    w.reason = DropReason.truncatedExtensionHeader.rawValue
-                    return w
-                }
-                let hl = (Int(p.u8(off &+ 1)) &+ 2) &* 4
+                // Length in 8-octet units after the first 8; AH's in 4-octet units after the first 8 (RFC 4302 §2.2).
+                let units = Int(p.u8(off &+ 1))
+                let hl = nh == IPProtocolNumber.ah ? (units &+ 2) &* 4 : (units &+ 1) &* 8
                 guard off &+ hl <= end else {
                     w.reason = DropReason.truncatedExtensionHeader.rawValue
                     return w
