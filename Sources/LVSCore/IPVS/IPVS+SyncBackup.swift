@@ -183,12 +183,8 @@ extension IPVS {
     /// persistent.
     private func bindSynced(_ id: UInt32, to d: Int32) {
         let r = connections.pointer(id)
-        store.retain(d)
-        r.pointee.server = d
-        let code = store.forwarding(d).kernelCode
         r.pointee.flags.remove([.forwardingMask, .noOutput])
-        r.pointee.flags.insert(ConnectionFlags(rawValue: UInt16(code)))
-        if code != 0 && code != 5 { r.pointee.flags.insert(.noOutput) }
+        takeForwarding(r, of: d)
         if r.pointee.flags.contains(.template) {
             r.pointee.flags.insert(.inactive)
             store.addPersistent(1, slot: d)
