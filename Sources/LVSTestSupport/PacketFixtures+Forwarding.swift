@@ -72,6 +72,12 @@ extension PacketFixtures {
                 let inbound = PacketBuilder.frame(l4, from: n.client, to: n.virtual, payload: b)
                 let size = "\(inbound.count)B"
                 let tag = "\(fam) \(l4) \(size)"
+                // The real server's reply to `destination`, as it reaches the director.
+                let fromServer = { (destination: Endpoint) in
+                    PacketBuilder.frame(
+                        l4, from: n.server, to: destination, srcMAC: Macs.server, dstMAC: Macs.directorInside,
+                        payload: b)
+                }
                 let inside = FixtureLinks.inside
                 let outside = FixtureLinks.outside
                 // The packet from `source` to `destination` as it leaves by `link`: its MACs, TTL − 1.
@@ -85,8 +91,7 @@ extension PacketFixtures {
                         "nat-in \(tag): K:ip_vs_xmit.c ip_vs_nat_xmit, dst → RS:rport, TTL−1", input: inbound,
                         action: .natInbound(server: n.server), link: inside, verdict: .forward,
                         expected: [forwarded(n.client, n.server, inside)]))
-                let reply = PacketBuilder.frame(
-                    l4, from: n.server, to: n.client, srcMAC: Macs.server, dstMAC: Macs.directorInside, payload: b)
+                let reply = fromServer(n.client)
                 out.append(
                     PacketFixture(
                         "nat-out \(tag): K:ip_vs_core.c handle_response, src → VIP:vport", input: reply,
@@ -102,8 +107,7 @@ extension PacketFixtures {
                         "fullnat-in \(tag): client:cport→VIP:vport ⇒ LIP:lport→RS:rport", input: inbound,
                         action: .fullNATInbound(local: n.local, server: n.server), link: inside, verdict: .forward,
                         expected: [forwarded(n.local, n.server, inside)]))
-                let fnReply = PacketBuilder.frame(
-                    l4, from: n.server, to: n.local, srcMAC: Macs.server, dstMAC: Macs.directorInside, payload: b)
+                let fnReply = fromServer(n.local)
                 out.append(
                     PacketFixture(
                         "fullnat-out \(tag): RS:rport→LIP:lport ⇒ VIP:vport→client:cport", input: fnReply,

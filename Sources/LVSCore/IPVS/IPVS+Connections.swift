@@ -289,13 +289,7 @@ extension IPVS {
         let r = connections.pointer(id)
         takeForwarding(r, of: d)
         r.pointee.flags.insert(.inactive)
-        if r.pointee.flags.contains(.template) {
-            store.addPersistent(1, slot: d)
-        } else {
-            store.addInactive(1, slot: d)
-            notifyLoad(d)
-        }
-        markOverloadIfNeeded(d)
+        countBound(r, on: d)
     }
 
     /// `ip_vs_bind_dest`'s first steps: the connection holds server `d` and takes its forwarding
@@ -306,6 +300,23 @@ extension IPVS {
         let code = store.forwarding(d).kernelCode
         r.pointee.flags.insert(ConnectionFlags(rawValue: UInt16(code)))
         if code != 0 && code != 5 { r.pointee.flags.insert(.noOutput) }
+    }
+
+    /// `ip_vs_bind_dest`'s counting: a template as persistent (and INACTIVE), a connection as
+    /// inactive or active by its INACTIVE bit; then the overload check.
+    func countBound(_ r: UnsafeMutablePointer<ConnectionRecord>, on d: Int32) {
+        if r.pointee.flags.contains(.template) {
+            r.pointee.flags.insert(.inactive)
+            store.addPersistent(1, slot: d)
+        } else {
+            if r.pointee.flags.contains(.inactive) {
+                store.addInactive(1, slot: d)
+            } else {
+                store.addActive(1, slot: d)
+            }
+            notifyLoad(d)
+        }
+        markOverloadIfNeeded(d)
     }
 
     /// `ip_vs_bind_dest`'s last step: the server is overloaded once its connections reach the

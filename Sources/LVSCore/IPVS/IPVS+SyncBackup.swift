@@ -185,18 +185,7 @@ extension IPVS {
         let r = connections.pointer(id)
         r.pointee.flags.remove([.forwardingMask, .noOutput])
         takeForwarding(r, of: d)
-        if r.pointee.flags.contains(.template) {
-            r.pointee.flags.insert(.inactive)
-            store.addPersistent(1, slot: d)
-        } else {
-            if r.pointee.flags.contains(.inactive) {
-                store.addInactive(1, slot: d)
-            } else {
-                store.addActive(1, slot: d)
-            }
-            notifyLoad(d)
-        }
-        markOverloadIfNeeded(d)
+        countBound(r, on: d)
     }
 
     /// `ip_vs_try_bind_dest`: binds an unbound received entry if its real server exists now.
