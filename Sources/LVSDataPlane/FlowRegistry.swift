@@ -160,33 +160,19 @@ public final class FlowRegistry: @unchecked Sendable {
     /// Removes connection `id`'s flows; with `ipvs`, folds their last counts in first.
     func remove(_ id: UInt32, ipvs: IPVS?, now: UInt64) {
         guard let e = entries.removeValue(forKey: id) else { return }
-        var inP: UInt64 = 0
-        var inB: UInt64 = 0
-        var outP: UInt64 = 0
-        var outB: UInt64 = 0
-        if let d = e.inbound {
-            counts.removed &+= 1
-            counts.active &-= 1
-            if let c = flows.remove(d.flow.key) {
-                inP = c.packets &- d.foldedPackets
-                inB = c.bytes &- d.foldedBytes
-            }
-        }
-        if let d = e.reply {
-            counts.removed &+= 1
-            counts.active &-= 1
-            if let c = flows.remove(d.flow.key) {
-                outP = c.packets &- d.foldedPackets
-                outB = c.bytes &- d.foldedBytes
-            }
-        }
-        guard let ipvs, inP | outP != 0 else { return }
-        counts.fastPackets &+= inP &+ outP
-        counts.fastBytes &+= inB &+ outB
-        // Direction by rewrite: a FULLNAT/NAT reply flow counts as outgoing.
-        ipvs.noteFastPathTraffic(
-            connection: id, inPackets: inP, inBytes: inB, outPackets: outP, outBytes: outB, lastSeen: nil,
-            now: Timestamp(nanoseconds: now))
+        let inbound = removeFlow(e.inbound)
+        let reply = removeFlow(e.reply)
+        guard let ipvs else { return }
+        noteTraffic(id, inbound: inbound, reply: reply, lastSeen: nil, ipvs: ipvs, now: now)
+    }
+
+    /// Removes one direction's flow from the map; returns its counts not folded yet.
+    private func removeFlow(_ direction: Direction?) -> Unfolded {
+        guard let d = direction else { return Unfolded() }
+        counts.removed &+= 1
+        counts.active &-= 1
+        guard let c = flows.remove(d.flow.key) else { return Unfolded() }
+        return Unfolded(packets: c.packets &- d.foldedPackets, bytes: c.bytes &- d.foldedBytes)
     }
 
     /// The latest packet any flow of connection `id` forwarded (nil: none, or no flow).
@@ -202,32 +188,44 @@ public final class FlowRegistry: @unchecked Sendable {
 
     /// Folds connection `id`'s new fast-path packets into IPVS (stats, timer from the last one, sync).
     func fold(_ id: UInt32, _ e: inout Entry, ipvs: IPVS, now: UInt64) {
-        var inP: UInt64 = 0
-        var inB: UInt64 = 0
-        var outP: UInt64 = 0
-        var outB: UInt64 = 0
-        var latest: UInt64 = 0
-        if var d = e.inbound, let c = flows.counts(d.flow.key), c.packets != d.foldedPackets {
-            inP = c.packets &- d.foldedPackets
-            inB = c.bytes &- d.foldedBytes
-            d.foldedPackets = c.packets
-            d.foldedBytes = c.bytes
-            latest = max(latest, c.lastSeenNanoseconds)
-            e.inbound = d
+        let inbound = takeUnfolded(&e.inbound)
+        let reply = takeUnfolded(&e.reply)
+        let latest = max(inbound.lastSeen, reply.lastSeen)
+        noteTraffic(
+            id, inbound: inbound, reply: reply, lastSeen: latest > 0 ? Timestamp(nanoseconds: latest) : nil,
+            ipvs: ipvs, now: now)
+    }
+
+    /// A direction's packets and bytes not folded into IPVS yet, and its latest packet (ns).
+    struct Unfolded {
+        var packets: UInt64 = 0
+        var bytes: UInt64 = 0
+        var lastSeen: UInt64 = 0
+    }
+
+    /// One direction's new counts since the last fold, marked folded.
+    private func takeUnfolded(_ direction: inout Direction?) -> Unfolded {
+        guard var d = direction, let c = flows.counts(d.flow.key), c.packets != d.foldedPackets else {
+            return Unfolded()
         }
-        if var d = e.reply, let c = flows.counts(d.flow.key), c.packets != d.foldedPackets {
-            outP = c.packets &- d.foldedPackets
-            outB = c.bytes &- d.foldedBytes
-            d.foldedPackets = c.packets
-            d.foldedBytes = c.bytes
-            latest = max(latest, c.lastSeenNanoseconds)
-            e.reply = d
-        }
-        guard inP | outP != 0 else { return }
-        counts.fastPackets &+= inP &+ outP
-        counts.fastBytes &+= inB &+ outB
+        let new = Unfolded(
+            packets: c.packets &- d.foldedPackets, bytes: c.bytes &- d.foldedBytes, lastSeen: c.lastSeenNanoseconds)
+        d.foldedPackets = c.packets
+        d.foldedBytes = c.bytes
+        direction = d
+        return new
+    }
+
+    /// Counts the fast path's new traffic and hands it to IPVS (stats, timer, sync); nothing if
+    /// there is none. Direction by rewrite: a FULLNAT/NAT reply flow counts as outgoing.
+    private func noteTraffic(
+        _ id: UInt32, inbound: Unfolded, reply: Unfolded, lastSeen: Timestamp?, ipvs: IPVS, now: UInt64
+    ) {
+        guard inbound.packets | reply.packets != 0 else { return }
+        counts.fastPackets &+= inbound.packets &+ reply.packets
+        counts.fastBytes &+= inbound.bytes &+ reply.bytes
         ipvs.noteFastPathTraffic(
-            connection: id, inPackets: inP, inBytes: inB, outPackets: outP, outBytes: outB,
-            lastSeen: latest > 0 ? Timestamp(nanoseconds: latest) : nil, now: Timestamp(nanoseconds: now))
+            connection: id, inPackets: inbound.packets, inBytes: inbound.bytes, outPackets: reply.packets,
+            outBytes: reply.bytes, lastSeen: lastSeen, now: Timestamp(nanoseconds: now))
     }
 }

@@ -154,6 +154,21 @@ struct ChecksumDelta {
         acc &+= (new.high >> 32) &+ (new.high & 0xFFFF_FFFF) &+ (new.low >> 32) &+ (new.low & 0xFFFF_FFFF)
     }
 
+    /// Writes `new` over the 16-bit field at `p + o`, recording the change.
+    @inlinable @inline(__always)
+    mutating func rewrite(_ p: UnsafeMutableRawPointer, _ o: Int, _ new: UInt16) {
+        replace(p.be16(o), new)
+        p.setBE16(new, o)
+    }
+
+    /// Writes the IPv6 address `new` over the one at `p + o`, recording the change.
+    @inlinable @inline(__always)
+    mutating func rewrite(_ p: UnsafeMutableRawPointer, _ o: Int, _ new: IPv6Address) {
+        replace(IPv6Address(high: p.be64(o), low: p.be64(o &+ 8)), new)
+        p.setBE64(new.high, o)
+        p.setBE64(new.low, o &+ 8)
+    }
+
     /// Records an address change of either family (both must be the same family).
     @inlinable @inline(__always)
     mutating func replace(_ old: IPAddress, _ new: IPAddress) {

@@ -43,25 +43,14 @@ extension Forwarding {
                 var ipDelta = ChecksumDelta()
                 var l4Delta = ChecksumDelta()
                 if source != nil {
-                    let old = l3.be32(12)
-                    ipDelta.replace(old, newSrc)
-                    l4Delta.replace(old, newSrc)
-                    l3.setBE32(newSrc, 12)
-                    l4Delta.replace(l4.be16(0), sourcePort)
-                    l4.setBE16(sourcePort, 0)
+                    rewriteIPv4Address(l3, 12, newSrc, &ipDelta, &l4Delta)
+                    l4Delta.rewrite(l4, 0, sourcePort)
                 }
                 if destination != nil {
-                    let old = l3.be32(16)
-                    ipDelta.replace(old, newDst)
-                    l4Delta.replace(old, newDst)
-                    l3.setBE32(newDst, 16)
-                    l4Delta.replace(l4.be16(2), destinationPort)
-                    l4.setBE16(destinationPort, 2)
+                    rewriteIPv4Address(l3, 16, newDst, &ipDelta, &l4Delta)
+                    l4Delta.rewrite(l4, 2, destinationPort)
                 }
-                let oldTTL = l3.be16(8)
-                let newTTL = oldTTL &- 0x100
-                ipDelta.replace(oldTTL, newTTL)
-                l3.setBE16(newTTL, 8)
+                decrementTTL(l3, isIPv6: false, &ipDelta)
                 l3.setBE16(ipDelta.apply(to: l3.be16(10)), 10)
                 let c = l4Delta.apply(to: check)
                 // A UDP checksum that computes to 0 goes out as 0xFFFF (RFC 768, CSUM_MANGLED_0).
@@ -106,59 +95,27 @@ extension Forwarding {
         var ipDelta = ChecksumDelta()
         var l4Delta = ChecksumDelta()  // pseudo-header part
         if !v6 {
-            if case .v4(let s)? = source {
-                let old = l3.be32(12)
-                ipDelta.replace(old, s.value)
-                l4Delta.replace(old, s.value)
-                l3.setBE32(s.value, 12)
-            }
-            if case .v4(let d)? = destination {
-                let old = l3.be32(16)
-                ipDelta.replace(old, d.value)
-                l4Delta.replace(old, d.value)
-                l3.setBE32(d.value, 16)
-            }
+            if case .v4(let s)? = source { rewriteIPv4Address(l3, 12, s.value, &ipDelta, &l4Delta) }
+            if case .v4(let d)? = destination { rewriteIPv4Address(l3, 16, d.value, &ipDelta, &l4Delta) }
             decrementTTL(l3, isIPv6: false, &ipDelta)
             l3.setBE16(ipDelta.apply(to: l3.be16(10)), 10)
         } else {
-            if case .v6(let s)? = source {
-                let old = IPv6Address(high: l3.be64(8), low: l3.be64(16))
-                l4Delta.replace(old, s)
-                l3.setBE64(s.high, 8)
-                l3.setBE64(s.low, 16)
-            }
-            if case .v6(let d)? = destination {
-                let old = IPv6Address(high: l3.be64(24), low: l3.be64(32))
-                l4Delta.replace(old, d)
-                l3.setBE64(d.high, 24)
-                l3.setBE64(d.low, 32)
-            }
+            if case .v6(let s)? = source { l4Delta.rewrite(l3, 8, s) }
+            if case .v6(let d)? = destination { l4Delta.rewrite(l3, 24, d) }
             decrementTTL(l3, isIPv6: true, &ipDelta)
         }
 
         if rewritesL4 {
             let l4 = frame.data + info.l4Offset
+            if proto == IPProtocolNumber.tcp || proto == IPProtocolNumber.udp {
+                if source != nil { l4Delta.rewrite(l4, 0, sourcePort) }
+                if destination != nil { l4Delta.rewrite(l4, 2, destinationPort) }
+            }
             switch proto {
             case IPProtocolNumber.tcp:
-                if source != nil {
-                    l4Delta.replace(l4.be16(0), sourcePort)
-                    l4.setBE16(sourcePort, 0)
-                }
-                if destination != nil {
-                    l4Delta.replace(l4.be16(2), destinationPort)
-                    l4.setBE16(destinationPort, 2)
-                }
                 l4.setBE16(l4Delta.apply(to: l4.be16(16)), 16)
             case IPProtocolNumber.udp:
                 let check = l4.be16(6)
-                if source != nil {
-                    l4Delta.replace(l4.be16(0), sourcePort)
-                    l4.setBE16(sourcePort, 0)
-                }
-                if destination != nil {
-                    l4Delta.replace(l4.be16(2), destinationPort)
-                    l4.setBE16(destinationPort, 2)
-                }
                 if check != 0 {
                     let c = l4Delta.apply(to: check)
                     l4.setBE16(c == 0 ? 0xFFFF : c, 6)
@@ -187,6 +144,19 @@ extension Forwarding {
             &frame, l3Abs: frame.start &+ info.l3Offset, ipLength: info.ipTotalLength,
             etherType: v6 ? EtherType.ipv6 : EtherType.ipv4, link: link)
         return fragmentAfter != 0 ? .fragment(mtu: fragmentAfter) : .forward
+    }
+
+    /// Writes the IPv4 address `new` over the one at `l3 + o`, recording the change for the IP
+    /// header checksum and for the transport pseudo-header.
+    @inlinable @inline(__always)
+    static func rewriteIPv4Address(
+        _ l3: UnsafeMutableRawPointer, _ o: Int, _ new: UInt32, _ ipDelta: inout ChecksumDelta,
+        _ l4Delta: inout ChecksumDelta
+    ) {
+        let old = l3.be32(o)
+        ipDelta.replace(old, new)
+        l4Delta.replace(old, new)
+        l3.setBE32(new, o)
     }
 
     /// A full UDP checksum (the datagram had 0), kept out of line: it is the rare path.

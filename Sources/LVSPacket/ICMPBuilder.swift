@@ -105,13 +105,8 @@ public enum ICMPBuilder {
         let ipLen = ipHeader &+ icmpLen
         let total = l2 &+ ipLen
         guard let o = out.baseAddress, out.count >= total, quoted >= 0 else { return 0 }
-        link.destinationMAC.store(o, 0)
-        link.sourceMAC.store(o, 6)
-        if let tci = link.vlan {
-            o.setBE16(EtherType.vlan, 12)
-            o.setBE16(tci, 14)
-        }
-        o.setBE16(isIPv6 ? EtherType.ipv6 : EtherType.ipv4, l2 &- 2)
+        link.sourceMAC.storeEthernetHeader(
+            o, to: link.destinationMAC, vlan: link.vlan, etherType: isIPv6 ? EtherType.ipv6 : EtherType.ipv4)
         let ip = o + l2
         let icmp = ip + ipHeader
         icmp.setU8(type, 0)

@@ -58,4 +58,21 @@ public struct MACAddress: Hashable, Sendable, CustomStringConvertible {
         p.setBE16(UInt16(truncatingIfNeeded: value >> 32), o)
         p.setBE32(UInt32(truncatingIfNeeded: value), o + 2)
     }
+
+    /// Writes an Ethernet header at `p` from this address to `destination`: the 802.1Q tag if
+    /// `vlan`, then `etherType` (14 bytes, or 18 with a tag).
+    @inlinable @inline(__always)
+    func storeEthernetHeader(
+        _ p: UnsafeMutableRawPointer, to destination: MACAddress, vlan: UInt16?, etherType: UInt16
+    ) {
+        destination.store(p, 0)
+        store(p, 6)
+        guard let tci = vlan else {
+            p.setBE16(etherType, 12)
+            return
+        }
+        p.setBE16(EtherType.vlan, 12)
+        p.setBE16(tci, 14)
+        p.setBE16(etherType, 16)
+    }
 }

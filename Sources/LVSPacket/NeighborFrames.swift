@@ -37,13 +37,7 @@ public enum NeighborFrames {
     ) -> Int {
         let l2 = vlan == nil ? 14 : 18
         guard let o = out.baseAddress, out.count >= l2 + 28 else { return 0 }
-        ethDestination.store(o, 0)
-        senderMAC.store(o, 6)
-        if let tci = vlan {
-            o.setBE16(EtherType.vlan, 12)
-            o.setBE16(tci, 14)
-        }
-        o.setBE16(EtherType.arp, l2 - 2)
+        senderMAC.storeEthernetHeader(o, to: ethDestination, vlan: vlan, etherType: EtherType.arp)
         let a = o + l2
         a.setBE16(1, 0)  // Ethernet
         a.setBE16(EtherType.ipv4, 2)
@@ -68,13 +62,7 @@ public enum NeighborFrames {
     ) -> Int {
         let l2 = vlan == nil ? 14 : 18
         guard let o = out.baseAddress, out.count >= l2 + 72 else { return 0 }
-        MACAddress.ipv6Multicast(lastWord: 1).store(o, 0)
-        mac.store(o, 6)
-        if let tci = vlan {
-            o.setBE16(EtherType.vlan, 12)
-            o.setBE16(tci, 14)
-        }
-        o.setBE16(EtherType.ipv6, l2 - 2)
+        mac.storeEthernetHeader(o, to: .ipv6Multicast(lastWord: 1), vlan: vlan, etherType: EtherType.ipv6)
         let ip = o + l2
         let allNodes = IPv6Address(high: 0xFF02_0000_0000_0000, low: 1)
         ip.setBE32(6 << 28, 0)

@@ -199,7 +199,7 @@ public enum PacketParser {
         var count = 0
         while true {
             switch nh {
-            case 0, 43, 60, 135, 139, 140:
+            case 0, 43, 60, 135, 139, 140, IPProtocolNumber.ah:
                 // Hop-by-hop must come first (RFC 8200 §4.1).
                 if nh == 0 && count != 0 {
                     w.reason = DropReason.badExtensionHeaders.rawValue
@@ -209,19 +209,9 @@ public enum PacketParser {
                     w.reason = DropReason.truncatedExtensionHeader.rawValue
                     return w
                 }
-                let hl = (Int(p.u8(off &+ 1)) &+ 1) &* 8
-                guard off &+ hl <= end else {
-                    w.reason = DropReason.truncatedExtensionHeader.rawValue
-                    return w
-                }
-                nh = p.u8(off)
-                off &+= hl
-            case IPProtocolNumber.ah:
-                guard off &+ 8 <= end else {
-                    w.reason = DropReason.truncatedExtensionHeader.rawValue
-                    return w
-                }
-                let hl = (Int(p.u8(off &+ 1)) &+ 2) &* 4
+                // Length in 8-octet units after the first 8; AH's in 4-octet units after the first 8 (RFC 4302 §2.2).
+                let units = Int(p.u8(off &+ 1))
+                let hl = nh == IPProtocolNumber.ah ? (units &+ 2) &* 4 : (units &+ 1) &* 8
                 guard off &+ hl <= end else {
                     w.reason = DropReason.truncatedExtensionHeader.rawValue
                     return w
@@ -262,6 +252,14 @@ public enum PacketParser {
         }
     }
 
+    /// Reads the ports at `l4` into `info` (TCP, UDP and SCTP headers all start with them).
+    @inlinable @inline(__always)
+    static func readPorts(_ p: UnsafeRawPointer, _ l4: Int, _ flags: UInt8, _ info: inout PacketInfo) {
+        info.sourcePort = p.be16(l4)
+        info.destinationPort = p.be16(l4 &+ 2)
+        info.flags = flags | PacketInfo.flagPorts
+    }
+
     /// Reads the transport header into `info` (whose verdict is `.ip`), or sets a drop verdict.
     @inlinable @inline(__always)
     static func parseTransport(_ p: UnsafeRawPointer, _ l4: Int, _ len: Int, _ proto: UInt8, _ info: inout PacketInfo) {
@@ -285,10 +283,8 @@ public enum PacketParser {
                 info.verdict = .drop(frag ? .tinyFragment : .badTCPDataOffset)
                 return
             }
-            info.sourcePort = p.be16(l4)
-            info.destinationPort = p.be16(l4 &+ 2)
             info.tcpFlags = p.u8(l4 &+ 13)
-            info.flags = flags | PacketInfo.flagPorts
+            readPorts(p, l4, flags, &info)
         case IPProtocolNumber.udp:
             guard len >= 8 else {
                 info.verdict = .drop(frag ? .tinyFragment : .truncatedUDPHeader)
@@ -300,17 +296,13 @@ public enum PacketParser {
                 info.verdict = .drop(.badUDPLength)
                 return
             }
-            info.sourcePort = p.be16(l4)
-            info.destinationPort = p.be16(l4 &+ 2)
-            info.flags = flags | PacketInfo.flagPorts
+            readPorts(p, l4, flags, &info)
         case IPProtocolNumber.sctp:
             guard len >= 12 else {
                 info.verdict = .drop(frag ? .tinyFragment : .truncatedSCTPHeader)
                 return
             }
-            info.sourcePort = p.be16(l4)
-            info.destinationPort = p.be16(l4 &+ 2)
-            info.flags = flags | PacketInfo.flagPorts
+            readPorts(p, l4, flags, &info)
         case IPProtocolNumber.icmp, IPProtocolNumber.icmpv6:
             let r = parseICMP(p, l4, len, isIPv6: flags & PacketInfo.flagIPv6 != 0, proto: proto, fragment: frag)
             info.verdict = r.verdict

@@ -72,58 +72,48 @@ extension PacketFixtures {
                 let inbound = PacketBuilder.frame(l4, from: n.client, to: n.virtual, payload: b)
                 let size = "\(inbound.count)B"
                 let tag = "\(fam) \(l4) \(size)"
+                // The real server's reply to `destination`, as it reaches the director.
+                let fromServer = { (destination: Endpoint) in
+                    PacketBuilder.frame(
+                        l4, from: n.server, to: destination, srcMAC: Macs.server, dstMAC: Macs.directorInside,
+                        payload: b)
+                }
                 let inside = FixtureLinks.inside
                 let outside = FixtureLinks.outside
+                // The packet from `source` to `destination` as it leaves by `link`: its MACs, TTL − 1.
+                let forwarded = { (source: Endpoint, destination: Endpoint, link: EgressLink) in
+                    PacketBuilder.frame(
+                        l4, from: source, to: destination, srcMAC: link.sourceMAC, dstMAC: link.destinationMAC,
+                        ttl: 63, payload: b)
+                }
                 out.append(
                     PacketFixture(
                         "nat-in \(tag): K:ip_vs_xmit.c ip_vs_nat_xmit, dst → RS:rport, TTL−1", input: inbound,
                         action: .natInbound(server: n.server), link: inside, verdict: .forward,
-                        expected: [
-                            PacketBuilder.frame(
-                                l4, from: n.client, to: n.server, srcMAC: inside.sourceMAC,
-                                dstMAC: inside.destinationMAC, ttl: 63, payload: b)
-                        ]))
-                let reply = PacketBuilder.frame(
-                    l4, from: n.server, to: n.client, srcMAC: Macs.server, dstMAC: Macs.directorInside, payload: b)
+                        expected: [forwarded(n.client, n.server, inside)]))
+                let reply = fromServer(n.client)
                 out.append(
                     PacketFixture(
                         "nat-out \(tag): K:ip_vs_core.c handle_response, src → VIP:vport", input: reply,
                         action: .natOutbound(virtual: n.virtual), link: outside, verdict: .forward,
-                        expected: [
-                            PacketBuilder.frame(
-                                l4, from: n.virtual, to: n.client, srcMAC: outside.sourceMAC,
-                                dstMAC: outside.destinationMAC, ttl: 63, payload: b)
-                        ]))
+                        expected: [forwarded(n.virtual, n.client, outside)]))
                 out.append(
                     PacketFixture(
                         "dr \(tag): K:ip_vs_xmit.c ip_vs_dr_xmit, MACs only, TTL−1", input: inbound,
                         action: .directRoute, link: inside, verdict: .forward,
-                        expected: [
-                            PacketBuilder.frame(
-                                l4, from: n.client, to: n.virtual, srcMAC: inside.sourceMAC,
-                                dstMAC: inside.destinationMAC, ttl: 63, payload: b)
-                        ]))
+                        expected: [forwarded(n.client, n.virtual, inside)]))
                 out.append(
                     PacketFixture(
                         "fullnat-in \(tag): client:cport→VIP:vport ⇒ LIP:lport→RS:rport", input: inbound,
                         action: .fullNATInbound(local: n.local, server: n.server), link: inside, verdict: .forward,
-                        expected: [
-                            PacketBuilder.frame(
-                                l4, from: n.local, to: n.server, srcMAC: inside.sourceMAC,
-                                dstMAC: inside.destinationMAC, ttl: 63, payload: b)
-                        ]))
-                let fnReply = PacketBuilder.frame(
-                    l4, from: n.server, to: n.local, srcMAC: Macs.server, dstMAC: Macs.directorInside, payload: b)
+                        expected: [forwarded(n.local, n.server, inside)]))
+                let fnReply = fromServer(n.local)
                 out.append(
                     PacketFixture(
                         "fullnat-out \(tag): RS:rport→LIP:lport ⇒ VIP:vport→client:cport", input: fnReply,
                         action: .fullNATOutbound(virtual: n.virtual, client: n.client), link: outside,
                         verdict: .forward,
-                        expected: [
-                            PacketBuilder.frame(
-                                l4, from: n.virtual, to: n.client, srcMAC: outside.sourceMAC,
-                                dstMAC: outside.destinationMAC, ttl: 63, payload: b)
-                        ]))
+                        expected: [forwarded(n.virtual, n.client, outside)]))
                 for outerV6 in [false, true] {
                     let o = FixtureNet.of(v6: outerV6)
                     for spec in tunnelSpecs {

@@ -39,6 +39,14 @@ extension PacketFixtures {
         func eth6(_ ip: [UInt8]) -> [UInt8] {
             PacketBuilder.ethernet(dst: Macs.director, src: Macs.client, etherType: 0x86DD, payload: ip)
         }
+        /// A UDP datagram to the VIP whose header claims `length`.
+        func udp4Length(_ length: Int) -> [UInt8] {
+            eth4(
+                PacketBuilder.ipv4(
+                    src: c4, dst: vip4, proto: 17,
+                    payload: PacketBuilder.udp(
+                        src: n4.client.address, dst: n4.virtual.address, sport: 1, dport: 53, length: length)))
+        }
         let tcpSeg = PacketBuilder.tcp(
             src: n4.client.address, dst: n4.virtual.address, sport: 1, dport: 80, payload: PacketBuilder.pattern(10))
         let tcpSeg6 = PacketBuilder.tcp(
@@ -116,20 +124,12 @@ extension PacketFixtures {
             ),
             (
                 "UDP length 4",
-                eth4(
-                    PacketBuilder.ipv4(
-                        src: c4, dst: vip4, proto: 17,
-                        payload: PacketBuilder.udp(
-                            src: n4.client.address, dst: n4.virtual.address, sport: 1, dport: 53, length: 4))),
+                udp4Length(4),
                 .badUDPLength
             ),
             (
                 "UDP length beyond the IP payload",
-                eth4(
-                    PacketBuilder.ipv4(
-                        src: c4, dst: vip4, proto: 17,
-                        payload: PacketBuilder.udp(
-                            src: n4.client.address, dst: n4.virtual.address, sport: 1, dport: 53, length: 100))),
+                udp4Length(100),
                 .badUDPLength
             ),
             (

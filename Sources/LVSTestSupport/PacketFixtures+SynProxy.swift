@@ -57,6 +57,12 @@ extension PacketFixtures {
 
     static func be32(_ v: UInt32) -> [UInt8] { PacketBuilder.be32(v) }
     static func mssOption(_ v: UInt16) -> [UInt8] { [2, 4] + PacketBuilder.be16(v) }
+    /// The SYN/ACK the director answers a client's SYN with (from the VIP, director → client MACs).
+    static func synACK(_ from: Endpoint, _ to: Endpoint, seq: UInt32, ack: UInt32, options: [UInt8]) -> [UInt8] {
+        tcpFrame(
+            from, to, seq: seq, ack: ack, flags: 0x12, options: options, srcMAC: Macs.director, dstMAC: Macs.client)
+    }
+
     static func tsOption(_ val: UInt32, _ ecr: UInt32) -> [UInt8] { [8, 10] + be32(val) + be32(ecr) }
 
     static func cookie(_ c: Endpoint, _ v: Endpoint, isn: UInt32, _ o: SynProxyOptions) -> UInt32 {
@@ -86,24 +92,19 @@ extension PacketFixtures {
                     "SYN (Linux options: MSS 1460, SACK, TS, WS 7) → SYN/ACK back: seq = cookie, ack = ISN+1, MSS, SACK, TS echo, WS 7",
                 input: tcpFrame(spClient, spVIP, seq: 5000, ack: 0, flags: 0x02, options: linuxSYN),
                 step: .answerSYN(timestamp: 77, mss: 1460, windowScale: 7),
-                expected: tcpFrame(
-                    spVIP, spClient, seq: c1, ack: 5001, flags: 0x12,
-                    options: mssOption(1460) + [4, 2] + tsOption(77, 111) + [1, 3, 3, 7], srcMAC: Macs.director,
-                    dstMAC: Macs.client)),
+                expected: synACK(
+                    spVIP, spClient, seq: c1, ack: 5001,
+                    options: mssOption(1460) + [4, 2] + tsOption(77, 111) + [1, 3, 3, 7])),
             SynProxyFixture(
                 name: "SYN without options → SYN/ACK with MSS 536 and nothing else (RFC 9293 default MSS)",
                 input: tcpFrame(spClient, spVIP, seq: 7, ack: 0, flags: 0x02),
                 step: .answerSYN(timestamp: 77, mss: 1460, windowScale: 7),
-                expected: tcpFrame(
-                    spVIP, spClient, seq: c2, ack: 8, flags: 0x12, options: mssOption(536), srcMAC: Macs.director,
-                    dstMAC: Macs.client)),
+                expected: synACK(spVIP, spClient, seq: c2, ack: 8, options: mssOption(536))),
             SynProxyFixture(
                 name: "IPv6 SYN → SYN/ACK (hop limit 64)",
                 input: tcpFrame(spClient6, spVIP6, seq: 9, ack: 0, flags: 0x02),
                 step: .answerSYN(timestamp: 77, mss: 1440, windowScale: 7),
-                expected: tcpFrame(
-                    spVIP6, spClient6, seq: c6, ack: 10, flags: 0x12, options: mssOption(536), srcMAC: Macs.director,
-                    dstMAC: Macs.client)),
+                expected: synACK(spVIP6, spClient6, seq: c6, ack: 10, options: mssOption(536))),
             SynProxyFixture(
                 name: "SYN+ACK from a client is not a SYN: refused",
                 input: tcpFrame(spClient, spVIP, seq: 7, ack: 1, flags: 0x12),

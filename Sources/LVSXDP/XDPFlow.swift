@@ -65,25 +65,30 @@ public struct XDPFlow: Sendable {
         var flags = Int32(f.raw.flags)
         if let s = source {
             flags |= LVS_XDP_FLOW_REWRITE_SRC
-            storeAddress(s.address, into: &f.raw.new_saddr)
-            f.raw.new_sport = s.port.bigEndian
-            l3.replace(key.source, s.address)
-            l4.replace(key.source, s.address)
-            l4.replace(key.sourcePort, s.port)
+            rewrite(key.source, key.sourcePort, to: s, &f.raw.new_saddr, &f.raw.new_sport, &l3, &l4)
         }
         if let d = destination {
             flags |= LVS_XDP_FLOW_REWRITE_DST
-            storeAddress(d.address, into: &f.raw.new_daddr)
-            f.raw.new_dport = d.port.bigEndian
-            l3.replace(key.destination, d.address)
-            l4.replace(key.destination, d.address)
-            l4.replace(key.destinationPort, d.port)
+            rewrite(key.destination, key.destinationPort, to: d, &f.raw.new_daddr, &f.raw.new_dport, &l3, &l4)
         }
         f.raw.flags = UInt8(flags)
         // IPv6 has no header checksum; the sum is only used for IPv4.
         f.raw.l3_delta = fam == .inet ? UInt32(l3.folded) : 0
         f.raw.l4_delta = UInt32(l4.folded)
         return f
+    }
+
+    /// Stores `new` as a rewritten endpoint (the port in network order) and sums the change of
+    /// `old`:`oldPort` for the IP header checksum (`l3`) and the transport one (`l4`).
+    static func rewrite<Address>(
+        _ old: IPAddress, _ oldPort: UInt16, to new: Endpoint, _ address: inout Address, _ port: inout UInt16,
+        _ l3: inout ChecksumSum, _ l4: inout ChecksumSum
+    ) {
+        storeAddress(new.address, into: &address)
+        port = new.port.bigEndian
+        l3.replace(old, new.address)
+        l4.replace(old, new.address)
+        l4.replace(oldPort, new.port)
     }
 
     /// TUN (`Forwarding.tunnel`): an outer header from `source` (the director) to `destination`

@@ -68,19 +68,26 @@ static inline ssize_t clvs_vrrp_sendto4(int fd, const void *buf, size_t len, uin
     return sendto(fd, buf, len, flags, (struct sockaddr *)&sa, sizeof(sa));
 }
 
+/// Zeroes `msg` and points it at the one buffer `iov`, the address `name` and the ancillary
+/// data buffer `control`, for sendmsg/recvmsg.
+static inline void clvs_msghdr_init(struct msghdr *msg, struct iovec *iov, void *name, socklen_t namelen,
+                                    void *control, size_t controllen) {
+    memset(msg, 0, sizeof(*msg));
+    msg->msg_name = name;
+    msg->msg_namelen = namelen;
+    msg->msg_iov = iov;
+    msg->msg_iovlen = 1;
+    msg->msg_control = control;
+    msg->msg_controllen = controllen;
+}
+
 /// Receives one IPv4 raw datagram (IP header included) with recvfrom; returns the length or -1.
 static inline ssize_t clvs_vrrp_recv4(int fd, void *buf, size_t len, int *ifindex_out) {
     char cbuf[256] __attribute__((aligned(8)));
     struct iovec iov = { buf, len };
     struct sockaddr_in sa;
     struct msghdr msg;
-    memset(&msg, 0, sizeof(msg));
-    msg.msg_name = &sa;
-    msg.msg_namelen = sizeof(sa);
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = cbuf;
-    msg.msg_controllen = sizeof(cbuf);
+    clvs_msghdr_init(&msg, &iov, &sa, sizeof(sa), cbuf, sizeof(cbuf));
     ssize_t n = recvmsg(fd, &msg, 0);
     if (n < 0) return n;
     *ifindex_out = 0;
@@ -108,13 +115,7 @@ static inline ssize_t clvs_vrrp_send6(int fd, const void *buf, size_t len, const
     if (dst16[0] == 0xff && (dst16[1] & 0x0f) <= 2) sa.sin6_scope_id = (uint32_t)ifindex;
     struct iovec iov = { (void *)buf, len };
     struct msghdr msg;
-    memset(&msg, 0, sizeof(msg));
-    msg.msg_name = &sa;
-    msg.msg_namelen = sizeof(sa);
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = cbuf;
-    msg.msg_controllen = CMSG_SPACE(sizeof(struct clvs_vrrp_in6_pktinfo));
+    clvs_msghdr_init(&msg, &iov, &sa, sizeof(sa), cbuf, CMSG_SPACE(sizeof(struct clvs_vrrp_in6_pktinfo)));
     struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
     c->cmsg_level = IPPROTO_IPV6;
     c->cmsg_type = IPV6_PKTINFO;
@@ -143,13 +144,7 @@ static inline ssize_t clvs_vrrp_recv6(int fd, void *buf, size_t len, uint8_t *sr
     struct iovec iov = { buf, len };
     struct sockaddr_in6 sa;
     struct msghdr msg;
-    memset(&msg, 0, sizeof(msg));
-    msg.msg_name = &sa;
-    msg.msg_namelen = sizeof(sa);
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = cbuf;
-    msg.msg_controllen = sizeof(cbuf);
+    clvs_msghdr_init(&msg, &iov, &sa, sizeof(sa), cbuf, sizeof(cbuf));
     ssize_t n = recvmsg(fd, &msg, 0);
     if (n < 0) return n;
     memcpy(src16, &sa.sin6_addr, 16);
@@ -383,11 +378,7 @@ static inline int clvs_dp_send_batch(int fd, const struct clvs_dp_tx *tx, int n)
         const uint8_t *f = (const uint8_t *)tx[i].data;
         memcpy(sll[i].sll_addr, f, 6);
         sll[i].sll_protocol = htons((uint16_t)((f[12] << 8) | f[13]));
-        memset(&msgs[i].msg_hdr, 0, sizeof(msgs[i].msg_hdr));
-        msgs[i].msg_hdr.msg_name = &sll[i];
-        msgs[i].msg_hdr.msg_namelen = sizeof(sll[i]);
-        msgs[i].msg_hdr.msg_iov = &iov[i];
-        msgs[i].msg_hdr.msg_iovlen = 1;
+        clvs_msghdr_init(&msgs[i].msg_hdr, &iov[i], &sll[i], sizeof(sll[i]), NULL, 0);
         msgs[i].msg_len = 0;
     }
     int sent = 0;

@@ -24,19 +24,16 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-struct {
+/* Services (VIP, port, protocol), and in the same shape the NAT/FULLNAT real servers whose replies
+ * the program takes (lvs_reply_sources). */
+struct lvs_service_map {
     __uint(type, BPF_MAP_TYPE_HASH);
     __uint(max_entries, LVS_XDP_SERVICES_MAX);
     __type(key, struct lvs_xdp_service_key);
     __type(value, struct lvs_xdp_service_value);
-} lvs_services SEC(".maps");
-
-struct {
-    __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(max_entries, LVS_XDP_SERVICES_MAX);
-    __type(key, struct lvs_xdp_service_key);
-    __type(value, struct lvs_xdp_service_value);
-} lvs_reply_sources SEC(".maps");
+};
+struct lvs_service_map lvs_services SEC(".maps");
+struct lvs_service_map lvs_reply_sources SEC(".maps");
 
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);

@@ -293,18 +293,11 @@
         protocol proto: UInt8, family: AddressFamily, client: RawAddress, clientPort: UInt16, virtual: RawAddress,
         virtualPort: UInt16
     ) -> UInt32 {
-        var ref = buckets[bucket(proto, client, clientPort)]
-        while ref != ConnectionTable.none {
-            let r = pointer(ref >> 1)
-            if ref & 1 == 0 && r.pointee.clientPort == clientPort && r.pointee.virtualPort == virtualPort
-                && r.pointee.client == client && r.pointee.virtual == virtual && r.pointee.protocolNumber == proto
+        firstHashedIn(bucket: bucket(proto, client, clientPort)) { r in
+            r.pointee.clientPort == clientPort && r.pointee.virtualPort == virtualPort && r.pointee.client == client
+                && r.pointee.virtual == virtual && r.pointee.protocolNumber == proto
                 && r.pointee.familyRaw == family.rawValue && !r.pointee.flags.contains(.template)
-            {
-                return ref >> 1
-            }
-            ref = ref & 1 == 0 ? r.pointee.inNext : r.pointee.outNext
         }
-        return ConnectionTable.none
     }
 
     /// A persistence template (`ip_vs_ct_in_get`), or `none`. With `engineData` (a persistence
@@ -314,17 +307,23 @@
         protocol proto: UInt8, family: AddressFamily, client: RawAddress, virtual: RawAddress, virtualPort: UInt16,
         engineData: RawAddress? = nil
     ) -> UInt32 {
-        var ref = buckets[bucket(proto, client, 0)]
-        while ref != ConnectionTable.none {
-            let r = pointer(ref >> 1)
-            if ref & 1 == 0 && r.pointee.flags.contains(.template) && r.pointee.clientPort == 0
-                && r.pointee.virtualPort == virtualPort && r.pointee.client == client && r.pointee.virtual == virtual
-                && r.pointee.protocolNumber == proto && r.pointee.familyRaw == family.rawValue
+        firstHashedIn(bucket: bucket(proto, client, 0)) { r in
+            r.pointee.flags.contains(.template) && r.pointee.clientPort == 0 && r.pointee.virtualPort == virtualPort
+                && r.pointee.client == client && r.pointee.virtual == virtual && r.pointee.protocolNumber == proto
+                && r.pointee.familyRaw == family.rawValue
                 && (engineData == nil
                     || (r.pointee.flags.contains(.persistenceData) && r.pointee.local == engineData!))
-            {
-                return ref >> 1
-            }
+        }
+    }
+
+    /// The first record of bucket `b`'s chain, hashed under its client key, that `match`
+    /// accepts, or `none`.
+    @inline(__always)
+    private func firstHashedIn(bucket b: Int, where match: (UnsafeMutablePointer<ConnectionRecord>) -> Bool) -> UInt32 {
+        var ref = buckets[b]
+        while ref != ConnectionTable.none {
+            let r = pointer(ref >> 1)
+            if ref & 1 == 0 && match(r) { return ref >> 1 }
             ref = ref & 1 == 0 ? r.pointee.inNext : r.pointee.outNext
         }
         return ConnectionTable.none
@@ -362,14 +361,7 @@
 
     /// Every hashed record, bucket by bucket (the order `/proc/net/ip_vs_conn` walks).
     public func forEachHashed(_ body: (UInt32) -> Void) {
-        for b in 0..<(1 << bucketBits) {
-            var ref = buckets[b]
-            while ref != ConnectionTable.none {
-                let n = next(of: ref)
-                if ref & 1 == 0 { body(ref >> 1) }
-                ref = n
-            }
-        }
+        for b in 0..<(1 << bucketBits) { forEachHashed(bucket: b, body) }
     }
 
     /// The records hashed under their client key in bucket `b` (for walks done in steps).

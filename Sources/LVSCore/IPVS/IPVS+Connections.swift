@@ -89,7 +89,7 @@ extension IPVS {
         }
 
         let r = connections.pointer(id)
-        countIn(r.pointee.server, bytes: UInt64(p.length))
+        countTraffic(r.pointee.server, inPackets: 1, inBytes: UInt64(p.length))
         transition(id, direction: .input, p)
         let forwarding = forwardingOf(id)
         syncAfterInbound(id, count: 1, tick: tick)
@@ -111,7 +111,7 @@ extension IPVS {
             destination: RawAddress(p.destination), destinationPort: p.destinationPort, family: p.source.family)
         if id == ConnectionTable.none { return .pass }
         let r = connections.pointer(id)
-        countOut(r.pointee.server, bytes: UInt64(p.length))
+        countTraffic(r.pointee.server, outPackets: 1, outBytes: UInt64(p.length))
         transition(id, direction: .output, p)
         connections.arm(id, expires: tick &+ ConnectionTable.ticks(seconds: r.pointee.timeout))
         return .forward(forwardingOf(id))
@@ -240,24 +240,26 @@ extension IPVS {
 
     // MARK: statistics
 
-    private func countIn(_ d: Int32, bytes: UInt64) {
+    /// `ip_vs_in_stats` / `ip_vs_out_stats`: counts traffic on server `d`, its service and the
+    /// table, only for a server still available.
+    @inline(__always)
+    func countTraffic(
+        _ d: Int32, inPackets: UInt64 = 0, inBytes: UInt64 = 0, outPackets: UInt64 = 0, outBytes: UInt64 = 0
+    ) {
         guard d >= 0 else { return }
-        // `ip_vs_in_stats`: only for a server still available.
         let s = store.state(d)
         guard s.pointee.flags.contains(.available) else { return }
-        s.pointee.stats.countIn(bytes: bytes)
-        serviceStats[Int(s.pointee.service)].countIn(bytes: bytes)
-        totalStats.countIn(bytes: bytes)
-    }
-
-    private func countOut(_ d: Int32, bytes: UInt64) {
-        guard d >= 0 else { return }
-        // `ip_vs_out_stats`: only for a server still available.
-        let s = store.state(d)
-        guard s.pointee.flags.contains(.available) else { return }
-        s.pointee.stats.countOut(bytes: bytes)
-        serviceStats[Int(s.pointee.service)].countOut(bytes: bytes)
-        totalStats.countOut(bytes: bytes)
+        let svc = Int(s.pointee.service)
+        if inPackets > 0 {
+            s.pointee.stats.countIn(packets: inPackets, bytes: inBytes)
+            serviceStats[svc].countIn(packets: inPackets, bytes: inBytes)
+            totalStats.countIn(packets: inPackets, bytes: inBytes)
+        }
+        if outPackets > 0 {
+            s.pointee.stats.countOut(packets: outPackets, bytes: outBytes)
+            serviceStats[svc].countOut(packets: outPackets, bytes: outBytes)
+            totalStats.countOut(packets: outPackets, bytes: outBytes)
+        }
     }
 
     func countConnection(_ d: Int32, service svc: VirtualServiceRuntime) {
@@ -285,16 +287,33 @@ extension IPVS {
     /// (or persistent for a template), and may set the server's overload flag.
     func bind(_ id: UInt32, to d: Int32) {
         let r = connections.pointer(id)
+        takeForwarding(r, of: d)
+        r.pointee.flags.insert(.inactive)
+        countBound(r, on: d)
+    }
+
+    /// `ip_vs_bind_dest`'s first steps: the connection holds server `d` and takes its forwarding
+    /// method (NOOUTPUT unless masquerade or FULLNAT).
+    func takeForwarding(_ r: UnsafeMutablePointer<ConnectionRecord>, of d: Int32) {
         store.retain(d)
         r.pointee.server = d
         let code = store.forwarding(d).kernelCode
         r.pointee.flags.insert(ConnectionFlags(rawValue: UInt16(code)))
         if code != 0 && code != 5 { r.pointee.flags.insert(.noOutput) }
-        r.pointee.flags.insert(.inactive)
+    }
+
+    /// `ip_vs_bind_dest`'s counting: a template as persistent (and INACTIVE), a connection as
+    /// inactive or active by its INACTIVE bit; then the overload check.
+    func countBound(_ r: UnsafeMutablePointer<ConnectionRecord>, on d: Int32) {
         if r.pointee.flags.contains(.template) {
+            r.pointee.flags.insert(.inactive)
             store.addPersistent(1, slot: d)
         } else {
-            store.addInactive(1, slot: d)
+            if r.pointee.flags.contains(.inactive) {
+                store.addInactive(1, slot: d)
+            } else {
+                store.addActive(1, slot: d)
+            }
             notifyLoad(d)
         }
         markOverloadIfNeeded(d)

@@ -50,21 +50,8 @@ extension IPVS {
     ) {
         guard id != ConnectionTable.none, connections.isLive(id) else { return }
         let r = connections.pointer(id)
-        let d = r.pointee.server
-        if d >= 0 && store.flags(d).contains(.available) {
-            let s = store.state(d)
-            let svc = Int(s.pointee.service)
-            if inPackets > 0 {
-                s.pointee.stats.countIn(packets: inPackets, bytes: inBytes)
-                serviceStats[svc].countIn(packets: inPackets, bytes: inBytes)
-                totalStats.countIn(packets: inPackets, bytes: inBytes)
-            }
-            if outPackets > 0 {
-                s.pointee.stats.countOut(packets: outPackets, bytes: outBytes)
-                serviceStats[svc].countOut(packets: outPackets, bytes: outBytes)
-                totalStats.countOut(packets: outPackets, bytes: outBytes)
-            }
-        }
+        countTraffic(
+            r.pointee.server, inPackets: inPackets, inBytes: inBytes, outPackets: outPackets, outBytes: outBytes)
         let tick = ConnectionTable.tick(now)
         if inPackets > 0 { syncAfterInbound(id, count: UInt32(clamping: inPackets), tick: tick) }
         if let lastSeen, inPackets > 0 || outPackets > 0 {

@@ -183,24 +183,9 @@ extension IPVS {
     /// persistent.
     private func bindSynced(_ id: UInt32, to d: Int32) {
         let r = connections.pointer(id)
-        store.retain(d)
-        r.pointee.server = d
-        let code = store.forwarding(d).kernelCode
         r.pointee.flags.remove([.forwardingMask, .noOutput])
-        r.pointee.flags.insert(ConnectionFlags(rawValue: UInt16(code)))
-        if code != 0 && code != 5 { r.pointee.flags.insert(.noOutput) }
-        if r.pointee.flags.contains(.template) {
-            r.pointee.flags.insert(.inactive)
-            store.addPersistent(1, slot: d)
-        } else {
-            if r.pointee.flags.contains(.inactive) {
-                store.addInactive(1, slot: d)
-            } else {
-                store.addActive(1, slot: d)
-            }
-            notifyLoad(d)
-        }
-        markOverloadIfNeeded(d)
+        takeForwarding(r, of: d)
+        countBound(r, on: d)
     }
 
     /// `ip_vs_try_bind_dest`: binds an unbound received entry if its real server exists now.

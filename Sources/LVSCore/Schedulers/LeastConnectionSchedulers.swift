@@ -60,11 +60,7 @@ final class WeightedLeastConnectionScheduler: BestServerScheduler {
 /// sed: the smallest (active + 1)/weight.
 final class ShortestExpectedDelayScheduler: BestServerScheduler {
     override class var name: String { "sed" }
-    override func isBetter(_ b: Int32, than a: Int32) -> Bool {
-        let oa = Int64(store.activeConnections(a) &+ 1)
-        let ob = Int64(store.activeConnections(b) &+ 1)
-        return oa * Int64(store.weight(b)) > ob * Int64(store.weight(a))
-    }
+    override func isBetter(_ b: Int32, than a: Int32) -> Bool { store.hasShorterExpectedDelay(b, than: a) }
 }
 
 /// nq: the first candidate with no active connection; otherwise as sed.
@@ -93,11 +89,7 @@ final class NeverQueueScheduler: BestServerScheduler {
         if p >= 0 { idle.set(p, idleValue(slot)) }
     }
 
-    override func isBetter(_ b: Int32, than a: Int32) -> Bool {
-        let oa = Int64(store.activeConnections(a) &+ 1)
-        let ob = Int64(store.activeConnections(b) &+ 1)
-        return oa * Int64(store.weight(b)) > ob * Int64(store.weight(a))
-    }
+    override func isBetter(_ b: Int32, than a: Int32) -> Bool { store.hasShorterExpectedDelay(b, than: a) }
 
     override func destinationAdded(_ slot: Int32) {
         super.destinationAdded(slot)
@@ -123,6 +115,16 @@ final class NeverQueueScheduler: BestServerScheduler {
     override func schedule(_ request: SchedulingRequest, random: inout SchedulerRandom) -> Int32 {
         let p = idle.first(atLeast: 1, from: 0, through: memberCount - 1)
         return p >= 0 ? memberSlots[p] : tree.best
+    }
+}
+
+extension DestinationStore {
+    /// sed's order: `b` beats `a` if (active(b) + 1)/weight(b) < (active(a) + 1)/weight(a),
+    /// compared without division in 64 bits.
+    func hasShorterExpectedDelay(_ b: Int32, than a: Int32) -> Bool {
+        let oa = Int64(activeConnections(a) &+ 1)
+        let ob = Int64(activeConnections(b) &+ 1)
+        return oa * Int64(weight(b)) > ob * Int64(weight(a))
     }
 }
 

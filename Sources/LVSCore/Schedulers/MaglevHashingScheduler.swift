@@ -65,12 +65,6 @@ final class MaglevHashingScheduler: Scheduler {
 
     static func hash(_ v: UInt32, key: UInt64) -> UInt32 { hsiphash32(v, key0: key, key1: key) }
 
-    private static func gcd(_ a: Int32, _ b: Int32) -> Int32 {
-        var (x, y) = (a, b)
-        while y != 0 { (x, y) = (y, x % y) }
-        return x
-    }
-
     private static func fls(_ x: Int32) -> Int32 { x == 0 ? 0 : 32 - Int32(x.leadingZeroBitCount) }
 
     /// Rebuilds the table (`ip_vs_mh_dest_changed` → permutate + populate).
@@ -83,13 +77,7 @@ final class MaglevHashingScheduler: Scheduler {
             for i in 0..<size where lookup[i] >= 0 && !listed.contains(lookup[i]) { lookup[i] = -1 }
             return
         }
-        var g: Int32 = 0
-        var maxW: Int32 = 0
-        for s in m {
-            let w = store.lastWeight(s)
-            if w > 0 { g = g > 0 ? Self.gcd(w, g) : w }
-            if w > maxW { maxW = w }
-        }
+        let (g, maxW) = Self.weightGCDAndMaximum(m) { store.lastWeight($0) }
         if g < 1 {
             for i in 0..<size { lookup[i] = -1 }
             return

@@ -21,6 +21,22 @@ struct TreeStorage<Element> {
         }
     }
 
+    /// Rebuilds for `count` positions with `value(p)` at each leaf (the rest `fill`) and
+    /// `combine` of its children at each inner node.
+    mutating func rebuild(
+        count: Int, fill: Element, _ value: (Int) -> Element, combine: (Element, Element) -> Element
+    ) {
+        reset(count: max(count, 1), fill: fill)
+        let nodes = nodes!
+        let n = leafCount
+        for p in 0..<count { nodes[n + p] = value(p) }
+        var i = n - 1
+        while i >= 1 {
+            nodes[i] = combine(nodes[2 * i], nodes[2 * i + 1])
+            i -= 1
+        }
+    }
+
     /// Frees the storage.
     mutating func release() {
         if let p = nodes {
@@ -40,15 +56,7 @@ struct MaxTree {
 
     /// Rebuilds the tree for `count` positions with `value(p)` at each.
     mutating func rebuild(count: Int, _ value: (Int) -> Int32) {
-        storage.reset(count: max(count, 1), fill: 0)
-        let nodes = storage.nodes!
-        let n = storage.leafCount
-        for p in 0..<count { nodes[n + p] = value(p) }
-        var i = n - 1
-        while i >= 1 {
-            nodes[i] = max(nodes[2 * i], nodes[2 * i + 1])
-            i -= 1
-        }
+        storage.rebuild(count: count, fill: 0, value, combine: max)
     }
 
     /// Sets the value at position `p`.
@@ -103,15 +111,7 @@ struct SumTree {
     private var storage = TreeStorage<Int64>()
 
     mutating func rebuild(count: Int, _ value: (Int) -> Int64) {
-        storage.reset(count: max(count, 1), fill: 0)
-        let nodes = storage.nodes!
-        let n = storage.leafCount
-        for p in 0..<count { nodes[n + p] = value(p) }
-        var i = n - 1
-        while i >= 1 {
-            nodes[i] = nodes[2 * i] + nodes[2 * i + 1]
-            i -= 1
-        }
+        storage.rebuild(count: count, fill: 0, value, combine: +)
     }
 
     func set(_ p: Int, _ v: Int64) {

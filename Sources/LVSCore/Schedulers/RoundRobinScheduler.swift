@@ -77,21 +77,9 @@ final class WeightedRoundRobinScheduler: Scheduler {
         rebuildTree()
     }
 
-    private static func gcd(_ a: Int32, _ b: Int32) -> Int32 {
-        var (x, y) = (a, b)
-        while y != 0 { (x, y) = (y, x % y) }
-        return x
-    }
-
     /// (gcd of positive weights or 1, max weight − (gcd − 1)).
     private func weights() -> (Int32, Int32) {
-        var g: Int32 = 0
-        var maxW: Int32 = 0
-        for s in members {
-            let w = store.weight(s)
-            if w > 0 { g = g > 0 ? Self.gcd(w, g) : w }
-            if w > maxW { maxW = w }
-        }
+        let (g, maxW) = Self.weightGCDAndMaximum(members) { store.weight($0) }
         let d = g > 0 ? g : 1
         return (d, maxW - (d - 1))
     }

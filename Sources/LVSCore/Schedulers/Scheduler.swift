@@ -103,4 +103,24 @@ public struct SchedulerRandom: Sendable {
 
     /// The list: slots in kernel order (head = newest).
     @inlinable public var members: [Int32] { service.members }
+
+    /// The greatest common divisor of the positive weights of `slots` (0 if none) and the largest
+    /// weight: wrr's `ip_vs_wrr_gcd_weight` and `ip_vs_wrr_max_weight`, mh's `ip_vs_mh_gcd_weight`
+    /// and `ip_vs_mh_shift_weight`'s maximum.
+    static func weightGCDAndMaximum(_ slots: [Int32], _ weight: (Int32) -> Int32) -> (gcd: Int32, maximum: Int32) {
+        var g: Int32 = 0
+        var maxW: Int32 = 0
+        for s in slots {
+            let w = weight(s)
+            if w > 0 { g = g > 0 ? gcd(w, g) : w }
+            if w > maxW { maxW = w }
+        }
+        return (g, maxW)
+    }
+
+    private static func gcd(_ a: Int32, _ b: Int32) -> Int32 {
+        var (x, y) = (a, b)
+        while y != 0 { (x, y) = (y, x % y) }
+        return x
+    }
 }
