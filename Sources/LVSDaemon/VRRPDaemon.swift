@@ -97,6 +97,9 @@ public final class VRRPDaemon: @unchecked Sendable {
     private var wakeUp: AsyncStream<Void>.Continuation?
     private var smtp: SMTPAlertSettings?
     private var alertsInFlight = 0
+    /// `waitForAlerts` callers, resumed when `alertsInFlight` comes down to 0 (or at their limit).
+    private var alertWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
+    private var nextAlertWaiter = 0
     /// Which virtual addresses the instances own now (the data plane's passive VIPs follow it).
     public let ownership = VRRPAddressOwnership()
     private var transitionObservers: [@Sendable (VRRPTransition) -> Void] = []
@@ -268,10 +271,10 @@ public final class VRRPDaemon: @unchecked Sendable {
                 } else {
                     logger.info("SMTP alert successfully sent.")
                 }
-                lock.withLock { _ in alertsInFlight -= 1 }
+                alertDone()
             }
             if !started {
-                lock.withLock { _ in alertsInFlight -= 1 }
+                alertDone()
                 logger.error("SMTP alert not sent: no thread to send it")
             }
         }
@@ -282,10 +285,33 @@ extension VRRPDaemon {
     /// Waits until the SMTP alerts being sent are done (the "Stopping" ones at shutdown), for at
     /// most `limit`.
     public func waitForAlerts(limit: Duration) async {
-        let end = ContinuousClock.now + limit
-        while lock.withLock({ _ in alertsInFlight }) > 0 && ContinuousClock.now < end {
-            try? await Task.sleep(for: .milliseconds(50))
+        var timer: Task<Void, Never>?
+        await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
+            let id = lock.withLock { _ -> Int? in
+                guard alertsInFlight > 0 else { return nil }
+                nextAlertWaiter += 1
+                alertWaiters[nextAlertWaiter] = waiter
+                return nextAlertWaiter
+            }
+            guard let id else { return waiter.resume() }
+            // Not a child task: the wait lasts its limit even when the caller is being cancelled.
+            timer = Task { [self] in
+                try? await Task.sleep(for: limit)
+                lock.withLock { _ in alertWaiters.removeValue(forKey: id) }?.resume()
+            }
         }
+        timer?.cancel()
+    }
+
+    /// One SMTP alert is done; the last one resumes `waitForAlerts`.
+    private func alertDone() {
+        let waiters = lock.withLock { _ -> [CheckedContinuation<Void, Never>] in
+            alertsInFlight -= 1
+            guard alertsInFlight == 0 else { return [] }
+            defer { alertWaiters = [:] }
+            return Array(alertWaiters.values)
+        }
+        for w in waiters { w.resume() }
     }
 }
 
