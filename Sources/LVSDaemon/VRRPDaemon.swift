@@ -9,16 +9,10 @@ import ServiceLifecycle
 import Synchronization
 
 /// An SMTP alert of a VRRP transition, as keepalived words it (`vrrp_smtp_notifier`,
-/// `vrrp_sync_smtp_notifier`, `smtp_alert` subjects).
-public struct VRRPAlert: Hashable, Sendable {
-    public var subject: String
-    public var body: String
+/// `vrrp_sync_smtp_notifier`, `smtp_alert` subjects): the same mail as a checker's alert.
+public typealias VRRPAlert = AlertMail
 
-    public init(subject: String, body: String) {
-        self.subject = subject
-        self.body = body
-    }
-
+extension VRRPAlert {
     /// The alert for `t`, or nil when keepalived sends none (INIT; FAULT with `no_email_faults`).
     public static func make(for t: VRRPTransition, routerID: String, noEmailFaults: Bool) -> VRRPAlert? {
         if t.to == .fault && noEmailFaults { return nil }
@@ -263,10 +257,9 @@ public final class VRRPDaemon: @unchecked Sendable {
             sender(alert)
         } else if let smtp {
             // keepalived's SMTP exchange, on a thread of its own (it blocks for up to the timeouts).
-            let mail = AlertMail(subject: alert.subject, body: alert.body)
             lock.withLock { _ in alertsInFlight += 1 }
             let started = PlatformThread.detach(name: "lvsd-smtp") { [self] in
-                if let problem = SMTPAlertClient.send(mail, settings: smtp) {
+                if let problem = SMTPAlertClient.send(alert, settings: smtp) {
                     logger.error("\(problem)")
                 } else {
                     logger.info("SMTP alert successfully sent.")
