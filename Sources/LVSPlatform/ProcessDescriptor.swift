@@ -24,16 +24,12 @@ public struct ProcessDescriptor: ~Copyable {
     /// Waits until the process ends or `timeout` passes (restarting after signals with the time
     /// left); true when it ended.
     public func waitForEnd(timeout: Duration) -> Bool {
-        let end = ContinuousClock.now + timeout
+        let deadline = PollDeadline(after: timeout)
         while true {
-            let left = end - ContinuousClock.now
-            let (seconds, attoseconds) = max(left, .zero).components
-            // Rounded up, so the wait is never shorter than asked.
-            let milliseconds = seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
             var fd = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-            let r = poll(&fd, 1, Int32(clamping: milliseconds))
+            let r = poll(&fd, 1, deadline.remainingMilliseconds)
             if r > 0 { return true }
-            if r == 0 && ContinuousClock.now >= end { return false }
+            if r == 0 && deadline.expired { return false }
             if r < 0 && errno != EINTR { return false }
         }
     }

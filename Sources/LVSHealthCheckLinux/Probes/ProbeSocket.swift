@@ -16,22 +16,7 @@ struct ProbeSocketError: Error {
 }
 
 /// A point in time by which a probe step must finish.
-struct ProbeDeadline {
-    let instant: ContinuousClock.Instant
-
-    init(after d: Duration) { instant = ContinuousClock.now + d }
-
-    /// Milliseconds left for poll(2) (at least 0).
-    var remainingMilliseconds: Int32 {
-        let left = instant - ContinuousClock.now
-        if left <= .zero { return 0 }
-        let c = left.components
-        let ms = c.seconds * 1000 + c.attoseconds / 1_000_000_000_000_000
-        return Int32(clamping: max(1, ms))
-    }
-
-    var expired: Bool { ContinuousClock.now >= instant }
-}
+typealias ProbeDeadline = PollDeadline
 
 /// Builds a `sockaddr_in` / `sockaddr_in6` for an endpoint.
 func withSocketAddress<R>(_ e: Endpoint, _ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {
