@@ -32,11 +32,6 @@ public struct AnnounceLogLine: Hashable, Sendable {
     /// Logged as a warning (else as information).
     public var warning: Bool
     public var text: String
-
-    public init(warning: Bool, text: String) {
-        self.warning = warning
-        self.text = text
-    }
 }
 
 /// `global_defs { lvs_announce_table N }` in lvsd:

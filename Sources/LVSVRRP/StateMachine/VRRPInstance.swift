@@ -4,12 +4,7 @@ import LVSCore
 /// A tracker (script or interface) as an instance weighs it.
 public struct VRRPTrackerWeight: Hashable, Sendable {
     public var weight: Int
-    public var reverse: Bool
-
-    public init(weight: Int, reverse: Bool = false) {
-        self.weight = weight
-        self.reverse = reverse
-    }
+    public var reverse = false
 }
 
 /// A VRRP instance (keepalived's `vrrp_t`), driven seesaw-style: `handle(_:now:)` takes an event
