@@ -9,16 +9,10 @@ import ServiceLifecycle
 import Synchronization
 
 /// An SMTP alert of a VRRP transition, as keepalived words it (`vrrp_smtp_notifier`,
-/// `vrrp_sync_smtp_notifier`, `smtp_alert` subjects).
-public struct VRRPAlert: Hashable, Sendable {
-    public var subject: String
-    public var body: String
+/// `vrrp_sync_smtp_notifier`, `smtp_alert` subjects): the same mail as a checker's alert.
+public typealias VRRPAlert = AlertMail
 
-    public init(subject: String, body: String) {
-        self.subject = subject
-        self.body = body
-    }
-
+extension VRRPAlert {
     /// The alert for `t`, or nil when keepalived sends none (INIT; FAULT with `no_email_faults`).
     public static func make(for t: VRRPTransition, routerID: String, noEmailFaults: Bool) -> VRRPAlert? {
         if t.to == .fault && noEmailFaults { return nil }
@@ -97,6 +91,9 @@ public final class VRRPDaemon: @unchecked Sendable {
     private var wakeUp: AsyncStream<Void>.Continuation?
     private var smtp: SMTPAlertSettings?
     private var alertsInFlight = 0
+    /// `waitForAlerts` callers, resumed when `alertsInFlight` comes down to 0 (or at their limit).
+    private var alertWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
+    private var nextAlertWaiter = 0
     /// Which virtual addresses the instances own now (the data plane's passive VIPs follow it).
     public let ownership = VRRPAddressOwnership()
     private var transitionObservers: [@Sendable (VRRPTransition) -> Void] = []
@@ -260,18 +257,17 @@ public final class VRRPDaemon: @unchecked Sendable {
             sender(alert)
         } else if let smtp {
             // keepalived's SMTP exchange, on a thread of its own (it blocks for up to the timeouts).
-            let mail = AlertMail(subject: alert.subject, body: alert.body)
             lock.withLock { _ in alertsInFlight += 1 }
             let started = PlatformThread.detach(name: "lvsd-smtp") { [self] in
-                if let problem = SMTPAlertClient.send(mail, settings: smtp) {
+                if let problem = SMTPAlertClient.send(alert, settings: smtp) {
                     logger.error("\(problem)")
                 } else {
                     logger.info("SMTP alert successfully sent.")
                 }
-                lock.withLock { _ in alertsInFlight -= 1 }
+                alertDone()
             }
             if !started {
-                lock.withLock { _ in alertsInFlight -= 1 }
+                alertDone()
                 logger.error("SMTP alert not sent: no thread to send it")
             }
         }
@@ -282,10 +278,33 @@ extension VRRPDaemon {
     /// Waits until the SMTP alerts being sent are done (the "Stopping" ones at shutdown), for at
     /// most `limit`.
     public func waitForAlerts(limit: Duration) async {
-        let end = ContinuousClock.now + limit
-        while lock.withLock({ _ in alertsInFlight }) > 0 && ContinuousClock.now < end {
-            try? await Task.sleep(for: .milliseconds(50))
+        var timer: Task<Void, Never>?
+        await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
+            let id = lock.withLock { _ -> Int? in
+                guard alertsInFlight > 0 else { return nil }
+                nextAlertWaiter += 1
+                alertWaiters[nextAlertWaiter] = waiter
+                return nextAlertWaiter
+            }
+            guard let id else { return waiter.resume() }
+            // Not a child task: the wait lasts its limit even when the caller is being cancelled.
+            timer = Task { [self] in
+                try? await Task.sleep(for: limit)
+                lock.withLock { _ in alertWaiters.removeValue(forKey: id) }?.resume()
+            }
         }
+        timer?.cancel()
+    }
+
+    /// One SMTP alert is done; the last one resumes `waitForAlerts`.
+    private func alertDone() {
+        let waiters = lock.withLock { _ -> [CheckedContinuation<Void, Never>] in
+            alertsInFlight -= 1
+            guard alertsInFlight == 0 else { return [] }
+            defer { alertWaiters = [:] }
+            return Array(alertWaiters.values)
+        }
+        for w in waiters { w.resume() }
     }
 }
 

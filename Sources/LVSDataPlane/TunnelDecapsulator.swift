@@ -89,18 +89,31 @@ public struct TunnelDecapsulator {
             close(sock)
             throw .init("cannot install the nftables table inet \(Self.tableName): \(error)")
         }
+        // The child closes its end once its pid file is written (or dies): the parent's end reads EOF.
+        let written: (read: Int32, write: Int32)
+        switch Pipe.closeOnExec() {
+        case .success(let p): written = p
+        case .failure(let e):
+            close(tun)
+            close(sock)
+            throw .init(e.message)
+        }
         let pid = fork()
         if pid < 0 {
             close(tun)
             close(sock)
+            close(written.read)
+            close(written.write)
             throw .init("fork: \(errorText(errno))")
         }
         if pid > 0 {
             close(tun)
             close(sock)
+            close(written.write)
             table.close()
             // Wait (bounded) for the child's pid file so a following `stop` finds it.
-            for _ in 0..<100 where runningPID == nil { usleep(10_000) }
+            _ = Readiness.wait([written.read], timeoutMilliseconds: 1000)
+            close(written.read)
             let from =
                 directors.isEmpty
                 ? "from any director (restrict with --from DIRECTOR)"
@@ -118,7 +131,9 @@ public struct TunnelDecapsulator {
         var none = sigset_t()
         sigemptyset(&none)
         pthread_sigmask(SIG_SETMASK, &none, nil)
+        close(written.read)
         RealServerSetup.writeLines(pidFile, ["\(getpid())"])
+        close(written.write)
         withExtendedLifetime(table) {
             Self.loop(
                 socket: sock, tun: tun, guePort: guePort, gre: gre, directors: Set(directors),
@@ -131,8 +146,10 @@ public struct TunnelDecapsulator {
     public func stop() -> String? {
         var line: String?
         if let pid = runningPID {
+            // Opened before the signal, so it is this daemon's end that is waited for (for 2 s).
+            let end = try? ProcessDescriptor(pid)
             kill(pid, SIGTERM)
-            for _ in 0..<200 where kill(pid, 0) == 0 { usleep(10_000) }
+            _ = end?.waitForEnd(timeout: .seconds(2))
             line = "tunnel decapsulation stopped (pid \(pid))"
         }
         unlink(pidFile)

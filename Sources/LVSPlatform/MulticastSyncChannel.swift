@@ -73,7 +73,7 @@ public final class MulticastSyncChannel: SyncChannel, @unchecked Sendable {
             else { throw fail("IP multicast options") }
             // bind_mcastif_addr: the interface's address as the source.
             if let local = Self.interfaceAddress(spec.multicastInterface) {
-                var sa = Self.sockaddr4(local, port: 0)
+                var sa = SocketAddress.ipv4(local, port: 0)
                 let r = withUnsafePointer(to: &sa) {
                     $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                         Glibc.bind(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
@@ -110,7 +110,7 @@ public final class MulticastSyncChannel: SyncChannel, @unchecked Sendable {
                 throw fail("join \(group) on \(spec.multicastInterface)")
             }
         case .v6(let g):
-            let bytes = Self.bytes(g)
+            let bytes = g.bytes
             let j = bytes.withUnsafeBufferPointer { clvs_vrrp_ip6_membership(r, $0.baseAddress, ifindex, 1) }
             guard j == 0 else { throw fail("join \(group) on \(spec.multicastInterface)") }
         }
@@ -128,7 +128,7 @@ public final class MulticastSyncChannel: SyncChannel, @unchecked Sendable {
     public func send(_ datagram: [UInt8]) -> Bool {
         for _ in 0..<3 {
             let n = datagram.withUnsafeBytes { d in
-                Self.withSockaddr(destination, destinationPort) { sa, len in
+                SocketAddress.with(destination, port: destinationPort) { sa, len in
                     sendto(sendFD, d.baseAddress, d.count, Int32(MSG_DONTWAIT), sa, len)
                 }
             }
@@ -180,51 +180,8 @@ public final class MulticastSyncChannel: SyncChannel, @unchecked Sendable {
         return setsockopt(fd, level, name, &v, socklen_t(MemoryLayout<Int32>.size)) == 0
     }
 
-    static func bytes(_ a: IPv6Address) -> [UInt8] {
-        (0..<16).map { i in UInt8(truncatingIfNeeded: (i < 8 ? a.high : a.low) >> UInt64(56 - 8 * (i % 8))) }
-    }
-
-    static func sockaddr4(_ a: IPv4Address, port: UInt16) -> sockaddr_in {
-        var sa = sockaddr_in()
-        sa.sin_family = sa_family_t(AF_INET)
-        sa.sin_port = port.bigEndian
-        sa.sin_addr.s_addr = a.value.bigEndian
-        return sa
-    }
-
-    static func sockaddr6(_ a: IPv6Address, port: UInt16) -> sockaddr_in6 {
-        var sa = sockaddr_in6()
-        sa.sin6_family = sa_family_t(AF_INET6)
-        sa.sin6_port = port.bigEndian
-        withUnsafeMutableBytes(of: &sa.sin6_addr) { buf in
-            for (i, b) in bytes(a).enumerated() { buf[i] = b }
-        }
-        return sa
-    }
-
-    static func withSockaddr<R>(_ a: IPAddress, _ port: UInt16, _ body: (UnsafePointer<sockaddr>, socklen_t) -> R)
-        -> R
-    {
-        switch a {
-        case .v4(let v):
-            var sa = sockaddr4(v, port: port)
-            return withUnsafePointer(to: &sa) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    body($0, socklen_t(MemoryLayout<sockaddr_in>.size))
-                }
-            }
-        case .v6(let v):
-            var sa = sockaddr6(v, port: port)
-            return withUnsafePointer(to: &sa) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    body($0, socklen_t(MemoryLayout<sockaddr_in6>.size))
-                }
-            }
-        }
-    }
-
     static func bind(_ fd: Int32, _ a: IPAddress, _ port: UInt16) -> Bool {
-        withSockaddr(a, port) { Glibc.bind(fd, $0, $1) == 0 }
+        SocketAddress.with(a, port: port) { Glibc.bind(fd, $0, $1) == 0 }
     }
 
     /// The first IPv4 address of an interface (`inet_select_addr`).

@@ -185,9 +185,6 @@ public enum NFTables {
     }
 
     static let nested: UInt16 = 0x8000  // NLA_F_NESTED
-    static let fRequest: UInt16 = 1
-    static let fCreate: UInt16 = 0x400
-    static let fAppend: UInt16 = 0x800
 
     // MARK: - Transactions
 
@@ -212,7 +209,8 @@ public enum NFTables {
             a.string(1, name)  // NFTA_TABLE_NAME
             items.append(
                 Item(
-                    type: Message.newTable.type, flags: fRequest | fCreate, family: family, attributes: a.bytes,
+                    type: Message.newTable.type, flags: RTNetlink.fRequest | RTNetlink.fCreate, family: family,
+                    attributes: a.bytes,
                     what: "table \(family.nftName) \(name)"))
         }
 
@@ -222,7 +220,7 @@ public enum NFTables {
             a.string(1, name)
             items.append(
                 Item(
-                    type: Message.deleteTable.type, flags: fRequest, family: family, attributes: a.bytes,
+                    type: Message.deleteTable.type, flags: RTNetlink.fRequest, family: family, attributes: a.bytes,
                     what: "delete table \(family.nftName) \(name)"))
         }
 
@@ -247,7 +245,8 @@ public enum NFTables {
             let tableName = "table \(table.family.nftName) \(table.name)"
             items.append(
                 Item(
-                    type: Message.newTable.type, flags: fRequest | fCreate, family: table.family, attributes: t.bytes,
+                    type: Message.newTable.type, flags: RTNetlink.fRequest | RTNetlink.fCreate, family: table.family,
+                    attributes: t.bytes,
                     what: tableName))
             for (i, set) in table.sets.enumerated() {
                 var a = Attributes()
@@ -259,7 +258,7 @@ public enum NFTables {
                 a.u32(10, UInt32(i + 1))  // NFTA_SET_ID
                 items.append(
                     Item(
-                        type: Message.newSet.type, flags: fRequest | fCreate, family: table.family,
+                        type: Message.newSet.type, flags: RTNetlink.fRequest | RTNetlink.fCreate, family: table.family,
                         attributes: a.bytes, what: "\(tableName) set \(set.name)"))
                 elements(.newSetElement, table.family, table.name, set.name, set.elements)
             }
@@ -288,7 +287,8 @@ public enum NFTables {
                 }
                 items.append(
                     Item(
-                        type: Message.newChain.type, flags: fRequest | fCreate, family: table.family,
+                        type: Message.newChain.type, flags: RTNetlink.fRequest | RTNetlink.fCreate,
+                        family: table.family,
                         attributes: c.bytes,
                         what: "\(tableName) chain \(chain.name) (\(hookText) priority \(chain.priority))"))
                 for rule in chain.rules {
@@ -300,7 +300,8 @@ public enum NFTables {
                     }
                     items.append(
                         Item(
-                            type: Message.newRule.type, flags: fRequest | fCreate | fAppend, family: table.family,
+                            type: Message.newRule.type,
+                            flags: RTNetlink.fRequest | RTNetlink.fCreate | RTNetlink.fAppend, family: table.family,
                             attributes: r.bytes, what: "\(tableName) chain \(chain.name) rule: \(rule.text)"))
                 }
             }
@@ -336,7 +337,8 @@ public enum NFTables {
                     "\(verb) \(chunk.count == 1 ? "element" : "elements") of set \(family.nftName) \(table) \(set)"
                 items.append(
                     Item(
-                        type: m.type, flags: fRequest | (m == .newSetElement ? fCreate : 0), family: family,
+                        type: m.type, flags: RTNetlink.fRequest | (m == .newSetElement ? RTNetlink.fCreate : 0),
+                        family: family,
                         attributes: a.bytes, what: what))
                 start += chunk.count
             }
@@ -349,7 +351,7 @@ public enum NFTables {
             out.reserveCapacity(64 + items.reduce(0) { $0 + 20 + $1.attributes.count })
             // res_id of the batch messages: the subsystem, big-endian.
             NFTables.message(
-                into: &out, type: batchBegin, flags: fRequest, sequence: firstSequence, family: 0,
+                into: &out, type: batchBegin, flags: RTNetlink.fRequest, sequence: firstSequence, family: 0,
                 resource: subsystem, attributes: [])
             for (i, item) in items.enumerated() {
                 NFTables.message(
@@ -357,7 +359,8 @@ public enum NFTables {
                     family: item.family.rawValue, resource: 0, attributes: item.attributes)
             }
             NFTables.message(
-                into: &out, type: batchEnd, flags: fRequest, sequence: firstSequence &+ 1 &+ UInt32(items.count),
+                into: &out, type: batchEnd, flags: RTNetlink.fRequest,
+                sequence: firstSequence &+ 1 &+ UInt32(items.count),
                 family: 0, resource: subsystem, attributes: [])
             return out
         }
@@ -368,14 +371,10 @@ public enum NFTables {
         into out: inout [UInt8], type: UInt16, flags: UInt16, sequence: UInt32, family: UInt8, resource: UInt16,
         attributes: [UInt8]
     ) {
-        let length = UInt32(16 + 4 + attributes.count)
-        withUnsafeBytes(of: length) { out += $0 }
-        withUnsafeBytes(of: type) { out += $0 }
-        withUnsafeBytes(of: flags) { out += $0 }
-        withUnsafeBytes(of: sequence) { out += $0 }
-        withUnsafeBytes(of: UInt32(0)) { out += $0 }
-        out += [family, 0, UInt8(resource >> 8), UInt8(resource & 0xFF)]
-        out += attributes
+        var m = RTNetlinkRequest(type: type, flags: flags, sequence: sequence)
+        m.append([family, 0, UInt8(resource >> 8), UInt8(resource & 0xFF)])
+        m.append(attributes)
+        out += m.message
         while out.count % 4 != 0 { out.append(0) }
     }
 
@@ -384,7 +383,8 @@ public enum NFTables {
     public static func generationRequest(sequence: UInt32) -> [UInt8] {
         var out: [UInt8] = []
         message(
-            into: &out, type: Message.getGeneration.type, flags: fRequest, sequence: sequence, family: 0, resource: 0,
+            into: &out, type: Message.getGeneration.type, flags: RTNetlink.fRequest, sequence: sequence, family: 0,
+            resource: 0,
             attributes: [])
         return out
     }
@@ -395,7 +395,8 @@ public enum NFTables {
         a.string(1, name)
         var out: [UInt8] = []
         message(
-            into: &out, type: Message.getTable.type, flags: fRequest, sequence: sequence, family: family.rawValue,
+            into: &out, type: Message.getTable.type, flags: RTNetlink.fRequest, sequence: sequence,
+            family: family.rawValue,
             resource: 0, attributes: a.bytes)
         return out
     }
@@ -446,13 +447,7 @@ extension NFTables.Family {
 struct Attributes {
     var bytes: [UInt8] = []
 
-    mutating func raw(_ type: UInt16, _ data: [UInt8]) {
-        let len = UInt16(4 + data.count)
-        withUnsafeBytes(of: len) { bytes += $0 }
-        withUnsafeBytes(of: type) { bytes += $0 }
-        bytes += data
-        while bytes.count % 4 != 0 { bytes.append(0) }
-    }
+    mutating func raw(_ type: UInt16, _ data: [UInt8]) { RTNetlink.appendAttribute(type, data, to: &bytes) }
 
     /// A NUL-terminated string.
     mutating func string(_ type: UInt16, _ s: String) { raw(type, Array(s.utf8) + [0]) }

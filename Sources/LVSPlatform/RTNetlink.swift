@@ -28,12 +28,14 @@ public enum RTNetlink {
     public static let delNeigh: UInt16 = 29
     public static let getNeigh: UInt16 = 30
 
-    /// NLM_F_REQUEST, NLM_F_ACK, NLM_F_DUMP, NLM_F_EXCL, NLM_F_CREATE.
+    /// NLM_F_REQUEST, NLM_F_ACK, NLM_F_DUMP, NLM_F_EXCL, NLM_F_CREATE, NLM_F_APPEND (for every
+    /// netlink family: rtnetlink and nf_tables).
     public static let fRequest: UInt16 = 1
     public static let fAck: UInt16 = 4
     public static let fDump: UInt16 = 0x300
     public static let fExcl: UInt16 = 0x200
     public static let fCreate: UInt16 = 0x400
+    public static let fAppend: UInt16 = 0x800
 
     /// RTNLGRP_* numbers.
     public enum Group: UInt32 {
@@ -47,6 +49,14 @@ public enum RTNetlink {
 
     /// The bind mask of `groups` (1 << (group - 1) each).
     public static func mask(_ groups: [Group]) -> UInt32 { groups.reduce(0) { $0 | (1 << ($1.rawValue - 1)) } }
+
+    /// Appends a netlink attribute to `bytes`: length, type, data, padding to 4 bytes.
+    public static func appendAttribute(_ type: UInt16, _ data: [UInt8], to bytes: inout [UInt8]) {
+        withUnsafeBytes(of: UInt16(4 + data.count)) { bytes += $0 }
+        withUnsafeBytes(of: type) { bytes += $0 }
+        bytes += data
+        while bytes.count % 4 != 0 { bytes.append(0) }
+    }
 
     // MARK: - Reading
 

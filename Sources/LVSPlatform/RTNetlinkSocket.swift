@@ -24,10 +24,7 @@ public struct RTNetlinkRequest {
 
     /// Appends an rtattr: length, type, data, padding to 4 bytes.
     public mutating func attribute(_ type: UInt16, _ data: [UInt8]) {
-        append16(UInt16(4 + data.count))
-        append16(type)
-        bytes += data
-        while bytes.count % 4 != 0 { bytes.append(0) }
+        RTNetlink.appendAttribute(type, data, to: &bytes)
     }
 
     /// The finished message (its length filled in).

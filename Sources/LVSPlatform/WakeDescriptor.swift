@@ -58,6 +58,25 @@ public enum Readiness {
     }
 }
 
+/// A point in time by which a wait must end, as the timeouts poll(2) takes.
+public struct PollDeadline: Sendable {
+    public let instant: ContinuousClock.Instant
+
+    public init(after d: Duration) { instant = ContinuousClock.now + d }
+
+    /// Milliseconds left for poll(2): 0 once passed, else at least 1.
+    public var remainingMilliseconds: Int32 {
+        let left = instant - ContinuousClock.now
+        if left <= .zero { return 0 }
+        let c = left.components
+        let ms = c.seconds * 1000 + c.attoseconds / 1_000_000_000_000_000
+        return Int32(clamping: max(1, ms))
+    }
+
+    /// True once the instant has passed.
+    public var expired: Bool { ContinuousClock.now >= instant }
+}
+
 /// A named thread that sleeps in poll(2) until `descriptor` can be read and then calls
 /// `onReadable`, until `stop()`. `stop()` wakes it through a `WakeDescriptor` and joins it, so
 /// when it returns the caller may close the descriptor at once.

@@ -116,25 +116,10 @@ extension ConfigBuilder {
             case "check_unicast_src": v.checkUnicastSource = true
             case "track_src_ip": v.trackSourceIP = true
             case "garp_master_delay": v.garpMasterDelay = unsigned(node, 0...4294).map(UInt32.init)
-            case "garp_master_repeat":
-                if let r = unsigned(node, 0...0xFFFF_FFFF) {
-                    if r == 0 {
-                        report(
-                            .error, "(\(v.name)) garp_master_repeat must be greater than 0, setting to 1",
-                            at: node.location)
-                    }
-                    v.garpMasterRepeat = UInt32(max(r, 1))
-                }
+            case "garp_master_repeat": if let r = repeatCount(node, instance: v.name) { v.garpMasterRepeat = r }
             case "garp_master_refresh": v.garpMasterRefresh = unsigned(node, 0...0xFFFF_FFFF).map(UInt32.init)
             case "garp_master_refresh_repeat":
-                if let r = unsigned(node, 0...0xFFFF_FFFF) {
-                    if r == 0 {
-                        report(
-                            .error, "(\(v.name)) garp_master_refresh_repeat must be greater than 0, setting to 1",
-                            at: node.location)
-                    }
-                    v.garpMasterRefreshRepeat = UInt32(max(r, 1))
-                }
+                if let r = repeatCount(node, instance: v.name) { v.garpMasterRefreshRepeat = r }
             case "garp_lower_prio_delay": v.garpLowerPrioDelay = unsigned(node, 0...4294).map(UInt32.init)
             case "garp_lower_prio_repeat": v.garpLowerPrioRepeat = unsigned(node, 0...0x7FFF_FFFF).map(UInt32.init)
             case "accept": v.accept = true
@@ -161,6 +146,15 @@ extension ConfigBuilder {
             }
         }
         return v
+    }
+
+    /// A `garp_*_repeat` count: 0 is raised to 1, with keepalived's error.
+    private mutating func repeatCount(_ node: ConfigNode, instance: String) -> UInt32? {
+        guard let r = unsigned(node, 0...0xFFFF_FFFF) else { return nil }
+        if r == 0 {
+            report(.error, "(\(instance)) \(node.canonical) must be greater than 0, setting to 1", at: node.location)
+        }
+        return UInt32(max(r, 1))
     }
 
     mutating func buildSyncGroup(_ block: ConfigNode) -> VRRPSyncGroup? {

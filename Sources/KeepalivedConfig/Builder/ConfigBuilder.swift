@@ -97,15 +97,8 @@ struct ConfigBuilder {
             report(.error, "'\(keyword)' cannot be negative: '\(word)'", at: location)
             return nil
         }
-        guard !t.isEmpty, t.allSatisfy(\.isASCIIDigit), let n = UInt64(t) else {
-            report(.error, "invalid number '\(word)' for '\(keyword)'", at: location)
-            return nil
-        }
-        guard range.contains(n) else {
-            report(.error, "'\(keyword)' \(word) is outside [\(range.lowerBound), \(range.upperBound)]", at: location)
-            return nil
-        }
-        return n
+        let n = !t.isEmpty && t.allSatisfy(\.isASCIIDigit) ? UInt64(t) : nil
+        return checked(n, word, for: keyword, in: range, at: location)
     }
 
     /// The first argument as an unsigned number.
@@ -119,7 +112,14 @@ struct ConfigBuilder {
     )
         -> Int64?
     {
-        guard let n = Int64(ConfigText.trimmed(word)) else {
+        checked(Int64(ConfigText.trimmed(word)), word, for: keyword, in: range, at: location)
+    }
+
+    /// `n` (parsed from `word`) if it is a number in `range`; else the error is reported.
+    private mutating func checked<N: FixedWidthInteger>(
+        _ n: N?, _ word: String, for keyword: String, in range: ClosedRange<N>, at location: SourceLocation
+    ) -> N? {
+        guard let n else {
             report(.error, "invalid number '\(word)' for '\(keyword)'", at: location)
             return nil
         }

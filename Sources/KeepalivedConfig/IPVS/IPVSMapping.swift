@@ -55,16 +55,6 @@ public struct ConfiguredIPVSTable: Hashable, Sendable {
     /// `lvs_flush_on_stop`.
     public var flushOnStop: LVSFlushOnStop?
 
-    public init(
-        services: [ConfiguredVirtualService], timeouts: IPVSTimeouts?, flushOnStart: Bool,
-        flushOnStop: LVSFlushOnStop?
-    ) {
-        self.services = services
-        self.timeouts = timeouts
-        self.flushOnStart = flushOnStart
-        self.flushOnStop = flushOnStop
-    }
-
     /// The table at start-up, as `ipvsadm -Ln` lists it (services in ipvsadm's order, each with
     /// its initial real servers).
     public var initialTable: [VirtualServiceEntry] {

@@ -143,20 +143,6 @@ public struct EffectiveCheckerSettings: Hashable, Sendable {
     public var warmup: TimerValue
     public var delayLoop: TimerValue
     public var alpha: Bool
-
-    public init(
-        destination: Endpoint, source: Endpoint?, connectTimeout: TimerValue, retry: UInt32,
-        delayBeforeRetry: TimerValue, warmup: TimerValue, delayLoop: TimerValue, alpha: Bool
-    ) {
-        self.destination = destination
-        self.source = source
-        self.connectTimeout = connectTimeout
-        self.retry = retry
-        self.delayBeforeRetry = delayBeforeRetry
-        self.warmup = warmup
-        self.delayLoop = delayLoop
-        self.alpha = alpha
-    }
 }
 
 /// One checker of a real server.

@@ -79,17 +79,6 @@ public struct ScriptCommand: Hashable, Sendable {
     /// Where it was configured.
     public var location: SourceLocation
 
-    public init(
-        commandLine: String, arguments: [String], user: String? = nil, group: String? = nil,
-        location: SourceLocation
-    ) {
-        self.commandLine = commandLine
-        self.arguments = arguments
-        self.user = user
-        self.group = group
-        self.location = location
-    }
-
     /// The program to run.
     public var program: String { arguments.first ?? "" }
 }
@@ -100,12 +89,6 @@ public struct RecognisedSetting: Hashable, Sendable {
     public var keyword: String
     public var arguments: [String]
     public var location: SourceLocation
-
-    public init(keyword: String, arguments: [String], location: SourceLocation) {
-        self.keyword = keyword
-        self.arguments = arguments
-        self.location = location
-    }
 }
 
 /// A block SwiftLVS recognises but does not model field by field (static addresses and routes,
@@ -120,15 +103,4 @@ public struct RecognisedBlock: Hashable, Sendable {
     /// The words of each line of a value block.
     public var lines: [[String]]
     public var location: SourceLocation
-
-    public init(
-        keyword: String, arguments: [String], settings: [RecognisedSetting], lines: [[String]],
-        location: SourceLocation
-    ) {
-        self.keyword = keyword
-        self.arguments = arguments
-        self.settings = settings
-        self.lines = lines
-        self.location = location
-    }
 }

@@ -28,20 +28,6 @@ public struct LVSSyncDaemonConfig: Hashable, Sendable {
     /// Multicast group (default 224.0.0.81).
     public var group: IPAddress?
     public var location: SourceLocation
-
-    public init(
-        interface: String, vrrpInstance: String? = nil, syncID: UInt8? = nil, maxLength: UInt16? = nil,
-        port: UInt16? = nil, ttl: UInt8? = nil, group: IPAddress? = nil, location: SourceLocation
-    ) {
-        self.interface = interface
-        self.vrrpInstance = vrrpInstance
-        self.syncID = syncID
-        self.maxLength = maxLength
-        self.port = port
-        self.ttl = ttl
-        self.group = group
-        self.location = location
-    }
 }
 
 /// `lvs_flush_on_stop [VS]`.

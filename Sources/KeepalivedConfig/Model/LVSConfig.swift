@@ -15,12 +15,6 @@ public struct VirtualServerGroup: Hashable, Sendable {
     public var name: String
     public var entries: [Entry] = []
     public var location: SourceLocation
-
-    public init(name: String, entries: [Entry] = [], location: SourceLocation) {
-        self.name = name
-        self.entries = entries
-        self.location = location
-    }
 }
 
 /// What a `virtual_server` line names.
@@ -57,13 +51,6 @@ public struct SorryServer: Hashable, Sendable {
     /// `sorry_server_inhibit`: kept listed at weight 0 rather than removed.
     public var inhibit = false
     public var location: SourceLocation
-
-    public init(address: IPAddress, port: UInt16, forwarding: ForwardingMethod, location: SourceLocation) {
-        self.address = address
-        self.port = port
-        self.forwarding = forwarding
-        self.location = location
-    }
 }
 
 /// `virtual_server IP PORT | fwmark N | group NAME { ... }`, with keepalived's defaults applied.

@@ -26,11 +26,6 @@ public struct VRRPScript: Hashable, Sendable {
     public var location: SourceLocation
     public var keywordLocations: [String: SourceLocation] = [:]
 
-    public init(name: String, location: SourceLocation) {
-        self.name = name
-        self.location = location
-    }
-
     /// The timeout in effect (`timeout`, else `interval`).
     public var effectiveTimeout: TimerValue { timeout ?? interval }
 }
@@ -253,11 +248,6 @@ public struct VRRPSyncGroup: Hashable, Sendable {
     public var notifyPriorityChanges: Bool?
     public var location: SourceLocation
     public var keywordLocations: [String: SourceLocation] = [:]
-
-    public init(name: String, location: SourceLocation) {
-        self.name = name
-        self.location = location
-    }
 }
 
 extension VRRPInstance {

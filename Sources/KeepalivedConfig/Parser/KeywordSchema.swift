@@ -159,30 +159,14 @@ enum KeywordSchema {
             v("json_file_location"), v("json_version"), v("iproute_usr_dir"), v("iproute_etc_dir"),
         ]
         func find(_ n: String) -> KeywordSpec { k.first { $0.name == n }! }
+        // Old names keepalived still reads, with a note saying which keyword they became.
         k += [
-            alias(
-                "lvs_process_name", of: find("checker_process_name"),
-                note: "'lvs_process_name' is deprecated; read as 'checker_process_name'"),
-            alias(
-                "lvs_flush_onstop", of: find("lvs_flush_on_stop"),
-                note: "'lvs_flush_onstop' is deprecated; read as 'lvs_flush_on_stop'"),
-            alias(
-                "vrrp_vmac_garp_intvl", of: find("vrrp_garp_extra_if"),
-                note: "'vrrp_vmac_garp_intvl' is deprecated; read as 'vrrp_garp_extra_if'"),
-            alias(
-                "vrrp_rlimit_rtime", of: find("vrrp_rlimit_rttime"),
-                note: "'vrrp_rlimit_rtime' is deprecated; read as 'vrrp_rlimit_rttime'"),
-            alias(
-                "checker_rlimit_rtime", of: find("checker_rlimit_rttime"),
-                note: "'checker_rlimit_rtime' is deprecated; read as 'checker_rlimit_rttime'"),
-            alias(
-                "bfd_rlimit_rtime", of: find("bfd_rlimit_rttime"),
-                note: "'bfd_rlimit_rtime' is deprecated; read as 'bfd_rlimit_rttime'"),
-            alias(
-                "enable_snmp_keepalived", of: find("enable_snmp_vrrp"),
-                note: "'enable_snmp_keepalived' is deprecated; read as 'enable_snmp_vrrp'"),
-            alias("lvs_id", of: find("router_id"), note: "'lvs_id' is keepalived 1.x's name for 'router_id'"),
-        ]
+            ("lvs_process_name", "checker_process_name"), ("lvs_flush_onstop", "lvs_flush_on_stop"),
+            ("vrrp_vmac_garp_intvl", "vrrp_garp_extra_if"), ("vrrp_rlimit_rtime", "vrrp_rlimit_rttime"),
+            ("checker_rlimit_rtime", "checker_rlimit_rttime"), ("bfd_rlimit_rtime", "bfd_rlimit_rttime"),
+            ("enable_snmp_keepalived", "enable_snmp_vrrp"),
+        ].map { old, new in alias(old, of: find(new), note: "'\(old)' is deprecated; read as '\(new)'") }
+        k.append(alias("lvs_id", of: find("router_id"), note: "'lvs_id' is keepalived 1.x's name for 'router_id'"))
         return k
     }()
 

@@ -303,38 +303,25 @@ private struct Mapper {
     mutating func advertInterval(_ v: ConfInstance, version: VRRPVersion) -> Duration {
         let us = v.advertInterval.microseconds
         let at = v.keywordLocations["advert_int"] ?? v.location
-        let n = v.name
-        if version == .v2 {
-            if us >= 256_000_000 {
-                report(
-                    .warning,
-                    "(\(n)) VRRPv2 advertisement interval \(v.advertInterval) is out of range. Must be less than 256s. Setting to 255s",
-                    at: at)
-                return .seconds(255)
-            }
-            if us % 1_000_000 != 0 {
-                let rounded = max(1, (us + 500_000) / 1_000_000)
-                report(
-                    .warning,
-                    "(\(n)) VRRPv2 advertisement interval \(v.advertInterval) must be an integer - rounding to \(rounded)s",
-                    at: at)
-                return .seconds(Int(rounded))
-            }
-            return .seconds(Int(us / 1_000_000))
+        let (limit, unit, outOfRange, notWhole): (UInt64, UInt64, String, (UInt64) -> String) =
+            version == .v2
+            ? (
+                256_000_000, 1_000_000, "Must be less than 256s. Setting to 255s",
+                { "must be an integer - rounding to \($0)s" }
+            )
+            : (
+                40_960_000, 10_000, "Must be less than 40.96s. Setting to 40.95s",
+                { _ in "must be in units of 10ms - rounding" }
+            )
+        let interval = "(\(v.name)) VRRPv\(version.rawValue) advertisement interval \(v.advertInterval)"
+        if us >= limit {
+            report(.warning, "\(interval) is out of range. \(outOfRange)", at: at)
+            return .microseconds(Int64(limit - unit))
         }
-        if us >= 40_960_000 {
-            report(
-                .warning,
-                "(\(n)) VRRPv3 advertisement interval \(v.advertInterval) is out of range. Must be less than 40.96s. Setting to 40.95s",
-                at: at)
-            return .milliseconds(40_950)
-        }
-        if us % 10_000 != 0 {
-            let rounded = max(1, (us + 5_000) / 10_000)
-            report(
-                .warning,
-                "(\(n)) VRRPv3 advertisement interval \(v.advertInterval) must be in units of 10ms - rounding", at: at)
-            return .milliseconds(Int(rounded) * 10)
+        if us % unit != 0 {
+            let rounded = max(1, (us + unit / 2) / unit)
+            report(.warning, "\(interval) \(notWhole(rounded))", at: at)
+            return .microseconds(Int64(rounded * unit))
         }
         return .microseconds(Int64(us))
     }

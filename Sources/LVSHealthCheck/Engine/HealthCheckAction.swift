@@ -45,13 +45,6 @@ public struct CheckerID: Hashable, Sendable, CustomStringConvertible {
     public var realServer: Int
     public var checker: Int
 
-    public init(generation: Int, virtualServer: Int, realServer: Int, checker: Int) {
-        self.generation = generation
-        self.virtualServer = virtualServer
-        self.realServer = realServer
-        self.checker = checker
-    }
-
     public var description: String { "g\(generation)/vs\(virtualServer)/rs\(realServer)/c\(checker)" }
 }
 

@@ -234,20 +234,16 @@ public struct HealthCheckEngine: Sendable {
             return
         }
         let id = CheckerID(generation: generation, virtualServer: v, realServer: r, checker: c)
-        // HTTP_GET/SSL_GET with no URL: "enable server w/o checking".
-        if ck.style == .perURL && ck.urls.isEmpty {
-            ck.nextRun = nil
-            ck.inFlight = true
-            ck.startedAt = now
-            virtualServers[v].realServers[r].checkers[c] = ck
-            checkerFinished(id, .passed, now: now)
-            return
-        }
         ck.nextRun = nil
         ck.inFlight = true
         ck.startedAt = now
         virtualServers[v].realServers[r].checkers[c] = ck
-        emit(.probe(id, probeRequest(v, r, c)))
+        // HTTP_GET/SSL_GET with no URL: "enable server w/o checking".
+        if ck.style == .perURL && ck.urls.isEmpty {
+            checkerFinished(id, .passed, now: now)
+        } else {
+            emit(.probe(id, probeRequest(v, r, c)))
+        }
     }
 
     /// The probe for a checker's next run.

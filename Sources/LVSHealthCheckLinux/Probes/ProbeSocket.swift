@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 import LVSCore
 import LVSHealthCheck
+import LVSPlatform
 
 /// Why a probe's socket operation failed.
 struct ProbeSocketError: Error {
@@ -15,50 +16,11 @@ struct ProbeSocketError: Error {
 }
 
 /// A point in time by which a probe step must finish.
-struct ProbeDeadline {
-    let instant: ContinuousClock.Instant
-
-    init(after d: Duration) { instant = ContinuousClock.now + d }
-
-    /// Milliseconds left for poll(2) (at least 0).
-    var remainingMilliseconds: Int32 {
-        let left = instant - ContinuousClock.now
-        if left <= .zero { return 0 }
-        let c = left.components
-        let ms = c.seconds * 1000 + c.attoseconds / 1_000_000_000_000_000
-        return Int32(clamping: max(1, ms))
-    }
-
-    var expired: Bool { ContinuousClock.now >= instant }
-}
+typealias ProbeDeadline = PollDeadline
 
 /// Builds a `sockaddr_in` / `sockaddr_in6` for an endpoint.
 func withSocketAddress<R>(_ e: Endpoint, _ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {
-    switch e.address {
-    case .v4(let a):
-        var sin = sockaddr_in()
-        sin.sin_family = sa_family_t(AF_INET)
-        sin.sin_port = e.port.bigEndian
-        sin.sin_addr.s_addr = a.value.bigEndian
-        return withUnsafePointer(to: &sin) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-    case .v6(let a):
-        var sin6 = sockaddr_in6()
-        sin6.sin6_family = sa_family_t(AF_INET6)
-        sin6.sin6_port = e.port.bigEndian
-        var bytes = [UInt8](repeating: 0, count: 16)
-        for i in 0..<8 {
-            bytes[i] = UInt8(truncatingIfNeeded: a.high >> (56 - 8 * UInt64(i)))
-            bytes[8 + i] = UInt8(truncatingIfNeeded: a.low >> (56 - 8 * UInt64(i)))
-        }
-        withUnsafeMutableBytes(of: &sin6.sin6_addr) { $0.copyBytes(from: bytes) }
-        return withUnsafePointer(to: &sin6) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                body($0, socklen_t(MemoryLayout<sockaddr_in6>.size))
-            }
-        }
-    }
+    SocketAddress.with(e.address, port: e.port, body)
 }
 
 /// A non-blocking socket owned by one probe run; closed when released.

@@ -40,27 +40,30 @@ public enum ScriptProcess {
         case .success(let p): pid = p
         case .failure(let e): return .failure(e)
         }
-        let start = ContinuousClock.now
+        // Readable when the script ends: the wait sleeps in poll(2) until then or the timeout.
+        let end: ProcessDescriptor
+        do {
+            end = try ProcessDescriptor(pid)
+        } catch {
+            kill(-pid, SIGKILL)
+            kill(pid, SIGKILL)
+            ChildProcess.reap(pid)
+            return .failure(ScriptSpawnError(message: error.message))
+        }
         var termSent = false
-        var status: Int32 = 0
-        while true {
-            let r = waitpid(pid, &status, WNOHANG)
-            if r == pid { break }
-            if r < 0 && errno != EINTR {
-                return .failure(ScriptSpawnError(message: "waitpid: \(String(cString: strerror(errno)))"))
-            }
-            let elapsed = ContinuousClock.now - start
-            if !termSent && elapsed >= timeout {
-                kill(-pid, SIGTERM)
-                kill(pid, SIGTERM)
-                termSent = true
-            } else if termSent && elapsed >= timeout + .seconds(2) {
+        if !end.waitForEnd(timeout: timeout) {
+            kill(-pid, SIGTERM)
+            kill(pid, SIGTERM)
+            termSent = true
+            if !end.waitForEnd(timeout: .seconds(2)) {
                 kill(-pid, SIGKILL)
                 kill(pid, SIGKILL)
-                _ = waitpid(pid, &status, 0)
+                ChildProcess.reap(pid)
                 return .success(ScriptExit(status: nil, signal: SIGKILL, timedOut: true))
             }
-            usleep(5000)
+        }
+        guard let status = ChildProcess.reap(pid) else {
+            return .failure(ScriptSpawnError(message: "waitpid: \(String(cString: strerror(errno)))"))
         }
         if termSent { kill(-pid, SIGKILL) }
         if status & 0x7F == 0 {

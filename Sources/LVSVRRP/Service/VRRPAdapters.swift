@@ -10,13 +10,6 @@ public struct VRRPTransportKey: Hashable, Sendable, CustomStringConvertible {
     /// The multicast group joined (nil in unicast, or for the default group of the family).
     public var group: IPAddress?
 
-    public init(interface: String?, family: AddressFamily, unicast: Bool, group: IPAddress? = nil) {
-        self.interface = interface
-        self.family = family
-        self.unicast = unicast
-        self.group = group
-    }
-
     /// The group to join: `group`, else 224.0.0.18 / ff02::12.
     public var effectiveGroup: IPAddress {
         group

@@ -4,12 +4,7 @@ import LVSCore
 /// A tracker (script or interface) as an instance weighs it.
 public struct VRRPTrackerWeight: Hashable, Sendable {
     public var weight: Int
-    public var reverse: Bool
-
-    public init(weight: Int, reverse: Bool = false) {
-        self.weight = weight
-        self.reverse = reverse
-    }
+    public var reverse = false
 }
 
 /// A VRRP instance (keepalived's `vrrp_t`), driven seesaw-style: `handle(_:now:)` takes an event
@@ -321,13 +316,19 @@ public struct VRRPInstance: Sendable {
 
     mutating func stop(into out: inout [VRRPAction]) {
         guard state != .stop else { return }
+        leave(into: &out)
+        transition(to: .stop, into: &out)
+    }
+
+    /// Leaving (stop, or removed by a reload): a master sends priority 0 and releases its VIPs;
+    /// no down timer runs any more.
+    mutating func leave(into out: inout [VRRPAction]) {
         if state == .master {
             out.append(.sendAdvert(priority: 0))
             out.append(.log("(\(name)) sent 0 priority"))
             releaseMaster(into: &out)
         }
         downDeadline = nil
-        transition(to: .stop, into: &out)
     }
 
     // MARK: - Used by sync groups

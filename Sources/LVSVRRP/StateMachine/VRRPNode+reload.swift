@@ -178,12 +178,7 @@ extension VRRPInstance {
     /// its VIPs (keepalived's `vrrp_restore_interface` on reload). No notify runs.
     mutating func retire(into out: inout [VRRPAction]) {
         out.append(.log("(\(name)) removed from the configuration"))
-        if state == .master {
-            out.append(.sendAdvert(priority: 0))
-            out.append(.log("(\(name)) sent 0 priority"))
-            releaseMaster(into: &out)
-        }
-        downDeadline = nil
+        leave(into: &out)
         state = .stop
     }
 }

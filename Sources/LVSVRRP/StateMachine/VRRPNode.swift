@@ -5,11 +5,6 @@ import LVSCore
 public struct VRRPNodeAction: Hashable, Sendable {
     public var instance: String
     public var action: VRRPAction
-
-    public init(instance: String, action: VRRPAction) {
-        self.instance = instance
-        self.action = action
-    }
 }
 
 /// Events for a node.
