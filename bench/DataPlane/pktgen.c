@@ -15,12 +15,13 @@
 //
 // --xdp OBJ (a build with -DPKTGEN_XDP, linked with libbpf: the `xdpgen` binary) sends without a
 // socket: the XDP program in OBJ (xdpgen.bpf.c) runs through BPF_PROG_RUN in live-frames mode on
-// copies of flow 0's frame, writes each flow's fields (precomputed here) and redirects the frame
+// copies of flow 0's frame, writes each flow's headers (built here) and redirects the frame
 // out of IF. The frames reach IF's veth peer as XDP frames in page-pool pages with headroom, as a
 // NIC driver hands them to XDP, and no socket buffer is built on the way: several times the
 // socket mode's rate on one core. One BPF_PROG_RUN call runs for the whole trial (setting one up
-// costs milliseconds): the program itself paces (it drops, unsent, the copies that come before the
-// next frame is due) and a second thread interrupts the call with a signal when the time is over.
+// costs milliseconds): the program itself paces, in bursts of `batch` frames like the socket mode
+// (it drops, unsent, the copies that come between bursts) and a second thread interrupts the call
+// with a signal when the time is over.
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -163,13 +164,13 @@ static void next_syn_port(uint8_t *f) {
 
 #ifdef PKTGEN_XDP
 // The fields that differ between flows and the generator's settings, as xdpgen.bpf.c declares them.
+#define HEADER_BYTES 42
 struct flow_fields {
-    uint32_t saddr, daddr;
-    uint16_t sport, ip_check, l4_check, ip_id;
+    uint8_t header[HEADER_BYTES];
 };
 struct gen_config {
-    uint32_t ifindex, flows, next, l4_check_offset;
-    uint64_t interval_ps, duration_ns, started_ns, due_ps, sent;
+    uint32_t ifindex, flows, next, burst;
+    uint64_t interval_ps, duration_ns, started_ns, due_ps, sent, burst_left;
 };
 
 struct xdp_run {
@@ -195,13 +196,14 @@ static void *xdp_sender(void *arg) {
 // Sends for `seconds` at `rate` (0: unpaced) through the loaded program; returns the frames sent
 // and sets *elapsed to the sending time.
 static uint64_t xdp_send(int prog, int cfg_map, const uint8_t *frame, uint32_t size, double rate,
-                         double seconds, double *elapsed) {
+                         double seconds, unsigned long burst, double *elapsed) {
     uint32_t zero = 0;
     struct gen_config c;
     if (bpf_map_lookup_elem(cfg_map, &zero, &c)) die("reading the config map failed");
     c.interval_ps = rate > 0 ? (uint64_t)(1e12 / rate) : 0;
     c.duration_ns = (uint64_t)(seconds * 1e9);
-    c.started_ns = c.due_ps = c.sent = 0;
+    c.started_ns = c.due_ps = c.sent = c.burst_left = 0;
+    c.burst = (uint32_t)burst;
     if (bpf_map_update_elem(cfg_map, &zero, &c, 0)) die("writing the config map failed");
     struct sigaction sa = {0};
     sa.sa_handler = on_interrupt;  // no SA_RESTART: the signal ends BPF_PROG_RUN with EINTR
@@ -231,26 +233,19 @@ static uint64_t xdp_send(int prog, int cfg_map, const uint8_t *frame, uint32_t s
 
 // Loads the generator program from `path`, fills its maps from the built frames; returns its fd.
 static int xdp_generator(const char *path, int ifindex, const uint8_t *frames, unsigned long flows,
-                         unsigned long size, int syn, int *cfg_fd) {
+                         unsigned long size, int *cfg_fd) {
     struct bpf_object *obj = bpf_object__open_file(path, NULL);
     if (!obj || bpf_object__load(obj)) die("loading the --xdp object failed");
     struct bpf_program *prog = bpf_object__find_program_by_name(obj, "xdpgen");
     struct bpf_map *cfg_map = bpf_object__find_map_by_name(obj, "config");
     struct bpf_map *flow_map = bpf_object__find_map_by_name(obj, "flows");
     if (!prog || !cfg_map || !flow_map) die("the --xdp object lacks xdpgen/config/flows");
-    const unsigned l4_off = syn ? 16 : 6;
     for (uint32_t f = 0; f < flows; f++) {
-        const uint8_t *fr = frames + f * size;
-        struct flow_fields v = {0};
-        memcpy(&v.ip_id, fr + 18, 2);
-        memcpy(&v.ip_check, fr + 24, 2);
-        memcpy(&v.saddr, fr + 26, 4);
-        memcpy(&v.daddr, fr + 30, 4);
-        memcpy(&v.sport, fr + 34, 2);
-        memcpy(&v.l4_check, fr + 34 + l4_off, 2);
+        struct flow_fields v;
+        memcpy(v.header, frames + f * size, HEADER_BYTES);
         if (bpf_map_update_elem(bpf_map__fd(flow_map), &f, &v, 0)) die("filling the flow map failed");
     }
-    struct gen_config c = {(uint32_t)ifindex, (uint32_t)flows, 0, l4_off, 0, 0, 0, 0, 0};
+    struct gen_config c = {(uint32_t)ifindex, (uint32_t)flows, 0, 0, 0, 0, 0, 0, 0, 0};
     uint32_t zero = 0;
     if (bpf_map_update_elem(bpf_map__fd(cfg_map), &zero, &c, 0)) die("filling the config map failed");
     *cfg_fd = bpf_map__fd(cfg_map);
@@ -341,11 +336,11 @@ int main(int argc, char **argv) {
         int ifindex = (int)if_nametoindex(ifname);
         if (ifindex == 0) die("no such interface");
         int cfg_fd = -1;
-        xdp_prog = xdp_generator(xdp_obj, ifindex, frames, flows, size, syn, &cfg_fd);
+        xdp_prog = xdp_generator(xdp_obj, ifindex, frames, flows, size, &cfg_fd);
         signal(SIGINT, on_signal);
         signal(SIGTERM, on_signal);
         double elapsed = 0;
-        uint64_t sent = xdp_send(xdp_prog, cfg_fd, frames, (uint32_t)size, rate, seconds, &elapsed);
+        uint64_t sent = xdp_send(xdp_prog, cfg_fd, frames, (uint32_t)size, rate, seconds, batch, &elapsed);
         printf("sent=%llu seconds=%.3f rate=%.0f errors=0\n", (unsigned long long)sent, elapsed, (double)sent / elapsed);
         return 0;
 #else
