@@ -395,24 +395,33 @@ read_malloc_counts() {
 # user+system time of every process in the director namespace (pinned to CPU1). The machine is
 # shared: busy1 includes other programs, director1 does not.
 cpu_sample() {
-    local procs=0 pid
+    local procs=0 pid idle=-1
     if [ -n "${NS_D:-}" ]; then
         for pid in $(ip netns pids "$NS_D" 2>/dev/null) $DIRECTOR_EXTRA_PIDS; do
             procs=$((procs + $(awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$pid/stat" 2>/dev/null || echo 0)))
         done
     fi
-    awk -v procs="$procs" '$1 == "cpu0" || $1 == "cpu1" { t = 0; for (i = 2; i <= NF; i++) t += $i;
+    # CPU1's idle residency in µs (cpuidle), exact where the tick-sampled counters are not.
+    if [ -r /sys/devices/system/cpu/cpu1/cpuidle/state0/time ]; then
+        idle=$(cat /sys/devices/system/cpu/cpu1/cpuidle/state*/time | awk '{ t += $1 } END { printf "%.0f", t }')
+    fi
+    awk -v procs="$procs" -v idle="$idle" -v now="$(date +%s%6N)" '$1 == "cpu0" || $1 == "cpu1" { t = 0; for (i = 2; i <= NF; i++) t += $i;
         printf "%d %d ", t - $5 - $6, t; if ($1 == "cpu1") d = $7 + $8 + procs }
-        END { printf "%d\n", d }' /proc/stat
+        END { printf "%d %s %s\n", d, idle, now }' /proc/stat
 }
 
-# Percentages between two cpu_sample outputs: prints "cpu0-busy cpu1-busy director-on-cpu1".
-# The director's figure is capped at CPU1's busy time: a softirq that interrupts a director process
-# is in both that process's system time and the softirq column (tick accounting), so without the
-# cap a busy director process can count its interrupts twice.
+# Percentages between two cpu_sample outputs: prints "cpu0-busy cpu1-busy director-on-cpu1
+# cpu1-busy-exact". The first three come from tick-sampled counters (/proc/stat, /proc/PID/stat).
+# With NO_HZ_IDLE and tick accounting (this kernel) a CPU that sleeps between short bursts of
+# work is undercounted: the tick is stopped while it idles and often misses the bursts. The last
+# figure is exact: wall time minus CPU1's cpuidle residency (-1 without cpuidle). The director's
+# figure is capped at CPU1's busy time: a softirq that interrupts a director process is in both
+# that process's system time and the softirq column, so without the cap a busy director process
+# can count its interrupts twice.
 cpu_busy() {
-    echo "$1 $2" | awk '{ t1 = $9 - $4 + 0.001; b1 = $8 - $3; d = $10 - $5; if (d > b1) d = b1
-        printf "%.0f %.0f %.0f\n", 100 * ($6 - $1) / ($7 - $2 + 0.001), 100 * b1 / t1, 100 * d / t1 }'
+    echo "$1 $2" | awk '{ t1 = $11 - $4 + 0.001; b1 = $10 - $3; d = $12 - $5; if (d > b1) d = b1
+        exact = -1; if ($6 >= 0 && $13 >= 0 && $14 > $7) exact = 100 * (1 - ($13 - $6) / ($14 - $7)); if (exact > 100) exact = 100
+        printf "%.0f %.0f %.0f %.0f\n", 100 * ($8 - $1) / ($9 - $2 + 0.001), 100 * b1 / t1, 100 * d / t1, exact }'
 }
 
 # The machine is shared: waits (up to $1 seconds) until neither CPU is more than $2 % busy over a

@@ -197,7 +197,7 @@ K_LOSSLESS=$(median "${kernel_ll[@]:-}")
 K_CAP=$(median "${kernel_cap[@]:-}")
 
 echo
-echo "| path | lossless pps (min / median / max) | × kernel | director CPU1 % at lossless (CPU1 all %) | director CPU-s per 1M packets | est. pps per director core | × kernel | overload: offered → delivered (median) | lvsd mallocs per 1M packets | notes |"
+echo "| path | lossless pps (min / median / max) | × kernel | director CPU1 % at lossless, exact (tick-sampled CPU1 %) | director CPU-s per 1M packets | est. pps per director core | × kernel | overload: offered → delivered (median) | lvsd mallocs per 1M packets | notes |"
 echo "|---|---|---|---|---|---|---|---|---|---|"
 for p in "${path_list[@]}"; do
     ll=() ov=() gen=() c1=() a1=() cap=() mal="" note="" skip=""

@@ -6,7 +6,8 @@ rx_rs() {
     echo $(($(nsx "$NS_R1" cat /sys/class/net/r1/statistics/rx_packets) + $(nsx "$NS_R2" cat /sys/class/net/r2/statistics/rx_packets)))
 }
 
-# One trial: trial RATE SECONDS (rate 0 = unpaced). Sets T_SENT T_DELIV T_RATE T_DRATE T_CPU0 T_CPU1 T_DIR.
+# One trial: trial RATE SECONDS (rate 0 = unpaced). Sets T_SENT T_DELIV T_RATE T_DRATE T_CPU0 T_CPU1
+# (tick-sampled CPU1 busy) T_DIR (the director's CPU1 %: exact, see below) T_DIR_TICKS.
 trial() {
     local rate=$1 secs=$2 before after s0 s1 out GEN_CMD
     generator_command
@@ -23,7 +24,12 @@ trial() {
     T_DELIV=$((after - before))
     T_RATE=$(awk -v n="$T_SENT" -v s="$elapsed" 'BEGIN { printf "%.0f", n / s }')
     T_DRATE=$(awk -v n="$T_DELIV" -v s="$elapsed" 'BEGIN { printf "%.0f", n / s }')
-    read -r T_CPU0 T_CPU1 T_DIR < <(cpu_busy "$s0" "$s1")
+    read -r T_CPU0 T_CPU1 T_DIR T_CPU1X < <(cpu_busy "$s0" "$s1")
+    # The director's CPU: CPU1's exact busy time (cpuidle residency) where the machine has it —
+    # the suites run on a quiet machine with only the director on CPU1 — else the tick-sampled
+    # share of the director's processes, NAPI threads and softirqs (an undercount at low load).
+    T_DIR_TICKS=$T_DIR
+    if [ "${T_CPU1X:--1}" -ge 0 ]; then T_DIR=$T_CPU1X; fi
     # Per-trial log (kept with --keep, shown with --verbose); for lvsd, the change of its own
     # counters across the trial (its statistics file is rewritten every second).
     local extra=""
@@ -35,10 +41,10 @@ trial() {
         LAST_STATS=$now
     fi
     local line
-    line=$(printf '%-12s rate=%-8s sent=%-8s delivered=%-8s loss=%s cpu0=%s%% cpu1=%s%% director=%s%% %s' \
+    line=$(printf '%-12s rate=%-8s sent=%-8s delivered=%-8s loss=%s cpu0=%s%% cpu1=%s%% director=%s%% (ticks %s%%) %s' \
         "$CURRENT_PATH" "$rate" "$T_SENT" "$T_DELIV" \
         "$(awk -v s="$T_SENT" -v d="$T_DELIV" 'BEGIN { if (s > 0) printf "%.4f", 1 - d / s; else print "-" }')" \
-        "$T_CPU0" "$T_CPU1" "$T_DIR" "$extra")
+        "$T_CPU0" "$T_CPU1" "$T_DIR" "$T_DIR_TICKS" "$extra")
     echo "$line" >>"$LAB_DIR/trials.log"
     [ -n "$VERBOSE" ] && echo "    $line" >&2
     return 0
