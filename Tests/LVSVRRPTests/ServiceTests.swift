@@ -145,6 +145,20 @@ struct ScriptRunnerTests {
         #expect(ContinuousClock.now - start < .seconds(30))
     }
 
+    @Test("a cancelled caller (a script loop stopped by a reload) kills its script at once, not as a timeout")
+    func cancelled() async {
+        let start = ContinuousClock.now
+        let task = Task {
+            await r.run(["/bin/sh", "-c", "sleep 60; exit 0"], timeout: .seconds(50), user: nil, group: nil)
+        }
+        try? await Task.sleep(for: .milliseconds(200))
+        task.cancel()
+        let o = await task.value
+        #expect(!o.timedOut && !o.succeeded && o.signal == SIGKILL)
+        // Killed on cancellation, far sooner than the 50 s timeout however busy the machine.
+        #expect(ContinuousClock.now - start < .seconds(30))
+    }
+
     @Test("vrrp_script user: the script runs as that user", .enabled(if: isRoot))
     func user() async {
         let o = await r.run(
