@@ -147,9 +147,9 @@ public struct TunnelDecapsulator {
         var line: String?
         if let pid = runningPID {
             // Opened before the signal, so it is this daemon's end that is waited for (for 2 s).
-            let end = try? ProcessDescriptor(pid)
+            let end = ProcessDescriptor(pid)
             kill(pid, SIGTERM)
-            _ = end?.waitForEnd(timeout: .seconds(2))
+            _ = end.waitForEnd(timeout: .seconds(2))
             line = "tunnel decapsulation stopped (pid \(pid))"
         }
         unlink(pidFile)

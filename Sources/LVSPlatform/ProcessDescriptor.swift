@@ -1,4 +1,5 @@
-// A process descriptor (pidfd_open(2)): wait for a process to end with poll(2) and a timeout, no polling loop.
+// A process descriptor (pidfd_open(2)): wait for a process to end with poll(2) and a timeout.
+import CLVSLinux
 import Glibc
 
 /// A descriptor for one process that becomes readable when the process ends (it need not be our
@@ -8,40 +9,61 @@ import Glibc
 ///  pidfd_open(pid) ──▶ poll(POLLIN, remaining time) ──▶ ended (then waitpid reaps a child at once)
 ///                                                   └──▶ still running when the time is up
 /// ```
+///
+/// Where pidfd_open is refused (a kernel before 5.3, a seccomp profile that blocks it) there is
+/// no descriptor: the waits then look every 5 ms whether the process has ended (a child is not
+/// reaped by looking), as waits did before process descriptors.
 public struct ProcessDescriptor: ~Copyable {
-    /// The descriptor, for poll(2).
+    /// The process.
+    public let pid: pid_t
+    /// The descriptor for poll(2), or -1 without one (see above).
     public let descriptor: Int32
 
-    /// Opens a descriptor for `pid`; fails with ESRCH when no such process exists (any more).
-    public init(_ pid: pid_t) throws(PlatformError) {
-        let fd = pidfdOpen(pid, 0)
-        guard fd >= 0 else { throw .system(.process, "pidfd_open") }
-        descriptor = fd
+    /// How often a wait without a descriptor looks at the process.
+    static let fallbackMilliseconds: Int32 = 5
+
+    /// Opens a descriptor for `pid`. A process that no longer exists counts as ended.
+    public init(_ pid: pid_t) {
+        self.pid = pid
+        descriptor = clvs_pidfd_open(pid)
     }
 
-    deinit { close(descriptor) }
+    /// Without a descriptor, as where pidfd_open is refused (for tests of that path).
+    package init(withoutDescriptorFor pid: pid_t) {
+        self.pid = pid
+        descriptor = -1
+    }
 
-    /// Waits until the process ends or `timeout` passes (restarting after signals with the time
-    /// left); true when it ended.
-    public func waitForEnd(timeout: Duration) -> Bool {
+    deinit { if descriptor >= 0 { close(descriptor) } }
+
+    /// True once the process has ended (a child stays unreaped).
+    public var hasEnded: Bool {
+        if descriptor >= 0 { return Readiness.wait([descriptor], timeoutMilliseconds: 0) & 1 != 0 }
+        return clvs_process_ended(pid) == 1
+    }
+
+    /// How a wait ended.
+    public enum WaitEnd: Sendable, Equatable {
+        /// The process ended.
+        case ended
+        /// The time was up first.
+        case timedOut
+        /// The other descriptor became readable first.
+        case interrupted
+    }
+
+    /// Waits until the process ends, `timeout` passes, or `other` (-1: none) becomes readable;
+    /// signals restart the wait with the time left.
+    public func waitForEnd(timeout: Duration, orReadable other: Int32 = -1) -> WaitEnd {
         let deadline = PollDeadline(after: timeout)
         while true {
-            var fd = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-            let r = poll(&fd, 1, deadline.remainingMilliseconds)
-            if r > 0 { return true }
-            if r == 0 && deadline.expired { return false }
-            if r < 0 && errno != EINTR { return false }
+            if descriptor < 0 && clvs_process_ended(pid) == 1 { return .ended }
+            var wait = deadline.remainingMilliseconds
+            if descriptor < 0 { wait = min(wait, Self.fallbackMilliseconds) }
+            let ready = Readiness.wait([descriptor, other], timeoutMilliseconds: wait)
+            if ready & 1 != 0 { return .ended }
+            if ready & 2 != 0 { return .interrupted }
+            if deadline.expired { return hasEnded ? .ended : .timedOut }
         }
     }
 }
-
-/// pidfd_open(2), looked up at run time (the Glibc module does not import <sys/pidfd.h>).
-private let pidfdOpen: @convention(c) (pid_t, UInt32) -> Int32 = {
-    guard let symbol = dlsym(dlopen(nil, RTLD_NOW), "pidfd_open") else {
-        return { _, _ in
-            errno = ENOSYS
-            return -1
-        }
-    }
-    return unsafeBitCast(symbol, to: (@convention(c) (pid_t, UInt32) -> Int32).self)
-}()

@@ -13,8 +13,9 @@ import LVSVRRP
 ///                                                               └──▶ cancelled → SIGKILL group, reap
 /// ```
 public struct ProcessScriptRunner: ScriptRunner {
-    /// The threads that sleep in poll(2) while scripts run (one per script running at once).
-    private static let waiters = BlockingPool(name: "vrrp-script", maxThreads: 32)
+    /// The threads that sleep in poll(2) while scripts run: one per script running at once (a
+    /// bound far above what keepalived configurations run together; past it, waits queue).
+    private static let waiters = BlockingPool(name: "vrrp-script", maxThreads: 256, stackSize: 128 * 1024)
 
     public init() {}
 
@@ -35,43 +36,21 @@ public struct ProcessScriptRunner: ScriptRunner {
             cancel?.signal()
         }
         withExtendedLifetime(cancel) {}  // the eventfd outlives the wait that polls it
-        var status: Int32 = 0
-        switch end {
-        case .exited:
-            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        case .timedOut, .cancelled, .noDescriptor:
+        if end != .ended {
             kill(-pid, SIGKILL)
             kill(pid, SIGKILL)
-            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-            if end == .noDescriptor { return ScriptOutcome(exitStatus: nil) }
+            ChildProcess.reap(pid)
             return ScriptOutcome(exitStatus: nil, signal: SIGKILL, timedOut: end == .timedOut)
         }
+        // A script that cannot be reaped has no exit status (not a success).
+        guard let status = ChildProcess.reap(pid) else { return ScriptOutcome(exitStatus: nil) }
         if status & 0x7F == 0 { return ScriptOutcome(exitStatus: (status >> 8) & 0xFF) }
         return ScriptOutcome(exitStatus: nil, signal: status & 0x7F)
     }
 
-    /// How a wait for a script ended.
-    private enum WaitEnd: Sendable, Equatable {
-        case exited, timedOut, cancelled
-        /// pidfd_open failed: the script cannot be waited for (it is killed).
-        case noDescriptor
-    }
-
     /// Blocks (on a pool thread) until the script ends, the deadline passes or `cancel` is
-    /// signalled.
-    private static func waitForEnd(_ pid: pid_t, deadline: PollDeadline, cancel: Int32) -> WaitEnd {
-        let process: ProcessDescriptor
-        do {
-            process = try ProcessDescriptor(pid)
-        } catch {
-            return .noDescriptor
-        }
-        while true {
-            let ready = Readiness.wait(
-                [process.descriptor, cancel], timeoutMilliseconds: deadline.remainingMilliseconds)
-            if ready & 1 != 0 { return .exited }
-            if ready & 2 != 0 { return .cancelled }
-            if deadline.expired { return .timedOut }
-        }
+    /// signalled (`.interrupted`).
+    private static func waitForEnd(_ pid: pid_t, deadline: PollDeadline, cancel: Int32) -> ProcessDescriptor.WaitEnd {
+        ProcessDescriptor(pid).waitForEnd(timeout: deadline.instant - ContinuousClock.now, orReadable: cancel)
     }
 }

@@ -501,6 +501,32 @@ static inline ssize_t clvs_netlink_send(int fd, const void *buf, size_t len) {
     return sendto(fd, buf, len, 0, (struct sockaddr *)&sa, sizeof(sa));
 }
 
+// ---- Process descriptors (pidfd_open(2)) -----------------------------------------------
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+
+/// pidfd_open(2) through syscall(2), so that it needs no glibc 2.36: a descriptor that becomes
+/// readable when the process ends, or -1 with errno (ENOSYS before Linux 5.3, EPERM under some
+/// seccomp profiles, ESRCH when no such process).
+static inline int clvs_pidfd_open(pid_t pid) {
+    long fd = syscall(SYS_pidfd_open, pid, 0);
+    if (fd >= 0) (void)fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+    return (int)fd;
+}
+
+/// Whether process `pid` has ended, without reaping it: 1 ended, 0 running. A child is asked
+/// with waitid(WNOWAIT) (a zombie has ended); any other process with kill(pid, 0).
+static inline int clvs_process_ended(pid_t pid) {
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0) return info.si_pid == pid;
+    if (errno != ECHILD) return 0;
+    return kill(pid, 0) != 0 && errno == ESRCH;
+}
+
 /// An eventfd (close-on-exec, non-blocking unless `blocking`; a counting semaphore when `semaphore`).
 static inline int clvs_eventfd(int blocking, int semaphore) {
     return eventfd(0, EFD_CLOEXEC | (blocking ? 0 : EFD_NONBLOCK) | (semaphore ? EFD_SEMAPHORE : 0));

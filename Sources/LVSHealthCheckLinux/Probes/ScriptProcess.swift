@@ -41,21 +41,13 @@ public enum ScriptProcess {
         case .failure(let e): return .failure(e)
         }
         // Readable when the script ends: the wait sleeps in poll(2) until then or the timeout.
-        let end: ProcessDescriptor
-        do {
-            end = try ProcessDescriptor(pid)
-        } catch {
-            kill(-pid, SIGKILL)
-            kill(pid, SIGKILL)
-            ChildProcess.reap(pid)
-            return .failure(ScriptSpawnError(message: error.message))
-        }
+        let end = ProcessDescriptor(pid)
         var termSent = false
-        if !end.waitForEnd(timeout: timeout) {
+        if end.waitForEnd(timeout: timeout) != .ended {
             kill(-pid, SIGTERM)
             kill(pid, SIGTERM)
             termSent = true
-            if !end.waitForEnd(timeout: .seconds(2)) {
+            if end.waitForEnd(timeout: .seconds(2)) != .ended {
                 kill(-pid, SIGKILL)
                 kill(pid, SIGKILL)
                 ChildProcess.reap(pid)
