@@ -225,9 +225,13 @@ static uint64_t xdp_send(int prog, int cfg_map, const uint8_t *frame, uint32_t s
         nanosleep(&ts, NULL);
         if (pthread_tryjoin_np(thread, NULL) == 0) break;
     }
+    const uint64_t ended = now_ns();
     bpf_map_lookup_elem(cfg_map, &zero, &c);
     if (c.started_ns == 0) die("the generator program never ran");
-    *elapsed = seconds;
+    // From the first run to the end of the duration, or to an early stop (SIGINT/SIGTERM).
+    uint64_t until = c.started_ns + c.duration_ns;
+    if (ended < until) until = ended;
+    *elapsed = until > c.started_ns ? (double)(until - c.started_ns) / 1e9 : seconds;
     return c.sent;
 }
 
