@@ -1,4 +1,5 @@
 // The lvsd control protocol: frame layout, version, limits and protocol-level errors (docs/control-protocol.md).
+import LVSCore
 
 /// Constants of the control protocol spoken between `ipvsadm` and `lvsd`.
 ///

@@ -1,6 +1,7 @@
 // lvsd's control endpoint: accepts ipvsadm connections, checks peer credentials, serves request frames.
 import Glibc
 import LVSControl
+import LVSCore
 import LVSPlatform
 import Logging
 import Synchronization

@@ -1,32 +1,24 @@
 // Errors of the VRRP module: configuration problems, malformed packets and failed system calls.
 
+import LVSCore
+
 /// A VRRP failure. `code` says what kind; `message` is the line to log or show.
-public struct VRRPError: Error, Hashable, Sendable, CustomStringConvertible {
-    /// The kinds of failure.
-    public enum Code: String, Hashable, Sendable {
-        /// A configuration value keepalived would also refuse.
-        case invalidConfig
-        /// `auth_type AH` (IPsec AH, RFC 2402) is not implemented.
-        case authAHUnsupported
-        /// A packet too short or otherwise not a VRRP message.
-        case malformedPacket
-        /// A socket call failed.
-        case socket
-        /// An rtnetlink request was refused.
-        case netlink
-        /// An interface named in the configuration does not exist.
-        case noSuchInterface
-        /// A script could not be started.
-        case script
-    }
+public typealias VRRPError = CodedError<VRRPErrorCode>
 
-    public var code: Code
-    public var message: String
-
-    public init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-
-    public var description: String { message }
+/// The kinds of VRRP failure (`VRRPError.Code`).
+public enum VRRPErrorCode: String, Hashable, Sendable {
+    /// A configuration value keepalived would also refuse.
+    case invalidConfig
+    /// `auth_type AH` (IPsec AH, RFC 2402) is not implemented.
+    case authAHUnsupported
+    /// A packet too short or otherwise not a VRRP message.
+    case malformedPacket
+    /// A socket call failed.
+    case socket
+    /// An rtnetlink request was refused.
+    case netlink
+    /// An interface named in the configuration does not exist.
+    case noSuchInterface
+    /// A script could not be started.
+    case script
 }

@@ -99,6 +99,20 @@ struct XDPLabTests {
         }
     }
 
+    /// Runs `body` with a fresh lab and the program steering VIP:5000 (both closed after it);
+    /// prints why and returns where the machine cannot run XDP labs.
+    static func withSteeringLab(_ body: (Lab, XDPProgram) throws -> Void) throws {
+        if let why = Self.unavailableReason {
+            print("skipped: \(why)")
+            return
+        }
+        let lab = try Self.build()
+        defer { lab.lab.close() }
+        let xdp = try Self.programSteeringVIP5000()
+        defer { xdp.close() }
+        try body(lab, xdp)
+    }
+
     /// The program, small maps, steering UDP VIP:5000 to the AF_XDP socket.
     static func programSteeringVIP5000() throws -> XDPProgram {
         let xdp = try XDPProgram(limits: .init(flows: 1024, services: 256, addresses: 256, serverSlots: 64))
@@ -193,110 +207,99 @@ struct XDPLabTests {
         "an idle interface's fill ring holds at most its share of the UMEM: the busy interface still has frames to receive into"
     )
     func fillShare() throws {
-        if let why = Self.unavailableReason {
-            print("skipped: \(why)")
-            return
+        try Self.withSteeringLab { lab, xdp in
+            let port = try inNamespace(lab.director.namespace) { () throws -> XDPSocketPort in
+                let d0 = Int32(if_nametoindex("d0"))
+                let d1 = Int32(if_nametoindex("d1"))
+                _ = try xdp.attach(interface: d0)
+                _ = try xdp.attach(interface: d1)
+                var cfg = XDPSocketPort.Configuration()
+                cfg.frameCount = 1024
+                cfg.ringSize = 256
+                cfg.fillRingSize = 512
+                return try XDPSocketPort(interfaces: [(d0, "d0"), (d1, "d1")], program: xdp, configuration: cfg)
+            }
+            // Refilled many times with nothing received: each fill ring stops at 1024 / 3 = 341
+            // frames (before, both rings filled to 512 and nothing was left).
+            _ = Self.drain(port, seconds: 0.2)
+            #expect(port.freeFrames == 1024 - 2 * 341, "\(port.freeFrames) frames free")
+            let client = try Self.udpSocket(lab.client, "10.7.1.2", 40001)
+            defer { close(client) }
+            for i in 0..<200 { Self.send(client, "burst-\(i)", to: Self.vip, 5000) }
+            let frames = Self.drain(port, seconds: 1.0)
+            #expect(frames.count == 200, "d0 keeps receiving: \(frames.count) of 200, \(port.statistics)")
         }
-        let lab = try Self.build()
-        defer { lab.lab.close() }
-        let xdp = try Self.programSteeringVIP5000()
-        defer { xdp.close() }
-        let port = try inNamespace(lab.director.namespace) { () throws -> XDPSocketPort in
-            let d0 = Int32(if_nametoindex("d0"))
-            let d1 = Int32(if_nametoindex("d1"))
-            _ = try xdp.attach(interface: d0)
-            _ = try xdp.attach(interface: d1)
-            var cfg = XDPSocketPort.Configuration()
-            cfg.frameCount = 1024
-            cfg.ringSize = 256
-            cfg.fillRingSize = 512
-            return try XDPSocketPort(interfaces: [(d0, "d0"), (d1, "d1")], program: xdp, configuration: cfg)
-        }
-        // Refilled many times with nothing received: each fill ring stops at 1024 / 3 = 341
-        // frames (before, both rings filled to 512 and nothing was left).
-        _ = Self.drain(port, seconds: 0.2)
-        #expect(port.freeFrames == 1024 - 2 * 341, "\(port.freeFrames) frames free")
-        let client = try Self.udpSocket(lab.client, "10.7.1.2", 40001)
-        defer { close(client) }
-        for i in 0..<200 { Self.send(client, "burst-\(i)", to: Self.vip, 5000) }
-        let frames = Self.drain(port, seconds: 1.0)
-        #expect(frames.count == 200, "d0 keeps receiving: \(frames.count) of 200, \(port.statistics)")
     }
 
     @Test(
         "steering: the AF_XDP socket gets exactly VIP:5000's datagrams, ping to the director reaches the kernel, AF_XDP transmits in place and by copy"
     )
     func steering() throws {
-        if let why = Self.unavailableReason {
-            print("skipped: \(why)")
-            return
-        }
-        let lab = try Self.build()
-        defer { lab.lab.close() }
-        let xdp = try Self.programSteeringVIP5000()
-        defer { xdp.close() }
-        let vip = IPAddress(Self.vip)!
-        let director = try Self.openDirector(lab, xdp)
-        let (d0, mode, port) = (director.d0, director.mode, director.port)
-        #expect(mode == .native, "veth has native XDP (kernel ≥ 4.19)")
-        #expect(!port.isZeroCopy, "AF_XDP on veth is copy mode")
+        try Self.withSteeringLab { lab, xdp in
+            let vip = IPAddress(Self.vip)!
+            let director = try Self.openDirector(lab, xdp)
+            let (d0, mode, port) = (director.d0, director.mode, director.port)
+            #expect(mode == .native, "veth has native XDP (kernel ≥ 4.19)")
+            #expect(!port.isZeroCopy, "AF_XDP on veth is copy mode")
 
-        let client = try Self.udpSocket(lab.client, "10.7.1.2", 40000)
-        defer { close(client) }
-        let before = xdp.maps.counters()
-        for i in 0..<5 { Self.send(client, "to-service-\(i)", to: Self.vip, 5000) }
-        #expect(
-            try Self.ping(lab.client, "10.7.1.1", count: 2) == 2, "the kernel answers pings to the director's address")
-        let frames = Self.drain(port, seconds: 1.0)
-        let moved = xdp.maps.counters().since(before)
-        #expect(frames.count == 5, "exactly the 5 service datagrams reach the socket: \(moved.nonZero)")
-        for (i, f) in frames.enumerated() {
-            let info = f.withUnsafeBytes { PacketParser.parse($0) }
-            #expect(info.verdict == .ip && info.destination == vip && info.destinationPort == 5000)
-            #expect(String(decoding: f[info.l4Offset + 8..<info.ipEnd], as: UTF8.self) == "to-service-\(i)")
-        }
-        #expect(moved[.steerService] == 5)
-        #expect(moved[.passNotOurs] >= 2, "the two echo requests went to the kernel: \(moved.nonZero)")
+            let client = try Self.udpSocket(lab.client, "10.7.1.2", 40000)
+            defer { close(client) }
+            let before = xdp.maps.counters()
+            for i in 0..<5 { Self.send(client, "to-service-\(i)", to: Self.vip, 5000) }
+            #expect(
+                try Self.ping(lab.client, "10.7.1.1", count: 2) == 2,
+                "the kernel answers pings to the director's address")
+            let frames = Self.drain(port, seconds: 1.0)
+            let moved = xdp.maps.counters().since(before)
+            #expect(frames.count == 5, "exactly the 5 service datagrams reach the socket: \(moved.nonZero)")
+            for (i, f) in frames.enumerated() {
+                let info = f.withUnsafeBytes { PacketParser.parse($0) }
+                #expect(info.verdict == .ip && info.destination == vip && info.destinationPort == 5000)
+                #expect(String(decoding: f[info.l4Offset + 8..<info.ipEnd], as: UTF8.self) == "to-service-\(i)")
+            }
+            #expect(moved[.steerService] == 5)
+            #expect(moved[.passNotOurs] >= 2, "the two echo requests went to the kernel: \(moved.nonZero)")
 
-        // AF_XDP transmit: an echo rewritten in place (addresses, ports and MACs swapped: the
-        // checksums stay valid), and one built outside the UMEM (copied into a free frame).
-        for i in 0..<2 { Self.send(client, "echo-\(i)", to: Self.vip, 5000) }
-        let rx = UnsafeMutablePointer<ReceivedFrame>.allocate(capacity: 8)
-        defer { rx.deallocate() }
-        var got = 0
-        let end = Date().addingTimeInterval(2)
-        while got < 2 && Date() < end {
-            got += port.receive(into: rx + got, capacity: 8 - got)
-            if got < 2 { usleep(1000) }
+            // AF_XDP transmit: an echo rewritten in place (addresses, ports and MACs swapped: the
+            // checksums stay valid), and one built outside the UMEM (copied into a free frame).
+            for i in 0..<2 { Self.send(client, "echo-\(i)", to: Self.vip, 5000) }
+            let rx = UnsafeMutablePointer<ReceivedFrame>.allocate(capacity: 8)
+            defer { rx.deallocate() }
+            var got = 0
+            let end = Date().addingTimeInterval(2)
+            while got < 2 && Date() < end {
+                got += port.receive(into: rx + got, capacity: 8 - got)
+                if got < 2 { usleep(1000) }
+            }
+            #expect(got == 2)
+            var copies: [[UInt8]] = []
+            for i in 0..<got {
+                let p = rx[i].buffer + rx[i].start
+                Self.swapEcho(p)
+                if i == 1 { copies.append(Array(UnsafeRawBufferPointer(start: p, count: rx[i].length))) }
+            }
+            var tx = [TransmitFrame](repeating: TransmitFrame(), count: 2)
+            tx[0] = TransmitFrame(data: rx[0].buffer + rx[0].start, len: UInt32(rx[0].length), ifindex: d0)
+            let sent = copies[0].withUnsafeBytes { c -> Int in
+                tx[1] = TransmitFrame(data: c.baseAddress, len: UInt32(c.count), ifindex: d0)
+                return tx.withUnsafeBufferPointer { port.transmit($0.baseAddress!, count: 2) }
+            }
+            port.release()
+            #expect(sent == 2)
+            let echoes = Self.receiveAll(client, seconds: 0.6)
+            #expect(echoes.sorted() == ["echo-0", "echo-1"], "the client got both echoes from VIP:5000")
+            let st = port.statistics
+            #expect(st.txInPlace == 1 && st.txCopied == 1, "\(st)")
+            #expect(st.txRingFull == 0 && st.txInvalidDescriptors == 0 && st.rxInvalidDescriptors == 0)
+            usleep(100_000)
+            _ = Self.drain(port, seconds: 0.1)
+            #expect(port.freeFrames == 1024 - 512, "every frame is back: free, or in the 512-slot fill ring")
+            // Attached through a BPF link: close() detaches from this (host-namespace) thread too.
+            let attached = try inNamespace(lab.director.namespace) { clvs_xdp_attached_id(d0, CLVS_XDP_MODE_NATIVE) }
+            #expect(attached == Int32(xdp.programID))
+            xdp.close()
+            #expect(try inNamespace(lab.director.namespace) { clvs_xdp_attached_id(d0, CLVS_XDP_MODE_NATIVE) } == 0)
         }
-        #expect(got == 2)
-        var copies: [[UInt8]] = []
-        for i in 0..<got {
-            let p = rx[i].buffer + rx[i].start
-            Self.swapEcho(p)
-            if i == 1 { copies.append(Array(UnsafeRawBufferPointer(start: p, count: rx[i].length))) }
-        }
-        var tx = [TransmitFrame](repeating: TransmitFrame(), count: 2)
-        tx[0] = TransmitFrame(data: rx[0].buffer + rx[0].start, len: UInt32(rx[0].length), ifindex: d0)
-        let sent = copies[0].withUnsafeBytes { c -> Int in
-            tx[1] = TransmitFrame(data: c.baseAddress, len: UInt32(c.count), ifindex: d0)
-            return tx.withUnsafeBufferPointer { port.transmit($0.baseAddress!, count: 2) }
-        }
-        port.release()
-        #expect(sent == 2)
-        let echoes = Self.receiveAll(client, seconds: 0.6)
-        #expect(echoes.sorted() == ["echo-0", "echo-1"], "the client got both echoes from VIP:5000")
-        let st = port.statistics
-        #expect(st.txInPlace == 1 && st.txCopied == 1, "\(st)")
-        #expect(st.txRingFull == 0 && st.txInvalidDescriptors == 0 && st.rxInvalidDescriptors == 0)
-        usleep(100_000)
-        _ = Self.drain(port, seconds: 0.1)
-        #expect(port.freeFrames == 1024 - 512, "every frame is back: free, or in the 512-slot fill ring")
-        // Attached through a BPF link: close() detaches from this (host-namespace) thread too.
-        let attached = try inNamespace(lab.director.namespace) { clvs_xdp_attached_id(d0, CLVS_XDP_MODE_NATIVE) }
-        #expect(attached == Int32(xdp.programID))
-        xdp.close()
-        #expect(try inNamespace(lab.director.namespace) { clvs_xdp_attached_id(d0, CLVS_XDP_MODE_NATIVE) } == 0)
     }
 
     /// Sends `count` ICMP echo requests from `h` to `addr` (a raw socket opened in the namespace)
@@ -358,57 +361,52 @@ struct XDPLabTests {
         "fast path: a DR flow is forwarded by XDP (DEVMAP redirect d0 → d1) to the real server, none of it reaches lvsd; without NAPI on the peer the frames vanish"
     )
     func directRouteFastPath() throws {
-        if let why = Self.unavailableReason {
-            print("skipped: \(why)")
-            return
-        }
-        let lab = try Self.build()
-        defer { lab.lab.close() }
-        let xdp = try Self.programSteeringVIP5000()
-        defer { xdp.close() }
-        let vip = IPAddress(Self.vip)!
-        let d1MAC = try Self.mac(lab.director, "d1")
-        let r1MAC = try Self.mac(lab.server, "r1")
-        // The kernel resolves a DEVMAP ifindex in the caller's namespace: openDirector adds d1 from the lab's.
-        let director = try Self.openDirector(lab, xdp, egress: ["d1"])
-        let (d1, port) = (director.egress[0], director.port)
-        let key = XDPFlowKey(
-            protocolNumber: IPProtocolNumber.udp, source: IPAddress("10.7.1.2")!, sourcePort: 40001, destination: vip,
-            destinationPort: 5000)
-        try xdp.maps.putFlow(
-            key,
-            .directRoute(
-                link: EgressLink(sourceMAC: d1MAC, destinationMAC: r1MAC, mtu: 1500), interface: d1, serverSlot: 3))
-        let server = try Self.udpSocket(lab.server, Self.vip, 5000)
-        defer { close(server) }
-        let client = try Self.udpSocket(lab.client, "10.7.1.2", 40001)
-        defer { close(client) }
+        try Self.withSteeringLab { lab, xdp in
+            let vip = IPAddress(Self.vip)!
+            let d1MAC = try Self.mac(lab.director, "d1")
+            let r1MAC = try Self.mac(lab.server, "r1")
+            // The kernel resolves a DEVMAP ifindex in the caller's namespace: openDirector adds d1 from the lab's.
+            let director = try Self.openDirector(lab, xdp, egress: ["d1"])
+            let (d1, port) = (director.egress[0], director.port)
+            let key = XDPFlowKey(
+                protocolNumber: IPProtocolNumber.udp, source: IPAddress("10.7.1.2")!, sourcePort: 40001,
+                destination: vip,
+                destinationPort: 5000)
+            try xdp.maps.putFlow(
+                key,
+                .directRoute(
+                    link: EgressLink(sourceMAC: d1MAC, destinationMAC: r1MAC, mtu: 1500), interface: d1, serverSlot: 3))
+            let server = try Self.udpSocket(lab.server, Self.vip, 5000)
+            defer { close(server) }
+            let client = try Self.udpSocket(lab.client, "10.7.1.2", 40001)
+            defer { close(client) }
 
-        let before = xdp.maps.counters()
-        for i in 0..<20 { Self.send(client, "dr-\(i)", to: Self.vip, 5000) }
-        let got = Self.receiveAll(server, seconds: 1.0)
-        if got.count != 20 {
-            let d1 = try lab.director.run([LabNetwork.tool("ethtool")!, "-S", "d1"]).stdout
-            let r1 = try lab.server.run([LabNetwork.tool("ip")!, "-s", "link", "show", "dev", "r1"]).stdout
-            let feat = try lab.server.run([LabNetwork.tool("ethtool")!, "-k", "r1"]).stdout.split(separator: "\n")
-                .filter { $0.contains("generic-receive") }
-            let ns = try lab.server.run(["/bin/cat", "/proc/net/snmp"]).stdout
-            print("d1: \(d1)\nr1: \(r1)\n\(feat)\n\(ns)")
-        }
-        #expect(got.count == 20, "the real server got every datagram: \(got.count)")
-        #expect(Set(got) == Set((0..<20).map { "dr-\($0)" }))
-        #expect(Self.drain(port, seconds: 0.2).isEmpty, "no frame of the flow reached lvsd")
-        let moved = xdp.maps.counters().since(before)
-        #expect(moved[.fastRedirect] == 20, "\(moved.nonZero)")
-        #expect(xdp.maps.flowState(key)?.packets == 20)
-        #expect(xdp.maps.serverStatistics(slot: 3).inPackets == 20)
+            let before = xdp.maps.counters()
+            for i in 0..<20 { Self.send(client, "dr-\(i)", to: Self.vip, 5000) }
+            let got = Self.receiveAll(server, seconds: 1.0)
+            if got.count != 20 {
+                let d1 = try lab.director.run([LabNetwork.tool("ethtool")!, "-S", "d1"]).stdout
+                let r1 = try lab.server.run([LabNetwork.tool("ip")!, "-s", "link", "show", "dev", "r1"]).stdout
+                let feat = try lab.server.run([LabNetwork.tool("ethtool")!, "-k", "r1"]).stdout.split(separator: "\n")
+                    .filter { $0.contains("generic-receive") }
+                let ns = try lab.server.run(["/bin/cat", "/proc/net/snmp"]).stdout
+                print("d1: \(d1)\nr1: \(r1)\n\(feat)\n\(ns)")
+            }
+            #expect(got.count == 20, "the real server got every datagram: \(got.count)")
+            #expect(Set(got) == Set((0..<20).map { "dr-\($0)" }))
+            #expect(Self.drain(port, seconds: 0.2).isEmpty, "no frame of the flow reached lvsd")
+            let moved = xdp.maps.counters().since(before)
+            #expect(moved[.fastRedirect] == 20, "\(moved.nonZero)")
+            #expect(xdp.maps.flowState(key)?.packets == 20)
+            #expect(xdp.maps.serverStatistics(slot: 3).inPackets == 20)
 
-        // K:veth.c veth_xdp_xmit: without NAPI on the peer (no XDP program, GRO off) a redirected
-        // frame is dropped, silently for the sender.
-        try Self.ethtool(lab.server, "-K r1 gro off")
-        for i in 0..<5 { Self.send(client, "lost-\(i)", to: Self.vip, 5000) }
-        #expect(Self.receiveAll(server, seconds: 0.5).isEmpty, "redirected frames vanish without NAPI on the peer")
-        #expect(xdp.maps.counters().since(before)[.fastRedirect] == 25)
+            // K:veth.c veth_xdp_xmit: without NAPI on the peer (no XDP program, GRO off) a redirected
+            // frame is dropped, silently for the sender.
+            try Self.ethtool(lab.server, "-K r1 gro off")
+            for i in 0..<5 { Self.send(client, "lost-\(i)", to: Self.vip, 5000) }
+            #expect(Self.receiveAll(server, seconds: 0.5).isEmpty, "redirected frames vanish without NAPI on the peer")
+            #expect(xdp.maps.counters().since(before)[.fastRedirect] == 25)
+        }
     }
 
     @Test(
