@@ -140,6 +140,7 @@ public struct DirectorStatusSource: StatusSource {
         let s = dp.statistics
         let dropCounters: Set<DataPlaneCounter> = [
             .noRoute, .neighborQueueDropped, .ipvsDropped, .localServerUnsupported, .ringDrops, .transmitFailed,
+            .overloadShed,
         ]
         var workers: [WorkerStatus] = []
         for (i, w) in dp.workerStatistics.enumerated() {

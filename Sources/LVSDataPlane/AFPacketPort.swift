@@ -220,6 +220,15 @@ public final class AFPacketPort: PacketPort {
     /// True when the next slot holds a frame (one load: cheap enough to spin on).
     public var framesWaiting: Bool { slots > 0 && clvs_dp_frame_ready(slot(head)) != 0 }
 
+    /// The kernel fills slots in ring order, so the slot `k − 1` past the next unread one being
+    /// ready means `k` frames wait (one load). Slots read and not yet released lie behind `head`
+    /// and are still marked ready: `k` stops short of them.
+    public func isBacklogged(eighths: Int) -> Bool {
+        let k = slots / 8 * min(max(eighths, 1), 7)
+        guard k > 0, k &+ unreleased < slots else { return false }
+        return clvs_dp_frame_ready(slot((head &+ k &- 1) % slots)) != 0
+    }
+
     @inline(__always)
     private func advance() {
         head = head + 1 == slots ? 0 : head + 1

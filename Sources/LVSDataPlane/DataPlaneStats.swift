@@ -75,6 +75,11 @@ public enum DataPlaneCounter: Int, CaseIterable, Sendable, CustomStringConvertib
     /// SYN proxy: client frames held for the server's SYN/ACK, and sent on after it.
     case synProxyHeld
     case synProxyReleased
+    /// Packets that would have opened a new connection, dropped while the worker was behind
+    /// (its receive ring half full after a full batch; see `DataPlaneWorker.updateShedding`).
+    case overloadShed
+    /// Times a worker fell behind and began shedding new connections.
+    case overloadEpisodes
 
     public var description: String {
         switch self {
@@ -113,6 +118,8 @@ public enum DataPlaneCounter: Int, CaseIterable, Sendable, CustomStringConvertib
         case .synProxySynResent: return "synproxy_syn_resent"
         case .synProxyHeld: return "synproxy_held"
         case .synProxyReleased: return "synproxy_released"
+        case .overloadShed: return "overload_shed"
+        case .overloadEpisodes: return "overload_episodes"
         }
     }
 }

@@ -69,6 +69,8 @@ public final class DataPlaneWorker {
     unowned(unsafe) var currentIPVS: IPVS?
     /// Set by the loop when every flow must be revalidated (taken under the lock in `runOnce`).
     public var pendingRevalidation = false
+    /// True while the worker is behind and sheds new connections (`updateShedding`).
+    public internal(set) var shedding = false
     /// The fast path's counts as of the last batch (copied under the lock).
     var fastPathCounts = FlowRegistry.Counts()
 
@@ -176,11 +178,14 @@ public final class DataPlaneWorker {
         let n = port.receive(into: frames, capacity: Self.batchSize)
         let before = n > 0 ? mallocCounter?() : nil
         batchNow = now
+        updateShedding(received: n)
         owner.withIPVSAsWorker { ipvs in
             batchLimits = ipvs.sysctls.limits
             natICMPSend = ipvs.sysctls.natICMPSend
             currentIPVS = ipvs
+            ipvs.shedsNewConnections = shedding
             for i in 0..<n { handle(&frames[i], ipvs, now) }
+            ipvs.shedsNewConnections = false
             ipvs.advance(to: now)
             if let registry {
                 if pendingRevalidation {
@@ -200,6 +205,23 @@ public final class DataPlaneWorker {
             if let before, let after = mallocCounter?() { counters.add(.mallocs, after &- before) }
         }
         return n
+    }
+
+    /// Overload: after a full batch with half a receive ring still waiting, the worker is behind
+    /// and sheds new connections (their packets are the costly ones: scheduling, a new entry)
+    /// until less than an eighth waits. Packets of existing connections are forwarded all along.
+    ///
+    /// ```
+    ///   full batch, ≥ 4/8 of a ring waiting ──▶ shedding ──▶ < 1/8 waiting ──▶ not shedding
+    /// ```
+    @inline(__always)
+    func updateShedding(received n: Int) {
+        if shedding {
+            if n < Self.batchSize || !port.isBacklogged(eighths: 1) { shedding = false }
+        } else if n == Self.batchSize && port.isBacklogged(eighths: 4) {
+            shedding = true
+            counters.add(.overloadEpisodes)
+        }
     }
 
     /// Asks for resolution of next hops the worker will need (real servers just added).
@@ -310,6 +332,8 @@ public final class DataPlaneWorker {
             // Checked before scheduling: no entry was made. Time exceeded goes back, rate limited.
             counters.drop(.ttlExpired)
             sendError(.timeExceeded, about: f, info, source: info.destination)
+        case .drop(.overload):
+            counters.add(.overloadShed)
         case .drop:
             counters.add(.ipvsDropped)
         case .unreachable:

@@ -82,8 +82,13 @@ public protocol PacketPort: AnyObject {
     var ringDrops: UInt64 { get }
     /// True when a frame waits (cheap: the worker spins on it for a moment after a batch).
     var framesWaiting: Bool { get }
+    /// True when, after the batch just read, frames still waiting fill at least `eighths`/8 of a
+    /// receive ring (a load or two: the worker asks after every full batch, and sheds new
+    /// connections while it is this far behind).
+    func isBacklogged(eighths: Int) -> Bool
 }
 
 extension PacketPort {
     public var framesWaiting: Bool { false }
+    public func isBacklogged(eighths: Int) -> Bool { false }
 }

@@ -78,4 +78,8 @@ public final class WorkerPort: PacketPort {
     public var ringDrops: UInt64 { (xdp?.ringDrops ?? 0) &+ packet.ringDrops }
 
     public var framesWaiting: Bool { (xdp?.framesWaiting ?? false) || packet.framesWaiting }
+
+    public func isBacklogged(eighths: Int) -> Bool {
+        (xdp?.isBacklogged(eighths: eighths) ?? false) || packet.isBacklogged(eighths: eighths)
+    }
 }

@@ -313,6 +313,14 @@ public final class XDPSocketPort: PacketPort {
         return false
     }
 
+    /// True when a socket's RX ring holds `eighths`/8 of its size or more (its producer index
+    /// against the frames taken).
+    public func isBacklogged(eighths: Int) -> Bool {
+        let k = UInt32(configuration.ringSize / 8) * UInt32(min(max(eighths, 1), 8))
+        for s in sockets where clvs_xsk_rx_ready(s.handle) >= k { return true }
+        return false
+    }
+
     /// The interfaces this port can transmit on.
     public var interfaces: Set<Int32> { Set(sockets.map(\.interface)) }
 

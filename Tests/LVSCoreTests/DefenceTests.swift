@@ -113,6 +113,24 @@ import Testing
         #expect(d.ipvs.connectionCount == 40)
     }
 
+    @Test(
+        "shedsNewConnections refuses only packets that would schedule, as drop_packet (K:ip_vs_proto_tcp.c tcp_conn_schedule → ip_vs_todrop): an existing connection's packets and FIN go on"
+    )
+    func shedNewConnections() throws {
+        let d = try director()
+        #expect(forwarded(d.tcp(client(1), vip, [.syn])))
+        d.ipvs.shedsNewConnections = true
+        #expect(d.tcp(client(2), vip, [.syn]) == .drop(.overload))
+        #expect(d.udp(client(3), Endpoint("10.0.0.1:80")) == .pass)  // no UDP service: not ours at all
+        #expect(forwarded(d.tcp(client(1), vip, [.ack])))
+        #expect(forwarded(d.tcp(client(1), vip, [.fin, .ack])))
+        #expect(d.ipvs.counters.overloadShed == 1)
+        #expect(d.ipvs.connectionCount == 1)
+        d.ipvs.shedsNewConnections = false
+        #expect(forwarded(d.tcp(client(2), vip, [.syn])))
+        #expect(d.ipvs.connectionCount == 2)
+    }
+
     @Test("K:ip_vs_random_dropentry: drop_entry 3 removes half-open entries within seconds, keeps established ones")
     func dropEntry() throws {
         let d = try director()
@@ -249,4 +267,9 @@ import Testing
         try ipvs.editService(VirtualServiceSpec(key: .endpoint(.tcp, vip), scheduler: "rr"))
         #expect(!ipvs.isSynProxied(address: vip.address, port: 80))
     }
+}
+
+private func forwarded(_ v: PacketVerdict) -> Bool {
+    if case .forward = v { return true }
+    return false
 }

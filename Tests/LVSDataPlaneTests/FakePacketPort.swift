@@ -15,6 +15,8 @@ final class FakePacketPort: PacketPort {
     private var buffers: [UnsafeMutableRawPointer] = []
     var sent: [Sent] = []
     static let headroom = 128
+    /// The receive ring the fake stands for: frames still queued fill it (`isBacklogged`).
+    var ringSize = 4096
 
     deinit { for b in buffers { b.deallocate() } }
 
@@ -44,6 +46,8 @@ final class FakePacketPort: PacketPort {
     }
 
     func release() {}
+
+    func isBacklogged(eighths: Int) -> Bool { queued.count * 8 >= ringSize * eighths }
 
     func transmit(_ frames: UnsafePointer<TransmitFrame>, count: Int) -> Int {
         for i in 0..<count {

@@ -71,6 +71,13 @@ extension IPVS {
                 counters.ttlExpired &+= 1
                 return .drop(.ttlExpired)
             }
+            // An overloaded worker sheds what would be new work first. As `drop_packet`
+            // (K:ip_vs_proto_*.c conn_schedule → ip_vs_todrop), only a packet that would schedule
+            // a new connection is refused; packets of existing connections never get here.
+            if shedsNewConnections {
+                counters.overloadShed &+= 1
+                return .drop(.overload)
+            }
             // `ip_vs_todrop` in the protocols' conn_schedule (drop_packet).
             if dropForDefence() {
                 counters.defenceDropped &+= 1

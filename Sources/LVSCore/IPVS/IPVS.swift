@@ -63,6 +63,9 @@ public final class IPVS {
     var lastRefusal: PacketDropReason = .tableFull
     /// Per-source counts for the source limits (made when a source limit is first used).
     var sources: SourceSketch?
+    /// Set by a packet worker whose receive ring is backlogged: packets that would open a new
+    /// connection are dropped (`overloadShed`) while those of existing connections go on.
+    public var shedsNewConnections = false
 
     /// The system's available memory in 4 KiB pages (`MemAvailable`), or nil when unknown (set by
     /// the daemon). `amemthresh` is compared with the smaller of this and the table's headroom.
@@ -189,6 +192,8 @@ public struct PacketPathCounters: Hashable, Sendable {
     public var chainTooLong: UInt64 = 0
     /// A new connection was dropped by `drop_packet`.
     public var defenceDropped: UInt64 = 0
+    /// A new connection was dropped because its worker was overloaded (`shedsNewConnections`).
+    public var overloadShed: UInt64 = 0
     /// A new connection was refused by a service or source limit (`lvsd_*_max`).
     public var limited: UInt64 = 0
     /// A packet with TTL ≤ 1 would have made a new connection.

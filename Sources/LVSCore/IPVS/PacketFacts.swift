@@ -94,6 +94,8 @@ public enum PacketDropReason: Hashable, Sendable {
     case chainTooLong
     /// `drop_packet` dropped a new connection.
     case defence
+    /// The worker's receive ring was backlogged: new connections are shed first (SwiftLVS).
+    case overload
     /// The packet's TTL (hop limit) is ≤ 1: it cannot be forwarded, so it creates no connection
     /// (the data plane answers with ICMP time exceeded, rate limited).
     case ttlExpired
