@@ -217,6 +217,15 @@ public final class AFPacketPort: PacketPort {
         return n
     }
 
+    /// Replaces the interfaces a ring opened with `onlyInterfaces` receives from (the socket
+    /// filter is swapped whole: no frame is seen by both). False if the kernel refused it.
+    public func receiveOnly(_ interfaces: [Int32]) -> Bool {
+        guard rxFD >= 0 else { return false }
+        return interfaces.withUnsafeBufferPointer {
+            clvs_dp_filter_interfaces(rxFD, $0.baseAddress, Int32($0.count))
+        } == 0
+    }
+
     /// True when the next slot holds a frame (one load: cheap enough to spin on).
     public var framesWaiting: Bool { slots > 0 && clvs_dp_frame_ready(slot(head)) != 0 }
 

@@ -242,6 +242,7 @@ extension DataPlane {
                 layout = worker.tables.layoutGeneration
                 if index == 0 {
                     let before = mailbox.withLock { $0.attachedInterfaces }
+                    adoptLateInterfaces(worker)
                     publishTables(worker)
                     // Not here: reconciling lists the services through the control queue, which
                     // this worker serves. The reconcile thread does it.

@@ -115,6 +115,10 @@ public final class DataPlane: @unchecked Sendable {
     var registry: FlowRegistry?
     /// Whether the nftables guard runs (some interface is served by AF_PACKET).
     var guardActive = false
+    /// What `start` planned, and the interfaces that appeared since (worker 0's, see
+    /// `DataPlane+LateInterfaces.swift`).
+    var startPlan = InterfacePlan()
+    var lateInterfaces: [Int32: String] = [:]
     /// Drops a dead lvsd's kernel's RSTs from FULLNAT local addresses (nil: not installed).
     /// Touched under `guardLock`.
     var localAddressGuard: LocalAddressGuard?
@@ -186,6 +190,8 @@ public final class DataPlane: @unchecked Sendable {
             }
         }
         let plan = try planInterfaces(tables)
+        startPlan = plan
+        lateInterfaces = [:]
         let ports = try openPorts(plan)
         var workers: [(DataPlaneWorker, NetlinkMonitor)] = []
         let synProxyHold = SynProxyHold()

@@ -151,6 +151,43 @@ struct XDPModeLabTests {
             "\(l.director.lvsdLog)")
     }
 
+    @Test(
+        "an interface that appears after lvsd started: its clients reach the service through AF_PACKET and the guard (before, the kernel answered them with a RST); gone again, it leaves the guard"
+    )
+    func interfaceAppearsLater() throws {
+        let l = try SeedNATLab("xdp-late")
+        defer { l.lab.close() }
+        let stats = try l.restartLVSD()
+        #expect(l.director.lvsdLog.contains("eth1: XDP (native) + AF_XDP"))
+        // A second client network, cabled to the director after lvsd started.
+        let late = try l.lab.host("late")
+        try l.lab.link(l.director, "x0", late, "eth0")
+        try l.director.ip("addr add 10.9.0.1/24 dev x0")
+        try late.ip("addr add 10.9.0.2/24 dev eth0")
+        try late.ip("route add default via 10.9.0.1")
+        var adopted = false
+        for _ in 0..<30 where !adopted {
+            adopted = l.director.lvsdLog.contains("x0: AF_PACKET + nftables guard (appeared after lvsd started")
+            if !adopted { usleep(100_000) }
+        }
+        #expect(adopted, "\(l.director.lvsdLog)")
+        let answers = try late.curlTimes(4, "http://192.168.1.109/")
+        #expect(answers.sorted() == ["rs1 nginx", "rs1 nginx", "rs2 nginx", "rs2 nginx"], "\(answers)")
+        // The old clients are still served by XDP; the late one's frames came through the ring.
+        #expect(try l.client.curlTimes(2, "http://192.168.1.109/").count == 2)
+        #expect(Int(l.freshStatistics(stats)["inbound"] ?? "0") ?? 0 >= 6)
+        let guardTable = try l.director.run(["/usr/sbin/nft", "list", "ruleset"]).stdout
+        #expect(guardTable.contains("devices = { lo, x0 }"), "\(guardTable)")
+        try l.director.ip("link del x0")
+        var left = false
+        for _ in 0..<30 where !left {
+            left = l.director.lvsdLog.contains("x0: gone (it had appeared after start)")
+            if !left { usleep(100_000) }
+        }
+        #expect(left)
+        #expect(try l.client.curlTimes(2, "http://192.168.1.109/").count == 2)
+    }
+
     @Test("--data-plane af-packet: no XDP program, the guard on every interface, the seed's curl still works")
     func afPacketMode() throws {
         let l = try SeedNATLab("afpacket", bigBytes: 1_000_000, lvsdArguments: ["--data-plane", "af-packet"])
