@@ -21,19 +21,21 @@ public struct DataPlaneService: Service {
     /// the data plane's counters every second (`LVSD_STATS_FILE`); with `ownership` (lvsd's VRRP),
     /// the services of a VRRP address this lvsd does not own are left to the local stack;
     /// `spinNanoseconds` overrides how long the worker watches the ring before sleeping
-    /// (`LVSD_SPIN_US`; 0 = sleep at once); `onForwarding` is told when packets start and stop
+    /// (`LVSD_SPIN_US`; 0 = sleep at once); `workerNice` the workers' nice value
+    /// (`LVSD_WORKER_NICE`); `onForwarding` is told when packets start and stop
     /// being forwarded (the announcer announces nothing while they are not).
     public init(
         director: Director, interfaces: [String], statisticsFile: String?, logger: Logger,
         ownership: VRRPAddressOwnership? = nil, spinNanoseconds: UInt64? = nil, mode: DataPlaneMode = .auto,
-        workers: Int? = nil, fastPath: Bool = true, onForwarding: (@Sendable (Bool) -> Void)? = nil,
-        status: DataPlaneStatusBox? = nil
+        workers: Int? = nil, fastPath: Bool = true, workerNice: Int32? = nil,
+        onForwarding: (@Sendable (Bool) -> Void)? = nil, status: DataPlaneStatusBox? = nil
     ) {
         var configuration = DataPlane.Configuration()
         if let spinNanoseconds { configuration.spinNanoseconds = spinNanoseconds }
         configuration.mode = mode
         configuration.workers = workers
         configuration.fastPath = fastPath
+        if let workerNice { configuration.workerNice = workerNice }
         configuration.makeXDP = { try XDPDataPlaneBackend() }
         configuration.interfaces = interfaces.isEmpty ? nil : interfaces
         configuration.statisticsFile = statisticsFile
@@ -54,13 +56,15 @@ public struct DataPlaneService: Service {
     /// packet in the workers (a benchmark row).
     public static func make(
         statisticsFile: String?, ownership: VRRPAddressOwnership? = nil, spinNanoseconds: UInt64? = nil,
-        fastPath: Bool = true, onForwarding: (@Sendable (Bool) -> Void)? = nil, status: DataPlaneStatusBox? = nil
+        fastPath: Bool = true, workerNice: Int32? = nil, onForwarding: (@Sendable (Bool) -> Void)? = nil,
+        status: DataPlaneStatusBox? = nil
     ) -> @Sendable (Director, DaemonOptions, Logger) -> any Service {
         { director, options, logger in
             DataPlaneService(
                 director: director, interfaces: options.interfaces, statisticsFile: statisticsFile, logger: logger,
                 ownership: ownership, spinNanoseconds: spinNanoseconds, mode: options.dataPlane,
-                workers: options.workers, fastPath: fastPath, onForwarding: onForwarding, status: status)
+                workers: options.workers, fastPath: fastPath, workerNice: workerNice, onForwarding: onForwarding,
+                status: status)
         }
     }
 

@@ -225,6 +225,9 @@ extension DataPlane {
     /// Worker `index`'s loop: kernel table events, what the control side posted, a batch, a
     /// moment of watching the port, then poll(2).
     func run(_ index: Int, _ worker: DataPlaneWorker, _ monitor: NetlinkMonitor) {
+        if let nice = configuration.workerNice, !PlatformThread.setNice(nice) {
+            log("lvsd-dp\(index): cannot set nice \(nice): \(errorText(errno))")
+        }
         let port = worker.port
         var lastPublish: UInt64 = 0
         var layout = worker.tables.layoutGeneration

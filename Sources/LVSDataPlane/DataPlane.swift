@@ -78,6 +78,10 @@ public final class DataPlane: @unchecked Sendable {
         public var workers: Int?
         /// Whether established flows are forwarded by the XDP program (`LVSD_FAST_PATH=0`: off).
         public var fastPath = true
+        /// The workers' nice value (nil: lvsd's own). Below the kernel's receive threads (threaded
+        /// NAPI, ksoftirqd, nice 0) on a shared CPU, an overloaded worker keeps its share and the
+        /// excess is dropped at the interface's ring before the kernel spends work on it.
+        public var workerNice: Int32?
         /// Makes XDP mode's kernel side (nil: this build has no XDP; only AF_PACKET).
         public var makeXDP: (@Sendable () throws -> XDPBackend)?
         public init() {}

@@ -36,6 +36,12 @@ public final class PlatformThread: @unchecked Sendable {
         create(name: name, stackSize: stackSize, detached: true, body) != nil
     }
 
+    /// Sets the calling thread's nice value (Linux: nice is per thread). False with `errno` set
+    /// if the system refused it (a negative value needs CAP_SYS_NICE).
+    public static func setNice(_ value: Int32) -> Bool {
+        clvs_set_thread_nice(value) == 0
+    }
+
     /// Waits for the thread to end (once; later calls return at once).
     public func join() {
         guard !joined else { return }

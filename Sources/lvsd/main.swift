@@ -24,9 +24,11 @@ let announcer = RouteAnnouncer()
 vrrp.ownership.addObserver { announcer.passiveChanged($0.passive) }
 let dataPlaneStatus = DataPlaneStatusBox()
 // LVSD_FAST_PATH=0: XDP steering and AF_XDP sockets, but no flow forwarded by XDP (benchmarks).
+// LVSD_WORKER_NICE=N: the packet workers' nice value (see DataPlane.Configuration.workerNice).
 hooks.dataPlane = DataPlaneService.make(
     statisticsFile: environment["LVSD_STATS_FILE"], ownership: vrrp.ownership, spinNanoseconds: spin,
-    fastPath: environment["LVSD_FAST_PATH"] != "0", onForwarding: { announcer.forwardingChanged($0) },
+    fastPath: environment["LVSD_FAST_PATH"] != "0", workerNice: environment["LVSD_WORKER_NICE"].flatMap { Int32($0) },
+    onForwarding: { announcer.forwardingChanged($0) },
     status: dataPlaneStatus)
 hooks.dataPlaneStatus = dataPlaneStatus
 // Connection sync: --start-daemon / lvs_sync_daemon run real daemons (sockets, threads) on the table.

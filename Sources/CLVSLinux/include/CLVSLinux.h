@@ -503,6 +503,7 @@ static inline ssize_t clvs_netlink_send(int fd, const void *buf, size_t len) {
 
 // ---- Process descriptors (pidfd_open(2)) -----------------------------------------------
 #include <sys/syscall.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
@@ -515,6 +516,12 @@ static inline int clvs_pidfd_open(pid_t pid) {
     long fd = syscall(SYS_pidfd_open, pid, 0);
     if (fd >= 0) (void)fcntl((int)fd, F_SETFD, FD_CLOEXEC);
     return (int)fd;
+}
+
+/// Sets the calling thread's nice value (setpriority on its thread id: nice is per thread on
+/// Linux). 0, or -1 with errno.
+static inline int clvs_set_thread_nice(int value) {
+    return setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), value);
 }
 
 /// Whether process `pid` has ended, without reaping it: 1 ended, 0 running. A child is asked
