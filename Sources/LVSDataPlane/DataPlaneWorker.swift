@@ -210,6 +210,7 @@ public final class DataPlaneWorker {
     /// Overload: after a full batch with half a receive ring still waiting, the worker is behind
     /// and sheds new connections (their packets are the costly ones: scheduling, a new entry)
     /// until less than an eighth waits. Packets of existing connections are forwarded all along.
+    /// In XDP mode the program is told too, and drops the SYNs before they reach the ring.
     ///
     /// ```
     ///   full batch, ≥ 4/8 of a ring waiting ──▶ shedding ──▶ < 1/8 waiting ──▶ not shedding
@@ -217,9 +218,13 @@ public final class DataPlaneWorker {
     @inline(__always)
     func updateShedding(received n: Int) {
         if shedding {
-            if n < Self.batchSize || !port.isBacklogged(eighths: 1) { shedding = false }
+            if n < Self.batchSize || !port.isBacklogged(eighths: 1) {
+                shedding = false
+                port.setShedding(false)
+            }
         } else if n == Self.batchSize && port.isBacklogged(eighths: 4) {
             shedding = true
+            port.setShedding(true)
             counters.add(.overloadEpisodes)
         }
     }

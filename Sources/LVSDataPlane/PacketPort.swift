@@ -86,9 +86,14 @@ public protocol PacketPort: AnyObject {
     /// receive ring (a load or two: the worker asks after every full batch, and sheds new
     /// connections while it is this far behind).
     func isBacklogged(eighths: Int) -> Bool
+    /// Tells the port's kernel side that the worker is behind (`true`) or has caught up: where
+    /// it can (the XDP program), it then drops SYNs of new connections before they reach the
+    /// worker. The worker sheds them itself either way.
+    func setShedding(_ on: Bool)
 }
 
 extension PacketPort {
     public var framesWaiting: Bool { false }
     public func isBacklogged(eighths: Int) -> Bool { false }
+    public func setShedding(_ on: Bool) {}
 }

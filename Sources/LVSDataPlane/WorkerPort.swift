@@ -79,6 +79,8 @@ public final class WorkerPort: PacketPort {
 
     public var framesWaiting: Bool { (xdp?.framesWaiting ?? false) || packet.framesWaiting }
 
+    public func setShedding(_ on: Bool) { xdp?.setShedding(on) }
+
     public func isBacklogged(eighths: Int) -> Bool {
         (xdp?.isBacklogged(eighths: eighths) ?? false) || packet.isBacklogged(eighths: eighths)
     }

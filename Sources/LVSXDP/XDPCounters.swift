@@ -24,6 +24,7 @@ public enum XDPCounter: Int, CaseIterable, Sendable, CustomStringConvertible {
     case fastRedirect
     case steerNoSocket
     case slowPartialChecksum
+    case shedNew
 
     /// The statistics name (snake_case, `xdp_` prefix).
     public var description: String {
@@ -49,6 +50,7 @@ public enum XDPCounter: Int, CaseIterable, Sendable, CustomStringConvertible {
         case .fastRedirect: return "xdp_fast_redirect"
         case .steerNoSocket: return "xdp_steer_no_socket"
         case .slowPartialChecksum: return "xdp_slow_partial_checksum"
+        case .shedNew: return "xdp_shed_new"
         }
     }
 

@@ -15,6 +15,7 @@ public final class XDPMaps: @unchecked Sendable {
     let counterMap: Int32
     let sockets: Int32
     let socketIndex: Int32
+    let socketShed: Int32
     let transmitPorts: Int32
     /// XSKMAP slots by (interface, queue), and the free ones.
     private let socketSlots = Mutex<(used: [UInt64: UInt32], next: UInt32, free: [UInt32])>(([:], 0, []))
@@ -37,6 +38,7 @@ public final class XDPMaps: @unchecked Sendable {
         counterMap = try fd("lvs_counters")
         sockets = try fd("lvs_xsks")
         socketIndex = try fd("lvs_xsk_index")
+        socketShed = try fd("lvs_xsk_shed")
         transmitPorts = try fd("lvs_tx_ports")
         possibleCPUs = max(1, Int(clvs_xdp_possible_cpus()))
     }
@@ -202,6 +204,18 @@ public final class XDPMaps: @unchecked Sendable {
         _ = clvs_xdp_map_delete(socketIndex, &ik)
         var k = slot
         _ = clvs_xdp_map_delete(sockets, &k)
+    }
+
+    /// Whether the program drops SYNs to services arriving on `interface`'s queue `queue` (its
+    /// worker is behind: `xdp_shed_new`), or steers them as usual.
+    public func setShedding(interface: Int32, queue: UInt32, _ on: Bool) throws(XDPError) {
+        var k = lvs_xdp_xsk_key(ifindex: UInt32(bitPattern: interface), queue: queue)
+        if on {
+            var v: UInt32 = 1
+            try check(clvs_xdp_map_update(socketShed, &k, &v, 0), "shed new connections on \(interface)/\(queue)")
+        } else {
+            _ = clvs_xdp_map_delete(socketShed, &k)
+        }
     }
 
     // MARK: counters

@@ -98,6 +98,8 @@ public final class XDPSocketPort: PacketPort {
     var nextSocket = 0
     let epollFD: Int32
     var counts = Statistics()
+    /// The program whose XSKMAP holds the sockets (nil in tests without one).
+    let program: XDPProgram?
     /// True if every socket runs in zero-copy mode.
     public private(set) var isZeroCopy = false
 
@@ -121,6 +123,7 @@ public final class XDPSocketPort: PacketPort {
         precondition(configuration.frameSize == 2048 || configuration.frameSize == 4096)
         precondition(!interfaces.isEmpty)
         self.configuration = configuration
+        self.program = program
         frameShift = UInt64(configuration.frameSize.trailingZeroBitCount)
         frameMask = UInt64(configuration.frameSize) - 1
         areaBytes = Int(configuration.frameSize) * Int(configuration.frameCount)
@@ -321,12 +324,21 @@ public final class XDPSocketPort: PacketPort {
         return false
     }
 
+    /// Drops (or steers again) SYNs to services on this port's queues in the XDP program.
+    public func setShedding(_ on: Bool) {
+        guard let program else { return }
+        for s in sockets { try? program.maps.setShedding(interface: s.interface, queue: s.queue, on) }
+    }
+
     /// The interfaces this port can transmit on.
     public var interfaces: Set<Int32> { Set(sockets.map(\.interface)) }
 
     /// Removes this port's sockets from `program`'s XSKMAP (before the port is closed).
     public func removeSockets(from program: XDPProgram) {
-        for s in sockets { program.maps.removeSocket(interface: s.interface, queue: s.queue) }
+        for s in sockets {
+            program.maps.removeSocket(interface: s.interface, queue: s.queue)
+            try? program.maps.setShedding(interface: s.interface, queue: s.queue, false)
+        }
     }
 
     public func release() {

@@ -44,6 +44,7 @@ struct OverloadWorkerTests {
         #expect(s[.overloadEpisodes] == 1)
         #expect(s[.ipvsDropped] == 0)
         #expect(h.owner.ipvs.refusalCounts.first { $0.reason == "overload" }?.count == 64)
+        #expect(h.port.sheddingChanges == [true, false])  // the XDP program is told once each way
     }
 
     @Test("a full batch that leaves less than half the ring waiting sheds nothing")

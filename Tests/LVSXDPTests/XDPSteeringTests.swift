@@ -156,6 +156,40 @@ struct XDPSteeringTests {
         }
     }
 
+    @Test(
+        "overload: while a queue's worker is behind, a SYN to a service on that queue is dropped (xdp_shed_new); ACKs, SYNs to no service and SYNs on other queues are not"
+    )
+    func shedding() throws {
+        if let why = XDPTestEnvironment.unavailableReason {
+            print("skipped: \(why)")
+            return
+        }
+        let xdp = try XDPProgram(limits: .init(flows: 256, services: 256, addresses: 256, serverSlots: 16))
+        defer { xdp.close() }
+        try Self.setUp(xdp)
+        let c4 = Self.n4.client
+        let v4 = Self.n4.virtual
+        // BPF_PROG_TEST_RUN receives on the namespace's lo (ifindex 1), queue 0.
+        func moved(_ frame: [UInt8]) throws -> ([XDPCounter], XDPAction) {
+            let before = xdp.maps.counters()
+            let run = try xdp.testRun(frame, ingress: 1, queue: 0)
+            #expect(run.output == frame)
+            return (xdp.maps.counters().since(before).nonZero.map(\.0).filter { $0 != .received }, run.action)
+        }
+        let syn = Self.tcp(c4, v4, flags: 0x02)
+        let steered: [XDPCounter] = [.steerService, .steerNoSocket]
+        try xdp.maps.setShedding(interface: 99, queue: 0, true)  // another interface's worker
+        #expect(try moved(syn).0 == steered)
+        try xdp.maps.setShedding(interface: 1, queue: 0, true)
+        #expect(try moved(syn) == ([.shedNew], .drop))
+        #expect(try moved(Self.tcp(c4, v4, flags: 0x10)).0 == steered)  // a connection's ACK
+        #expect(try moved(Self.tcp(c4, v4, flags: 0x12)).0 == steered)  // SYN|ACK: not a new connection
+        #expect(try moved(Self.tcp(c4, Endpoint(v4.address, 22), flags: 0x02)).0 == [.passNotOurs])
+        #expect(try moved(Self.udp(c4, Endpoint(Self.anyPortVIP, 53))).0 == steered)  // UDP: the worker decides
+        try xdp.maps.setShedding(interface: 1, queue: 0, false)
+        #expect(try moved(syn).0 == steered)
+    }
+
     /// Frames of an installed flow that the fast path leaves to lvsd (untouched), with why.
     @Test("slow path: SYN/FIN/RST, TTL 1, IPv6 extension headers, malformed, too big, egress not in the devmap")
     func slowPath() throws {

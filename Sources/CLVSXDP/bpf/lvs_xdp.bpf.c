@@ -7,6 +7,7 @@
  *            ├─ ICMP error quoting a service or reply flow ───────────────────────────▶ XSKMAP
  *            ├─ fragment (no ports) to a VIP / from a reply source ────────────────────▶ XSKMAP
  *            ├─ to VIP:port (lvs_services, port 0 = any) ─ passive VIP ─▶ XDP_PASS, else ▶ XSKMAP
+ *            │                                   └─ a SYN while the queue's worker is behind ─▶ XDP_DROP
  *            ├─ from a NAT/FULLNAT real server (lvs_reply_sources) ────────────────────▶ XSKMAP
  *            └─ anything else ─────────────────────────────────────────────────────────▶ XDP_PASS
  *
@@ -70,6 +71,16 @@ struct {
     __type(value, __u32);
 } lvs_xsk_index SEC(".maps");
 
+/* Receive queues whose worker is behind (lvsd sets and clears the flag as its ring fills and
+ * drains): a SYN that would open a new connection is dropped here, before the copy to the AF_XDP
+ * socket and the worker's time are spent on it. Packets of connections go on. */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, LVS_XDP_XSKS_MAX);
+    __type(key, struct lvs_xdp_xsk_key);
+    __type(value, __u32);
+} lvs_xsk_shed SEC(".maps");
+
 struct {
     __uint(type, BPF_MAP_TYPE_XSKMAP);
     __uint(max_entries, LVS_XDP_XSKS_MAX);
@@ -89,6 +100,7 @@ struct {
 #define TCP_FIN 0x01
 #define TCP_SYN 0x02
 #define TCP_RST 0x04
+#define TCP_ACK 0x10
 
 /* What the parser learnt (offsets from ctx->data). */
 struct pkt {
@@ -136,6 +148,16 @@ static __always_inline int steer(struct xdp_md *ctx, __u32 reason)
     if (r != XDP_REDIRECT)
         count(LVS_XDP_STEER_NO_SOCKET);
     return r;
+}
+
+/* True for a SYN (no ACK, no RST) arriving on a queue whose worker sheds new connections. */
+static __always_inline int shed_new(struct xdp_md *ctx, const struct pkt *pi)
+{
+    if (pi->key.protocol != IPPROTO_TCP || (pi->tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST)) != TCP_SYN)
+        return 0;
+    struct lvs_xdp_xsk_key k = {.ifindex = ctx->ingress_ifindex, .queue = ctx->rx_queue_index};
+    __u32 *on = bpf_map_lookup_elem(&lvs_xsk_shed, &k);
+    return on && *on;
 }
 
 static __always_inline __u16 fold(__u64 s)
@@ -838,6 +860,10 @@ int lvs_xdp(struct xdp_md *ctx)
     if (is_service(family, proto, pi.key.daddr, pi.key.dport)) {
         if (addr_flags(family, pi.key.daddr) & LVS_XDP_ADDR_PASSIVE)
             return pass(LVS_XDP_PASS_PASSIVE);
+        if (!pi.fragment && shed_new(ctx, &pi)) {
+            count(LVS_XDP_SHED_NEW);
+            return XDP_DROP;
+        }
         return steer(ctx, pi.fragment ? LVS_XDP_STEER_FRAGMENT : LVS_XDP_STEER_SERVICE);
     }
     if (is_reply_source(family, proto, pi.key.saddr, pi.key.sport))

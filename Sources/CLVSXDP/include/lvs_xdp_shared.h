@@ -143,6 +143,7 @@ enum lvs_xdp_counter {
     LVS_XDP_STEER_NO_SOCKET,      /* steered, but no AF_XDP socket on the interface's queue: dropped */
     LVS_XDP_SLOW_PARTIAL_CSUM,    /* a flow packet whose L4 checksum field is the pseudo-header sum:
                                      a partial checksum (tx offload of a local sender); lvsd completes it */
+    LVS_XDP_SHED_NEW,             /* a SYN to a service while the queue's worker is behind: dropped */
     LVS_XDP_COUNTER_MAX
 };
 
