@@ -136,13 +136,18 @@ struct XDPSteeringTests {
         try xdp.maps.setAddress(passiveVIP, flags: [.virtual, .passive])
     }
 
-    @Test("steering")
-    func steering() throws {
+    /// A small instance of the program, or nil (the reason printed) where BPF programs cannot run.
+    static func loadProgram() throws -> XDPProgram? {
         if let why = XDPTestEnvironment.unavailableReason {
             print("skipped: \(why)")
-            return
+            return nil
         }
-        let xdp = try XDPProgram(limits: .init(flows: 256, services: 256, addresses: 256, serverSlots: 16))
+        return try XDPProgram(limits: .init(flows: 256, services: 256, addresses: 256, serverSlots: 16))
+    }
+
+    @Test("steering")
+    func steering() throws {
+        guard let xdp = try Self.loadProgram() else { return }
         defer { xdp.close() }
         try Self.setUp(xdp)
         for c in Self.cases {
@@ -160,11 +165,7 @@ struct XDPSteeringTests {
         "overload: while a queue's worker is behind, a SYN to a service on that queue is dropped (xdp_shed_new); ACKs, SYNs to no service and SYNs on other queues are not"
     )
     func shedding() throws {
-        if let why = XDPTestEnvironment.unavailableReason {
-            print("skipped: \(why)")
-            return
-        }
-        let xdp = try XDPProgram(limits: .init(flows: 256, services: 256, addresses: 256, serverSlots: 16))
+        guard let xdp = try Self.loadProgram() else { return }
         defer { xdp.close() }
         try Self.setUp(xdp)
         let c4 = Self.n4.client
@@ -193,11 +194,7 @@ struct XDPSteeringTests {
     /// Frames of an installed flow that the fast path leaves to lvsd (untouched), with why.
     @Test("slow path: SYN/FIN/RST, TTL 1, IPv6 extension headers, malformed, too big, egress not in the devmap")
     func slowPath() throws {
-        if let why = XDPTestEnvironment.unavailableReason {
-            print("skipped: \(why)")
-            return
-        }
-        let xdp = try XDPProgram(limits: .init(flows: 256, services: 256, addresses: 256, serverSlots: 16))
+        guard let xdp = try Self.loadProgram() else { return }
         defer { xdp.close() }
         let c4 = Self.n4.client
         let v4 = Self.n4.virtual
