@@ -63,7 +63,7 @@ public enum CText {
             if c == 0x30 {
                 i += 1
                 c = i < b.count ? b[i] : 0
-                if c == 0x78 || c == 0x58, i + 1 < b.count, hexValue(b[i + 1]) != nil {  // 0x + hex digit
+                if c == 0x78 || c == 0x58, i + 1 < b.count, HexDigit.value(b[i + 1]) != nil {  // 0x + hex digit
                     base = 16
                     i += 1
                     c = b[i]
@@ -75,7 +75,7 @@ public enum CText {
                 if isDigit(c) {
                     if base == 8 && c >= 0x38 { return nil }
                     val = val * base + UInt64(c - 0x30)
-                } else if base == 16, let h = hexValue(c) {
+                } else if base == 16, let h = HexDigit.value(c) {
                     val = val * 16 + UInt64(h)
                 } else {
                     break
@@ -105,15 +105,6 @@ public enum CText {
                 guard val <= 0xFF else { return nil }
                 return parts[0] << 24 | parts[1] << 16 | parts[2] << 8 | UInt32(val)
             }
-        }
-    }
-
-    @inlinable static func hexValue(_ c: UInt8) -> UInt8? {
-        switch c {
-        case 0x30...0x39: return c - 0x30
-        case 0x41...0x46: return c - 0x41 + 10
-        case 0x61...0x66: return c - 0x61 + 10
-        default: return nil
         }
     }
 

@@ -404,13 +404,7 @@ public struct IPVSListingFormatter {
         }
         let numeric = format.contains(.numeric)
         for c in conns {
-            let proto: UInt8
-            switch c.protocolName {
-            case "TCP": proto = IPProtocolNumber.tcp
-            case "UDP": proto = IPProtocolNumber.udp
-            case "SCTP": proto = IPProtocolNumber.sctp
-            default: proto = 0
-            }
+            let proto = TransportProtocol(name: c.protocolName)?.rawValue ?? IPProtocolNumber.ip
             let minutes = c.expiresInSeconds / 60
             let seconds = c.expiresInSeconds % 60
             let expire = (minutes < 10 ? "0" : "") + String(minutes) + ":" + (seconds < 10 ? "0" : "") + String(seconds)

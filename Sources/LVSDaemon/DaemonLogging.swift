@@ -1,5 +1,6 @@
 // lvsd's log output: syslog by default, syslog-style lines on stderr with -l, debug detail with -D.
 import Glibc
+import LVSPlatform
 import Logging
 
 /// A log handler writing one syslog-style line per message to stderr:
@@ -19,14 +20,7 @@ public struct ConsoleSyslogLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    static func timestamp() -> String {
-        var t = time(nil)
-        var tmv = tm()
-        localtime_r(&t, &tmv)
-        var buf = [Int8](repeating: 0, count: 32)
-        let n = strftime(&buf, buf.count, "%b %e %H:%M:%S", &tmv)
-        return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
+    static func timestamp() -> String { LocalTime.now("%b %e %H:%M:%S") }
 
     static let hostName: String = {
         var buf = [Int8](repeating: 0, count: 256)

@@ -20,10 +20,10 @@ extension SyncDaemonRunner {
             role: spec.role.rawValue, syncID: spec.syncID, interface: spec.multicastInterface,
             group: "\(spec.group ?? SyncWire.defaultGroup)", port: spec.port == 0 ? SyncWire.defaultPort : spec.port,
             ttl: spec.ttl == 0 ? 1 : spec.ttl, maxLength: spec.maxLength, running: running,
-            sent: SyncTraffic(messages: s.sentMessages, entries: s.sentEntries, bytes: s.sentBytes))
+            sent: s.sent)
         switch spec.role {
         case .master:
-            d.received = SyncTraffic(messages: s.bulkRequests, entries: 0, bytes: s.bulkRequestBytes)
+            d.received = s.bulkRequests
             d.drops = [NamedCounter("queue_full", s.queueDrops), NamedCounter("send_failed", s.sendErrors)]
             d.master = SyncMasterStatus(
                 queuedEntries: s.queuedEntries, oldestQueuedSeconds: s.oldestQueued.map { seconds(now - $0) },

@@ -8,6 +8,7 @@ import Glibc
 import LVSCore
 import LVSDataPlane
 import LVSPlatform
+import LVSStatus
 import LVSSync
 import Logging
 import Synchronization
@@ -140,12 +141,9 @@ public struct SyncDaemonStatistics: Sendable {
     /// messages built (`sent` below counts what the socket accepted).
     public var traffic = SyncCounters()
     /// Datagrams the socket accepted: messages, connection entries, bytes.
-    public var sentMessages: UInt64 = 0
-    public var sentEntries: UInt64 = 0
-    public var sentBytes: UInt64 = 0
-    /// Master: bulk requests answered (and their bytes).
-    public var bulkRequests: UInt64 = 0
-    public var bulkRequestBytes: UInt64 = 0
+    public var sent = SyncTraffic()
+    /// Master: bulk requests answered (messages and their bytes).
+    public var bulkRequests = SyncTraffic()
     /// Master: entries queued and not sent yet, and when the oldest of them was queued.
     public var queuedEntries = 0
     public var oldestQueued: Timestamp?
@@ -268,8 +266,7 @@ final class SyncDaemonThread: @unchecked Sendable {
                 $0.traffic = engine.counters
                 $0.queuedEntries = engine.pendingEntries
                 $0.oldestQueued = engine.oldestPending
-                $0.bulkRequests &+= UInt64(requests.count)
-                $0.bulkRequestBytes &+= requestBytes
+                $0.bulkRequests.add(SyncTraffic(messages: UInt64(requests.count), bytes: requestBytes))
             }
             for r in requests where !isStopped { answerBulk(r, engine: &engine, version: version) }
         }
@@ -278,7 +275,7 @@ final class SyncDaemonThread: @unchecked Sendable {
     /// Sends `messages`; counts what the socket accepted and what it refused.
     private func send(_ messages: [[UInt8]]) {
         var failed: UInt64 = 0
-        var sent = (messages: UInt64(0), entries: UInt64(0), bytes: UInt64(0))
+        var sent = SyncTraffic()
         for m in messages {
             if channel.send(m) {
                 sent.messages &+= 1
@@ -291,9 +288,7 @@ final class SyncDaemonThread: @unchecked Sendable {
         guard !messages.isEmpty else { return }
         stats.withLock {
             $0.sendErrors &+= failed
-            $0.sentMessages &+= sent.messages
-            $0.sentEntries &+= sent.entries
-            $0.sentBytes &+= sent.bytes
+            $0.sent.add(sent)
         }
     }
 
@@ -351,8 +346,7 @@ final class SyncDaemonThread: @unchecked Sendable {
                 bulkStart = now
                 if channel.send(request) {
                     stats.withLock {
-                        $0.sentMessages &+= 1
-                        $0.sentBytes &+= UInt64(request.count)
+                        $0.sent.add(SyncTraffic(messages: 1, bytes: UInt64(request.count)))
                         $0.bulkInProgress = true
                     }
                 } else {

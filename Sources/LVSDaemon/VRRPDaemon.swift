@@ -16,28 +16,27 @@ extension VRRPAlert {
     /// The alert for `t`, or nil when keepalived sends none (INIT; FAULT with `no_email_faults`).
     public static func make(for t: VRRPTransition, routerID: String, noEmailFaults: Bool) -> VRRPAlert? {
         if t.to == .fault && noEmailFaults { return nil }
+        // "Entering MASTER state" / "Stopping"; a group's body names the state the same way.
         let what: String
-        let body: String
-        switch (t.subject, t.to) {
-        case (.instance, .master):
-            (what, body) = ("Entering MASTER state", "=> VRRP Instance is now owning VRRP VIPs <=")
-        case (.instance, .backup):
-            (what, body) = ("Entering BACKUP state", "=> VRRP Instance is no longer owning VRRP VIPs <=")
-        case (.instance, .fault):
-            (what, body) = ("Entering FAULT state", "=> VRRP Instance is no longer owning VRRP VIPs <=")
-        case (.instance, .stop): (what, body) = ("Stopping", "=> VRRP Instance stopping <=")
-        case (.group, .master):
-            (what, body) = ("Entering MASTER state", "=> All VRRP group instances are now in MASTER state <=")
-        case (.group, .backup):
-            (what, body) = ("Entering BACKUP state", "=> All VRRP group instances are now in BACKUP state <=")
-        case (.group, .fault):
-            (what, body) = ("Entering FAULT state", "=> All VRRP group instances are now in FAULT state <=")
-        case (.group, .stop): (what, body) = ("Stopping", "=> All VRRP group instances are now stopping <=")
-        default: return nil
+        let groupState: String
+        switch t.to {
+        case .master, .backup, .fault: (what, groupState) = ("Entering \(t.to) state", "in \(t.to) state")
+        case .stop: (what, groupState) = ("Stopping", "stopping")
+        case .initialize: return nil
         }
         switch t.subject {
-        case .instance(let n): return VRRPAlert(subject: "[\(routerID)] VRRP Instance \(n) - \(what)", body: body)
-        case .group(let n): return VRRPAlert(subject: "[\(routerID)] VRRP Group \(n) - \(what)", body: body)
+        case .instance(let n):
+            let body =
+                switch t.to {
+                case .master: "=> VRRP Instance is now owning VRRP VIPs <="
+                case .stop: "=> VRRP Instance stopping <="
+                default: "=> VRRP Instance is no longer owning VRRP VIPs <="
+                }
+            return VRRPAlert(subject: "[\(routerID)] VRRP Instance \(n) - \(what)", body: body)
+        case .group(let n):
+            return VRRPAlert(
+                subject: "[\(routerID)] VRRP Group \(n) - \(what)",
+                body: "=> All VRRP group instances are now \(groupState) <=")
         }
     }
 }

@@ -6,14 +6,11 @@ public enum VRRPMetrics {
         guard !instances.isEmpty else { return }
         out.family(
             "lvsd_vrrp_state", .gauge,
-            help: "VRRP instance state: 0 INIT, 1 BACKUP, 2 MASTER, 3 FAULT, 4 STOP (keepalived_exporter's numbering).")
-        for i in instances {
-            out.sample("lvsd_vrrp_state", value: UInt64(i.stateNumber)) { l in labels(i, &l) }
-        }
-        out.family("lvsd_vrrp_priority", .gauge, help: "VRRP priority in force (after tracked scripts and interfaces).")
-        for i in instances {
-            out.sample("lvsd_vrrp_priority", value: UInt64(max(0, i.priority))) { l in labels(i, &l) }
-        }
+            help: "VRRP instance state: 0 INIT, 1 BACKUP, 2 MASTER, 3 FAULT, 4 STOP (keepalived_exporter's numbering).",
+            each: instances, value: { UInt64($0.stateNumber) }, labels: labels)
+        out.family(
+            "lvsd_vrrp_priority", .gauge, help: "VRRP priority in force (after tracked scripts and interfaces).",
+            each: instances, value: { UInt64(max(0, $0.priority)) }, labels: labels)
     }
 
     static func labels(_ i: VRRPInstanceStatus, _ l: inout PrometheusWriter) {
@@ -28,24 +25,17 @@ public enum VRRPMetrics {
 public enum CheckerMetrics {
     public static func write(_ checkers: [CheckerStatus], into out: inout PrometheusWriter) {
         guard !checkers.isEmpty else { return }
-        out.family("lvsd_checker_up", .gauge, help: "1 when the health checker's last verdict is up, else 0.")
-        for c in checkers {
-            out.sample("lvsd_checker_up", value: c.up ? 1 : 0) { l in labels(c, &l, checker: true) }
-        }
         out.family(
-            "lvsd_checker_latency_seconds", .gauge, help: "Duration of the health checker's last finished probe.")
-        for c in checkers {
-            guard let latency = c.lastLatencySeconds else { continue }
-            out.sample("lvsd_checker_latency_seconds", float: latency) { l in labels(c, &l, checker: true) }
-        }
+            "lvsd_checker_up", .gauge, help: "1 when the health checker's last verdict is up, else 0.", each: checkers,
+            value: { $0.up ? 1 : 0 }, labels: { labels($0, &$1, checker: true) })
         out.family(
-            "lvsd_real_server_alive", .gauge, help: "1 when every checker of the real server is up (in service).")
+            "lvsd_checker_latency_seconds", .gauge, help: "Duration of the health checker's last finished probe.",
+            each: checkers, float: \.lastLatencySeconds, labels: { labels($0, &$1, checker: true) })
         var seen = Set<String>()
-        for c in checkers where seen.insert("\(c.virtualServer)|\(c.protocolName)|\(c.realServer)").inserted {
-            out.sample("lvsd_real_server_alive", value: c.realServerAlive ? 1 : 0) { l in
-                labels(c, &l, checker: false)
-            }
-        }
+        out.family(
+            "lvsd_real_server_alive", .gauge, help: "1 when every checker of the real server is up (in service).",
+            each: checkers.filter { seen.insert("\($0.virtualServer)|\($0.protocolName)|\($0.realServer)").inserted },
+            value: { $0.realServerAlive ? 1 : 0 }, labels: { labels($0, &$1, checker: false) })
     }
 
     static func labels(_ c: CheckerStatus, _ l: inout PrometheusWriter, checker: Bool) {

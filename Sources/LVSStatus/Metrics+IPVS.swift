@@ -211,13 +211,7 @@ public enum IPVSMetrics {
     ) {
         switch key {
         case .endpoint(let p, let e):
-            let proto: StaticString
-            switch p {
-            case .tcp: proto = "TCP"
-            case .udp: proto = "UDP"
-            case .sctp: proto = "SCTP"
-            }
-            return (e.address, e.port, proto, "")
+            return (e.address, e.port, p.name, "")
         case .firewallMark(let m, _):
             return (nil, 0, "FWM", hex8(m))
         }

@@ -19,8 +19,8 @@ public enum SyncMetrics {
         guard !daemons.isEmpty else { return }
         out.family(
             "lvsd_sync_daemon_up", .gauge,
-            help: "1 while the connection-sync daemon's thread runs (ipvsadm -L --daemon lists it).")
-        for d in daemons { out.sample("lvsd_sync_daemon_up", value: d.running ? 1 : 0) { labels(d, &$0) } }
+            help: "1 while the connection-sync daemon's thread runs (ipvsadm -L --daemon lists it).", each: daemons,
+            value: { $0.running ? 1 : 0 }, labels: { labels($0, &$1) })
 
         out.family(
             "lvsd_sync_messages_total", .counter,
@@ -55,32 +55,20 @@ public enum SyncMetrics {
             out.family(
                 "lvsd_sync_master_queue_entries", .gauge,
                 help:
-                    "Connection entries queued by the master and not sent yet (sent when a message fills, or after 2 s)."
-            )
-            for d in masters {
-                out.sample("lvsd_sync_master_queue_entries", value: UInt64(max(0, d.master!.queuedEntries))) {
-                    labels(d, &$0)
-                }
-            }
+                    "Connection entries queued by the master and not sent yet (sent when a message fills, or after 2 s).",
+                each: masters, value: { UInt64(max(0, $0.master!.queuedEntries)) }, labels: { labels($0, &$1) })
             out.family(
                 "lvsd_sync_master_queue_oldest_seconds", .gauge,
-                help: "Age of the oldest connection entry the master has queued (0 when none waits).")
-            for d in masters {
-                out.sample("lvsd_sync_master_queue_oldest_seconds", float: d.master!.oldestQueuedSeconds ?? 0) {
-                    labels(d, &$0)
-                }
-            }
+                help: "Age of the oldest connection entry the master has queued (0 when none waits).", each: masters,
+                float: { $0.master!.oldestQueuedSeconds ?? 0 }, labels: { labels($0, &$1) })
         }
 
         let backups = daemons.filter { $0.backup != nil }
         if !backups.isEmpty {
             out.family(
                 "lvsd_sync_backup_lag_seconds", .gauge,
-                help: "Seconds since the backup accepted a message from a master (absent before the first).")
-            for d in backups {
-                guard let lag = d.backup!.lagSeconds else { continue }
-                out.sample("lvsd_sync_backup_lag_seconds", float: lag) { labels(d, &$0) }
-            }
+                help: "Seconds since the backup accepted a message from a master (absent before the first).",
+                each: backups, float: { $0.backup!.lagSeconds }, labels: { labels($0, &$1) })
             out.family(
                 "lvsd_sync_backup_applied_entries_total", .counter,
                 help: "Received connection entries by what the backup's table did with them.")
@@ -93,12 +81,8 @@ public enum SyncMetrics {
             }
             out.family(
                 "lvsd_sync_bulk_resync_in_progress", .gauge,
-                help: "1 while the backup awaits the answer to its bulk resync request.")
-            for d in backups {
-                out.sample("lvsd_sync_bulk_resync_in_progress", value: d.backup!.bulkInProgress ? 1 : 0) {
-                    labels(d, &$0)
-                }
-            }
+                help: "1 while the backup awaits the answer to its bulk resync request.", each: backups,
+                value: { $0.backup!.bulkInProgress ? 1 : 0 }, labels: { labels($0, &$1) })
         }
 
         out.family(
@@ -123,15 +107,11 @@ public enum SyncMetrics {
         if !runs.isEmpty {
             out.family(
                 "lvsd_sync_bulk_resync_last_duration_seconds", .gauge,
-                help: "Duration of the last bulk resync (backup: request to end marker; master: the answer).")
-            for (d, r) in runs {
-                out.sample("lvsd_sync_bulk_resync_last_duration_seconds", float: r.durationSeconds) { labels(d, &$0) }
-            }
+                help: "Duration of the last bulk resync (backup: request to end marker; master: the answer).",
+                each: runs, float: { $0.1.durationSeconds }, labels: { labels($0.0, &$1) })
             out.family(
-                "lvsd_sync_bulk_resync_last_entries", .gauge, help: "Connection entries of the last bulk resync.")
-            for (d, r) in runs {
-                out.sample("lvsd_sync_bulk_resync_last_entries", value: r.entries) { labels(d, &$0) }
-            }
+                "lvsd_sync_bulk_resync_last_entries", .gauge, help: "Connection entries of the last bulk resync.",
+                each: runs, value: { $0.1.entries }, labels: { labels($0.0, &$1) })
         }
 
         func traffic(_ name: StaticString, _ d: SyncDaemonStatus, _ value: (SyncTraffic) -> UInt64) {

@@ -87,6 +87,27 @@ public struct PrometheusWriter: Sendable {
         sample(name, float: value) { _ in }
     }
 
+    /// A family of one integer sample per item, labelled by `labels`.
+    mutating func family<Item>(
+        _ name: StaticString, _ kind: Kind, help: StaticString, each items: some Sequence<Item>,
+        value: (Item) -> UInt64, labels: (Item, inout PrometheusWriter) -> Void
+    ) {
+        family(name, kind, help: help)
+        for i in items { sample(name, value: value(i)) { labels(i, &$0) } }
+    }
+
+    /// A family of one floating-point sample per item whose value is not nil, labelled by `labels`.
+    mutating func family<Item>(
+        _ name: StaticString, _ kind: Kind, help: StaticString, each items: some Sequence<Item>,
+        float value: (Item) -> Double?, labels: (Item, inout PrometheusWriter) -> Void
+    ) {
+        family(name, kind, help: help)
+        for i in items {
+            guard let v = value(i) else { continue }
+            sample(name, float: v) { labels(i, &$0) }
+        }
+    }
+
     /// `name{labels} value` with an integer value. `labels` writes the inside of the braces
     /// (nothing writes no braces).
     public mutating func sample(

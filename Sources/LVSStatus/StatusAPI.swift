@@ -109,10 +109,7 @@ public enum StatusAPI {
             j.member("realServers", s.table.services.reduce(0) { $0 + $1.realServers.count })
             j.member("connections", s.table.connections)
             j.member("connectionLimit", s.table.connectionLimit)
-            j.key("totals")
-            counters(s.table.totals, &j)
-            j.key("rates")
-            rates(s.table.totalRates, &j)
+            statistics("totals", s.table.totals, s.table.totalRates, &j)
             j.key("dataPlane")
             if let dp = s.dataPlane {
                 j.object { j in
@@ -181,10 +178,7 @@ public enum StatusAPI {
             j.member("scheduler", v.spec.scheduler)
             j.member("persistent", v.spec.isPersistent)
             j.member("persistenceTimeout", Int(v.spec.persistenceTimeout))
-            j.key("counters")
-            counters(v.counters, &j)
-            j.key("rates")
-            rates(v.rates, &j)
+            statistics("counters", v.counters, v.rates, &j)
             j.key("realServers")
             j.array { j in
                 for r in v.realServers {
@@ -201,10 +195,7 @@ public enum StatusAPI {
                         case false?: j.member("health", "down")
                         case nil: j.member("health", "unchecked")
                         }
-                        j.key("counters")
-                        counters(r.counters, &j)
-                        j.key("rates")
-                        rates(r.rates, &j)
+                        statistics("counters", r.counters, r.rates, &j)
                     }
                 }
             }
@@ -283,24 +274,26 @@ public enum StatusAPI {
         return j.bytes
     }
 
-    static func counters(_ c: IPVSCounters, _ j: inout JSONWriter) {
-        j.object { j in
-            j.member("connections", c.connections)
-            j.member("inPackets", c.inPackets)
-            j.member("outPackets", c.outPackets)
-            j.member("inBytes", c.inBytes)
-            j.member("outBytes", c.outBytes)
-        }
+    /// The JSON names of the counters (the OpenAPI document's `Counters`) and of the rates (`Rates`).
+    static let counterMembers: [(String, KeyPath<IPVSCounters, UInt64> & Sendable)] = [
+        ("connections", \.connections), ("inPackets", \.inPackets), ("outPackets", \.outPackets),
+        ("inBytes", \.inBytes), ("outBytes", \.outBytes),
+    ]
+    static let rateMembers: [(String, KeyPath<IPVSRates, UInt64> & Sendable)] = [
+        ("cps", \.cps), ("inPPS", \.inPPS), ("outPPS", \.outPPS), ("inBPS", \.inBPS), ("outBPS", \.outBPS),
+    ]
+
+    /// `"<countersKey>": {connections, inPackets, …}, "rates": {cps, inPPS, …}`.
+    static func statistics(_ countersKey: String, _ c: IPVSCounters, _ r: IPVSRates, _ j: inout JSONWriter) {
+        j.key(countersKey)
+        object(c, counterMembers, &j)
+        j.key("rates")
+        object(r, rateMembers, &j)
     }
 
-    static func rates(_ r: IPVSRates, _ j: inout JSONWriter) {
-        j.object { j in
-            j.member("cps", r.cps)
-            j.member("inPPS", r.inPPS)
-            j.member("outPPS", r.outPPS)
-            j.member("inBPS", r.inBPS)
-            j.member("outBPS", r.outBPS)
-        }
+    /// An object of `value`'s 64-bit fields, in `members`' order.
+    static func object<T>(_ value: T, _ members: [(String, KeyPath<T, UInt64> & Sendable)], _ j: inout JSONWriter) {
+        j.object { j in for (name, field) in members { j.member(name, value[keyPath: field]) } }
     }
 
     /// A JSON error body: `{"error": "..."}`.

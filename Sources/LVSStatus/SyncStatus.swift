@@ -63,6 +63,13 @@ public struct SyncTraffic: Hashable, Sendable {
         self.entries = entries
         self.bytes = bytes
     }
+
+    /// Adds another count to this one.
+    public mutating func add(_ o: SyncTraffic) {
+        messages &+= o.messages
+        entries &+= o.entries
+        bytes &+= o.bytes
+    }
 }
 
 /// One bulk resync: entries and how long it took.

@@ -40,11 +40,6 @@ public struct SyncTrailer: Hashable, Sendable {
     /// Increases with every message of the sender (replays are refused).
     public var sequence: UInt64
 
-    public init(sender: UInt32, sequence: UInt64) {
-        self.sender = sender
-        self.sequence = sequence
-    }
-
     /// Appends the trailer to a complete message (whose size field must already count it).
     public func append(to message: inout [UInt8], key: SyncKey) {
         message += Self.magic

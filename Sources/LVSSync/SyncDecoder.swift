@@ -51,20 +51,9 @@ public struct SyncMessage: Hashable, Sendable {
     /// The entries to apply, in message order (entries with an unknown mandatory option left out).
     public var connections: [SyncConnection]
     /// Entries left out for an unknown mandatory option (the kernel skips them, keeps the rest).
-    public var skippedEntries: Int
+    public var skippedEntries = 0
     /// The authentication trailer, when the message had one and a key checked it.
     public var trailer: SyncTrailer?
-
-    public init(
-        version: UInt8, syncID: UInt8, connections: [SyncConnection], skippedEntries: Int = 0,
-        trailer: SyncTrailer? = nil
-    ) {
-        self.version = version
-        self.syncID = syncID
-        self.connections = connections
-        self.skippedEntries = skippedEntries
-        self.trailer = trailer
-    }
 }
 
 /// What a datagram on the sync port is.

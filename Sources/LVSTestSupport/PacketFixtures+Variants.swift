@@ -3,6 +3,20 @@ import LVSCore
 import LVSPacket
 
 extension PacketFixtures {
+    /// `PacketBuilder.frame` as the director sends it on the inside link: from its inside MAC to
+    /// the real server's, TTL (hop limit) 63.
+    static func forwardedInside(
+        _ l4: PacketBuilder.L4, from src: Endpoint, to dst: Endpoint, vlan: UInt16? = nil, payload: [UInt8]?,
+        udpZeroChecksum: Bool = false, ipv4Options: [UInt8] = [], extensionHeaders: [PacketBuilder.ExtensionHeader] = []
+    ) -> [UInt8] {
+        PacketBuilder.frame(
+            l4, from: src, to: dst, srcMAC: Macs.directorInside, dstMAC: Macs.server, vlan: vlan, ttl: 63,
+            payload: payload, udpZeroChecksum: udpZeroChecksum, ipv4Options: ipv4Options,
+            extensionHeaders: extensionHeaders)
+    }
+}
+
+extension PacketFixtures {
     /// Fragments: the first carries the ports and the transport checksum, later ones only addresses.
     public static var fragments: [PacketFixture] {
         var out: [PacketFixture] = []
@@ -118,17 +132,13 @@ extension PacketFixtures {
                 "nat-in 802.1Q VLAN 100 in and out", input: tagged, action: .natInbound(server: n4.server),
                 link: tagLink, verdict: .forward,
                 expected: [
-                    PacketBuilder.frame(
-                        .tcp, from: n4.client, to: n4.server, srcMAC: Macs.directorInside, dstMAC: Macs.server,
-                        vlan: 100, ttl: 63, payload: b)
+                    forwardedInside(.tcp, from: n4.client, to: n4.server, vlan: 100, payload: b)
                 ]))
         out.append(
             PacketFixture(
                 "dr VLAN 100 in, untagged out", input: tagged, action: .directRoute, link: inside, verdict: .forward,
                 expected: [
-                    PacketBuilder.frame(
-                        .tcp, from: n4.client, to: n4.virtual, srcMAC: Macs.directorInside, dstMAC: Macs.server,
-                        ttl: 63, payload: b)
+                    forwardedInside(.tcp, from: n4.client, to: n4.virtual, payload: b)
                 ]))
         let pcp = EgressLink(sourceMAC: Macs.directorInside, destinationMAC: Macs.server, mtu: 1500, vlan: 0xA0C8)
         out.append(
@@ -137,9 +147,7 @@ extension PacketFixtures {
                 input: PacketBuilder.frame(.udp, from: n6.client, to: n6.virtual, payload: b), action: .directRoute,
                 link: pcp, verdict: .forward,
                 expected: [
-                    PacketBuilder.frame(
-                        .udp, from: n6.client, to: n6.virtual, srcMAC: Macs.directorInside, dstMAC: Macs.server,
-                        vlan: 0xA0C8, ttl: 63, payload: b)
+                    forwardedInside(.udp, from: n6.client, to: n6.virtual, vlan: 0xA0C8, payload: b)
                 ]))
         // IPv4 options: router alert and record route.
         let opts: [UInt8] = [0x94, 0x04, 0x00, 0x00, 0x07, 0x07, 0x04, 0, 0, 0, 0, 0x00]
@@ -149,9 +157,7 @@ extension PacketFixtures {
                 input: PacketBuilder.frame(.udp, from: n4.client, to: n4.virtual, payload: b, ipv4Options: opts),
                 action: .natInbound(server: n4.server), link: inside, verdict: .forward,
                 expected: [
-                    PacketBuilder.frame(
-                        .udp, from: n4.client, to: n4.server, srcMAC: Macs.directorInside, dstMAC: Macs.server,
-                        ttl: 63, payload: b, ipv4Options: opts)
+                    forwardedInside(.udp, from: n4.client, to: n4.server, payload: b, ipv4Options: opts)
                 ]))
         // IPv6 hop-by-hop and destination options.
         let ext: [PacketBuilder.ExtensionHeader] = [.padding(type: 0), .padding(type: 60)]
@@ -161,9 +167,7 @@ extension PacketFixtures {
                 input: PacketBuilder.frame(.tcp, from: n6.client, to: n6.virtual, payload: b, extensionHeaders: ext),
                 action: .natInbound(server: n6.server), link: inside, verdict: .forward,
                 expected: [
-                    PacketBuilder.frame(
-                        .tcp, from: n6.client, to: n6.server, srcMAC: Macs.directorInside, dstMAC: Macs.server,
-                        ttl: 63, payload: b, extensionHeaders: ext)
+                    forwardedInside(.tcp, from: n6.client, to: n6.server, payload: b, extensionHeaders: ext)
                 ]))
         // TCP options (MSS, SACK permitted, timestamps, window scale) on a SYN.
         let tcpOpts: [UInt8] = [2, 4, 0x05, 0xB4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7]
@@ -189,9 +193,7 @@ extension PacketFixtures {
                 "nat-in IPv4 minimum frame with Ethernet padding: padding dropped, IP length kept", input: padded,
                 action: .natInbound(server: n4.server), link: inside, verdict: .forward,
                 expected: [
-                    PacketBuilder.frame(
-                        .udp, from: n4.client, to: n4.server, srcMAC: Macs.directorInside, dstMAC: Macs.server,
-                        ttl: 63, payload: [1, 2, 3, 4])
+                    forwardedInside(.udp, from: n4.client, to: n4.server, payload: [1, 2, 3, 4])
                 ]))
         // UDP checksum 0.
         for v6 in [false, true] {
@@ -203,9 +205,7 @@ extension PacketFixtures {
                     input: PacketBuilder.frame(.udp, from: n.client, to: n.virtual, payload: b, udpZeroChecksum: true),
                     action: .natInbound(server: n.server), link: inside, verdict: .forward,
                     expected: [
-                        PacketBuilder.frame(
-                            .udp, from: n.client, to: n.server, srcMAC: Macs.directorInside, dstMAC: Macs.server,
-                            ttl: 63, payload: b)
+                        forwardedInside(.udp, from: n.client, to: n.server, payload: b)
                     ]))
             // A payload whose rewritten checksum computes to 0, which goes out as 0xFFFF (RFC 768).
             var p = PacketBuilder.pattern(18) + [0, 0]
@@ -214,9 +214,7 @@ extension PacketFixtures {
             let c0 = UInt16(probe[6]) << 8 | UInt16(probe[7])
             p[18] = UInt8(c0 >> 8)
             p[19] = UInt8(c0 & 0xFF)
-            let expected = PacketBuilder.frame(
-                .udp, from: n.client, to: n.server, srcMAC: Macs.directorInside, dstMAC: Macs.server, ttl: 63,
-                payload: p)
+            let expected = forwardedInside(.udp, from: n.client, to: n.server, payload: p)
             out.append(
                 PacketFixture(
                     "nat-in \(fam) UDP whose new checksum computes to 0: sent as 0xFFFF (CSUM_MANGLED_0)",
@@ -229,9 +227,7 @@ extension PacketFixtures {
                 input: PacketBuilder.frame(.udp, from: n4.client, to: n4.virtual, payload: b, udpZeroChecksum: true),
                 action: .directRoute, link: inside, verdict: .forward,
                 expected: [
-                    PacketBuilder.frame(
-                        .udp, from: n4.client, to: n4.virtual, srcMAC: Macs.directorInside, dstMAC: Macs.server,
-                        ttl: 63, payload: b, udpZeroChecksum: true)
+                    forwardedInside(.udp, from: n4.client, to: n4.virtual, payload: b, udpZeroChecksum: true)
                 ]))
         // ECN through a tunnel: CE inside becomes ECT(0) outside (RFC 6040).
         let ce = PacketBuilder.frame(.tcp, from: n4.client, to: n4.virtual, tos: 0xA3, payload: b)

@@ -93,14 +93,27 @@ struct VRRPAlertTests {
     @Test("K:vrrp_notify.c: no_email_faults sends no FAULT alert; groups are 'VRRP Group NAME'")
     func groupsAndFaults() {
         #expect(VRRPAlert.make(for: t(.instance("VI_1"), .fault), routerID: "R", noEmailFaults: true) == nil)
-        #expect(
-            VRRPAlert.make(for: t(.group("G"), .master), routerID: "R", noEmailFaults: false)
-                == VRRPAlert(
-                    subject: "[R] VRRP Group G - Entering MASTER state",
-                    body: "=> All VRRP group instances are now in MASTER state <="))
-        #expect(
-            VRRPAlert.make(for: t(.group("G"), .stop), routerID: "R", noEmailFaults: false)?.body
-                == "=> All VRRP group instances are now stopping <=")
+        let groupAlerts: [(VRRPState, String, String)] = [
+            (
+                .master, "[R] VRRP Group G - Entering MASTER state",
+                "=> All VRRP group instances are now in MASTER state <="
+            ),
+            (
+                .backup, "[R] VRRP Group G - Entering BACKUP state",
+                "=> All VRRP group instances are now in BACKUP state <="
+            ),
+            (
+                .fault, "[R] VRRP Group G - Entering FAULT state",
+                "=> All VRRP group instances are now in FAULT state <="
+            ),
+            (.stop, "[R] VRRP Group G - Stopping", "=> All VRRP group instances are now stopping <="),
+        ]
+        for (to, subject, body) in groupAlerts {
+            #expect(
+                VRRPAlert.make(for: t(.group("G"), to), routerID: "R", noEmailFaults: false)
+                    == VRRPAlert(subject: subject, body: body))
+        }
+        #expect(VRRPAlert.make(for: t(.group("G"), .initialize), routerID: "R", noEmailFaults: false) == nil)
     }
 }
 

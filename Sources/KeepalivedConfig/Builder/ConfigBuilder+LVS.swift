@@ -242,11 +242,10 @@ extension ConfigBuilder {
             }
         case "persistence_granularity": p.server.persistenceGranularity = granularity(node, family: p.ipFamily)
         case "protocol":
-            switch a[0].uppercased() {
-            case "TCP": p.server.transportProtocol = .tcp
-            case "UDP": p.server.transportProtocol = .udp
-            case "SCTP": p.server.transportProtocol = .sctp
-            default: report(.error, "unknown protocol '\(a[0])' - ignoring", at: node.location)
+            if let t = TransportProtocol(name: a[0].uppercased()) {
+                p.server.transportProtocol = t
+            } else {
+                report(.error, "unknown protocol '\(a[0])' - ignoring", at: node.location)
             }
         case "ha_suspend": p.server.haSuspend = true
         case "smtp_alert": p.server.smtpAlert = bool(node)

@@ -1,4 +1,5 @@
 // The file-access seam of the config reader: a protocol, and an in-memory fake for tests.
+import LVSCore
 
 /// What a path names, as far as the config reader cares.
 public enum ConfigFileKind: Hashable, Sendable {
@@ -10,27 +11,17 @@ public enum ConfigFileKind: Hashable, Sendable {
     case other
 }
 
-/// Why a file could not be read.
-public struct ConfigFileError: Error, Hashable, Sendable, CustomStringConvertible {
-    /// The kind of failure.
-    public enum Code: String, Hashable, Sendable {
-        case notFound
-        case permissionDenied
-        case notAFile
-        case ioError
-    }
-
-    public var code: Code
-    /// The system's wording of the error (e.g. `No such file or directory`).
-    public var reason: String
-
-    public init(_ code: Code, reason: String) {
-        self.code = code
-        self.reason = reason
-    }
-
-    public var description: String { reason }
+/// The kinds of failure of a file read.
+public enum ConfigFileErrorCode: String, Hashable, Sendable {
+    case notFound
+    case permissionDenied
+    case notAFile
+    case ioError
 }
+
+/// Why a file could not be read; `message` is the system's wording of the error (e.g.
+/// `No such file or directory`).
+public typealias ConfigFileError = CodedError<ConfigFileErrorCode>
 
 /// The reader's only window onto files. `LocalConfigFileSystem` reads the real disk;
 /// `InMemoryConfigFileSystem` holds files in a dictionary for tests.
@@ -86,8 +77,8 @@ public struct InMemoryConfigFileSystem: ConfigFileSystem {
     public func contents(of path: String) throws(ConfigFileError) -> [UInt8] {
         let p = Self.normalise(path)
         if let bytes = files[p] { return bytes }
-        if directories.contains(p) { throw ConfigFileError(.notAFile, reason: "Is a directory") }
-        throw ConfigFileError(.notFound, reason: "No such file or directory")
+        if directories.contains(p) { throw ConfigFileError(.notAFile, "Is a directory") }
+        throw ConfigFileError(.notFound, "No such file or directory")
     }
 
     public func expandWildcards(_ pattern: String) -> [String] {

@@ -60,10 +60,10 @@ public struct LocalConfigFileSystem: ConfigFileSystem {
     private static func error(_ code: Int32) -> ConfigFileError {
         let reason = String(cString: strerror(code))
         switch code {
-        case ENOENT, ENOTDIR: return ConfigFileError(.notFound, reason: reason)
-        case EACCES, EPERM: return ConfigFileError(.permissionDenied, reason: reason)
-        case EISDIR: return ConfigFileError(.notAFile, reason: reason)
-        default: return ConfigFileError(.ioError, reason: reason)
+        case ENOENT, ENOTDIR: return ConfigFileError(.notFound, reason)
+        case EACCES, EPERM: return ConfigFileError(.permissionDenied, reason)
+        case EISDIR: return ConfigFileError(.notAFile, reason)
+        default: return ConfigFileError(.ioError, reason)
         }
     }
 }

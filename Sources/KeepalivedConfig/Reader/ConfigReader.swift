@@ -439,7 +439,7 @@ final class ConfigReader {
         } catch {
             let at = location ?? SourceLocation(file: path, line: 0)
             let what = location == nil || at.file == path ? "" : "include '\(path)': "
-            report(checks.contains(.readable) ? .fatal : .note, "\(what)\(error.reason)", at: at)
+            report(checks.contains(.readable) ? .fatal : .note, "\(what)\(error.message)", at: at)
             if let next = queue.first {
                 return openFile(next, queue: Array(queue.dropFirst()), checks: checks, saved: saved, from: location)
             }

@@ -73,7 +73,7 @@ public struct IPv6Address: Hashable, Comparable, Sendable, CustomStringConvertib
             if piece.count > 4 { return nil }
             var v: UInt16 = 0
             for c in piece {
-                guard let d = IPv6Address.hexValue(c) else { return nil }
+                guard let d = HexDigit.value(c) else { return nil }
                 v = v << 4 | UInt16(d)
             }
             if sawDoubleColon { tail.append(v) } else { head.append(v) }
@@ -97,15 +97,6 @@ public struct IPv6Address: Hashable, Comparable, Sendable, CustomStringConvertib
         } else {
             if total != 8 { return nil }
             self.init(groups: head)
-        }
-    }
-
-    @usableFromInline static func hexValue(_ c: UInt8) -> UInt8? {
-        switch c {
-        case 0x30...0x39: return c - 0x30
-        case 0x41...0x46: return c - 0x41 + 10
-        case 0x61...0x66: return c - 0x61 + 10
-        default: return nil
         }
     }
 

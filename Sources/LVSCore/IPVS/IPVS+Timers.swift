@@ -149,21 +149,14 @@ extension IPVS {
         let left = Int32(bitPattern: r.expires &- tick)
         let family = r.family
         let isTemplate = r.flags.contains(.template)
-        let protoName: String
+        let transport = TransportProtocol(rawValue: r.protocolNumber)
+        let protoName = transport?.description ?? "IP"
         let stateName: String
-        switch r.protocolNumber {
-        case TransportProtocol.tcp.rawValue:
-            protoName = "TCP"
-            stateName = TCPState(rawValue: r.state)?.name ?? "ERR!"
-        case TransportProtocol.udp.rawValue:
-            protoName = "UDP"
-            stateName = "UDP"
-        case TransportProtocol.sctp.rawValue:
-            protoName = "SCTP"
-            stateName = SCTPState(rawValue: r.state)?.name ?? "ERR!"
-        default:
-            protoName = "IP"
-            stateName = "NONE"
+        switch transport {
+        case .tcp: stateName = TCPState(rawValue: r.state)?.name ?? "ERR!"
+        case .udp: stateName = "UDP"
+        case .sctp: stateName = SCTPState(rawValue: r.state)?.name ?? "ERR!"
+        case nil: stateName = "NONE"
         }
         return ConnectionEntry(
             protocolName: protoName, client: Endpoint(r.client.address(family), r.clientPort),

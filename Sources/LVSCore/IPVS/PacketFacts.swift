@@ -66,18 +66,6 @@ public struct ForwardingDecision: Hashable, Sendable {
     public var virtual: Endpoint
     /// FULLNAT: the local address and port that replace the client's.
     public var local: Endpoint?
-
-    public init(
-        connection: UInt32, method: ForwardingMethod, server: Endpoint, client: Endpoint, virtual: Endpoint,
-        local: Endpoint? = nil
-    ) {
-        self.connection = connection
-        self.method = method
-        self.server = server
-        self.client = client
-        self.virtual = virtual
-        self.local = local
-    }
 }
 
 /// Why the packet path dropped a packet.

@@ -4,6 +4,7 @@ import Glibc
 import KeepalivedConfig
 import LVSCore
 import LVSHealthCheck
+import LVSPlatform
 
 /// Where alerts go: `smtp_server`, `smtp_helo_name`, `smtp_connect_timeout`,
 /// `notification_email_from` and `notification_email`.
@@ -47,14 +48,7 @@ public enum SMTPAlertClient {
     }
 
     /// RFC 822 date in local time, as keepalived's `strftime("%a, %d %b %Y %H:%M:%S %z")`.
-    public static func rfc822Date() -> String {
-        var now = time(nil)
-        var tm = tm()
-        localtime_r(&now, &tm)
-        var buf = [CChar](repeating: 0, count: 80)
-        let n = strftime(&buf, buf.count, "%a, %d %b %Y %H:%M:%S %z", &tm)
-        return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
+    public static func rfc822Date() -> String { LocalTime.now("%a, %d %b %Y %H:%M:%S %z") }
 
     /// Resolves the server name (or address).
     static func resolve(_ host: String, port: UInt16) -> [Endpoint] {
