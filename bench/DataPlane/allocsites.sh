@@ -83,7 +83,11 @@ window() {
         echo "perf record: $(tail -n 1 "$LAB_DIR/perf-$name.log")" >&2
     if [ -n "$gen_pid" ]; then wait "$gen_pid" 2>/dev/null || true; fi
     after=$(rx_rs)
-    echo "== $name window: ${SECS}s, offered ${rate} pps, delivered $((after - before)) packets (whole window incl. ramp), threads $TIDS"
+    local traffic="no traffic"
+    if [ "$rate" -gt 0 ]; then
+        traffic="offered $rate pps, real servers received $((after - before)) packets over the generator's $((SECS + 3)) s"
+    fi
+    echo "== $name: ${SECS} s recorded, $traffic; threads $TIDS"
     report "$out"
 }
 
