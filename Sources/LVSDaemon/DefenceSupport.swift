@@ -28,6 +28,40 @@ public enum DefenceSupport {
 
     private static let cache = MemInfoCache()
 
+    /// `MemAvailable:` of a /proc/meminfo text in 4 KiB pages (the value is in kB), or nil;
+    /// reads the bytes in place (nothing allocated).
+    public static func memAvailablePages(in text: UnsafeBufferPointer<UInt8>) -> Int? {
+        let key: StaticString = "MemAvailable:"
+        let keyLength = key.utf8CodeUnitCount
+        var i = 0
+        while i < text.count {
+            // `i` is the start of a line.
+            var matches = text.count - i >= keyLength
+            var k = 0
+            while matches && k < keyLength {
+                if text[i + k] != key.utf8Start[k] { matches = false }
+                k += 1
+            }
+            if matches {
+                var j = i + keyLength
+                var value = 0
+                var digits = 0
+                while j < text.count && text[j] != UInt8(ascii: "\n") {
+                    let c = text[j]
+                    if c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") {
+                        value = value &* 10 &+ Int(c &- UInt8(ascii: "0"))
+                        digits += 1
+                    }
+                    j += 1
+                }
+                return digits > 0 ? value / 4 : nil  // kB → 4 KiB pages
+            }
+            while i < text.count && text[i] != UInt8(ascii: "\n") { i += 1 }
+            i += 1
+        }
+        return nil
+    }
+
     final class MemInfoCache: @unchecked Sendable {
         // Only the packet worker calls it (under the director's lock).
         var last: (at: UInt64, pages: Int?) = (0, nil)
@@ -37,23 +71,21 @@ public enum DefenceSupport {
             clock_gettime(CLOCK_MONOTONIC, &ts)
             let now = UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
             if last.at != 0 && now &- last.at < 900_000_000 { return last.pages }
-            last = (now, Self.parse())
+            last = (now, parse())
             return last.pages
         }
 
-        static func parse() -> Int? {
+        /// Where /proc/meminfo is read into: allocated once (the worker reads it every second).
+        static let bufferSize = 4096
+        let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: MemInfoCache.bufferSize)
+
+        func parse() -> Int? {
             let fd = open("/proc/meminfo", O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else { return nil }
             defer { close(fd) }
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, $0.count) }
+            let n = Glibc.read(fd, buffer, Self.bufferSize)
             guard n > 0 else { return nil }
-            let text = String(decoding: buffer[0..<n], as: UTF8.self)
-            for line in text.split(separator: "\n") where line.hasPrefix("MemAvailable:") {
-                let digits = line.dropFirst("MemAvailable:".count).filter { $0 >= "0" && $0 <= "9" }
-                return Int(digits).map { $0 / 4 }  // kB → 4 KiB pages
-            }
-            return nil
+            return DefenceSupport.memAvailablePages(in: UnsafeBufferPointer(start: buffer, count: n))
         }
     }
 }

@@ -373,11 +373,18 @@ public final class DataPlane: @unchecked Sendable {
     /// The latest statistics (published by the workers every 100 ms), summed over the workers,
     /// with each interface's mode and the XDP program's counters.
     public var statistics: DataPlaneStatistics {
-        let all = published.withLock { $0.map { $0.copied() } }
+        // Summed under the lock, nothing kept: the workers' buffers stay unshared (their
+        // in-place publication never copies) and no per-worker copy is made.
         var s = DataPlaneStatistics()
-        for w in all { s.add(w) }
-        s.fastPath = all.map(\.fastPath).max(by: { $0.installed < $1.installed }) ?? .init()
-        s.workers = all.count
+        published.withLock { all in
+            var fast: FlowRegistry.Counts?
+            for w in all {
+                s.add(w)
+                if fast == nil || w.fastPath.installed > fast!.installed { fast = w.fastPath }
+            }
+            s.fastPath = fast ?? .init()
+            s.workers = all.count
+        }
         s.interfaces = mailbox.withLock { $0.interfaces }
         s.controlJobs = owner.controlQueue?.jobsRun ?? 0
         if let b = backend { s.xdp = b.counters().map { NamedCounter(name: $0.name, value: $0.value) } }

@@ -52,7 +52,8 @@ public enum DataPlaneCounter: Int, CaseIterable, Sendable, CustomStringConvertib
     case deliveredLocally
     /// Batches processed (one lock hold each).
     case batches
-    /// Heap allocations while processing batches (only counted by builds with a malloc counter).
+    /// Heap allocations while processing batches (only counted by builds with a malloc counter;
+    /// lvsd-bench's counts the worker thread's own).
     case mallocs
     /// Frames the kernel dropped because the receive ring was full.
     case ringDrops
@@ -202,23 +203,44 @@ public struct DataPlaneStatistics: Sendable, Equatable {
         return Double(self[.mallocs]) * 1_000_000 / Double(n)
     }
 
-    /// `name value` lines: every counter, then `drop_<reason>` for non-zero drops.
+    /// `name value` lines: every counter, then `drop_<reason>` for non-zero drops. Built in one
+    /// buffer reserved up front, from pieces that fit Swift's inline small strings (the statistics
+    /// thread writes it every second: a handful of allocations, not one per line).
     public var text: String {
         var s = ""
-        for c in DataPlaneCounter.allCases { s += "\(c) \(self[c])\n" }
-        if let m = mallocsPerMillionPackets { s += "mallocs_per_million_packets \(Int(m))\n" }
-        for r in DropReason.allCases where self[r] != 0 { s += "drop_\(r) \(self[r])\n" }
-        s += "workers \(workers)\n"
+        s.reserveCapacity(4096 + 48 * (interfaces.count + xdp.count))
+        for c in DataPlaneCounter.allCases { Self.line(&s, c.description, self[c]) }
+        if let m = mallocsPerMillionPackets { Self.line(&s, "mallocs_per_million_packets", UInt64(Int(m))) }
+        for r in DropReason.allCases where self[r] != 0 {
+            s += "drop_"
+            Self.line(&s, r.description, self[r])
+        }
+        Self.line(&s, "workers", UInt64(workers))
         for i in interfaces {
-            s +=
-                "interface_\(i.name) \(i.mode.rawValue)\(i.mode.isXDP ? (i.fastPathEgress ? " fast-path-egress" : " no-fast-path-egress") : "")\n"
+            s += "interface_"
+            s += i.name
+            s += " "
+            s += i.mode.rawValue
+            if i.mode.isXDP { s += i.fastPathEgress ? " fast-path-egress" : " no-fast-path-egress" }
+            s += "\n"
         }
         let f = fastPath
-        s += "fast_path_flows \(f.active)\nfast_path_installed \(f.installed)\nfast_path_removed \(f.removed)\n"
-        s += "fast_path_rejected_full \(f.rejectedFull)\nfast_path_packets \(f.fastPackets)\n"
-        s += "control_jobs \(controlJobs)\n"
-        for c in xdp { s += "\(c.name) \(c.value)\n" }
+        Self.line(&s, "fast_path_flows", f.active)
+        Self.line(&s, "fast_path_installed", f.installed)
+        Self.line(&s, "fast_path_removed", f.removed)
+        Self.line(&s, "fast_path_rejected_full", f.rejectedFull)
+        Self.line(&s, "fast_path_packets", f.fastPackets)
+        Self.line(&s, "control_jobs", controlJobs)
+        for c in xdp { Self.line(&s, c.name, c.value) }
         return s
+    }
+
+    /// Appends `name value\n` to `s`.
+    private static func line(_ s: inout String, _ name: String, _ value: UInt64) {
+        s += name
+        s += " "
+        s += String(value)
+        s += "\n"
     }
 }
 
@@ -249,7 +271,9 @@ final class CounterBlock {
     }
 }
 
-/// How a build counts heap allocations (bench builds link `CMallocCounter` and set this).
+/// How a build counts heap allocations (bench builds link `CMallocCounter` and set this). The
+/// counter is read on the worker's thread, so a per-thread count (`lvs_malloc_thread_count`)
+/// makes `DataPlaneCounter.mallocs` the worker's own allocations.
 public enum AllocationCounter {
     private static let hook = Mutex<(@Sendable () -> UInt64)?>(nil)
 

@@ -208,6 +208,27 @@ struct RouteAnnouncerTests {
         #expect(stop.map(\.text).allSatisfy { $0.hasSuffix("(lvsd stopping)") } && stop.count == 2)
     }
 
+    @Test(
+        "services not listed (the loop lists them only while configured): a configuration that came meanwhile waits for the next pass; without one, routes are withdrawn as before"
+    )
+    func servicesNotListed() throws {
+        let t = FakeAnnounceTable()
+        let a = make(t, FakeProbe())
+        #expect(a.reconcile(services: nil, owner: 9, probeBird: false).isEmpty)
+        try a.configure(LVSAnnounceConfig(table: 100, birdSocket: nil, location: location))
+        a.forwardingChanged(true)
+        let services = [service("192.0.2.10", 80, weights: [1])]
+        _ = a.reconcile(services: services, owner: 9, probeBird: false)
+        #expect(t.routes.map(\.vip) == [ip("192.0.2.10")])
+        // Configured, but this pass did not list the services: nothing is withdrawn.
+        #expect(a.reconcile(services: nil, owner: 9, probeBird: false).isEmpty)
+        #expect(t.routes.map(\.vip) == [ip("192.0.2.10")])
+        // Unconfigured (a reload without lvs_announce_table): withdrawn without a listing.
+        try a.configure(nil)
+        _ = a.reconcile(services: nil, owner: 9, probeBird: false)
+        #expect(t.routes.isEmpty)
+    }
+
     @Test("BIRD absent is logged once as a warning, not on every check; its return once as info")
     func birdOnce() throws {
         let t = FakeAnnounceTable()

@@ -11,10 +11,16 @@ extern void *__libc_memalign(size_t, size_t);
 extern void __libc_free(void *);
 
 static _Atomic uint64_t allocations;
+static __thread uint64_t thread_allocations __attribute__((tls_model("initial-exec")));
 
 uint64_t lvs_malloc_count(void) { return atomic_load_explicit(&allocations, memory_order_relaxed); }
 
-static inline void count(void) { atomic_fetch_add_explicit(&allocations, 1, memory_order_relaxed); }
+uint64_t lvs_malloc_thread_count(void) { return thread_allocations; }
+
+static inline void count(void) {
+    atomic_fetch_add_explicit(&allocations, 1, memory_order_relaxed);
+    thread_allocations++;
+}
 
 void *malloc(size_t n) { count(); return __libc_malloc(n); }
 void *calloc(size_t a, size_t b) { count(); return __libc_calloc(a, b); }

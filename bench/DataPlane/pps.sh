@@ -54,7 +54,7 @@ if [ "$(nproc)" -lt 2 ]; then echo "the split layout needs 2 CPUs" >&2; exit 1; 
 
 lab_init
 
-declare -A RES_MIDLE RES_MEXCESS RES_LOSSLESS RES_OVER RES_GEN RES_CPU1L RES_CPU1O RES_ALL1L RES_NOTE RES_MALLOC RES_SKIP
+declare -A RES_WIDLE RES_WEXCESS RES_MIDLE RES_MEXCESS RES_LOSSLESS RES_OVER RES_GEN RES_CPU1L RES_CPU1O RES_ALL1L RES_NOTE RES_MALLOC RES_SKIP
 
 measure_path() {
     local path=$1 run=$2 key="$1#$2"
@@ -84,12 +84,16 @@ measure_path() {
     fi
     # lvsd's allocations: a 2 s idle window first (timers, statistics publishing: a rate per
     # second), then everything from the warm-up to the last trial, per packet delivered.
-    local m0="" mi="" t0 t1
+    # The same for the packet workers alone (lvsd-dp* threads, against their own idle rate).
+    local m0="" mi="" t0 t1 w0="" wi=""
     if [[ $path == lvs-* ]]; then
         mi=$(read_malloc_counts "$LVSD_COUNTS")
+        wi=$(worker_mallocs "$mi")
         sleep 2
         m0=$(read_malloc_counts "$LVSD_COUNTS")
+        w0=$(worker_mallocs "$m0")
         RES_MIDLE[$key]=$(awk -v a="${mi%% *}" -v b="${m0%% *}" 'BEGIN { printf "%.1f", (b - a) / 2 }')
+        RES_WIDLE[$key]=$(awk -v a="$wi" -v b="$w0" 'BEGIN { printf "%.1f", (b - a) / 2 }')
     fi
     t0=$(date +%s.%N)
     local d_total=0
@@ -102,9 +106,12 @@ measure_path() {
     RES_LOSSLESS[$key]=$best RES_OVER[$key]=$over RES_GEN[$key]=$gen RES_CPU1L[$key]=${cpu1l:--} RES_CPU1O[$key]=$cpu1o RES_ALL1L[$key]=${all1l:--}
     if [ -n "$PATH_NOTE" ]; then RES_NOTE[$key]="${RES_NOTE[$key]:+${RES_NOTE[$key]}; }$PATH_NOTE"; fi
     if [[ $path == lvs-* ]]; then
-        local m1
+        local m1 w1
         m1=$(read_malloc_counts "$LVSD_COUNTS")
+        w1=$(worker_mallocs "$m1")
         t1=$(date +%s.%N)
+        RES_WEXCESS[$key]=$(awk -v a="$w0" -v b="$w1" -v r="${RES_WIDLE[$key]}" -v t0="$t0" -v t1="$t1" \
+            -v n="$d_total" 'BEGIN { printf "%.1f", ((b - a) - r * (t1 - t0)) * 1e6 / n }')
         RES_MALLOC[$key]="$(malloc_summary "$m0" "$m1" "$d_total")"
         RES_MEXCESS[$key]=$(awk -v a="${m0%% *}" -v b="${m1%% *}" -v r="${RES_MIDLE[$key]}" -v t0="$t0" -v t1="$t1" \
             -v n="$d_total" 'BEGIN { e = (b - a) - r * (t1 - t0); if (e < 0) e = 0; printf "%.1f", e * 1e6 / n }')
@@ -119,6 +126,17 @@ measure_path() {
             if (bench && "mallocs_per_million_packets" in v)
                 printf ", in-batch mallocs (its own counter) %d = %s per 1M received", v["mallocs"], v["mallocs_per_million_packets"] }' "$LVSD_STATS")"
     fi
+}
+
+# Allocations of lvsd's packet workers (threads named lvsd-dp*) in a read_malloc_counts output.
+worker_mallocs() {
+    local pair sum=0
+    for pair in $1; do
+        case $pair in *:*)
+            case $(cat "/proc/$LVSD_PID/task/${pair%%:*}/comm" 2>/dev/null) in lvsd-dp*) sum=$((sum + ${pair#*:})) ;; esac ;;
+        esac
+    done
+    echo "$sum"
 }
 
 # Mallocs per million delivered packets between two read_malloc_counts outputs, total and by thread.
@@ -141,14 +159,15 @@ malloc_summary() {
         print out }'
 }
 
-# The mallocs cell: per million packets beyond the idle rate (total per million; idle per second; by thread).
+# The mallocs cell: the workers' (lvsd-dp*) per million packets beyond their own idle rate, then the
+# process's per million packets beyond its idle rate (total per million; idle per second; by thread).
 malloc_cell() {
     if [ "${RES_MALLOC[$1]%% *}" = 0.0 ] && [ "${RES_MIDLE[$1]}" = 0.0 ]; then
         # A binary that defines malloc itself (lvsd-bench links CMallocCounter) wins over LD_PRELOAD.
         echo "not seen by malloccount.so (the binary interposes malloc itself)"
         return
     fi
-    echo "${RES_MEXCESS[$1]} beyond idle (total ${RES_MALLOC[$1]%% *} per 1M; ${RES_MIDLE[$1]}/s idle; by thread: ${RES_MALLOC[$1]#* })"
+    echo "workers ${RES_WEXCESS[$1]} beyond their idle (${RES_WIDLE[$1]}/s idle); process ${RES_MEXCESS[$1]} beyond idle (total ${RES_MALLOC[$1]%% *} per 1M; ${RES_MIDLE[$1]}/s idle; by thread: ${RES_MALLOC[$1]#* })"
 }
 
 

@@ -14,7 +14,8 @@ while let p = entry.pointee {
     }
     entry += 1
 }
-AllocationCounter.install { lvs_malloc_count() }
+// Read on each worker thread: the worker counts its own allocations, not the other threads'.
+AllocationCounter.install { lvs_malloc_thread_count() }
 var hooks = LVSDaemonHooks()
 hooks.configurationTester = KeepalivedConfigurationTester(environment: environment)
 hooks.dataPlane = DataPlaneService.make(

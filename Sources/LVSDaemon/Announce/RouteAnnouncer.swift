@@ -167,14 +167,17 @@ public final class RouteAnnouncer: @unchecked Sendable {
 
     /// One pass: the routes the inputs call for, in the kernel; BIRD's socket when `probeBird`.
     /// Returns the lines to log. Called by the announce thread only (and by tests, which drive it
-    /// step by step with fakes instead of running the thread).
-    public func reconcile(services: [VirtualServiceEntry], owner: UInt32, probeBird: Bool, stopping: Bool = false)
+    /// step by step with fakes instead of running the thread). `services` nil: not listed (the
+    /// loop lists them only while configured); a configuration that arrived since then waits for
+    /// the next pass, which its `configure` wakes.
+    public func reconcile(services: [VirtualServiceEntry]?, owner: UInt32, probeBird: Bool, stopping: Bool = false)
         -> [AnnounceLogLine]
     {
         let i = inputs.withLock { $0 }
         var lines: [AnnounceLogLine] = []
         if i.config != nil { everConfigured = true }
         guard everConfigured else { return lines }
+        guard let services = services ?? (i.config == nil ? [] : nil) else { return lines }
         let desired =
             i.config == nil
             ? []
@@ -271,7 +274,9 @@ public final class RouteAnnouncer: @unchecked Sendable {
             let probeBird = now >= nextProbe
             if probeBird { nextProbe = now + Self.probeInterval }
             nextResync = now + Self.resyncInterval
-            let services = director.withModel { $0.services() }
+            // The listing runs on a packet worker (the control queue) and allocates there: only
+            // while there is something to announce.
+            let services = configured ? director.withModel { $0.services() } : nil
             log(reconcile(services: services, owner: owner, probeBird: probeBird), logger)
             let deadline = min(nextResync, nextProbe)
             let left = max(clock.now.duration(to: deadline), .zero)
