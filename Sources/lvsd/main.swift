@@ -24,7 +24,7 @@ let announcer = RouteAnnouncer()
 vrrp.ownership.addObserver { announcer.passiveChanged($0.passive) }
 let dataPlaneStatus = DataPlaneStatusBox()
 // LVSD_FAST_PATH=0: XDP steering and AF_XDP sockets, but no flow forwarded by XDP (benchmarks).
-// LVSD_WORKER_NICE=N: the packet workers' nice value (see DataPlane.Configuration.workerNice).
+// LVSD_WORKER_NICE=N: the packet workers' nice value (default −10, see DataPlane.Configuration.workerNice).
 hooks.dataPlane = DataPlaneService.make(
     statisticsFile: environment["LVSD_STATS_FILE"], ownership: vrrp.ownership, spinNanoseconds: spin,
     fastPath: environment["LVSD_FAST_PATH"] != "0", workerNice: environment["LVSD_WORKER_NICE"].flatMap { Int32($0) },
