@@ -207,6 +207,10 @@ struct XDPModeLabTests {
         defer { l.lab.close() }
         try l.director.ipvsadmScript(NATLabTests.natScript)
         #expect(l.director.lvsdLog.contains("(1 worker"))
+        // The worker runs at nice −10 (above the kernel's receive threads); lvsd's other threads at 0.
+        let pid = try #require(l.director.lvsdPID)
+        #expect(threadNice(pid, "lvsd-dp0") == -10)
+        #expect(threadNice(pid, "lvsd") == 0)
         #expect(
             try l.client.curlTimes(4, "http://192.168.1.109/") == ["rs2 nginx", "rs1 nginx", "rs2 nginx", "rs1 nginx"])
         let bad = try l.director.run([LabNetwork.binary("lvsd"), "--data-plane", "ebpf"])
@@ -223,4 +227,19 @@ func cpuTicks(_ pid: pid_t) -> Int {
     // After the command: state is field 3, so utime (14) and stime (15) are at 11 and 12 here.
     guard fields.count > 12, let u = Int(fields[11]), let s = Int(fields[12]) else { return 0 }
     return u + s
+}
+
+/// The nice value of process `pid`'s first thread named `name` (/proc/PID/task/TID/stat field 19).
+func threadNice(_ pid: pid_t, _ name: String) -> Int? {
+    guard let tasks = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task") else { return nil }
+    for t in tasks.sorted() {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/task/\(t)/stat", encoding: .utf8),
+            let open = text.firstIndex(of: "("), let close = text.lastIndex(of: ")"),
+            text[text.index(after: open)..<close] == name
+        else { continue }
+        // After the command: state is field 3, so nice (19) is at 16 here.
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        return fields.count > 16 ? Int(fields[16]) : nil
+    }
+    return nil
 }
