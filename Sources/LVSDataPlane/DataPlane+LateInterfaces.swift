@@ -25,20 +25,16 @@ extension DataPlane {
         let added = late.filter { lateInterfaces[$0.key] != $0.value }.sorted { $0.key < $1.key }
         let removed = lateInterfaces.filter { late[$0.key] != $0.value }.sorted { $0.key < $1.key }
         lateInterfaces = late
-        let indexes = startPlan.afPacketIndexes + late.keys.sorted()
-        if !port.packet.receiveOnly(indexes) {
+        let ordered = late.sorted { $0.key < $1.key }
+        if !port.packet.receiveOnly(startPlan.afPacketIndexes + ordered.map(\.key)) {
             log("cannot extend the packet ring's filter to \(added.map(\.value).joined(separator: ", "))")
         }
-        let names = startPlan.afPacketNames + late.sorted { $0.key < $1.key }.map(\.value)
-        let statuses =
-            startPlan.status
-            + late.sorted { $0.key < $1.key }.map {
-                InterfaceStatus(
-                    name: $0.value, index: $0.key, mode: .afPacket, fastPathEgress: false, note: Self.lateNote)
-            }
+        let statuses = ordered.map {
+            InterfaceStatus(name: $0.value, index: $0.key, mode: .afPacket, fastPathEgress: false, note: Self.lateNote)
+        }
         mailbox.withLock {
-            $0.guardedInterfaces = names
-            $0.interfaces = statuses
+            $0.guardedInterfaces = startPlan.afPacketNames + ordered.map(\.value)
+            $0.interfaces = startPlan.status + statuses
         }
         for (_, name) in added { log("\(name): AF_PACKET + nftables guard (\(Self.lateNote))") }
         for (_, name) in removed { log("\(name): gone (it had appeared after start)") }

@@ -78,11 +78,11 @@ public final class DataPlane: @unchecked Sendable {
         public var workers: Int?
         /// Whether established flows are forwarded by the XDP program (`LVSD_FAST_PATH=0`: off).
         public var fastPath = true
-        /// The workers' nice value (nil: lvsd's own; `LVSD_WORKER_NICE`). Below the kernel's
-        /// receive threads (threaded NAPI, ksoftirqd: nice 0) on a shared CPU, an overloaded worker
-        /// keeps most of the CPU, and the frames it could not take are dropped at the interface's
-        /// ring before the kernel spends work on them (receive livelock otherwise: the kernel
-        /// steers frames the starved worker then drops at its full ring). Measured on one core,
+        /// The workers' nice value (nil: lvsd's own; `LVSD_WORKER_NICE`). At a higher priority
+        /// than the kernel's receive threads (threaded NAPI, ksoftirqd: nice 0) on a shared CPU, an
+        /// overloaded worker keeps most of the CPU, and the frames it could not take are dropped at
+        /// the interface's ring before the kernel spends work on them (receive livelock otherwise:
+        /// the kernel steers frames the starved worker then drops at its full ring). Measured on one core,
         /// AF_XDP NAT at 1.2 Mpps offered: 431 kpps delivered at nice 0, 581–634 at −5/−10.
         public var workerNice: Int32? = -10
         /// Makes XDP mode's kernel side (nil: this build has no XDP; only AF_PACKET).

@@ -250,7 +250,9 @@ extension DataPlaneWorker {
             sendError(.portUnreachable, about: f, info, source: info.destination)
         case .drop(.ttlExpired):
             counters.drop(.ttlExpired)
-        case .drop, .pass:
+        case .drop(let reason):
+            countRefusal(reason)
+        case .pass:
             counters.add(.ipvsDropped)
         }
     }

@@ -229,6 +229,13 @@ public final class DataPlaneWorker {
         }
     }
 
+    /// Counts a packet IPVS refused: shed while the worker was behind, or refused for another
+    /// reason (table full, real server gone, limits, …).
+    @inline(__always)
+    func countRefusal(_ reason: PacketDropReason) {
+        counters.add(reason == .overload ? .overloadShed : .ipvsDropped)
+    }
+
     /// Asks for resolution of next hops the worker will need (real servers just added).
     public func prepare(destinations: [IPAddress], now: Timestamp) {
         refreshTables()
@@ -337,10 +344,8 @@ public final class DataPlaneWorker {
             // Checked before scheduling: no entry was made. Time exceeded goes back, rate limited.
             counters.drop(.ttlExpired)
             sendError(.timeExceeded, about: f, info, source: info.destination)
-        case .drop(.overload):
-            counters.add(.overloadShed)
-        case .drop:
-            counters.add(.ipvsDropped)
+        case .drop(let reason):
+            countRefusal(reason)
         case .unreachable:
             counters.drop(.noServerAvailable)
             sendError(.portUnreachable, about: f, info, source: info.destination)

@@ -33,7 +33,8 @@ extension IPVS {
         let c = counters
         return [
             ("table_full", c.tableFull), ("chain_too_long", c.chainTooLong), ("limited", c.limited),
-            ("drop_packet", c.defenceDropped), ("overload", c.overloadShed), ("drop_entry", defence.entriesDropped), ("ttl_expired", c.ttlExpired),
+            ("drop_packet", c.defenceDropped), ("overload", c.overloadShed), ("drop_entry", defence.entriesDropped),
+            ("ttl_expired", c.ttlExpired),
             ("no_destination", c.noDestination), ("destination_gone", c.destinationGone),
             ("no_local_address", c.noLocalAddress), ("persistence_engine", c.persistenceEngine),
         ]
