@@ -196,7 +196,7 @@ public final class AFPacketPort: PacketPort {
                     buffer: buffer, capacity: Self.overflowHeadroom + length, start: Self.overflowHeadroom,
                     length: length, interface: pkt.ifindex, packetType: pkt.pkttype,
                     offloadFlags: pkt.vnet_flags, gsoType: pkt.gso_type, gsoSize: pkt.gso_size,
-                    checksumStart: pkt.csum_start, checksumOffset: pkt.csum_offset)
+                    checksumStart: pkt.csum_start, checksumOffset: pkt.csum_offset, kernelHasCopy: true)
                 n += 1
                 continue
             }
@@ -211,7 +211,7 @@ public final class AFPacketPort: PacketPort {
                 buffer: h + headerBytes, capacity: mac - headerBytes + Int(pkt.snaplen), start: mac - headerBytes,
                 length: Int(pkt.snaplen), interface: pkt.ifindex, packetType: pkt.pkttype,
                 offloadFlags: pkt.vnet_flags, gsoType: pkt.gso_type, gsoSize: pkt.gso_size,
-                checksumStart: pkt.csum_start, checksumOffset: pkt.csum_offset)
+                checksumStart: pkt.csum_start, checksumOffset: pkt.csum_offset, kernelHasCopy: true)
             n += 1
         }
         return n

@@ -15,7 +15,9 @@ extension DataPlane {
     ///                            (frames now reach the worker)  (RSTs no longer possible)
     /// ```
     func adoptLateInterfaces(_ worker: DataPlaneWorker) {
-        guard backend != nil, let port = worker.port as? WorkerPort else { return }
+        guard backend != nil,
+            let port = (worker.port as? FirewallMarkPort)?.inner as? WorkerPort ?? worker.port as? WorkerPort
+        else { return }
         let known = Set(startPlan.status.map(\.index))
         var late: [Int32: String] = [:]
         for l in attachedLinks(worker.tables) where !l.isLoopback && !known.contains(l.index) {

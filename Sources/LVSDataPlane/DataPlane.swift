@@ -129,6 +129,9 @@ public final class DataPlane: @unchecked Sendable {
     /// Drops a dead lvsd's kernel's RSTs from FULLNAT local addresses (nil: not installed).
     /// Touched under `guardLock`.
     var localAddressGuard: LocalAddressGuard?
+    /// Takes firewall-marked packets from the kernel (nil: not available, said in the log).
+    var firewallMarks: FirewallMarkIntake?
+    var firewallMarksWarned = false
     /// `net.ipv4.conf.lo.accept_local` before start (restored by `stop`).
     private var savedAcceptLocal: String?
     static let acceptLocalPath = "/proc/sys/net/ipv4/conf/lo/accept_local"
@@ -199,7 +202,17 @@ public final class DataPlane: @unchecked Sendable {
         let plan = try planInterfaces(tables)
         startPlan = plan
         lateInterfaces = [:]
-        let ports = try openPorts(plan)
+        var ports = try openPorts(plan)
+        if configuration.installGuard {
+            // Worker 0 also reads the packets the kernel marks for a firewall-mark service.
+            do {
+                let intake = try FirewallMarkIntake()
+                firewallMarks = intake
+                ports[0] = FirewallMarkPort(inner: ports[0], log: intake.socket)
+            } catch {
+                log("firewall-mark services cannot be served (nfnetlink_log): \(error)")
+            }
+        }
         var workers: [(DataPlaneWorker, NetlinkMonitor)] = []
         let synProxyHold = SynProxyHold()
         for (i, port) in ports.enumerated() {
@@ -354,6 +367,8 @@ public final class DataPlane: @unchecked Sendable {
         guardLock.withLock { _ in
             localAddressGuard?.stop()
             localAddressGuard = nil
+            firewallMarks?.stop()
+            firewallMarks = nil
         }
         if guardActive {
             guardLock.withLock { g in
@@ -443,6 +458,12 @@ public final class DataPlane: @unchecked Sendable {
                 } catch {
                     log("local-address guard not applied: \(error)")
                 }
+            }
+            if let fm = firewallMarks {
+                do { try fm.update(services: services) } catch { log("firewall-mark table not applied: \(error)") }
+            } else if !firewallMarksWarned, services.contains(where: { $0.spec.key.firewallMark != 0 }) {
+                firewallMarksWarned = true
+                log("firewall-mark services are configured but cannot be served: no nfnetlink_log intake")
             }
             guard guardActive else { return services }
             let rules = NFTablesGuard.rules(for: services, passive: passive)

@@ -286,15 +286,18 @@ public final class DataPlaneWorker {
             counters.add(.ignored)
             return
         }
+        if f.firewallMark != 0 { markMergedSegments(&f, info) }
         let facts = PacketFacts(
             transport: transport, source: info.source, sourcePort: info.sourcePort, destination: info.destination,
             destinationPort: info.destinationPort, tcpFlags: TCPFlags(rawValue: info.tcpFlags),
             sctpChunkType: transport == .sctp ? sctpChunk(f, info) : 0, length: UInt32(info.ipTotalLength),
-            ttl: info.ttl)
+            firewallMark: f.firewallMark, ttl: info.ttl)
         var inbound = true
         var verdict: PacketVerdict
-        if ipvs.hasVirtualService(transport: transport, address: info.destination, port: info.destinationPort) {
-            if !passiveAddresses.isEmpty && passiveAddresses.contains(info.destination) {
+        if ipvs.hasVirtualService(
+            transport: transport, address: info.destination, port: info.destinationPort, firewallMark: f.firewallMark)
+        {
+            if f.firewallMark == 0 && !passiveAddresses.isEmpty && passiveAddresses.contains(info.destination) {
                 // A passive VIP (this director is a VRRP backup): the local stack serves it.
                 counters.add(.passed)
                 return
@@ -308,11 +311,17 @@ public final class DataPlaneWorker {
         } else {
             verdict = ipvs.processOutbound(facts, now: now)
             inbound = false
-            if verdict == .pass
-                && ipvs.hasConnection(
+            if verdict == .pass,
+                let mark = ipvs.firewallMarkOfConnection(
                     protocolNumber: info.protocolNumber, client: info.source, clientPort: info.sourcePort,
                     virtual: info.destination, virtualPort: info.destinationPort)
             {
+                // A firewall-mark service's connection: the kernel marks its own copy of this
+                // frame and logs it to lvsd (FirewallMarkIntake), which forwards that one.
+                if mark != 0 && f.kernelHasCopy {
+                    counters.add(.ignored)
+                    return
+                }
                 // A connection whose service was deleted still carries its packets (ip_vs_in
                 // looks connections up before services).
                 verdict = ipvs.processInbound(facts, now: now)

@@ -74,19 +74,41 @@ public struct SteeringSet: Sendable, Equatable {
 
     public init() {}
 
-    /// The steering of a service table (firewall-mark services have no address: not steered).
+    /// The steering of a service table (firewall-mark services have no address: only their NAT
+    /// servers' replies are steered; their clients' packets come marked, through the kernel).
     public init(services list: [VirtualServiceEntry], passive: Set<IPAddress>) {
         for s in list {
-            guard case .endpoint(let proto, let vip) = s.spec.key else { continue }
-            services.insert(GuardedSource(protocolNumber: proto.rawValue, address: vip.address, port: vip.port))
-            for rs in s.realServers where rs.spec.forwarding.repliesPassThroughDirector {
-                // A real server port of 0 means "the port the client asked for".
-                let port = rs.spec.endpoint.port != 0 ? rs.spec.endpoint.port : vip.port
-                replySources.insert(
-                    GuardedSource(protocolNumber: proto.rawValue, address: rs.spec.endpoint.address, port: port))
+            if case .endpoint(let proto, let vip) = s.spec.key {
+                services.insert(GuardedSource(protocolNumber: proto.rawValue, address: vip.address, port: vip.port))
             }
+            replySources.formUnion(s.replySources)
         }
         self.passive = passive
+    }
+}
+
+extension VirtualServiceEntry {
+    /// (protocol, address, port) of each NAT / FULLNAT real server: the replies that come back
+    /// through the director. A real server port of 0 means "the port the client asked for": the
+    /// service's port, or any port (0) for a firewall-mark service, which also takes every
+    /// protocol.
+    public var replySources: [GuardedSource] {
+        var out: [GuardedSource] = []
+        for rs in realServers where rs.spec.forwarding.repliesPassThroughDirector {
+            switch spec.key {
+            case .endpoint(let proto, let vip):
+                let port = rs.spec.endpoint.port != 0 ? rs.spec.endpoint.port : vip.port
+                out.append(GuardedSource(protocolNumber: proto.rawValue, address: rs.spec.endpoint.address, port: port))
+            case .firewallMark:
+                for proto in TransportProtocol.allCases {
+                    out.append(
+                        GuardedSource(
+                            protocolNumber: proto.rawValue, address: rs.spec.endpoint.address,
+                            port: rs.spec.endpoint.port))
+                }
+            }
+        }
+        return out
     }
 }
 

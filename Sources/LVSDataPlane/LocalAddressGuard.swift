@@ -86,14 +86,7 @@ public final class LocalAddressGuard: @unchecked Sendable {
     /// Brings the table to these local addresses (one transaction; nothing when unchanged).
     public func update(localAddresses: Set<IPAddress>) throws(PlatformError) {
         let t = Self.table(localAddresses: localAddresses)
-        guard t != applied else { return }
-        do {
-            try table.update(from: applied, to: t)
-            applied = t
-        } catch {
-            applied = nil
-            throw error
-        }
+        try table.apply(t, over: &applied)
     }
 
     /// A clean stop: the table removed, the socket closed, the keeper let go.

@@ -101,21 +101,19 @@ public enum NFTablesGuard {
     static let chainName = "ingress"
     static let priority: Int32 = -500
 
-    /// The rules for a service table. Firewall-mark services get none (the data plane does not
-    /// handle them), nor do services of a `passive` VIP (left to the local stack: a VRRP backup
-    /// acting as a real server); their NAT/FULLNAT servers' reply rules stay.
+    /// The rules for a service table. Firewall-mark services have no destination rule (their
+    /// packets are marked, and taken, after this hook: `FirewallMarkIntake`), nor do services of
+    /// a `passive` VIP (left to the local stack: a VRRP backup acting as a real server); their
+    /// NAT/FULLNAT servers' reply rules stay.
     public static func rules(for services: [VirtualServiceEntry], passive: Set<IPAddress> = []) -> [GuardRule] {
         var out = Set<GuardRule>()
         for s in services {
-            guard case .endpoint(let proto, let vip) = s.spec.key else { continue }
-            if !passive.contains(vip.address) {
+            if case .endpoint(let proto, let vip) = s.spec.key, !passive.contains(vip.address) {
                 out.insert(GuardRule(side: .destination, transport: proto, address: vip.address, port: vip.port))
             }
-            for rs in s.realServers where rs.spec.forwarding.repliesPassThroughDirector {
-                // A real server port of 0 means "the port the client asked for".
-                let port = rs.spec.endpoint.port != 0 ? rs.spec.endpoint.port : vip.port
-                out.insert(
-                    GuardRule(side: .source, transport: proto, address: rs.spec.endpoint.address, port: port))
+            for r in s.replySources {
+                guard let proto = TransportProtocol(rawValue: r.protocolNumber) else { continue }
+                out.insert(GuardRule(side: .source, transport: proto, address: r.address, port: r.port))
             }
         }
         return out.sorted()
@@ -319,6 +317,19 @@ public final class NFTablesGuardTable: @unchecked Sendable {
             if !added.isEmpty { tx.addElements(new.family, table: new.name, set: after.name, added) }
         }
         do { try socket.apply(tx) } catch { throw Self.explained(error) }
+    }
+
+    /// Brings the kernel's table from `applied` to `new` (nothing when they are equal); `applied`
+    /// follows: `new` once in force, nil (unknown: the next call replaces the table) on a refusal.
+    public func apply(_ new: NFTables.Table, over applied: inout NFTables.Table?) throws(PlatformError) {
+        guard new != applied else { return }
+        do {
+            try update(from: applied, to: new)
+            applied = new
+        } catch {
+            applied = nil
+            throw error
+        }
     }
 
     /// Removes the table (nothing if there is none) and closes the socket.

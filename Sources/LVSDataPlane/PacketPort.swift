@@ -29,11 +29,17 @@ public struct ReceivedFrame {
     /// Frame-relative start of the checksummed region and the checksum field's offset in it.
     public var checksumStart: UInt16
     public var checksumOffset: UInt16
+    /// The firewall mark the kernel gave the packet (a logged packet: `FirewallMarkPort`); 0 for
+    /// frames read from a ring or an AF_XDP socket, which come before any mark is set.
+    public var firewallMark: UInt32
+    /// True for a copy the kernel also handles (the AF_PACKET tap); false for a frame lvsd alone
+    /// has (AF_XDP, a logged packet whose original the kernel dropped).
+    public var kernelHasCopy: Bool
 
     public init(
         buffer: UnsafeMutableRawPointer, capacity: Int, start: Int, length: Int, interface: Int32,
         packetType: UInt8 = 0, offloadFlags: UInt8 = 0, gsoType: UInt8 = 0, gsoSize: UInt16 = 0,
-        checksumStart: UInt16 = 0, checksumOffset: UInt16 = 0
+        checksumStart: UInt16 = 0, checksumOffset: UInt16 = 0, firewallMark: UInt32 = 0, kernelHasCopy: Bool = false
     ) {
         self.buffer = buffer
         self.capacity = capacity
@@ -46,6 +52,8 @@ public struct ReceivedFrame {
         self.gsoSize = gsoSize
         self.checksumStart = checksumStart
         self.checksumOffset = checksumOffset
+        self.firewallMark = firewallMark
+        self.kernelHasCopy = kernelHasCopy
     }
 
     /// `offloadFlags` bit of a frame whose checksum state nobody reported (AF_XDP): a TCP/UDP

@@ -27,12 +27,15 @@ public enum NFTables {
         case ingress(devices: [String])
         /// NF_INET_PRE_ROUTING (0).
         case prerouting
+        /// NF_INET_LOCAL_IN (1): packets routed to this host.
+        case input
         /// NF_INET_LOCAL_OUT (3): packets the local stack sends.
         case output
 
         var number: UInt32 {
             switch self {
             case .ingress, .prerouting: 0
+            case .input: 1
             case .output: 3
             }
         }
@@ -55,6 +58,8 @@ public enum NFTables {
     public enum MetaKey: UInt32, Sendable, Hashable {
         /// skb->protocol, the ethertype (2 bytes, network order).
         case `protocol` = 1
+        /// skb->mark, the firewall mark (4 bytes, host order).
+        case mark = 3
         /// The input interface's name (16 bytes, NUL-padded).
         case inputInterfaceName = 6
         /// The layer-3 protocol family of an inet table's packet (1 byte: NFPROTO_IPV4 2, _IPV6 10).
@@ -83,6 +88,8 @@ public enum NFTables {
         case mask([UInt8])
         /// Matches if the key starting at register 1 is an element of the named set.
         case lookup(set: String)
+        /// `log group N`: the packet (whole) to the nfnetlink_log group N (NF_LOG_TYPE_ULOG).
+        case log(group: UInt16)
         case verdict(Verdict)
     }
 
@@ -284,6 +291,8 @@ public enum NFTables {
                     hookText = "hook ingress devices = { \(devices.joined(separator: ", ")) }"
                 } else if chain.hook == .output {
                     hookText = "hook output"
+                } else if chain.hook == .input {
+                    hookText = "hook input"
                 }
                 items.append(
                     Item(
@@ -511,6 +520,9 @@ struct Attributes {
                 $0.string(1, set)  // NFTA_LOOKUP_SET
                 $0.u32(2, 1)  // NFTA_LOOKUP_SREG
             }
+        case .log(let group):
+            string(1, "log")
+            nest(2) { $0.raw(1, [UInt8(group >> 8), UInt8(group & 0xFF)]) }  // NFTA_LOG_GROUP (be16)
         case .verdict(let v):
             string(1, "immediate")
             nest(2) {

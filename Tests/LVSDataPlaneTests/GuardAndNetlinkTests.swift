@@ -17,14 +17,16 @@ struct GuardTests {
             }, counters: IPVSCounters(), rates: IPVSRates(), localAddresses: [])
     }
 
-    @Test("VIP:port drops for every service; replies of NAT/FULLNAT servers only; fwmark services none")
+    @Test(
+        "VIP:port drops for every address service; replies of NAT/FULLNAT servers only; a fwmark NAT server without a port: its replies from any port, every protocol"
+    )
     func rules() {
         let services = [
             entry(
                 .endpoint(.tcp, Endpoint("192.168.1.109:80")),
                 [("192.168.0.112:8080", .masquerade), ("192.168.0.113:0", .fullNAT)]),
             entry(.endpoint(.udp, Endpoint("192.168.0.240:53")), [("192.168.0.223:53", .route)]),
-            entry(.firewallMark(1, .inet), [("192.168.0.5:80", .masquerade)]),
+            entry(.firewallMark(1, .inet), [("192.168.0.5:0", .masquerade)]),
         ]
         let rules = NFTablesGuard.rules(for: services)
         let table = NFTablesGuard.table(interfaces: ["eth0", "lo"], rules: rules)
@@ -50,6 +52,7 @@ struct GuardTests {
                 \t}
                 \tset replies_any_port4 {
                 \t\ttype ipv4_addr . inet_proto
+                \t\telements = { 192.168.0.5 . tcp, 192.168.0.5 . udp, 192.168.0.5 . sctp }
                 \t}
                 \tset replies6 {
                 \t\ttype ipv6_addr . inet_proto . inet_service

@@ -21,6 +21,8 @@ struct XDPSteeringTests {
     /// A VIP with a port-0 (every port) UDP service, and a passive VIP with a TCP :80 service.
     static let anyPortVIP = IPAddress("192.0.2.20")!
     static let passiveVIP = IPAddress("192.0.2.30")!
+    /// A NAT real server of a firewall-mark service (port 0: it answers from the client's port).
+    static let anyPortServer = IPAddress("198.51.100.40")!
     static let director = IPAddress("192.0.2.1")!
 
     static func tcp(_ s: Endpoint, _ d: Endpoint, flags: UInt8 = 0x18, ttl: UInt8 = 64, vlan: UInt16? = nil) -> [UInt8]
@@ -100,6 +102,9 @@ struct XDPSteeringTests {
             SteeringCase(name: "reply from a NAT real server RS:8080", frame: tcp(n4.server, c4), counter: .steerReply),
             SteeringCase(name: "IPv6 reply from [RS]:8080", frame: tcp(n6.server, c6), counter: .steerReply),
             SteeringCase(
+                name: "reply from a firewall-mark service's NAT server (RS:0, any port) from :8080",
+                frame: tcp(Endpoint(anyPortServer, 8080), c4), counter: .steerReply),
+            SteeringCase(
                 name: "from the real server's port 22 (its ssh): the kernel's",
                 frame: tcp(Endpoint(n4.server.address, 22), c4), counter: .passNotOurs),
             SteeringCase(name: "first fragment to VIP:80", frame: eth(frags[0]), counter: .steerFragment),
@@ -134,6 +139,8 @@ struct XDPSteeringTests {
         try xdp.maps.setAddress(anyPortVIP, flags: .virtual)
         try xdp.maps.putService(XDPServiceKey(protocolNumber: IPProtocolNumber.tcp, address: passiveVIP, port: 80))
         try xdp.maps.setAddress(passiveVIP, flags: [.virtual, .passive])
+        try xdp.maps.putReplySource(
+            XDPServiceKey(protocolNumber: IPProtocolNumber.tcp, address: anyPortServer, port: 0))
     }
 
     /// A small instance of the program, or nil (the reason printed) where BPF programs cannot run.

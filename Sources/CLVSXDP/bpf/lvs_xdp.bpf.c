@@ -376,6 +376,7 @@ static __always_inline int is_service(__u8 family, __u8 proto, const __u8 *addr,
     return bpf_map_lookup_elem(&lvs_services, &k) != 0;
 }
 
+/* A NAT/FULLNAT real server's reply from addr:port (exact port, then port 0). */
 static __always_inline int is_reply_source(__u8 family, __u8 proto, const __u8 *addr, __be16 port)
 {
     struct lvs_xdp_service_key k;
@@ -384,6 +385,10 @@ static __always_inline int is_reply_source(__u8 family, __u8 proto, const __u8 *
     k.protocol = proto;
     k.port = port;
     __builtin_memcpy(k.addr, addr, 16);
+    if (bpf_map_lookup_elem(&lvs_reply_sources, &k))
+        return 1;
+    /* Port 0: every port (a server of a port-0 or firewall-mark service keeps the client's). */
+    k.port = 0;
     return bpf_map_lookup_elem(&lvs_reply_sources, &k) != 0;
 }
 

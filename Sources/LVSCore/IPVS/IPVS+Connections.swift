@@ -375,8 +375,10 @@ extension IPVS {
 extension IPVS {
     /// True if a virtual service takes `transport` packets to `address`:`port` (ip_vs_in's
     /// service lookup, FTP's data ports included).
-    public func hasVirtualService(transport: TransportProtocol, address: IPAddress, port: UInt16) -> Bool {
-        findService(transport: transport, address: address, port: port) != nil
+    public func hasVirtualService(
+        transport: TransportProtocol, address: IPAddress, port: UInt16, firewallMark: UInt32 = 0
+    ) -> Bool {
+        findService(transport: transport, address: address, port: port, firewallMark: firewallMark) != nil
     }
 
     /// True if a client's packet to `virtual`:`virtualPort` belongs to an existing connection.
@@ -385,9 +387,21 @@ extension IPVS {
     public func hasConnection(
         protocolNumber: UInt8, client: IPAddress, clientPort: UInt16, virtual: IPAddress, virtualPort: UInt16
     ) -> Bool {
-        connections.lookupIn(
+        firewallMarkOfConnection(
+            protocolNumber: protocolNumber, client: client, clientPort: clientPort, virtual: virtual,
+            virtualPort: virtualPort) != nil
+    }
+
+    /// The firewall mark of a client's connection to `virtual`:`virtualPort` (`cp->fwmark`: its
+    /// service's mark, 0 for an address service), or nil if there is no such connection.
+    public func firewallMarkOfConnection(
+        protocolNumber: UInt8, client: IPAddress, clientPort: UInt16, virtual: IPAddress, virtualPort: UInt16
+    ) -> UInt32? {
+        let id = connections.lookupIn(
             protocol: protocolNumber, family: client.family, client: RawAddress(client), clientPort: clientPort,
-            virtual: RawAddress(virtual), virtualPort: virtualPort) != ConnectionTable.none
+            virtual: RawAddress(virtual), virtualPort: virtualPort)
+        guard id != ConnectionTable.none else { return nil }
+        return firewallMark(of: connections.pointer(id).pointee)
     }
 
     /// The connection of a quoted packet (the one an ICMP error carries), looked up as a client's

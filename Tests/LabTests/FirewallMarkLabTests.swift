@@ -1,0 +1,105 @@
+// Firewall-mark services on seed 000's NAT lab: the operator marks, lvsd serves (XDP and AF_PACKET modes).
+import Foundation
+import LVSTestSupport
+import Testing
+
+@Suite("Lab: firewall-mark services (-f)", .lab, .serialized)
+struct FirewallMarkLabTests {
+    /// The tutorials' way to group ports into one service: mark them in mangle PREROUTING (here
+    /// with nft; `iptables -t mangle -A PREROUTING -d VIP -p tcp -m multiport --dports 80,8080
+    /// -j MARK --set-mark 1` compiles to the same), then `ipvsadm -A -f 1`.
+    static let markRules = """
+        table ip mangle {
+            chain prerouting {
+                type filter hook prerouting priority mangle; policy accept;
+                ip daddr 192.168.1.109 tcp dport { 80, 8080 } meta mark set 1
+            }
+        }
+        """
+    /// NAT real servers without a port: the client's port is kept (K:ip_vs_xmit.c, a fwmark
+    /// service's server port 0 means the packet's own).
+    static let serviceScript = [
+        "-A -f 1 -s rr", "-a -f 1 -r 192.168.0.112 -m", "-a -f 1 -r 192.168.0.113 -m",
+    ]
+
+    func markPorts(_ l: SeedNATLab) throws {
+        let path = l.lab.directory + "/mangle.nft"
+        try Self.markRules.write(toFile: path, atomically: true, encoding: .utf8)
+        let r = try l.director.run(["/usr/sbin/nft", "-f", path])
+        #expect(r.status == 0, "nft: \(r.stderr)")
+    }
+
+    /// Packets the client sent and the real servers received on their eth0 (from /sys).
+    func packetCounts(_ l: SeedNATLab) throws -> (clientSent: Int, serversReceived: Int) {
+        func read(_ h: LabHost, _ counter: String) throws -> Int {
+            let text = try h.run(["/bin/cat", "/sys/class/net/eth0/statistics/\(counter)"]).stdout
+            return Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+        }
+        return (try read(l.client, "tx_packets"), try read(l.rs1, "rx_packets") + read(l.rs2, "rx_packets"))
+    }
+
+    func servesBothPorts(_ l: SeedNATLab) throws {
+        try markPorts(l)
+        try l.director.ipvsadmScript(Self.serviceScript)
+        // One service for both ports, scheduled round robin across them (newest server first).
+        #expect(try l.client.curlTimes(2, "http://192.168.1.109/") == ["rs2 nginx", "rs1 nginx"])
+        #expect(try l.client.curlTimes(2, "http://192.168.1.109:8080/") == ["rs2 nginx", "rs1 nginx"])
+        let listing = try l.director.ipvsadm("-Ln").stdout
+        #expect(listing.contains("FWM  1 rr"), "\(listing)")
+        for rs in ["192.168.0.112:0", "192.168.0.113:0"] {
+            let row = listing.split(separator: "\n").first { $0.hasPrefix("  -> \(rs) ") }?.split(separator: " ")
+            #expect(row.map(Array.init) == ["->", Substring(rs), "Masq", "1", "0", "2"], "\(listing)")
+        }
+        let conns = try l.director.ipvsadm("-Lnc").stdout
+        #expect(conns.contains("192.168.1.109:8080 192.168.0.113:8080"), "\(conns)")
+        // The real server sees the client's own address (NAT keeps the source).
+        #expect(try l.client.curl("http://192.168.1.109:8080/ip")?.contains("192.168.1.200") == true)
+        // Whole downloads, each client packet delivered once (the AF_PACKET tap's copy of a
+        // marked connection's packet is not forwarded beside the kernel's logged one).
+        let before = try packetCounts(l)
+        #expect(try l.downloadsIntact(2))
+        let after = try packetCounts(l)
+        let sent = after.clientSent - before.clientSent
+        let delivered = after.serversReceived - before.serversReceived
+        #expect(sent > 50 && delivered <= sent + 4, "client sent \(sent), servers received \(delivered)")
+        // Unmarked traffic to the VIP is still the kernel's: a closed port is refused at once.
+        let started = Date()
+        #expect(try l.client.curl("http://192.168.1.109:9999/", timeout: 3) == nil)
+        #expect(Date().timeIntervalSince(started) < 2)
+    }
+
+    @Test("-f 1 NAT, XDP mode: ports 80 and 8080 marked in mangle are one service, round robin, downloads whole")
+    func natXDPMode() throws {
+        let l = try SeedNATLab("fwm-xdp", bigBytes: 1_000_000)
+        defer { l.lab.close() }
+        try servesBothPorts(l)
+        #expect(!l.director.lvsdLog.contains("cannot be served"), "\(l.director.lvsdLog)")
+    }
+
+    @Test("-f 1 NAT, --data-plane af-packet: the same, each client packet forwarded once")
+    func natAFPacketMode() throws {
+        let l = try SeedNATLab("fwm-afp", bigBytes: 1_000_000, lvsdArguments: ["--data-plane", "af-packet"])
+        defer { l.lab.close() }
+        try servesBothPorts(l)
+    }
+
+    @Test("a mark without a service stays the kernel's; deleting the service hands its mark back")
+    func unservedMarksStayWithTheKernel() throws {
+        let l = try SeedNATLab("fwm-none")
+        defer { l.lab.close() }
+        try markPorts(l)
+        // No service: nothing listens on the director, the kernel refuses at once.
+        #expect(try l.client.curl("http://192.168.1.109/", timeout: 2) == nil)
+        try l.director.ipvsadmScript(Self.serviceScript)
+        #expect(try l.client.curlTimes(1, "http://192.168.1.109/") == ["rs2 nginx"])
+        // The table lvsd keeps for it, as nft shows it.
+        let table = try l.director.run(["/usr/sbin/nft", "list", "table", "inet", "swiftlvs-fwmark"]).stdout
+        #expect(table.contains("hook input priority 99"), "\(table)")
+        #expect(table.contains("meta mark 0x00000001 log group 19542 drop"), "\(table)")
+        try l.director.ipvsadmScript(["-D -f 1"])
+        let after = try l.director.run(["/usr/sbin/nft", "list", "table", "inet", "swiftlvs-fwmark"]).stdout
+        #expect(!after.contains("meta mark"), "\(after)")
+        // The kernel has the marked packets again: refused at once.
+        #expect(try l.client.curl("http://192.168.1.109/", timeout: 2) == nil)
+    }
+}
