@@ -24,8 +24,8 @@
 # nftables: nf_conntrack_count) and lvsd's RSS. Reported per row:
 #   - the SYNs per second the generator sent; requests, errors (connect/read/write/timeout and
 #     non-2xx) and latency (avg, p99) of both wrk clients; table size (max); lvsd RSS (max);
-#   - lvsd CPU (% of one core); the director's CPU1 % (tick-sampled) and, in parentheses, CPU1's
-#     exact busy share from cpuidle (it includes anything else running on CPU1);
+#   - lvsd CPU (% of one core); the director's CPU1 % (tick-sampled: softirqs on CPU1, the
+#     director namespace's processes, its NAPI threads);
 #   - lvsd's shedding, from its statistics file (LVSD_STATS_FILE, rewritten every second) read
 #     1.1 s after the flood: overload_shed (packets that would have opened a connection, refused by
 #     a worker that was behind), overload_episodes (times a worker fell behind), xdp_shed_new (SYNs
@@ -183,7 +183,7 @@ measure() {
     lvsd_cpu="-"
     [[ $path == lvs-* ]] && lvsd_cpu=$(awk -v a="$c0" -v b="$c1" -v hz="$hz" -v s="$SECONDS_RUN" \
         'BEGIN { printf "%.0f", (b - a) / hz / s * 100 }')
-    dir_cpu=$(cpu_busy "$s0" "$s1" | awk '{ print $3 " (" ($4 < 0 ? "-" : $4) ")" }')
+    dir_cpu=$(cpu_busy "$s0" "$s1" | awk '{ print $3 }')
     read -r ka_req ka_err ka_avg ka_p99 <<<"$ka"
     read -r cl_req cl_err cl_avg cl_p99 <<<"$cl"
     local rss="-" shed_cells="- | - | -"
@@ -206,7 +206,7 @@ for rate in "${rate_list[@]}"; do
     done
 done
 echo
-echo "| path | flood pps (generator's rate) | keep-alive requests / errors | keep-alive latency avg / p99 ms | close requests / errors | close latency avg / p99 ms | table max | lvsd RSS max | lvsd CPU % | director CPU1 % (CPU1 busy, exact) | lvsd overload_shed / overload_episodes / xdp_shed_new | shed % of SYNs sent | lvsd ring_drops |"
+echo "| path | flood pps (generator's rate) | keep-alive requests / errors | keep-alive latency avg / p99 ms | close requests / errors | close latency avg / p99 ms | table max | lvsd RSS max | lvsd CPU % | director CPU1 % | lvsd overload_shed / overload_episodes / xdp_shed_new | shed % of SYNs sent | lvsd ring_drops |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 for rate in "${rate_list[@]}"; do
     for p in "${path_list[@]}"; do echo "${OUT[$p#$rate]}"; done
