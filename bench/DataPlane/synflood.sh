@@ -1,27 +1,41 @@
 #!/usr/bin/env bash
-# SYN flood suite (issue 14): a spoofed SYN flood against a NAT service while real clients make
-# short and keep-alive HTTP requests, through nftables DNAT, SwiftLVS NAT and SwiftLVS NAT --synproxy.
+# SYN flood suite (issues 14, 12): a spoofed SYN flood against a NAT service while real clients make
+# short and keep-alive HTTP requests, through nftables DNAT and SwiftLVS NAT (AF_PACKET, --synproxy,
+# AF_XDP workers, XDP fast path), with lvsd's overload shedding counted.
 #
 # Run through `scripts/bench dataplane-synflood [options]`. Options:
 #   --seconds S     flood and measurement length (default 60)
 #   --rates LIST    flood rates in packets/s, 0 = the generator's maximum (default 100000,0)
-#   --paths LIST    comma list from: nft-dnat,lvs-nat,lvs-synproxy (default all)
+#   --paths LIST    comma list from: nft-dnat, lvs-nat (--data-plane af-packet), lvs-synproxy
+#                   (af-packet, -E --synproxy), lvs-afxdp-nat (--data-plane xdp, LVSD_FAST_PATH=0:
+#                   every packet through the AF_XDP worker), lvs-xdp-nat (--data-plane xdp, fast
+#                   path on) (default all)
 #   --conns N       wrk connections per client kind (default 20)
 #   --keep          keep the run directory
+# Frames reach the director as the generator's socket buffers only (lab.sh LAB_INPUT=skb): pktgen
+# --syn moves its ports every round, which xdpgen (--input xdp) cannot.
 #
-# Per (path, rate), in a fresh lab (lab.sh): nginx on both real servers; the balancer; a curl check;
-# then at once, for S seconds: pktgen --syn from the client namespace (sources 10.9.0.0/16, every
-# SYN a new 4-tuple; the director routes 10.9/16 back to the client, which drops the answers), wrk
-# keep-alive and wrk `Connection: close` (one thread each, --latency). Sampled every 5 s: the
-# balancer's connection count (lvsd: lvs-sysctl net.ipv4.vs.lvsd_conn_count; nftables:
-# nf_conntrack_count) and lvsd's RSS. Reported: requests, errors (connect/read/write/timeout and
-# non-2xx), latency (avg, p99), table size (max), lvsd RSS (max), lvsd CPU (% of one core), the
-# director's CPU1 %, and the SYNs the generator sent.
+# Per (path, rate), in a fresh lab (lab.sh): nginx on both real servers; the balancer; threaded
+# NAPI pinned per side (lab_threaded_napi, after the balancer: an XDP program gives d0-d2 NAPI);
+# a curl check; then at once, for S seconds: pktgen --syn from the client namespace (sources
+# 10.9.0.0/16, every SYN a new 4-tuple; the director routes 10.9/16 back to the client, which drops
+# the answers), wrk keep-alive and wrk `Connection: close` (one thread each, --latency). Sampled
+# every 5 s: the balancer's connection count (lvsd: lvs-sysctl net.ipv4.vs.lvsd_conn_count;
+# nftables: nf_conntrack_count) and lvsd's RSS. Reported per row:
+#   - the SYNs per second the generator sent; requests, errors (connect/read/write/timeout and
+#     non-2xx) and latency (avg, p99) of both wrk clients; table size (max); lvsd RSS (max);
+#   - lvsd CPU (% of one core); the director's CPU1 % (tick-sampled: softirqs on CPU1, the
+#     director namespace's processes, its NAPI threads);
+#   - lvsd's shedding, from its statistics file (LVSD_STATS_FILE, rewritten every second) read
+#     1.1 s after the flood: overload_shed (packets that would have opened a connection, refused by
+#     a worker that was behind), overload_episodes (times a worker fell behind), xdp_shed_new (SYNs
+#     the XDP program dropped meanwhile; "-" without XDP), (overload_shed + xdp_shed_new) as a
+#     share of the SYNs sent, and ring_drops (frames lost at lvsd's full receive ring).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lab.sh"
 
-SECONDS_RUN=60 RATES="100000,0" PATHS="nft-dnat,lvs-nat,lvs-synproxy" CONNS=20
+SECONDS_RUN=60 RATES="100000,0" PATHS="nft-dnat,lvs-nat,lvs-synproxy,lvs-afxdp-nat,lvs-xdp-nat" CONNS=20
 while [ $# -gt 0 ]; do
     case $1 in
     --seconds) SECONDS_RUN=$2; shift 2 ;;
@@ -40,18 +54,26 @@ IFS=, read -r -a path_list <<<"$PATHS"
 IFS=, read -r -a rate_list <<<"$RATES"
 lab_init
 
+# Sets up path $1 in the current lab; $2 names lvsd's files (one set per path and rate).
+# Returns 1 with SKIP_REASON when the path cannot run.
 setup_path() {
     case $1 in
     nft-dnat) setup_nft_dnat tcp 80 ;;
-    lvs-nat | lvs-synproxy)
+    lvs-nat | lvs-synproxy | lvs-afxdp-nat | lvs-xdp-nat)
         if [ ! -x "${LVS_BIN:-}/lvsd" ] || [ ! -x "$LVS_BIN/ipvsadm" ]; then
             SKIP_REASON="lvsd/ipvsadm not built"
             return 1
         fi
-        start_lvsd "$1" || return 1
+        local mode=af-packet fast=1
+        case $1 in
+        lvs-xdp-*) mode=xdp ;;
+        lvs-afxdp-*) mode=xdp fast=0 ;;
+        esac
+        LVSD_ARGS="--data-plane $mode ${LVSD_EXTRA_ARGS:-}" LVSD_FAST_PATH=$fast start_lvsd "$2" || return 1
         setup_lvs_service nat -t 80 || return 1
         if [ "$1" = lvs-synproxy ]; then ipvsadm_d -E -t "$VIP:80" -s rr --synproxy || return 1; fi
         ;;
+    *) echo "unknown path $1" >&2; exit 2 ;;
     esac
 }
 
@@ -87,6 +109,19 @@ wrk_summary() {
         END { printf "%s %d %.2f %.2f\n", req, e, ms(avg), ms(p99) }'
 }
 
+# lvsd's shedding from its statistics file $1, against the SYNs sent ($2) → "shed episodes xdp_shed
+# share ring_drops" ("-" for a counter the file does not have: xdp_shed_new without XDP).
+shed_summary() {
+    if [ ! -s "$1" ]; then
+        echo "- - - - -"
+        return
+    fi
+    awk -v sent="$2" '{ v[$1] = $2 } END {
+        s = v["overload_shed"] + 0; x = ("xdp_shed_new" in v) ? v["xdp_shed_new"] : "-"
+        share = (sent > 0) ? sprintf("%.1f", 100 * (s + x) / sent) : "-"
+        printf "%d %d %s %s %d\n", s, v["overload_episodes"], x, share, v["ring_drops"] }' "$1"
+}
+
 declare -A OUT
 
 measure() {
@@ -97,9 +132,15 @@ measure() {
     start_rs_nginx "$NS_R2" "rs2-$tag"
     # Answers to the spoofed sources go back towards the client, which drops them.
     ip -n "$NS_D" route add 10.9.0.0/16 via 10.0.1.2
-    SKIP_REASON=""
-    if ! setup_path "$path" || ! path_works; then
-        OUT[$key]="| $path | $rate | not measured: ${SKIP_REASON:-curl through the path got no answer} ||||||||"
+    SKIP_REASON="" LVSD_PID="" LVSD_STATS=""
+    if ! setup_path "$path" "$path-$rate"; then
+        OUT[$key]="| $path | $rate | not measured: $SKIP_REASON |||||||||||"
+        lab_teardown
+        return
+    fi
+    lab_threaded_napi
+    if ! path_works; then
+        OUT[$key]="| $path | $rate | not measured: curl through the path got no answer |||||||||||"
         lab_teardown
         return
     fi
@@ -128,20 +169,30 @@ measure() {
     wait "$gen" 2>/dev/null || true
     s1=$(cpu_sample)
     [[ $path == lvs-* ]] && c1=$(cpu_ticks "$LVSD_PID")
-    local ka cl sent lvsd_cpu dir_cpu hz
+    local ka cl sent total lvsd_cpu dir_cpu hz shed=""
+    # The statistics file is rewritten every second: 1.1 s after the flood it holds its last count.
+    if [[ $path == lvs-* ]]; then
+        sleep 1.1
+        shed=$LVSD_STATS
+    fi
     hz=$(getconf CLK_TCK)
     ka=$(wrk_summary <"$LAB_DIR/wrk-ka-$key.txt")
     cl=$(wrk_summary <"$LAB_DIR/wrk-close-$key.txt")
     sent=$(sed -n 's/.*sent=\([0-9]*\) seconds=\([0-9.]*\) rate=\([0-9]*\).*/\3/p' "$LAB_DIR/pktgen-$key.txt")
+    total=$(sed -n 's/.*sent=\([0-9]*\) .*/\1/p' "$LAB_DIR/pktgen-$key.txt")
     lvsd_cpu="-"
     [[ $path == lvs-* ]] && lvsd_cpu=$(awk -v a="$c0" -v b="$c1" -v hz="$hz" -v s="$SECONDS_RUN" \
         'BEGIN { printf "%.0f", (b - a) / hz / s * 100 }')
     dir_cpu=$(cpu_busy "$s0" "$s1" | awk '{ print $3 }')
     read -r ka_req ka_err ka_avg ka_p99 <<<"$ka"
     read -r cl_req cl_err cl_avg cl_p99 <<<"$cl"
-    local rss="-"
-    [[ $path == lvs-* ]] && rss="$((maxrss / 1024)) MiB"
-    OUT[$key]="| $path | ${rate/#0/max} (sent ${sent:-?}/s) | $ka_req / $ka_err | $ka_avg / $ka_p99 | $cl_req / $cl_err | $cl_avg / $cl_p99 | $maxtab | $rss | $lvsd_cpu | $dir_cpu |"
+    local rss="-" shed_cells="- | - | -"
+    if [[ $path == lvs-* ]]; then
+        rss="$((maxrss / 1024)) MiB"
+        read -r sh_n sh_ep sh_x sh_pct sh_ring <<<"$(shed_summary "$shed" "${total:-0}")"
+        shed_cells="$sh_n / $sh_ep / $sh_x | $sh_pct | $sh_ring"
+    fi
+    OUT[$key]="| $path | ${rate/#0/max} (sent ${sent:-?}/s) | $ka_req / $ka_err | $ka_avg / $ka_p99 | $cl_req / $cl_err | $cl_avg / $cl_p99 | $maxtab | $rss | $lvsd_cpu | $dir_cpu | $shed_cells |"
     echo "  ${OUT[$key]}" >&2
     lab_teardown
 }
@@ -155,8 +206,8 @@ for rate in "${rate_list[@]}"; do
     done
 done
 echo
-echo "| path | flood pps (generator's rate) | keep-alive requests / errors | keep-alive latency avg / p99 ms | close requests / errors | close latency avg / p99 ms | table max | lvsd RSS max | lvsd CPU % | director CPU1 % |"
-echo "|---|---|---|---|---|---|---|---|---|---|"
+echo "| path | flood pps (generator's rate) | keep-alive requests / errors | keep-alive latency avg / p99 ms | close requests / errors | close latency avg / p99 ms | table max | lvsd RSS max | lvsd CPU % | director CPU1 % | lvsd overload_shed / overload_episodes / xdp_shed_new | shed % of SYNs sent | lvsd ring_drops |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 for rate in "${rate_list[@]}"; do
     for p in "${path_list[@]}"; do echo "${OUT[$p#$rate]}"; done
 done
