@@ -71,6 +71,14 @@ public final class DataPlaneWorker {
     public var pendingRevalidation = false
     /// True while the worker is behind and sheds new connections (`updateShedding`).
     public internal(set) var shedding = false
+    /// The share of new connections' SYNs the port's kernel side (the XDP program) is told to
+    /// drop (`ShedShare`), and until when (nanoseconds) without the worker falling behind again.
+    public internal(set) var programShare: UInt32 = ShedShare.none
+    var programShedsUntil: UInt64 = 0
+    /// What the program drops while the worker sheds (15 SYNs in 16), and for how long after
+    /// the worker was last behind (nanoseconds).
+    static let programShedShare: UInt32 = ShedShare.all - ShedShare.all / 16
+    static let programShedHold: UInt64 = 100_000_000
     /// The fast path's counts as of the last batch (copied under the lock).
     var fastPathCounts = FlowRegistry.Counts()
 
@@ -210,22 +218,36 @@ public final class DataPlaneWorker {
     /// Overload: after a full batch with half a receive ring still waiting, the worker is behind
     /// and sheds new connections (their packets are the costly ones: scheduling, a new entry)
     /// until less than an eighth waits. Packets of existing connections are forwarded all along.
-    /// In XDP mode the program is told too, and drops the SYNs before they reach the ring.
+    /// In XDP mode the program drops `programShedShare` of the SYNs to services (15 in 16, at
+    /// random like the kernel's `drop_packet`) before they reach the ring, from the moment the
+    /// worker falls behind until it has not been behind for `programShedHold`: a flood's SYNs
+    /// then cost the program a look-up and a draw each, the ring keeps room for the established
+    /// connections' packets, and new clients still get one SYN in 16 through (with their
+    /// retransmissions, most connect within seconds). Letting every SYN through again as soon
+    /// as the ring has drained would fill it again within milliseconds.
     ///
     /// ```
     ///   full batch, ≥ 4/8 of a ring waiting ──▶ shedding ──▶ < 1/8 waiting ──▶ not shedding
+    ///   program: drops 15/16 of SYNs from the first "behind" until 100 ms after the last one
     /// ```
     @inline(__always)
     func updateShedding(received n: Int) {
         if shedding {
-            if n < Self.batchSize || !port.isBacklogged(eighths: 1) {
-                shedding = false
-                port.setShedding(false)
-            }
+            if n < Self.batchSize || !port.isBacklogged(eighths: 1) { shedding = false }
         } else if n == Self.batchSize && port.isBacklogged(eighths: 4) {
             shedding = true
-            port.setShedding(true)
             counters.add(.overloadEpisodes)
+        }
+        let now = batchNow.nanoseconds
+        if shedding {
+            programShedsUntil = now &+ Self.programShedHold
+            if programShare == ShedShare.none {
+                programShare = Self.programShedShare
+                port.setShedding(programShare)
+            }
+        } else if programShare != ShedShare.none && now >= programShedsUntil {
+            programShare = ShedShare.none
+            port.setShedding(programShare)
         }
     }
 

@@ -174,5 +174,5 @@ public final class FirewallMarkPort: PacketPort {
     public var ringDrops: UInt64 { inner.ringDrops &+ log.overruns }
     public var framesWaiting: Bool { inner.framesWaiting || log.hasPending }
     public func isBacklogged(eighths: Int) -> Bool { inner.isBacklogged(eighths: eighths) }
-    public func setShedding(_ on: Bool) { inner.setShedding(on) }
+    public func setShedding(_ share: UInt32) { inner.setShedding(share) }
 }

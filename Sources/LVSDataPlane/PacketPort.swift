@@ -94,14 +94,20 @@ public protocol PacketPort: AnyObject {
     /// receive ring (a load or two: the worker asks after every full batch, and sheds new
     /// connections while it is this far behind).
     func isBacklogged(eighths: Int) -> Bool
-    /// Tells the port's kernel side that the worker is behind (`true`) or has caught up: where
-    /// it can (the XDP program), it then drops SYNs of new connections before they reach the
-    /// worker. The worker sheds them itself either way.
-    func setShedding(_ on: Bool)
+    /// Tells the port's kernel side which share of new connections' SYNs to drop before they
+    /// reach the worker (`ShedShare`: 0 none … 65,536 every one), where it can (the XDP program).
+    /// The worker sheds what reaches it while it is behind either way.
+    func setShedding(_ share: UInt32)
 }
 
 extension PacketPort {
     public var framesWaiting: Bool { false }
     public func isBacklogged(eighths: Int) -> Bool { false }
-    public func setShedding(_ on: Bool) {}
+    public func setShedding(_ share: UInt32) {}
+}
+
+/// Shares of new connections' SYNs dropped by a port's kernel side, in 1/65,536ths.
+public enum ShedShare {
+    public static let none: UInt32 = 0
+    public static let all: UInt32 = 65_536
 }

@@ -79,7 +79,7 @@ public final class WorkerPort: PacketPort {
 
     public var framesWaiting: Bool { (xdp?.framesWaiting ?? false) || packet.framesWaiting }
 
-    public func setShedding(_ on: Bool) { xdp?.setShedding(on) }
+    public func setShedding(_ share: UInt32) { xdp?.setShedding(share) }
 
     public func isBacklogged(eighths: Int) -> Bool {
         (xdp?.isBacklogged(eighths: eighths) ?? false) || packet.isBacklogged(eighths: eighths)

@@ -206,12 +206,13 @@ public final class XDPMaps: @unchecked Sendable {
         _ = clvs_xdp_map_delete(sockets, &k)
     }
 
-    /// Whether the program drops SYNs to services arriving on `interface`'s queue `queue` (its
-    /// worker is behind: `xdp_shed_new`), or steers them as usual.
-    public func setShedding(interface: Int32, queue: UInt32, _ on: Bool) throws(XDPError) {
+    /// Which share of the SYNs to services arriving on `interface`'s queue `queue` the program
+    /// drops (its worker is behind: `xdp_shed_new`), in 1/65,536ths: 0 steers them all as usual,
+    /// 65,536 or more drops every one.
+    public func setShedding(interface: Int32, queue: UInt32, share: UInt32) throws(XDPError) {
         var k = lvs_xdp_xsk_key(ifindex: UInt32(bitPattern: interface), queue: queue)
-        if on {
-            var v: UInt32 = 1
+        if share > 0 {
+            var v: UInt32 = share
             try check(clvs_xdp_map_update(socketShed, &k, &v, 0), "shed new connections on \(interface)/\(queue)")
         } else {
             _ = clvs_xdp_map_delete(socketShed, &k)

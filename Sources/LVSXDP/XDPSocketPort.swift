@@ -324,10 +324,11 @@ public final class XDPSocketPort: PacketPort {
         return false
     }
 
-    /// Drops (or steers again) SYNs to services on this port's queues in the XDP program.
-    public func setShedding(_ on: Bool) {
+    /// Has the XDP program drop this share of the SYNs to services on this port's queues (in
+    /// 1/65,536ths; 0 steers them all again).
+    public func setShedding(_ share: UInt32) {
         guard let program else { return }
-        for s in sockets { try? program.maps.setShedding(interface: s.interface, queue: s.queue, on) }
+        for s in sockets { try? program.maps.setShedding(interface: s.interface, queue: s.queue, share: share) }
     }
 
     /// The interfaces this port can transmit on.
@@ -337,7 +338,7 @@ public final class XDPSocketPort: PacketPort {
     public func removeSockets(from program: XDPProgram) {
         for s in sockets {
             program.maps.removeSocket(interface: s.interface, queue: s.queue)
-            try? program.maps.setShedding(interface: s.interface, queue: s.queue, false)
+            try? program.maps.setShedding(interface: s.interface, queue: s.queue, share: 0)
         }
     }
 

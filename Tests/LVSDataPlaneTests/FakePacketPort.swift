@@ -50,8 +50,8 @@ final class FakePacketPort: PacketPort {
     func isBacklogged(eighths: Int) -> Bool { queued.count * 8 >= ringSize * eighths }
 
     /// What the worker told the port's kernel side (`setShedding`), in order.
-    var sheddingChanges: [Bool] = []
-    func setShedding(_ on: Bool) { sheddingChanges.append(on) }
+    var sheddingChanges: [UInt32] = []
+    func setShedding(_ share: UInt32) { sheddingChanges.append(share) }
 
     func transmit(_ frames: UnsafePointer<TransmitFrame>, count: Int) -> Int {
         for i in 0..<count {

@@ -44,7 +44,37 @@ struct OverloadWorkerTests {
         #expect(s[.overloadEpisodes] == 1)
         #expect(s[.ipvsDropped] == 0)
         #expect(h.owner.ipvs.refusalCounts.first { $0.reason == "overload" }?.count == 64)
-        #expect(h.port.sheddingChanges == [true, false])  // the XDP program is told once each way
+        // The XDP program was told once to drop 15 SYNs in 16, and to stop 100 ms after the
+        // worker was last behind.
+        #expect(h.port.sheddingChanges == [61440])
+        h.worker.runOnce(now: Timestamp(nanoseconds: t0.nanoseconds + 99_000_000))
+        #expect(h.port.sheddingChanges == [61440])
+        h.worker.runOnce(now: Timestamp(nanoseconds: t0.nanoseconds + 100_000_000))
+        #expect(h.port.sheddingChanges == [61440, 0])
+        #expect(h.worker.programShare == 0)
+    }
+
+    @Test(
+        "behind again within the hold: the program keeps shedding, told nothing new, until 100 ms after the last time")
+    func programHoldsWhileBehindAgain() throws {
+        let h = try Harness()
+        #expect(h.run(PacketBuilder.frame(.tcp, from: client, to: vip, payload: [], tcpFlags: 0x02), on: 2).count == 1)
+        for step in 0..<3 {
+            establishedAndNew(h, pairs: 96)  // half a ring waits after each first batch
+            let at = Timestamp(nanoseconds: t0.nanoseconds + UInt64(step) * 60_000_000)
+            h.worker.runOnce(now: at)
+            #expect(h.worker.shedding)
+            h.worker.runOnce(now: at)
+            h.worker.runOnce(now: at)  // caught up
+            #expect(!h.worker.shedding)
+            _ = h.port.takeSent()
+        }
+        // Last behind at t0 + 120 ms: still shedding at + 219 ms, not at + 220 ms.
+        h.worker.runOnce(now: Timestamp(nanoseconds: t0.nanoseconds + 219_000_000))
+        #expect(h.port.sheddingChanges == [61440])
+        h.worker.runOnce(now: Timestamp(nanoseconds: t0.nanoseconds + 220_000_000))
+        #expect(h.port.sheddingChanges == [61440, 0])
+        #expect(h.worker.statistics()[.overloadEpisodes] == 3)
     }
 
     @Test("a full batch that leaves less than half the ring waiting sheds nothing")

@@ -169,7 +169,7 @@ struct XDPSteeringTests {
     }
 
     @Test(
-        "overload: while a queue's worker is behind, a SYN to a service on that queue is dropped (xdp_shed_new); ACKs, SYNs to no service and SYNs on other queues are not"
+        "overload: while a queue's worker is behind, SYNs to a service on that queue are dropped with its share (xdp_shed_new; all at 65,536, about half at 32,768, like drop_packet's rate); ACKs, SYNs to no service and SYNs on other queues are not"
     )
     func shedding() throws {
         guard let xdp = try Self.loadProgram() else { return }
@@ -186,15 +186,20 @@ struct XDPSteeringTests {
         }
         let syn = Self.tcp(c4, v4, flags: 0x02)
         let steered: [XDPCounter] = [.steerService, .steerNoSocket]
-        try xdp.maps.setShedding(interface: 99, queue: 0, true)  // another interface's worker
+        try xdp.maps.setShedding(interface: 99, queue: 0, share: 65_536)  // another interface's worker
         #expect(try moved(syn).0 == steered)
-        try xdp.maps.setShedding(interface: 1, queue: 0, true)
+        try xdp.maps.setShedding(interface: 1, queue: 0, share: 65_536)
         #expect(try moved(syn) == ([.shedNew], .drop))
         #expect(try moved(Self.tcp(c4, v4, flags: 0x10)).0 == steered)  // a connection's ACK
         #expect(try moved(Self.tcp(c4, v4, flags: 0x12)).0 == steered)  // SYN|ACK: not a new connection
         #expect(try moved(Self.tcp(c4, Endpoint(v4.address, 22), flags: 0x02)).0 == [.passNotOurs])
         #expect(try moved(Self.udp(c4, Endpoint(Self.anyPortVIP, 53))).0 == steered)  // UDP: the worker decides
-        try xdp.maps.setShedding(interface: 1, queue: 0, false)
+        // Half: a draw per SYN (400 SYNs, 200 expected; outside 130…270 is 7 standard deviations).
+        try xdp.maps.setShedding(interface: 1, queue: 0, share: 32_768)
+        var shed = 0
+        for _ in 0..<400 where try moved(syn).0 == [.shedNew] { shed += 1 }
+        #expect(shed > 130 && shed < 270, "\(shed) of 400 shed")
+        try xdp.maps.setShedding(interface: 1, queue: 0, share: 0)
         #expect(try moved(syn).0 == steered)
     }
 

@@ -71,9 +71,11 @@ struct {
     __type(value, __u32);
 } lvs_xsk_index SEC(".maps");
 
-/* Receive queues whose worker is behind (lvsd sets and clears the flag as its ring fills and
- * drains): a SYN that would open a new connection is dropped here, before the copy to the AF_XDP
- * socket and the worker's time are spent on it. Packets of connections go on. */
+/* Receive queues whose worker is behind, with the share of SYNs to drop in 1/65536ths (lvsd sets
+ * it when its ring fills and clears it a moment after it has drained; 65536: every one): a SYN
+ * that would open a new connection is dropped here, before the copy to the AF_XDP socket and the
+ * worker's time are spent on it, at random like the kernel's drop_packet. Packets of connections
+ * go on. */
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
     __uint(max_entries, LVS_XDP_XSKS_MAX);
@@ -150,14 +152,17 @@ static __always_inline int steer(struct xdp_md *ctx, __u32 reason)
     return r;
 }
 
-/* True for a SYN (no ACK, no RST) arriving on a queue whose worker sheds new connections. */
+/* True for a SYN (no ACK, no RST) arriving on a queue whose worker sheds new connections, drawn
+ * with the queue's share. */
 static __always_inline int shed_new(struct xdp_md *ctx, const struct pkt *pi)
 {
     if (pi->key.protocol != IPPROTO_TCP || (pi->tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST)) != TCP_SYN)
         return 0;
     struct lvs_xdp_xsk_key k = {.ifindex = ctx->ingress_ifindex, .queue = ctx->rx_queue_index};
-    __u32 *on = bpf_map_lookup_elem(&lvs_xsk_shed, &k);
-    return on && *on;
+    __u32 *share = bpf_map_lookup_elem(&lvs_xsk_shed, &k);
+    if (!share || *share == 0)
+        return 0;
+    return *share >= 65536 || (bpf_get_prandom_u32() & 0xffff) < *share;
 }
 
 static __always_inline __u16 fold(__u64 s)
