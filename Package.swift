@@ -166,7 +166,8 @@ let package = Package(
             name: "LVSVRRPTests", dependencies: ["LVSVRRPLinux", "LVSPacket", "LVSPlatform", "LVSTestSupport"]),
         .testTarget(name: "LVSSyncTests", dependencies: ["LVSSync", "LVSCore", "LVSTestSupport"]),
         .testTarget(name: "LVSDaemonTests", dependencies: ["LVSDaemon", "LVSPlatform", "LVSStatus", "LVSTestSupport"]),
-        .testTarget(name: "LVSDataPlaneTests", dependencies: ["LVSDataPlane", "LVSTestSupport", "CMallocCounter"]),
+        .testTarget(
+            name: "LVSDataPlaneTests", dependencies: ["LVSDataPlane", "LVSPlatform", "LVSTestSupport", "CMallocCounter"]),
         .testTarget(name: "LabTests", dependencies: ["LVSTestSupport", "LVSCore"]),
         .target(name: "LVSXDPTestSupport", dependencies: ["LVSXDP", "LVSTestSupport", "LVSPacket", "LVSCore"]),
         .testTarget(

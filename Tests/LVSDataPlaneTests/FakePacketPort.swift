@@ -11,7 +11,11 @@ final class FakePacketPort: PacketPort {
     }
     var pollDescriptor: Int32 { -1 }
     var ringDrops: UInt64 { 0 }
-    private var queued: [(bytes: [UInt8], interface: Int32, meta: (UInt8, UInt8, UInt8, UInt16, UInt16, UInt16))] = []
+    private var queued:
+        [(
+            bytes: [UInt8], interface: Int32, meta: (UInt8, UInt8, UInt8, UInt16, UInt16, UInt16),
+            mark: UInt32, copy: Bool
+        )] = []
     private var buffers: [UnsafeMutableRawPointer] = []
     var sent: [Sent] = []
     static let headroom = 128
@@ -20,12 +24,18 @@ final class FakePacketPort: PacketPort {
 
     deinit { for b in buffers { b.deallocate() } }
 
-    /// Queues a frame arriving on `interface`, with virtio_net_hdr metadata if given.
+    /// Queues a frame arriving on `interface`, with virtio_net_hdr metadata if given; `firewallMark`
+    /// as a logged packet has it, `kernelHasCopy` as the AF_PACKET tap's frames have it.
     func inject(
         _ bytes: [UInt8], interface: Int32, packetType: UInt8 = 0, offloadFlags: UInt8 = 0, gsoType: UInt8 = 0,
-        gsoSize: UInt16 = 0, checksumStart: UInt16 = 0, checksumOffset: UInt16 = 0
+        gsoSize: UInt16 = 0, checksumStart: UInt16 = 0, checksumOffset: UInt16 = 0, firewallMark: UInt32 = 0,
+        kernelHasCopy: Bool = false
     ) {
-        queued.append((bytes, interface, (packetType, offloadFlags, gsoType, gsoSize, checksumStart, checksumOffset)))
+        queued.append(
+            (
+                bytes, interface, (packetType, offloadFlags, gsoType, gsoSize, checksumStart, checksumOffset),
+                firewallMark, kernelHasCopy
+            ))
     }
 
     func receive(into frames: UnsafeMutablePointer<ReceivedFrame>, capacity: Int) -> Int {
@@ -39,7 +49,7 @@ final class FakePacketPort: PacketPort {
             frames[n] = ReceivedFrame(
                 buffer: b, capacity: cap, start: Self.headroom, length: q.bytes.count, interface: q.interface,
                 packetType: q.meta.0, offloadFlags: q.meta.1, gsoType: q.meta.2, gsoSize: q.meta.3,
-                checksumStart: q.meta.4, checksumOffset: q.meta.5)
+                checksumStart: q.meta.4, checksumOffset: q.meta.5, firewallMark: q.mark, kernelHasCopy: q.copy)
             n += 1
         }
         return n
