@@ -102,4 +102,59 @@ struct FirewallMarkLabTests {
         // The kernel has the marked packets again: refused at once.
         #expect(try l.client.curl("http://192.168.1.109/", timeout: 2) == nil)
     }
+
+    @Test(
+        "keepalived.conf virtual_server fwmark 1 with DR and persistence_timeout (the tutorials' http + https pairing): a client stays on one server across both ports; -Lnc shows the IP template with the mark"
+    )
+    func keepalivedFirewallMarkDR() throws {
+        let l = try SeedLANLab("fwm-dr")
+        defer { l.lab.close() }
+        for rs in [l.rs1, l.rs2] {
+            let r = try rs.lvsRealserver("start 192.168.0.240")
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        let rules = """
+            table ip mangle {
+                chain prerouting {
+                    type filter hook prerouting priority mangle; policy accept;
+                    ip daddr 192.168.0.240 tcp dport { 80, 8080 } meta mark set 1
+                }
+            }
+            """
+        let rulesPath = l.lab.directory + "/mangle.nft"
+        try rules.write(toFile: rulesPath, atomically: true, encoding: .utf8)
+        #expect(try l.director.run(["/usr/sbin/nft", "-f", rulesPath]).status == 0)
+        let conf = """
+            virtual_server fwmark 1 {
+                delay_loop 6
+                lb_algo rr
+                lb_kind DR
+                persistence_timeout 50
+                real_server 192.168.0.223 80 {
+                    weight 1
+                }
+                real_server 192.168.0.224 80 {
+                    weight 1
+                }
+            }
+            """
+        let confPath = l.lab.directory + "/keepalived.conf"
+        try conf.write(toFile: confPath, atomically: true, encoding: .utf8)
+        l.director.stopLVSD()
+        try l.director.startLVSD(["-f", confPath])
+        var listing = ""
+        for _ in 0..<50 where !listing.contains("192.168.0.224:0") {
+            listing = try l.director.ipvsadm("-Ln").stdout
+            usleep(100_000)
+        }
+        #expect(listing.contains("FWM  1 rr persistent 50"), "\(listing)")
+        // K:ip_vs_core.c ip_vs_sched_persist: a fwmark service's template covers every port the
+        // mark takes, so one client stays on one server for both.
+        let answers = try (0..<2).flatMap { _ in
+            try l.client.curlTimes(1, "http://192.168.0.240/") + l.client.curlTimes(1, "http://192.168.0.240:8080/")
+        }
+        #expect(answers.count == 4 && Set(answers).count == 1, "\(answers)")
+        let conns = try l.director.ipvsadm("-Lnc").stdout
+        #expect(conns.contains("IP ") && conns.contains("0.0.0.1:0"), "\(conns)")
+    }
 }
