@@ -157,4 +157,48 @@ struct FirewallMarkLabTests {
         let conns = try l.director.ipvsadm("-Lnc").stdout
         #expect(conns.contains("IP ") && conns.contains("0.0.0.1:0"), "\(conns)")
     }
+
+    @Test(
+        "-f 1 -6 NAT: IPv6 packets marked in ip6 mangle go to the IPv6 fwmark service; an IPv4 service of the same mark does not take them"
+    )
+    func natIPv6() throws {
+        let lab = try LabNetwork("fwm-v6")
+        defer { lab.close() }
+        let client = try lab.host("cli")
+        let dir = try lab.host("dir")
+        let rs1 = try lab.host("rs1")
+        let lan = try lab.makeSwitch("sw")
+        try lab.link(client, "eth0", dir, "eth1")
+        try client.ip("addr add fd00:1::2/64 dev eth0 nodad")
+        try dir.ip("addr add fd00:1::1/64 dev eth1 nodad")
+        try lan.attach(dir, "eth0")
+        try dir.ip("addr add fd00:2::1/64 dev eth0 nodad")
+        try lan.attach(rs1, "eth0")
+        try rs1.ip("addr add fd00:2::11/64 dev eth0 nodad")
+        try rs1.ip("-6 route add default via fd00:2::1")
+        try rs1.startNginx(body: "rs1 nginx", ports: [80, 8080], ipv6: true)
+        let rules = """
+            table ip6 mangle {
+                chain prerouting {
+                    type filter hook prerouting priority mangle; policy accept;
+                    ip6 daddr fd00:1::1 tcp dport { 80, 8080 } meta mark set 1
+                }
+            }
+            """
+        let path = lab.directory + "/mangle.nft"
+        try rules.write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(try dir.run(["/usr/sbin/nft", "-f", path]).status == 0)
+        try dir.startLVSD()
+        // Only an IPv4 service for mark 1: IPv6 stays the kernel's (refused at once).
+        try dir.ipvsadmScript(["-A -f 1 -s rr", "-a -f 1 -r 192.0.2.9 -m"])
+        #expect(try client.curl("http://[fd00:1::1]/", timeout: 2) == nil)
+        try dir.ipvsadmScript(["-A -f 1 -6 -s rr", "-a -f 1 -6 -r fd00:2::11 -m"])
+        #expect(try client.curlTimes(1, "http://[fd00:1::1]/") == ["rs1 nginx"])
+        #expect(try client.curlTimes(1, "http://[fd00:1::1]:8080/") == ["rs1 nginx"])
+        let listing = try dir.ipvsadm("-Ln").stdout
+        #expect(listing.contains("FWM  1 IPv6 rr"), "\(listing)")
+        let conns = try dir.ipvsadm("-Lnc").stdout
+        let row = conns.split(separator: "\n").first { $0.contains("[fd00:1::1]:8080") }?.split(separator: " ")
+        #expect(row?.last == "[fd00:2::11]:8080", "\(conns)")
+    }
 }
