@@ -366,8 +366,8 @@ static __always_inline __u32 addr_flags(__u8 family, const __u8 *addr)
     return v ? v->flags : 0;
 }
 
-/* A virtual service for addr:port (exact port, then port 0). */
-static __always_inline int is_service(__u8 family, __u8 proto, const __u8 *addr, __be16 port)
+/* addr:port (exact port, then port 0: every port) in a map of services' shape. */
+static __always_inline int in_service_map(void *map, __u8 family, __u8 proto, const __u8 *addr, __be16 port)
 {
     struct lvs_xdp_service_key k;
     __builtin_memset(&k, 0, sizeof(k));
@@ -375,26 +375,23 @@ static __always_inline int is_service(__u8 family, __u8 proto, const __u8 *addr,
     k.protocol = proto;
     k.port = port;
     __builtin_memcpy(k.addr, addr, 16);
-    if (bpf_map_lookup_elem(&lvs_services, &k))
+    if (bpf_map_lookup_elem(map, &k))
         return 1;
     k.port = 0;
-    return bpf_map_lookup_elem(&lvs_services, &k) != 0;
+    return bpf_map_lookup_elem(map, &k) != 0;
 }
 
-/* A NAT/FULLNAT real server's reply from addr:port (exact port, then port 0). */
+/* A virtual service for addr:port. */
+static __always_inline int is_service(__u8 family, __u8 proto, const __u8 *addr, __be16 port)
+{
+    return in_service_map(&lvs_services, family, proto, addr, port);
+}
+
+/* A NAT/FULLNAT real server's reply from addr:port (port 0: a server of a port-0 or firewall-mark
+ * service, which answers from the client's port). */
 static __always_inline int is_reply_source(__u8 family, __u8 proto, const __u8 *addr, __be16 port)
 {
-    struct lvs_xdp_service_key k;
-    __builtin_memset(&k, 0, sizeof(k));
-    k.family = family;
-    k.protocol = proto;
-    k.port = port;
-    __builtin_memcpy(k.addr, addr, 16);
-    if (bpf_map_lookup_elem(&lvs_reply_sources, &k))
-        return 1;
-    /* Port 0: every port (a server of a port-0 or firewall-mark service keeps the client's). */
-    k.port = 0;
-    return bpf_map_lookup_elem(&lvs_reply_sources, &k) != 0;
+    return in_service_map(&lvs_reply_sources, family, proto, addr, port);
 }
 
 /* ---- whole-payload sums ---------------------------------------------------------------------- */
