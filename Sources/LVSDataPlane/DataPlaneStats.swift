@@ -81,6 +81,8 @@ public enum DataPlaneCounter: Int, CaseIterable, Sendable, CustomStringConvertib
     case overloadShed
     /// Times a worker fell behind and began shedding new connections.
     case overloadEpisodes
+    /// Packets of firewall-mark services the kernel logged to lvsd (`FirewallMarkIntake`).
+    case firewallMarkLogged
 
     public var description: String {
         switch self {
@@ -121,6 +123,7 @@ public enum DataPlaneCounter: Int, CaseIterable, Sendable, CustomStringConvertib
         case .synProxyReleased: return "synproxy_released"
         case .overloadShed: return "overload_shed"
         case .overloadEpisodes: return "overload_episodes"
+        case .firewallMarkLogged: return "fwmark_logged"
         }
     }
 }

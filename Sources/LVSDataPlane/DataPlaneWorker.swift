@@ -308,7 +308,10 @@ public final class DataPlaneWorker {
             counters.add(.ignored)
             return
         }
-        if f.firewallMark != 0 { markMergedSegments(&f, info) }
+        if f.firewallMark != 0 {
+            counters.add(.firewallMarkLogged)
+            markMergedSegments(&f, info)
+        }
         let facts = PacketFacts(
             transport: transport, source: info.source, sourcePort: info.sourcePort, destination: info.destination,
             destinationPort: info.destinationPort, tcpFlags: TCPFlags(rawValue: info.tcpFlags),

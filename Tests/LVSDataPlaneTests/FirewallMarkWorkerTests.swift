@@ -38,6 +38,7 @@ struct FirewallMarkWorkerTests {
             ttl: 63, payload: [], tcpFlags: 0x02)
         #expect(out == [FakePacketPort.Sent(bytes: expected, interface: 3)])
         #expect(h.owner.ipvs.connectionCount == 1)
+        #expect(h.worker.statistics()[.firewallMarkLogged] == 1)
     }
 
     @Test(
@@ -96,7 +97,9 @@ struct NFLogPacketTests {
         return a
     }
 
-    @Test("PACKET_HDR, MARK, IFINDEX_INDEV (big-endian), HWADDR, HWHEADER and PAYLOAD are read in place; other attributes skipped")
+    @Test(
+        "PACKET_HDR, MARK, IFINDEX_INDEV (big-endian), HWADDR, HWHEADER and PAYLOAD are read in place; other attributes skipped"
+    )
     func reads() {
         let ip = PacketBuilder.ipPacket(PacketBuilder.frame(.tcp, from: client, to: vip, payload: [], tcpFlags: 2))
         let header: [UInt8] = Array(repeating: 0xAA, count: 6) + Array(repeating: 0xBB, count: 6) + [0x08, 0x00]
