@@ -249,7 +249,7 @@ extension DataPlane {
                     publishTables(worker)
                     // Not here: reconciling lists the services through the control queue, which
                     // this worker serves. The reconcile thread does it.
-                    if guardActive && before != mailbox.withLock({ $0.attachedInterfaces }) { reconcileWake?.signal() }
+                    if before != mailbox.withLock({ $0.attachedInterfaces }) { reconcileWake?.signal() }
                 }
             }
             if worker.tables.generation != tablesGeneration {

@@ -207,8 +207,13 @@ public final class DataPlane: @unchecked Sendable {
             // Worker 0 also reads the packets the kernel marks for a firewall-mark service.
             do {
                 let intake = try FirewallMarkIntake()
-                firewallMarks = intake
-                ports[0] = FirewallMarkPort(inner: ports[0], log: intake.socket)
+                let port = FirewallMarkPort(inner: ports[0], log: intake.socket)
+                if port.pollDescriptor >= 0 {
+                    firewallMarks = intake
+                    ports[0] = port
+                } else {
+                    log("firewall-mark services cannot be served: epoll: \(errorText(errno))")
+                }
             } catch {
                 log("firewall-mark services cannot be served (nfnetlink_log): \(error)")
             }
@@ -291,6 +296,11 @@ public final class DataPlane: @unchecked Sendable {
                 )
             }
         }
+        if firewallMarks?.ownerUnsupported == true {
+            log(
+                "firewall-mark table: this kernel has no table owners (Linux < 5.12): a killed lvsd leaves marked packets dropped until the next start"
+            )
+        }
         // Replies to local clients are handed to the stack on `lo` with a local source address
         // (the VIP): the kernel takes such a packet only with accept_local (fib_validate_source).
         savedAcceptLocal = Sysctl.read(Self.acceptLocalPath)
@@ -307,7 +317,7 @@ public final class DataPlane: @unchecked Sendable {
             }
             threads.append(t)
         }
-        if guardActive, let w = try? WakeDescriptor() {
+        if guardActive || firewallMarks != nil, let w = try? WakeDescriptor() {
             reconcileWake = w
             reconcileThread = PlatformThread.start(name: "lvsd-reconcile") { [self] in
                 while running.load(ordering: .acquiring) {
@@ -460,7 +470,12 @@ public final class DataPlane: @unchecked Sendable {
                 }
             }
             if let fm = firewallMarks {
-                do { try fm.update(services: services) } catch { log("firewall-mark table not applied: \(error)") }
+                let served = mailbox.withLock { $0.attachedInterfaces }
+                do {
+                    try fm.update(services: services, interfaces: served)
+                } catch {
+                    log("firewall-mark table not applied: \(error)")
+                }
             } else if !firewallMarksWarned, services.contains(where: { $0.spec.key.firewallMark != 0 }) {
                 firewallMarksWarned = true
                 log("firewall-mark services are configured but cannot be served: no nfnetlink_log intake")

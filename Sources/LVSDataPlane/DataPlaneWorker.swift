@@ -506,6 +506,7 @@ public final class DataPlaneWorker {
             return
         }
         if f.isGSO {
+            if f.firewallMark != 0 { fitMergedSegments(&f, info, d, egress: egress) }
             forwardSegments(&f, info, d, inbound: inbound, egress: egress)
             return
         }

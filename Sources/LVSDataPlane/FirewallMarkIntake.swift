@@ -29,6 +29,10 @@ public final class FirewallMarkIntake: @unchecked Sendable {
     private var applied: NFTables.Table?
 
     /// Binds a free log group and opens the table's socket; the table comes with `update`.
+    /// True when the kernel has no table owners (before Linux 5.12): a killed lvsd then leaves
+    /// the table, and marked packets are dropped with no one to log them to until it restarts.
+    public var ownerUnsupported: Bool { table.ownerUnsupported }
+
     public init() throws(PlatformError) {
         var lastError = PlatformError(.nftables, "no nfnetlink_log group free", errno: EBUSY)
         var bound: NFLogSocket?
@@ -38,7 +42,8 @@ public final class FirewallMarkIntake: @unchecked Sendable {
                 break
             } catch {
                 lastError = error
-                if error.errno != EBUSY { break }
+                // Another socket holds the group: EPERM (EBUSY for this socket binding twice).
+                if error.errno != EPERM && error.errno != EBUSY { break }
             }
         }
         guard let bound else { throw lastError }
@@ -47,20 +52,39 @@ public final class FirewallMarkIntake: @unchecked Sendable {
     }
 
     /// The table for these marks (IPv4 and IPv6 services apart: a mark of an IPv4 service
-    /// leaves IPv6 packets to the kernel). One rule a mark (compared in host order, as `meta
-    /// mark` loads it, so that `nft list` shows the mark as the operator wrote it).
-    public static func table(marks4: Set<UInt32>, marks6: Set<UInt32>, group: UInt16) -> NFTables.Table {
+    /// leaves IPv6 packets to the kernel). One rule a mark, compared in host order as `meta mark`
+    /// loads it, so that `nft list` shows the mark as the operator wrote it. Only what IPVS can
+    /// take is logged: TCP, UDP and SCTP, arriving on an interface lvsd serves; a marked ping or
+    /// a packet from another interface stays the kernel's.
+    public static func table(
+        marks4: Set<UInt32>, marks6: Set<UInt32>, group: UInt16, interfaces: [String]
+    ) -> NFTables.Table {
         func rules(_ marks: Set<UInt32>, _ nfproto: UInt8, _ name: String) -> [NFTables.Rule] {
             marks.sorted().map { m in
                 NFTables.Rule(
                     [
-                        .meta(.nfproto), .compare(.equal, [nfproto]), .meta(.mark),
+                        .meta(.nfproto), .compare(.equal, [nfproto]), .meta(.inputInterfaceName),
+                        .lookup(set: "interfaces"), .meta(.l4Protocol), .lookup(set: "protocols"), .meta(.mark),
                         .compare(.equal, withUnsafeBytes(of: m) { Array($0) }), .log(group: group), .verdict(.drop),
-                    ], text: "meta nfproto \(name) meta mark \(m) log group \(group) drop")
+                    ],
+                    text:
+                        "meta nfproto \(name) iifname @interfaces meta l4proto @protocols meta mark \(m) log group \(group) drop"
+                )
             }
+        }
+        let names = interfaces.sorted().map {
+            Array($0.utf8.prefix(15)) + [UInt8](repeating: 0, count: 16 - min($0.utf8.count, 15))
         }
         return NFTables.Table(
             family: .inet, name: tableName, comment: "swiftlvs lvsd pid \(getpid())", ownedBySocket: true,
+            sets: [
+                // nft's datatypes ifname (41, 16 bytes NUL-padded) and inet_proto (12).
+                NFTables.LookupSet(
+                    name: "interfaces", keyType: 41, keyLength: 16, elements: names, hostByteOrder: true),
+                NFTables.LookupSet(
+                    name: "protocols", keyType: 12, keyLength: 1,
+                    elements: TransportProtocol.allCases.map { [$0.rawValue] }),
+            ],
             chains: [
                 NFTables.Chain(
                     name: "input", hook: .input, priority: priority,
@@ -79,14 +103,15 @@ public final class FirewallMarkIntake: @unchecked Sendable {
         return (v4, v6)
     }
 
-    /// Brings the table to the marks of `services` (nothing when unchanged).
-    public func update(services: [VirtualServiceEntry]) throws(PlatformError) {
+    /// Brings the table to the marks of `services` and the interfaces lvsd serves (nothing when
+    /// unchanged).
+    public func update(services: [VirtualServiceEntry], interfaces: [String]) throws(PlatformError) {
         let (v4, v6) = Self.marks(of: services)
-        let t = Self.table(marks4: v4, marks6: v6, group: socket.group)
+        let t = Self.table(marks4: v4, marks6: v6, group: socket.group, interfaces: interfaces)
         try table.apply(t, over: &applied)
     }
 
-    /// Removes the table and closes its socket.
+    /// Removes the table and closes the table's socket (the log's closes with worker 0's port).
     public func stop() {
         try? table.remove(family: .inet, name: Self.tableName)
         applied = nil

@@ -22,15 +22,14 @@ public enum NFLog {
     }
 
     /// A config message: a command (bind, unbind) or, with none, the copy mode (the whole
-    /// packet up to `copyRange`), the queue threshold (1: each packet sent at once), the flush
-    /// timeout (0) and the buffer size.
+    /// packet up to `copyRange`), the queue threshold (1: each packet sent at once) and the flush
+    /// timeout (0). The buffer size stays the kernel's (a larger one is allocated per packet).
     static func config(group: UInt16, command: Command?, copyRange: UInt32 = 0xFFFF, sequence: UInt32) -> [UInt8] {
         var a: [UInt8] = []
         if let command {
             RTNetlink.appendAttribute(1, [command.rawValue], to: &a)  // NFULA_CFG_CMD
         } else {
             RTNetlink.appendAttribute(2, bigEndian(copyRange) + [2, 0], to: &a)  // NFULA_CFG_MODE: COPY_PACKET
-            RTNetlink.appendAttribute(3, bigEndian(UInt32(1 << 17)), to: &a)  // NFULA_CFG_NLBUFSIZ
             RTNetlink.appendAttribute(4, bigEndian(UInt32(0)), to: &a)  // NFULA_CFG_TIMEOUT (1/100 s)
             RTNetlink.appendAttribute(5, bigEndian(UInt32(1)), to: &a)  // NFULA_CFG_QTHRESH
         }
@@ -93,7 +92,8 @@ public enum NFLog {
 }
 
 /// A NETLINK_NETFILTER socket bound to one nfnetlink_log group, read without blocking. The
-/// group is the kernel's per network namespace: one listener each (a taken group: EBUSY).
+/// group is the kernel's per network namespace: one listener each (binding a group another
+/// socket holds fails with EPERM).
 public final class NFLogSocket {
     public let descriptor: Int32
     public let group: UInt16
@@ -112,8 +112,10 @@ public final class NFLogSocket {
         self.group = group
         buffer = .allocate(byteCount: 1 << 18, alignment: 8)
         // A refusal throws with every property set: deinit closes the socket and frees the buffer.
-        try request(NFLog.config(group: group, command: .bind, sequence: 1), what: "bind log group \(group)")
-        try request(NFLog.config(group: group, command: nil, sequence: 2), what: "configure log group \(group)")
+        try request(
+            NFLog.config(group: group, command: .bind, sequence: 1), sequence: 1, what: "bind log group \(group)")
+        try request(
+            NFLog.config(group: group, command: nil, sequence: 2), sequence: 2, what: "configure log group \(group)")
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
     }
 
@@ -122,19 +124,25 @@ public final class NFLogSocket {
         buffer.deallocate()
     }
 
-    /// Sends a config request and waits for its acknowledgement.
-    private func request(_ message: [UInt8], what: String) throws(PlatformError) {
+    /// Sends a config request and waits for its acknowledgement (the answer with its sequence
+    /// number; anything else read meanwhile is dropped).
+    private func request(_ message: [UInt8], sequence: UInt32, what: String) throws(PlatformError) {
         let sent = message.withUnsafeBytes { clvs_netlink_send(descriptor, $0.baseAddress, $0.count) }
         guard sent == message.count else { throw .system(.nftables, what) }
-        var p = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-        guard poll(&p, 1, 5000) == 1 else { throw PlatformError(.nftables, "\(what): no answer", errno: ETIMEDOUT) }
-        let n = recv(descriptor, buffer.baseAddress, buffer.count, 0)
-        guard n > 0 else { throw .system(.nftables, what) }
-        var failure: Int32 = 0
-        RTNetlink.forEachMessage(in: UnsafeRawBufferPointer(rebasing: buffer[0..<n])) { type, _, payload in
-            if type == RTNetlink.error { failure = RTNetlink.errorNumber(payload) }
+        while true {
+            var p = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            guard poll(&p, 1, 5000) == 1 else { throw PlatformError(.nftables, "\(what): no answer", errno: ETIMEDOUT) }
+            let n = recv(descriptor, buffer.baseAddress, buffer.count, 0)
+            if n < 0 && (errno == EINTR || errno == ENOBUFS) { continue }
+            guard n > 0 else { throw .system(.nftables, what) }
+            var answer: Int32?
+            RTNetlink.forEachMessage(in: UnsafeRawBufferPointer(rebasing: buffer[0..<n])) { type, seq, payload in
+                if type == RTNetlink.error && seq == sequence { answer = RTNetlink.errorNumber(payload) }
+            }
+            guard let answer else { continue }
+            if answer != 0 { throw PlatformError(.nftables, "\(what): \(errorText(answer))", errno: answer) }
+            return
         }
-        if failure != 0 { throw PlatformError(.nftables, "\(what): \(errorText(failure))", errno: failure) }
     }
 
     /// True while packets of the last datagram wait to be handed out.

@@ -101,11 +101,16 @@ public enum NFTables {
         public var keyLength: UInt32
         /// The elements, in the order they are sent.
         public var elements: [[UInt8]]
-        public init(name: String, keyType: UInt32, keyLength: UInt32, elements: [[UInt8]]) {
+        /// Keys in host byte order (`ifname`, `mark`): said in the set's user data, as nft does,
+        /// so that `nft list` shows them as written.
+        public var hostByteOrder: Bool
+        public init(name: String, keyType: UInt32, keyLength: UInt32, elements: [[UInt8]], hostByteOrder: Bool = false)
+        {
             self.name = name
             self.keyType = keyType
             self.keyLength = keyLength
             self.elements = elements
+            self.hostByteOrder = hostByteOrder
         }
     }
 
@@ -263,6 +268,8 @@ public enum NFTables {
                 a.u32(4, set.keyType)  // NFTA_SET_KEY_TYPE
                 a.u32(5, set.keyLength)  // NFTA_SET_KEY_LEN
                 a.u32(10, UInt32(i + 1))  // NFTA_SET_ID
+                // NFTA_SET_USERDATA: NFTNL_UDATA_SET_KEYBYTEORDER (0), 4 bytes, BYTEORDER_HOST_ENDIAN (1).
+                if set.hostByteOrder { a.raw(13, [0, 4] + withUnsafeBytes(of: UInt32(1)) { Array($0) }) }
                 items.append(
                     Item(
                         type: Message.newSet.type, flags: RTNetlink.fRequest | RTNetlink.fCreate, family: table.family,

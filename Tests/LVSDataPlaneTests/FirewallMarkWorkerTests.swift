@@ -1,4 +1,5 @@
 // Logged (firewall-marked) packets through the worker: the mark's service, the tap's copies, merged segments.
+import Foundation
 import LVSCore
 import LVSDataPlane
 import LVSPacket
@@ -134,5 +135,51 @@ struct NFLogPacketTests {
         lying[4] = 200  // the payload attribute claims 200 bytes
         #expect(lying.withUnsafeBytes { NFLog.packet($0) } == nil)
         #expect([UInt8]([2, 0]).withUnsafeBytes { NFLog.packet($0) } == nil)
+    }
+}
+
+/// What a thread in a lab namespace opened, handed back once it has been joined.
+final class OpenedInNamespace<T>: @unchecked Sendable {
+    var result: Result<T, any Error>?
+}
+
+/// Runs `body` on a thread inside `host`'s network namespace (sockets opened there belong to it).
+func inNamespace<T>(_ host: LabHost, _ body: @escaping @Sendable () throws -> T) throws -> T {
+    let box = OpenedInNamespace<T>()
+    guard
+        let t = PlatformThread.start(
+            name: "ns-test",
+            {
+                box.result = Result { () throws -> T in
+                    try NetworkNamespace.enterOnCurrentThread(path: "/run/netns/\(host.namespace)")
+                    return try body()
+                }
+            })
+    else { throw LabError("no thread") }
+    t.join()
+    return try box.result!.get()
+}
+
+@Suite(
+    "firewall-mark intake against the kernel (root)",
+    .enabled(if: LabNetwork.unavailableReason == nil, Comment(rawValue: LabNetwork.unavailableReason ?? "")))
+struct FirewallMarkIntakeKernelTests {
+    @Test("log group 19542 held by another socket (EPERM): the intake binds 19543, and its table logs to it")
+    func groupTaken() throws {
+        let lab = try LabNetwork("fwmgrp")
+        defer { lab.close() }
+        let h = try lab.host("dir")
+        let (holder, intake) = try inNamespace(h) { () throws -> (NFLogSocket, FirewallMarkIntake) in
+            let holder = try NFLogSocket(group: FirewallMarkIntake.firstGroup)
+            let intake = try FirewallMarkIntake()
+            return (holder, intake)
+        }
+        #expect(holder.group == 19542)
+        #expect(intake.socket.group == 19543)
+        try intake.update(services: [], interfaces: ["lo"])
+        let listing = try h.run(["/usr/sbin/nft", "list", "table", "inet", "swiftlvs-fwmark"]).stdout
+        #expect(listing.contains("hook input priority 99"), "\(listing)")
+        #expect(listing.contains("elements = { \"lo\" }"), "\(listing)")
+        intake.stop()
     }
 }

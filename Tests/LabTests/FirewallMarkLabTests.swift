@@ -62,6 +62,13 @@ struct FirewallMarkLabTests {
         let sent = after.clientSent - before.clientSent
         let delivered = after.serversReceived - before.serversReceived
         #expect(sent > 50 && delivered <= sent + 4, "client sent \(sent), servers received \(delivered)")
+        // An upload: the client's segments reach lvsd merged (GRO, or the client's own GSO frames)
+        // and leave split again; nginx answers 405 to a POST on a file once it has it all.
+        let post = try l.client.run([
+            "/bin/sh", "-c",
+            "head -c 2000000 /dev/zero | curl -s -m 20 -o /dev/null -w '%{http_code}' --data-binary @- http://192.168.1.109:8080/index.html",
+        ])
+        #expect(post.stdout == "405")
         // Unmarked traffic to the VIP is still the kernel's: a closed port is refused at once.
         let started = Date()
         #expect(try l.client.curl("http://192.168.1.109:9999/", timeout: 3) == nil)
