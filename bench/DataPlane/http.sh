@@ -6,7 +6,9 @@
 #   --duration S    wrk duration in seconds (default 10)
 #   --conns N       wrk connections (default 50; one wrk thread)
 #   --paths LIST    comma list from: direct,nft-dnat,haproxy,nginx-stream,lvs-nat,lvs-dr (AF_PACKET),
-#                   lvs-xdp-nat,lvs-xdp-dr (XDP fast path) (default all)
+#                   lvs-xdp-nat,lvs-xdp-dr (XDP fast path), lvs-fwm-nat, lvs-xdp-fwm-nat (a firewall-mark
+#                   NAT service, port 80 marked in the director's mangle prerouting; not in the default list)
+#                   (default: all but the firewall-mark paths)
 #   --keep          keep the run directory (configs, logs)
 #   --wait-idle S   before each measurement, wait up to S seconds for a quiet machine (default 300; 0: don't)
 #   --idle-max P    "quiet" = neither CPU more than P % busy over 2 s (default 20)
@@ -116,6 +118,21 @@ setup_path() {
         LVSD_ARGS="--data-plane $mode ${LVSD_EXTRA_ARGS:-}" start_lvsd "$1" || return 1
         setup_lvs_service "$m" -t 80 || return 1
         ;;
+    lvs-fwm-nat | lvs-xdp-fwm-nat)
+        if [ ! -x "${LVS_BIN:-}/lvsd" ] || [ ! -x "$LVS_BIN/ipvsadm" ]; then
+            SKIP_REASON="lvsd/ipvsadm not built"
+            return 1
+        fi
+        local mode=af-packet
+        [ "$1" = lvs-xdp-fwm-nat ] && mode=xdp
+        LVSD_ARGS="--data-plane $mode ${LVSD_EXTRA_ARGS:-}" start_lvsd "$1" || return 1
+        # As the tutorials mark (iptables -t mangle … -j MARK --set-mark 1), in nft's words.
+        printf 'table ip mangle {\n chain prerouting {\n  type filter hook prerouting priority mangle; policy accept;\n  ip daddr %s tcp dport 80 meta mark set 1\n }\n}\n' "$VIP" |
+            nsx "$NS_D" nft -f - || { SKIP_REASON="nft mangle rule refused"; return 1; }
+        ipvsadm_d -A -f 1 -s rr || return 1
+        ipvsadm_d -a -f 1 -r "$RS1" -m -w 1 || return 1
+        ipvsadm_d -a -f 1 -r "$RS2" -m -w 1 || return 1
+        ;;
     *) echo "unknown path $1" >&2; exit 2 ;;
     esac
 }
@@ -181,6 +198,8 @@ label() {
     lvs-dr) echo "SwiftLVS DR (-g; replies return RS → client directly)" ;;
     lvs-xdp-nat) echo "SwiftLVS NAT (-m), XDP fast path" ;;
     lvs-xdp-dr) echo "SwiftLVS DR (-g), XDP fast path" ;;
+    lvs-fwm-nat) echo "SwiftLVS NAT, firewall-mark service (-f 1), AF_PACKET" ;;
+    lvs-xdp-fwm-nat) echo "SwiftLVS NAT, firewall-mark service (-f 1), XDP mode" ;;
     esac
 }
 
