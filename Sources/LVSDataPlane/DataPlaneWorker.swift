@@ -221,10 +221,11 @@ public final class DataPlaneWorker {
     /// In XDP mode the program drops `programShedShare` of the SYNs to services (15 in 16, at
     /// random like the kernel's `drop_packet`) before they reach the ring, from the moment the
     /// worker falls behind until it has not been behind for `programShedHold`: a flood's SYNs
-    /// then cost the program a look-up and a draw each, the ring keeps room for the established
-    /// connections' packets, and new clients still get one SYN in 16 through (with their
-    /// retransmissions, most connect within seconds). Letting every SYN through again as soon
-    /// as the ring has drained would fill it again within milliseconds.
+    /// then cost the program a look-up and a draw each, and the ring keeps room for the
+    /// established connections' packets. New clients pay: one SYN in 16 reaches the worker,
+    /// which sheds it too while still behind, so most connect after retransmitting. Letting
+    /// every SYN through again as soon as the ring has drained would fill it again within
+    /// milliseconds.
     ///
     /// ```
     ///   full batch, ≥ 4/8 of a ring waiting ──▶ shedding ──▶ < 1/8 waiting ──▶ not shedding
