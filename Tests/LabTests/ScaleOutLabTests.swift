@@ -220,8 +220,12 @@ struct ScaleOutLabTests {
         // 18 paced downloads (about 7 s each) from different client ports: ECMP spreads them.
         let count = 18
         let pids = try l.startDownloads(count)
-        sleep(2)
-        let carried = try l.directors.map { try l.established($0) }
+        // Until the downloads are under way (2 s on an idle machine; longer while other labs run).
+        var carried = [0, 0, 0]
+        for _ in 0..<40 where carried.max()! == 0 || carried.reduce(0, +) < count / 2 {
+            usleep(250_000)
+            carried = try l.directors.map { try l.established($0) }
+        }
         let victim = carried.indices.max { carried[$0] < carried[$1] }!
         #expect(carried[victim] > 0, "the killed director carries downloads: \(carried)")
         l.directors[victim].killLVSD()
