@@ -280,4 +280,6 @@ public final class AFPacketPort: PacketPort {
         drops &+= clvs_dp_ring_drops(rxFD)
         return drops
     }
+
+    public var packetRing: AFPacketPort? { self }
 }

@@ -15,9 +15,7 @@ extension DataPlane {
     ///                            (frames now reach the worker)  (RSTs no longer possible)
     /// ```
     func adoptLateInterfaces(_ worker: DataPlaneWorker) {
-        guard backend != nil,
-            let port = (worker.port as? FirewallMarkPort)?.inner as? WorkerPort ?? worker.port as? WorkerPort
-        else { return }
+        guard backend != nil, let ring = worker.port.packetRing else { return }
         let known = Set(startPlan.status.map(\.index))
         var late: [Int32: String] = [:]
         for l in attachedLinks(worker.tables) where !l.isLoopback && !known.contains(l.index) {
@@ -28,7 +26,7 @@ extension DataPlane {
         let removed = lateInterfaces.filter { late[$0.key] != $0.value }.sorted { $0.key < $1.key }
         lateInterfaces = late
         let ordered = late.sorted { $0.key < $1.key }
-        if !port.packet.receiveOnly(startPlan.afPacketIndexes + ordered.map(\.key)) {
+        if !ring.receiveOnly(startPlan.afPacketIndexes + ordered.map(\.key)) {
             log("cannot extend the packet ring's filter to \(added.map(\.value).joined(separator: ", "))")
         }
         let statuses = ordered.map {

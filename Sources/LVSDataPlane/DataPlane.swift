@@ -448,8 +448,8 @@ public final class DataPlane: @unchecked Sendable {
         // cannot apply a table older than the last one.
         guardLock.withLock { g in
             let services = listServices()
-            let (interfaces, passive) = mailbox.withLock {
-                ($0.guardedInterfaces ?? $0.attachedInterfaces, $0.passiveForGuard)
+            let (interfaces, served, passive) = mailbox.withLock {
+                ($0.guardedInterfaces ?? $0.attachedInterfaces, $0.attachedInterfaces, $0.passiveForGuard)
             }
             let steering = SteeringSet(services: services, passive: passive)
             warnIfStrictReversePathFilter(services)
@@ -470,7 +470,6 @@ public final class DataPlane: @unchecked Sendable {
                 }
             }
             if let fm = firewallMarks {
-                let served = mailbox.withLock { $0.attachedInterfaces }
                 do {
                     try fm.update(services: services, interfaces: served)
                 } catch {

@@ -309,10 +309,7 @@ public final class DataPlaneWorker {
             counters.add(.ignored)
             return
         }
-        if f.firewallMark != 0 {
-            counters.add(.firewallMarkLogged)
-            markMergedSegments(&f, info)
-        }
+        if f.firewallMark != 0 { counters.add(.firewallMarkLogged) }
         let facts = PacketFacts(
             transport: transport, source: info.source, sourcePort: info.sourcePort, destination: info.destination,
             destinationPort: info.destinationPort, tcpFlags: TCPFlags(rawValue: info.tcpFlags),
@@ -506,8 +503,8 @@ public final class DataPlaneWorker {
             deliverToLocalServer(&f, info)
             return
         }
+        if f.firewallMark != 0 && !f.isGSO { markMergedSegments(&f, info, d, egress: egress) }
         if f.isGSO {
-            if f.firewallMark != 0 { fitMergedSegments(&f, info, d, egress: egress) }
             forwardSegments(&f, info, d, inbound: inbound, egress: egress)
             return
         }

@@ -135,10 +135,8 @@ public final class FirewallMarkPort: PacketPort {
     static let arenaBytes = 4 << 20
     static let headroom = 128
     var arenaUsed = 0
-    /// Logged packets too short or too long to be a frame.
-    public private(set) var malformed: UInt64 = 0
-    /// Logged packets read.
-    public private(set) var received: UInt64 = 0
+    /// Logged packets too short or too long to be a frame (in `ringDrops`).
+    var malformed: UInt64 = 0
 
     public init(inner: PacketPort, log: NFLogSocket) {
         self.inner = inner
@@ -162,7 +160,6 @@ public final class FirewallMarkPort: PacketPort {
                 malformed &+= 1
                 continue
             }
-            received &+= 1
             let slot = arena + arenaUsed
             let frame = slot + Self.headroom
             if let h = p.hardwareHeader, h.count == 14 {
@@ -196,8 +193,10 @@ public final class FirewallMarkPort: PacketPort {
         inner.transmit(frames, count: count)
     }
 
-    public var ringDrops: UInt64 { inner.ringDrops &+ log.overruns }
+    /// The inner port's, the log's overruns and malformed logged packets: lost before the worker.
+    public var ringDrops: UInt64 { inner.ringDrops &+ log.overruns &+ malformed }
     public var framesWaiting: Bool { inner.framesWaiting || log.hasPending }
     public func isBacklogged(eighths: Int) -> Bool { inner.isBacklogged(eighths: eighths) }
     public func setShedding(_ share: UInt32) { inner.setShedding(share) }
+    public var packetRing: AFPacketPort? { inner.packetRing }
 }

@@ -98,12 +98,16 @@ public protocol PacketPort: AnyObject {
     /// reach the worker (`ShedShare`: 0 none … 65,536 every one), where it can (the XDP program).
     /// The worker sheds what reaches it while it is behind either way.
     func setShedding(_ share: UInt32)
+    /// The AF_PACKET ring this port reads, itself or behind it (nil for none): its interface
+    /// filter grows when an interface appears after start (`adoptLateInterfaces`).
+    var packetRing: AFPacketPort? { get }
 }
 
 extension PacketPort {
     public var framesWaiting: Bool { false }
     public func isBacklogged(eighths: Int) -> Bool { false }
     public func setShedding(_ share: UInt32) {}
+    public var packetRing: AFPacketPort? { nil }
 }
 
 /// Shares of new connections' SYNs dropped by a port's kernel side, in 1/65,536ths.

@@ -81,6 +81,8 @@ public final class WorkerPort: PacketPort {
 
     public func setShedding(_ share: UInt32) { xdp?.setShedding(share) }
 
+    public var packetRing: AFPacketPort? { packet }
+
     public func isBacklogged(eighths: Int) -> Bool {
         (xdp?.isBacklogged(eighths: eighths) ?? false) || packet.isBacklogged(eighths: eighths)
     }

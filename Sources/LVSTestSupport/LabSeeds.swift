@@ -62,6 +62,48 @@ public struct SeedNATLab {
     }
 }
 
+/// Seed 000's NAT set-up in IPv6 (lvsd not started: tests start it with what they need).
+///
+/// ```
+///  client fd00:1::2 ──eth0──eth1── director fd00:1::1 (the VIP)
+///                                  director eth0 fd00:2::1 ── switch ──┬── rs1 fd00:2::11 (gw fd00:2::1)
+///                                                                      └── rs2 fd00:2::12
+/// ```
+/// The real servers run nginx ("rs1 nginx" / "rs2 nginx") on `ports` with a random `/big` of
+/// `bigBytes`.
+public struct IPv6NATLab {
+    public let lab: LabNetwork
+    public let client: LabHost
+    public let director: LabHost
+    public let rs1: LabHost
+    public let rs2: LabHost
+
+    public init(_ tag: String, ports: [Int] = [80], bigBytes: Int = 0) throws {
+        lab = try LabNetwork(tag)
+        do {
+            client = try lab.host("cli")
+            director = try lab.host("dir")
+            rs1 = try lab.host("rs1")
+            rs2 = try lab.host("rs2")
+            let lan = try lab.makeSwitch("sw")
+            try lab.link(client, "eth0", director, "eth1")
+            try client.ip("addr add fd00:1::2/64 dev eth0 nodad")
+            try director.ip("addr add fd00:1::1/64 dev eth1 nodad")
+            try lan.attach(director, "eth0")
+            try director.ip("addr add fd00:2::1/64 dev eth0 nodad")
+            for (h, a, body) in [(rs1, "fd00:2::11", "rs1 nginx"), (rs2, "fd00:2::12", "rs2 nginx")] {
+                try lan.attach(h, "eth0")
+                try h.ip("addr add \(a)/64 dev eth0 nodad")
+                try h.ip("-6 route add default via fd00:2::1")
+                try h.startNginx(body: body, ports: ports, bigBytes: bigBytes, ipv6: true)
+            }
+        } catch {
+            lab.close()
+            throw error
+        }
+    }
+}
+
 /// The LAN of seed 000's DR part and seed 003 (all hosts on one segment, the VIP on the director
 /// as `eth0:0`).
 ///

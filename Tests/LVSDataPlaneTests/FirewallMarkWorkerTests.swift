@@ -138,28 +138,6 @@ struct NFLogPacketTests {
     }
 }
 
-/// What a thread in a lab namespace opened, handed back once it has been joined.
-final class OpenedInNamespace<T>: @unchecked Sendable {
-    var result: Result<T, any Error>?
-}
-
-/// Runs `body` on a thread inside `host`'s network namespace (sockets opened there belong to it).
-func inNamespace<T>(_ host: LabHost, _ body: @escaping @Sendable () throws -> T) throws -> T {
-    let box = OpenedInNamespace<T>()
-    guard
-        let t = PlatformThread.start(
-            name: "ns-test",
-            {
-                box.result = Result { () throws -> T in
-                    try NetworkNamespace.enterOnCurrentThread(path: "/run/netns/\(host.namespace)")
-                    return try body()
-                }
-            })
-    else { throw LabError("no thread") }
-    t.join()
-    return try box.result!.get()
-}
-
 @Suite(
     "firewall-mark intake against the kernel (root)",
     .enabled(if: LabNetwork.unavailableReason == nil, Comment(rawValue: LabNetwork.unavailableReason ?? "")))

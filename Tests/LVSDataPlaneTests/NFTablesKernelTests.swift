@@ -4,26 +4,33 @@ import LVSCore
 import LVSDataPlane
 import LVSPlatform
 import LVSTestSupport
-import Synchronization
 import Testing
 
-/// Opens an `NFTablesGuardTable` inside `host`'s namespace (a thread that enters it: the socket
-/// belongs to the namespace it was opened in, whichever thread uses it later).
-func guardTable(in host: LabHost) throws -> NFTablesGuardTable {
-    let result = Mutex<Result<NFTablesGuardTable, PlatformError>?>(nil)
+/// What a thread in a lab namespace opened, handed back once it has been joined.
+final class OpenedInNamespace<T>: @unchecked Sendable {
+    var result: Result<T, any Error>?
+}
+
+/// Runs `body` on a thread inside `host`'s network namespace (sockets opened there belong to it).
+func inNamespace<T>(_ host: LabHost, _ body: @escaping @Sendable () throws -> T) throws -> T {
+    let box = OpenedInNamespace<T>()
     guard
         let t = PlatformThread.start(
-            name: "nft-test",
+            name: "ns-test",
             {
-                let r = Result { () throws(PlatformError) -> NFTablesGuardTable in
+                box.result = Result { () throws -> T in
                     try NetworkNamespace.enterOnCurrentThread(path: "/run/netns/\(host.namespace)")
-                    return try NFTablesGuardTable()
+                    return try body()
                 }
-                result.withLock { $0 = r }
             })
     else { throw LabError("no thread") }
     t.join()
-    return try result.withLock { $0! }.get()
+    return try box.result!.get()
+}
+
+/// Opens an `NFTablesGuardTable` inside `host`'s namespace.
+func guardTable(in host: LabHost) throws -> NFTablesGuardTable {
+    try inNamespace(host) { try NFTablesGuardTable() }
 }
 
 @Suite(

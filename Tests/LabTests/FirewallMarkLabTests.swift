@@ -7,27 +7,26 @@ import Testing
 struct FirewallMarkLabTests {
     /// The tutorials' way to group ports into one service: mark them in mangle PREROUTING (here
     /// with nft; `iptables -t mangle -A PREROUTING -d VIP -p tcp -m multiport --dports 80,8080
-    /// -j MARK --set-mark 1` compiles to the same), then `ipvsadm -A -f 1`.
-    static let markRules = """
-        table ip mangle {
-            chain prerouting {
-                type filter hook prerouting priority mangle; policy accept;
-                ip daddr 192.168.1.109 tcp dport { 80, 8080 } meta mark set 1
+    /// -j MARK --set-mark 1` compiles to the same), then `ipvsadm -A -f 1`. `family` is nft's
+    /// `ip` or `ip6`.
+    static func markPorts(on director: LabHost, vip: String, family: String = "ip") throws {
+        let rules = """
+            table \(family) mangle {
+                chain prerouting {
+                    type filter hook prerouting priority mangle; policy accept;
+                    \(family) daddr \(vip) tcp dport { 80, 8080 } meta mark set 1
+                }
             }
-        }
-        """
+
+            """
+        let r = try director.run(["/usr/sbin/nft", "-f", "-"], stdin: rules)
+        #expect(r.status == 0, "nft: \(r.stderr)")
+    }
     /// NAT real servers without a port: the client's port is kept (K:ip_vs_xmit.c, a fwmark
     /// service's server port 0 means the packet's own).
     static let serviceScript = [
         "-A -f 1 -s rr", "-a -f 1 -r 192.168.0.112 -m", "-a -f 1 -r 192.168.0.113 -m",
     ]
-
-    func markPorts(_ l: SeedNATLab) throws {
-        let path = l.lab.directory + "/mangle.nft"
-        try Self.markRules.write(toFile: path, atomically: true, encoding: .utf8)
-        let r = try l.director.run(["/usr/sbin/nft", "-f", path])
-        #expect(r.status == 0, "nft: \(r.stderr)")
-    }
 
     /// Packets the client sent and the real servers received on their eth0 (from /sys).
     func packetCounts(_ l: SeedNATLab) throws -> (clientSent: Int, serversReceived: Int) {
@@ -39,7 +38,7 @@ struct FirewallMarkLabTests {
     }
 
     func servesBothPorts(_ l: SeedNATLab) throws {
-        try markPorts(l)
+        try Self.markPorts(on: l.director, vip: SeedNATLab.vip)
         try l.director.ipvsadmScript(Self.serviceScript)
         // One service for both ports, scheduled round robin across them (newest server first).
         #expect(try l.client.curlTimes(2, "http://192.168.1.109/") == ["rs2 nginx", "rs1 nginx"])
@@ -94,7 +93,7 @@ struct FirewallMarkLabTests {
     func unservedMarksStayWithTheKernel() throws {
         let l = try SeedNATLab("fwm-none")
         defer { l.lab.close() }
-        try markPorts(l)
+        try Self.markPorts(on: l.director, vip: SeedNATLab.vip)
         // No service: nothing listens on the director, the kernel refuses at once.
         #expect(try l.client.curl("http://192.168.1.109/", timeout: 2) == nil)
         try l.director.ipvsadmScript(Self.serviceScript)
@@ -120,17 +119,7 @@ struct FirewallMarkLabTests {
             let r = try rs.lvsRealserver("start 192.168.0.240")
             #expect(r.status == 0, "\(r.stderr)")
         }
-        let rules = """
-            table ip mangle {
-                chain prerouting {
-                    type filter hook prerouting priority mangle; policy accept;
-                    ip daddr 192.168.0.240 tcp dport { 80, 8080 } meta mark set 1
-                }
-            }
-            """
-        let rulesPath = l.lab.directory + "/mangle.nft"
-        try rules.write(toFile: rulesPath, atomically: true, encoding: .utf8)
-        #expect(try l.director.run(["/usr/sbin/nft", "-f", rulesPath]).status == 0)
+        try Self.markPorts(on: l.director, vip: SeedLANLab.vip)
         let conf = """
             virtual_server fwmark 1 {
                 delay_loop 6
@@ -169,32 +158,10 @@ struct FirewallMarkLabTests {
         "-f 1 -6 NAT: IPv6 packets marked in ip6 mangle go to the IPv6 fwmark service; an IPv4 service of the same mark does not take them"
     )
     func natIPv6() throws {
-        let lab = try LabNetwork("fwm-v6")
-        defer { lab.close() }
-        let client = try lab.host("cli")
-        let dir = try lab.host("dir")
-        let rs1 = try lab.host("rs1")
-        let lan = try lab.makeSwitch("sw")
-        try lab.link(client, "eth0", dir, "eth1")
-        try client.ip("addr add fd00:1::2/64 dev eth0 nodad")
-        try dir.ip("addr add fd00:1::1/64 dev eth1 nodad")
-        try lan.attach(dir, "eth0")
-        try dir.ip("addr add fd00:2::1/64 dev eth0 nodad")
-        try lan.attach(rs1, "eth0")
-        try rs1.ip("addr add fd00:2::11/64 dev eth0 nodad")
-        try rs1.ip("-6 route add default via fd00:2::1")
-        try rs1.startNginx(body: "rs1 nginx", ports: [80, 8080], ipv6: true)
-        let rules = """
-            table ip6 mangle {
-                chain prerouting {
-                    type filter hook prerouting priority mangle; policy accept;
-                    ip6 daddr fd00:1::1 tcp dport { 80, 8080 } meta mark set 1
-                }
-            }
-            """
-        let path = lab.directory + "/mangle.nft"
-        try rules.write(toFile: path, atomically: true, encoding: .utf8)
-        #expect(try dir.run(["/usr/sbin/nft", "-f", path]).status == 0)
+        let l = try IPv6NATLab("fwm-v6", ports: [80, 8080])
+        let (client, dir) = (l.client, l.director)
+        defer { l.lab.close() }
+        try Self.markPorts(on: dir, vip: "fd00:1::1", family: "ip6")
         try dir.startLVSD()
         // Only an IPv4 service for mark 1: IPv6 stays the kernel's (refused at once).
         try dir.ipvsadmScript(["-A -f 1 -s rr", "-a -f 1 -r 192.0.2.9 -m"])
