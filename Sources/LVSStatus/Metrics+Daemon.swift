@@ -87,16 +87,13 @@ public enum ProcessMetrics {
         out.single(
             "process_cpu_seconds_total", .counter, help: "Total user and system CPU time spent in seconds.",
             float: p.cpuSeconds)
-        out.single(
-            "process_resident_memory_bytes", .gauge, help: "Resident memory size in bytes.",
-            value: p.residentMemoryBytes)
-        out.single(
-            "process_virtual_memory_bytes", .gauge, help: "Virtual memory size in bytes.", value: p.virtualMemoryBytes)
-        out.single(
-            "process_open_fds", .gauge, help: "Number of open file descriptors.", value: UInt64(p.openFileDescriptors))
-        out.single(
-            "process_max_fds", .gauge, help: "Maximum number of open file descriptors.",
-            value: UInt64(p.maxFileDescriptors))
+        let gauges: [(StaticString, StaticString, UInt64)] = [
+            ("process_resident_memory_bytes", "Resident memory size in bytes.", p.residentMemoryBytes),
+            ("process_virtual_memory_bytes", "Virtual memory size in bytes.", p.virtualMemoryBytes),
+            ("process_open_fds", "Number of open file descriptors.", UInt64(p.openFileDescriptors)),
+            ("process_max_fds", "Maximum number of open file descriptors.", UInt64(p.maxFileDescriptors)),
+        ]
+        for (name, help, value) in gauges { out.single(name, .gauge, help: help, value: value) }
         out.single(
             "process_start_time_seconds", .gauge, help: "Start time of the process since unix epoch in seconds.",
             float: p.startTimeSeconds)

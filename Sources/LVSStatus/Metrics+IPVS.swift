@@ -190,19 +190,14 @@ public enum IPVSMetrics {
 
     /// The five totals of `/proc/net/ip_vs_stats`, with node_exporter's help texts.
     static func writeNodeExporterTotals(_ t: IPVSCounters, into out: inout PrometheusWriter) {
-        out.single(
-            "node_ipvs_connections_total", .counter, help: "The total number of connections made.", value: t.connections
-        )
-        out.single(
-            "node_ipvs_incoming_packets_total", .counter, help: "The total number of incoming packets.",
-            value: t.inPackets)
-        out.single(
-            "node_ipvs_outgoing_packets_total", .counter, help: "The total number of outgoing packets.",
-            value: t.outPackets)
-        out.single(
-            "node_ipvs_incoming_bytes_total", .counter, help: "The total amount of incoming data.", value: t.inBytes)
-        out.single(
-            "node_ipvs_outgoing_bytes_total", .counter, help: "The total amount of outgoing data.", value: t.outBytes)
+        let totals: [(StaticString, StaticString, UInt64)] = [
+            ("node_ipvs_connections_total", "The total number of connections made.", t.connections),
+            ("node_ipvs_incoming_packets_total", "The total number of incoming packets.", t.inPackets),
+            ("node_ipvs_outgoing_packets_total", "The total number of outgoing packets.", t.outPackets),
+            ("node_ipvs_incoming_bytes_total", "The total amount of incoming data.", t.inBytes),
+            ("node_ipvs_outgoing_bytes_total", "The total amount of outgoing data.", t.outBytes),
+        ]
+        for (name, help, value) in totals { out.single(name, .counter, help: help, value: value) }
     }
 
     /// The label values procfs derives from a `/proc/net/ip_vs` service line.

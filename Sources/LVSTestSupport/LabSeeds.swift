@@ -30,24 +30,14 @@ public struct SeedNATLab {
     ) throws {
         lab = try LabNetwork(tag)
         do {
-            client = try lab.host("cli")
-            director = try lab.host("dir")
-            rs1 = try lab.host("rs1")
-            rs2 = try lab.host("rs2")
-            lan = try lab.makeSwitch("sw")
-            try lab.link(client, "eth0", director, "eth1")
-            try client.ip("addr add 192.168.1.200/24 dev eth0")
-            try director.ip("addr add 192.168.1.109/24 dev eth1")
-            try lan.attach(director, "eth0")
-            try director.ip("addr add 192.168.0.109/24 dev eth0")
-            for (h, a, body) in [(rs1, Self.rs1Address, "rs1 nginx"), (rs2, Self.rs2Address, "rs2 nginx")] {
-                try lan.attach(h, "eth0")
-                try h.ip("addr add \(a)/24 dev eth0")
-                // seed 000 step 4: the real servers' gateway is the director.
-                try h.ip("route add default via 192.168.0.109")
+            let n = try NATTopology(
+                lab, clientAddress: "192.168.1.200/24", vip: "192.168.1.109/24", gateway: "192.168.0.109/24",
+                servers: [Self.rs1Address, Self.rs2Address], prefix: 24
+            ) { h, body in
                 try h.startNginx(body: body, ports: [80, 8080], bigBytes: bigBytes)
                 try h.startUDPEcho(port: 5353, reply: body.replacingOccurrences(of: " nginx", with: ""))
             }
+            (client, director, rs1, rs2, lan) = (n.client, n.director, n.rs1, n.rs2, n.lan)
             if let conf = keepalivedConf {
                 let path = lab.directory + "/keepalived.conf"
                 try conf.write(toFile: path, atomically: true, encoding: .utf8)
@@ -81,25 +71,51 @@ public struct IPv6NATLab {
     public init(_ tag: String, ports: [Int] = [80], bigBytes: Int = 0) throws {
         lab = try LabNetwork(tag)
         do {
-            client = try lab.host("cli")
-            director = try lab.host("dir")
-            rs1 = try lab.host("rs1")
-            rs2 = try lab.host("rs2")
-            let lan = try lab.makeSwitch("sw")
-            try lab.link(client, "eth0", director, "eth1")
-            try client.ip("addr add fd00:1::2/64 dev eth0 nodad")
-            try director.ip("addr add fd00:1::1/64 dev eth1 nodad")
-            try lan.attach(director, "eth0")
-            try director.ip("addr add fd00:2::1/64 dev eth0 nodad")
-            for (h, a, body) in [(rs1, "fd00:2::11", "rs1 nginx"), (rs2, "fd00:2::12", "rs2 nginx")] {
-                try lan.attach(h, "eth0")
-                try h.ip("addr add \(a)/64 dev eth0 nodad")
-                try h.ip("-6 route add default via fd00:2::1")
-                try h.startNginx(body: body, ports: ports, bigBytes: bigBytes, ipv6: true)
-            }
+            let n = try NATTopology(
+                lab, clientAddress: "fd00:1::2/64", vip: "fd00:1::1/64", gateway: "fd00:2::1/64",
+                servers: ["fd00:2::11", "fd00:2::12"], prefix: 64
+            ) { h, body in try h.startNginx(body: body, ports: ports, bigBytes: bigBytes, ipv6: true) }
+            (client, director, rs1, rs2) = (n.client, n.director, n.rs1, n.rs2)
         } catch {
             lab.close()
             throw error
+        }
+    }
+}
+
+/// The hosts and wiring both seed-000 NAT labs share: the client on the director's eth1, the real
+/// servers on a switch behind its eth0 with the director as their gateway; `serve` starts what each
+/// real server runs (its body text "rs1 nginx" / "rs2 nginx").
+struct NATTopology {
+    let client: LabHost
+    let director: LabHost
+    let rs1: LabHost
+    let rs2: LabHost
+    let lan: LabSwitch
+
+    init(
+        _ lab: LabNetwork, clientAddress: String, vip: String, gateway: String, servers: [String], prefix: Int,
+        serve: (LabHost, String) throws -> Void
+    ) throws {
+        let ipv6 = vip.contains(":")
+        let dad = ipv6 ? " nodad" : ""
+        client = try lab.host("cli")
+        director = try lab.host("dir")
+        rs1 = try lab.host("rs1")
+        rs2 = try lab.host("rs2")
+        lan = try lab.makeSwitch("sw")
+        try lab.link(client, "eth0", director, "eth1")
+        try client.ip("addr add \(clientAddress) dev eth0\(dad)")
+        try director.ip("addr add \(vip) dev eth1\(dad)")
+        try lan.attach(director, "eth0")
+        try director.ip("addr add \(gateway) dev eth0\(dad)")
+        let via = String(gateway.prefix { $0 != "/" })
+        for (h, a, body) in [(rs1, servers[0], "rs1 nginx"), (rs2, servers[1], "rs2 nginx")] {
+            try lan.attach(h, "eth0")
+            try h.ip("addr add \(a)/\(prefix) dev eth0\(dad)")
+            // seed 000 step 4: the real servers' gateway is the director.
+            try h.ip("\(ipv6 ? "-6 " : "")route add default via \(via)")
+            try serve(h, body)
         }
     }
 }

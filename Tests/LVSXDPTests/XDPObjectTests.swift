@@ -10,14 +10,14 @@ struct XDPObjectTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().path
 
-    @Test("the committed object (Sources/CLVSXDP/lvs_xdp_object.c) is bpf/lvs_xdp.bpf.c compiled now")
+    @Test("the committed object (Sources/CLVSXDP/bpf/lvs_xdp.o) is bpf/lvs_xdp.bpf.c compiled now")
     func objectIsFresh() throws {
         let script = Self.root + "/scripts/build-bpf"
         let clang = ["/opt/swift/usr/bin/clang", "/usr/bin/clang"].first {
             FileManager.default.isExecutableFile(atPath: $0)
         }
         guard clang != nil || ProcessInfo.processInfo.environment["CLANG"] != nil else {
-            print("skipped: no clang with the bpf target (set CLANG); cannot check Sources/CLVSXDP/lvs_xdp_object.c")
+            print("skipped: no clang with the bpf target (set CLANG); cannot check Sources/CLVSXDP/bpf/lvs_xdp.o")
             return
         }
         let out = NSTemporaryDirectory() + "lvs_xdp_check_\(getpid()).o"
@@ -34,7 +34,7 @@ struct XDPObjectTests {
         let same = fresh == committed
         #expect(
             same,
-            "Sources/CLVSXDP/lvs_xdp_object.c is stale (\(committed.count) bytes, compiled now \(fresh.count)): run scripts/build-bpf"
+            "Sources/CLVSXDP/bpf/lvs_xdp.o is stale (\(committed.count) bytes, compiled now \(fresh.count)): run scripts/build-bpf"
         )
     }
 
