@@ -20,13 +20,12 @@ class BestServerScheduler: Scheduler {
     func isBetter(_ b: Int32, than a: Int32) -> Bool { false }
 
     final func rebuild() {
-        let m = members
-        tree.rebuild(count: m.count, leaf: { isCandidate(m[$0]) ? m[$0] : -1 }, better: isBetter)
+        let m = memberSlots
+        tree.rebuild(count: memberCount, leaf: { isCandidate(m[$0]) ? m[$0] : -1 }, better: isBetter)
     }
 
     final func refresh(_ slot: Int32) {
-        let p = Int(store.position(slot))
-        if p < 0 { return }
+        guard let p = listPosition(slot) else { return }
         tree.update(p, leaf: isCandidate(slot) ? slot : -1, better: isBetter)
     }
 
@@ -80,13 +79,11 @@ final class NeverQueueScheduler: BestServerScheduler {
     }
 
     private func rebuildIdle() {
-        let m = members
-        idle.rebuild(count: m.count) { idleValue(m[$0]) }
+        idle.rebuild(count: memberCount) { idleValue(memberSlots[$0]) }
     }
 
     private func refreshIdle(_ slot: Int32) {
-        let p = Int(store.position(slot))
-        if p >= 0 { idle.set(p, idleValue(slot)) }
+        if let p = listPosition(slot) { idle.set(p, idleValue(slot)) }
     }
 
     override func isBetter(_ b: Int32, than a: Int32) -> Bool { store.hasShorterExpectedDelay(b, than: a) }
@@ -160,13 +157,11 @@ final class PowerOfTwoChoicesScheduler: Scheduler {
     }
 
     private func rebuild() {
-        let m = members
-        sums.rebuild(count: m.count) { Int64(effectiveWeight(store, m[$0])) }
+        sums.rebuild(count: memberCount) { Int64(effectiveWeight(store, memberSlots[$0])) }
     }
 
     private func refresh(_ slot: Int32) {
-        let p = Int(store.position(slot))
-        if p >= 0 { sums.set(p, Int64(effectiveWeight(store, slot))) }
+        if let p = listPosition(slot) { sums.set(p, Int64(effectiveWeight(store, slot))) }
     }
 
     override func destinationAdded(_ slot: Int32) { rebuild() }

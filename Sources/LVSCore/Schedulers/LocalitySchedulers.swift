@@ -96,8 +96,7 @@ class LocalityScheduler: BestServerScheduler {
     }
 
     private func refreshUnderHalf(_ slot: Int32) {
-        let p = Int(store.position(slot))
-        if p < 0 { return }
+        guard let p = listPosition(slot) else { return }
         let now = store.activeConnections(slot) &* 2 < store.weight(slot)
         if now != isUnderHalf[p] {
             isUnderHalf[p] = now

@@ -22,8 +22,7 @@ final class RoundRobinScheduler: Scheduler {
     }
 
     private func rebuild() {
-        let m = members
-        tree.rebuild(count: m.count) { effectiveWeight(store, m[$0]) }
+        tree.rebuild(count: memberCount) { effectiveWeight(store, memberSlots[$0]) }
     }
 
     override func destinationAdded(_ slot: Int32) { rebuild() }
@@ -35,8 +34,7 @@ final class RoundRobinScheduler: Scheduler {
     override func overloadChanged(_ slot: Int32) { refresh(slot) }
 
     private func refresh(_ slot: Int32) {
-        let p = Int(store.position(slot))
-        if p >= 0 { tree.set(p, effectiveWeight(store, slot)) }
+        if let p = listPosition(slot) { tree.set(p, effectiveWeight(store, slot)) }
     }
 
     override func schedule(_ request: SchedulingRequest, random: inout SchedulerRandom) -> Int32 {
@@ -85,8 +83,7 @@ final class WeightedRoundRobinScheduler: Scheduler {
     }
 
     private func rebuildTree() {
-        let m = members
-        tree.rebuild(count: m.count) { effectiveWeight(store, m[$0]) }
+        tree.rebuild(count: memberCount) { effectiveWeight(store, memberSlots[$0]) }
     }
 
     private func changed() {
@@ -104,8 +101,7 @@ final class WeightedRoundRobinScheduler: Scheduler {
     override func destinationRemoved(_ slot: Int32, formerPosition: Int) { changed() }
     override func destinationUpdated(_ slot: Int32) { changed() }
     override func overloadChanged(_ slot: Int32) {
-        let p = Int(store.position(slot))
-        if p >= 0 { tree.set(p, effectiveWeight(store, slot)) }
+        if let p = listPosition(slot) { tree.set(p, effectiveWeight(store, slot)) }
     }
 
     /// `ip_vs_wrr_schedule`: each walk over the list is one tree query; runs of fruitless walks

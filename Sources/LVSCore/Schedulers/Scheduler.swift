@@ -104,6 +104,12 @@ public struct SchedulerRandom: Sendable {
     /// The list: slots in kernel order (head = newest).
     @inlinable public var members: [Int32] { service.members }
 
+    /// The list position of `slot`, or nil when it is not listed.
+    final func listPosition(_ slot: Int32) -> Int? {
+        let p = Int(store.position(slot))
+        return p >= 0 ? p : nil
+    }
+
     /// The greatest common divisor of the positive weights of `slots` (0 if none) and the largest
     /// weight: wrr's `ip_vs_wrr_gcd_weight` and `ip_vs_wrr_max_weight`, mh's `ip_vs_mh_gcd_weight`
     /// and `ip_vs_mh_shift_weight`'s maximum.
