@@ -149,6 +149,13 @@ public final class LabHost: @unchecked Sendable {
         return r
     }
 
+    /// `lvs-realserver ARGS` that must succeed (a real server prepared for DR or TUN); throws with
+    /// its error output otherwise.
+    public func prepareRealServer(_ args: String) throws {
+        let r = try lvsRealserver(args)
+        guard r.status == 0 else { throw LabError("\(name): lvs-realserver \(args): \(r.stderr)") }
+    }
+
     // MARK: services
 
     /// Starts nginx (Debian nginx-light) serving `body` (plus a newline) at `/` on `ports`, the

@@ -9,10 +9,7 @@ struct DRLabTests {
     func roundRobin() throws {
         let l = try SeedLANLab("dr-rr")
         defer { l.lab.close() }
-        for rs in [l.rs1, l.rs2] {
-            let r = try rs.lvsRealserver("start 192.168.0.240")
-            #expect(r.status == 0, "\(r.stderr)")
-        }
+        for rs in [l.rs1, l.rs2] { try rs.prepareRealServer("start 192.168.0.240") }
         try l.director.ipvsadmScript([
             "-C", "-A -t 192.168.0.240:80 -s rr", "-a -t 192.168.0.240:80 -r 192.168.0.223:80 -g -w 1",
             "-a -t 192.168.0.240:80 -r 192.168.0.224:80 -g -w 1",
@@ -38,7 +35,7 @@ struct DRLabTests {
     func persistenceAndConnections() throws {
         let l = try SeedLANLab("dr-persist")
         defer { l.lab.close() }
-        for rs in [l.rs1, l.rs2] { try rs.lvsRealserver("start 192.168.0.240") }
+        for rs in [l.rs1, l.rs2] { try rs.prepareRealServer("start 192.168.0.240") }
         // seed 003 ipvs_server.sh start.
         try l.director.ipvsadmScript([
             "-C", "--set 30 5 60", "-A -t 192.168.0.240:80 -s rr -p 20",
@@ -72,7 +69,7 @@ struct DRLabTests {
     func udpDR() throws {
         let l = try SeedLANLab("dr-udp")
         defer { l.lab.close() }
-        for rs in [l.rs1, l.rs2] { try rs.lvsRealserver("start 192.168.0.240") }
+        for rs in [l.rs1, l.rs2] { try rs.prepareRealServer("start 192.168.0.240") }
         try l.director.ipvsadmScript([
             "-A -u 192.168.0.240:5353 -s rr", "-a -u 192.168.0.240:5353 -r 192.168.0.223 -g",
             "-a -u 192.168.0.240:5353 -r 192.168.0.224 -g",

@@ -53,10 +53,7 @@ struct ScaleOutLab {
             try sw.attach(rs, "eth0")
             try rs.ip("addr add 10.9.0.2\(i + 1)/24 dev eth0")
             try rs.ip("route add default via 10.9.0.1")
-            if directRouting {
-                let r = try rs.lvsRealserver("start \(Self.vip)")
-                guard r.status == 0 else { throw LabError("rs\(i + 1): lvs-realserver: \(r.stderr)") }
-            }
+            if directRouting { try rs.prepareRealServer("start \(Self.vip)") }
             try rs.startNginx(body: "rs\(i + 1) nginx", bigBytes: bigBytes)
         }
         for key in ["net.ipv4.ip_forward=1", "net.ipv4.fib_multipath_hash_policy=1", "net.ipv4.conf.all.rp_filter=0"] {
@@ -227,7 +224,8 @@ struct ScaleOutLabTests {
             carried = try l.directors.map { try l.established($0) }
         }
         let victim = carried.indices.max { carried[$0] < carried[$1] }!
-        #expect(carried[victim] > 0, "the killed director carries downloads: \(carried)")
+        let tables = l.directors.map { (try? $0.ipvsadm("-Lnc").stdout) ?? "" }
+        #expect(carried[victim] > 0, "the killed director carries downloads: \(carried); -Lnc: \(tables)")
         l.directors[victim].killLVSD()
         // The keeper deletes the route, BIRD withdraws it: well within the 3 s hold time.
         let took = try l.waitNexthops(2, seconds: 10)
