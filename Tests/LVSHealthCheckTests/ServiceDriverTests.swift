@@ -106,7 +106,8 @@ struct ServiceDriverTests {
         #expect(
             await vt.run(limit: .seconds(20)) {
                 await probe.idle()
-                return weights(target) == ["127.0.0.1:\(up.port)": 1]
+                // The server leaves the table before its notify_down script is handed over.
+                return weights(target) == ["127.0.0.1:\(up.port)": 1] && !notifier.scripts.isEmpty
             })
         #expect(notifier.scripts.map(\.arguments) == [["/bin/true", "down"]])
         task.cancel()

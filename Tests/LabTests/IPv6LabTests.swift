@@ -127,26 +127,58 @@ struct IPv6LabTests {
     func packetTooBig() throws {
         let l = try DualStackLAN("v6ptb")
         defer { l.lab.close() }
-        #expect(try l.rs1.lvsRealserver("start \(DualStackLAN.vip6) --tun").status == 0)
+        try l.rs1.prepareRealServer("start \(DualStackLAN.vip6) --tun")
+        // A sink on rs1 that reads everything a connection sends and answers with the count. (An
+        // HTTP upload to nginx was used before: nginx answers 405 without reading the body, and
+        // on a loaded machine the upload could end before any full-size packet was sent.)
+        let sink = """
+            import socket
+            s = socket.socket(socket.AF_INET6)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("::", 9000))
+            s.listen(4)
+            while True:
+                c, _ = s.accept()
+                n = 0
+                while True:
+                    b = c.recv(65536)
+                    if not b:
+                        break
+                    n += len(b)
+                c.sendall(str(n).encode())
+                c.close()
+            """
+        let pid = try LabNetwork.spawn([
+            LabNetwork.tool("ip")!, "netns", "exec", l.rs1.namespace, "/usr/bin/python3", "-c", sink,
+        ])
+        l.lab.onClose {
+            kill(pid, SIGKILL)
+            _ = LabNetwork.wait(pid)
+        }
         try l.director.ipvsadmScript([
-            "-A -t [\(DualStackLAN.vip6)]:8080 -s rr", "-a -t [\(DualStackLAN.vip6)]:8080 -r [fd00:1::223]:8080 -i",
+            "-A -t [\(DualStackLAN.vip6)]:9000 -s rr", "-a -t [\(DualStackLAN.vip6)]:9000 -r [fd00:1::223]:9000 -i",
         ])
         let before = try l.client.run(["/usr/sbin/ip", "-6", "route", "get", DualStackLAN.vip6]).stdout
         #expect(!before.contains("mtu 1460"))
-        // An upload: the client sends 1500-byte packets (MSS 1440) until the director's
-        // packet-too-big arrives (nginx answers 405 to a POST on a file). On a loaded machine an
-        // upload has finished without one (seen in full-suite runs only, cause not found), so it
-        // is repeated, three times at most, until the client has lowered its path MTU.
-        var after = ""
-        for _ in 0..<3 where !after.contains("mtu 1460") {
-            let post = try l.client.run([
-                "/bin/sh", "-c",
-                "head -c 200000 /dev/zero | curl -s -m 10 -H 'Expect:' -o /dev/null -w '%{http_code}' --data-binary @- http://[\(DualStackLAN.vip6)]:8080/index.html",
-            ])
-            #expect(post.stdout == "405", "\(post.stdout) \(post.stderr)")
-            after = try l.client.run(["/usr/sbin/ip", "-6", "route", "get", DualStackLAN.vip6]).stdout
-            if !after.contains("mtu 1460") { usleep(500_000) }
-        }
+        // 200,000 bytes in 1500-byte packets (MSS 1440): the first that does not fit the tunnel
+        // gets the director's packet-too-big, the client lowers its path MTU and sends the rest
+        // in smaller packets. The sink must have read every byte.
+        let send = """
+            import socket, sys, time
+            for attempt in range(20):
+                try:
+                    c = socket.create_connection(("\(DualStackLAN.vip6)", 9000), timeout=10)
+                    break
+                except OSError:
+                    time.sleep(0.25)
+            c.sendall(bytes(200000))
+            c.shutdown(socket.SHUT_WR)
+            print(c.recv(100).decode())
+            """
+        let sent = try l.client.run(["/usr/bin/python3", "-c", send])
+        #expect(
+            sent.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "200000", "\(sent.stdout) \(sent.stderr)")
+        let after = try l.client.run(["/usr/sbin/ip", "-6", "route", "get", DualStackLAN.vip6]).stdout
         #expect(after.contains("mtu 1460"), "\(after)")
     }
 }
