@@ -243,6 +243,55 @@ public final class LabHost: @unchecked Sendable {
         return try result.value.withLock { $0 }.get()
     }
 
+    /// A TCP sink on `port` (IPv4 and IPv6): reads all a connection sends, then answers with the
+    /// byte count. Unlike an upload to nginx (which answers a POST to a file with 405 without
+    /// reading the body), every byte must cross the network. Stopped when the lab closes.
+    public func startByteSink(port: UInt16) throws {
+        let sink = """
+            import socket
+            s = socket.socket(socket.AF_INET6)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            s.bind(("::", \(port)))
+            s.listen(8)
+            while True:
+                c, _ = s.accept()
+                n = 0
+                while True:
+                    b = c.recv(65536)
+                    if not b:
+                        break
+                    n += len(b)
+                c.sendall(str(n).encode())
+                c.close()
+            """
+        let pid = try LabNetwork.spawn([
+            LabNetwork.tool("ip")!, "netns", "exec", namespace, "/usr/bin/python3", "-c", sink,
+        ])
+        lab.onClose {
+            kill(pid, SIGKILL)
+            _ = LabNetwork.wait(pid)
+        }
+    }
+
+    /// Sends `count` zero bytes to a `startByteSink` at `address` (connecting again for up to 5 s
+    /// while it starts) and returns what it answered: the count it read, or "" on failure.
+    public func sendBytes(_ count: Int, to address: String, port: UInt16) throws -> String {
+        let send = """
+            import socket, time
+            for attempt in range(20):
+                try:
+                    c = socket.create_connection(("\(address)", \(port)), timeout=10)
+                    break
+                except OSError:
+                    time.sleep(0.25)
+            c.sendall(bytes(\(count)))
+            c.shutdown(socket.SHUT_WR)
+            print(c.recv(100).decode())
+            """
+        return try run(["/usr/bin/python3", "-c", send]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     /// A UDP echo service on `port`: every datagram is answered with `"\(reply) <payload>"`.
     /// Stopped when the lab closes.
     public func startUDPEcho(port: UInt16, reply: String) throws {

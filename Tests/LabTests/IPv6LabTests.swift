@@ -37,18 +37,21 @@ struct IPv6LabTests {
             #expect(originals.contains(r.stdout))
         }
         // K:ip_vs_xmit.c ip_vs_nat_xmit_v6 → __mtu_check_toobig_v6: with a smaller MTU towards the
-        // real servers, a full-size packet from the client gets packet-too-big (MTU 1400).
-        // On a loaded machine an upload has finished without a packet-too-big (seen in full-suite
-        // runs only; lvsd learns the new MTU from rtnetlink, and the switch port behind eth0 still
-        // takes 1500 bytes), so the upload is repeated, three times at most, until one has.
+        // real servers, a full-size packet from the client gets packet-too-big (MTU 1400). lvsd
+        // learns the new MTU from rtnetlink, and the switch port behind eth0 still takes 1500
+        // bytes: a transfer that starts before lvsd has it gets no packet-too-big, so it is
+        // repeated, three times at most, until the client has lowered its path MTU. The servers'
+        // sinks count what they read (nginx answers a POST to a file without reading the body).
+        for rs in [l.rs1, l.rs2] { try rs.startByteSink(port: 9000) }
+        try dir.ipvsadmScript([
+            "-A -t [fd00:1::1]:9000 -s rr", "-a -t [fd00:1::1]:9000 -r [fd00:2::11]:9000 -m",
+            "-a -t [fd00:1::1]:9000 -r [fd00:2::12]:9000 -m",
+        ])
         try dir.ip("link set eth0 mtu 1400")
         var learnt = false
         for _ in 0..<3 where !learnt {
-            let post = try client.run([
-                "/bin/sh", "-c",
-                "head -c 100000 /dev/zero | curl -s -m 10 -H 'Expect:' -o /dev/null -w '%{http_code}' --data-binary @- http://[fd00:1::1]/index.html",
-            ])
-            #expect(post.stdout == "405")
+            let answer = try client.sendBytes(100_000, to: "fd00:1::1", port: 9000)
+            #expect(answer == "100000", "the sink read \(answer)")
             learnt = try client.run(["/usr/sbin/ip", "-6", "route", "get", "fd00:1::1"]).stdout.contains("mtu 1400")
             if !learnt { usleep(500_000) }
         }
@@ -128,33 +131,9 @@ struct IPv6LabTests {
         let l = try DualStackLAN("v6ptb")
         defer { l.lab.close() }
         try l.rs1.prepareRealServer("start \(DualStackLAN.vip6) --tun")
-        // A sink on rs1 that reads everything a connection sends and answers with the count. (An
-        // HTTP upload to nginx was used before: nginx answers 405 without reading the body, and
-        // on a loaded machine the upload could end before any full-size packet was sent.)
-        let sink = """
-            import socket
-            s = socket.socket(socket.AF_INET6)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind(("::", 9000))
-            s.listen(4)
-            while True:
-                c, _ = s.accept()
-                n = 0
-                while True:
-                    b = c.recv(65536)
-                    if not b:
-                        break
-                    n += len(b)
-                c.sendall(str(n).encode())
-                c.close()
-            """
-        let pid = try LabNetwork.spawn([
-            LabNetwork.tool("ip")!, "netns", "exec", l.rs1.namespace, "/usr/bin/python3", "-c", sink,
-        ])
-        l.lab.onClose {
-            kill(pid, SIGKILL)
-            _ = LabNetwork.wait(pid)
-        }
+        // A sink on rs1 that counts what it reads (an upload to nginx could end before a full-size
+        // packet was sent on a loaded machine: nginx answers a POST to a file without reading it).
+        try l.rs1.startByteSink(port: 9000)
         try l.director.ipvsadmScript([
             "-A -t [\(DualStackLAN.vip6)]:9000 -s rr", "-a -t [\(DualStackLAN.vip6)]:9000 -r [fd00:1::223]:9000 -i",
         ])
@@ -163,21 +142,8 @@ struct IPv6LabTests {
         // 200,000 bytes in 1500-byte packets (MSS 1440): the first that does not fit the tunnel
         // gets the director's packet-too-big, the client lowers its path MTU and sends the rest
         // in smaller packets. The sink must have read every byte.
-        let send = """
-            import socket, sys, time
-            for attempt in range(20):
-                try:
-                    c = socket.create_connection(("\(DualStackLAN.vip6)", 9000), timeout=10)
-                    break
-                except OSError:
-                    time.sleep(0.25)
-            c.sendall(bytes(200000))
-            c.shutdown(socket.SHUT_WR)
-            print(c.recv(100).decode())
-            """
-        let sent = try l.client.run(["/usr/bin/python3", "-c", send])
-        #expect(
-            sent.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "200000", "\(sent.stdout) \(sent.stderr)")
+        let answer = try l.client.sendBytes(200_000, to: DualStackLAN.vip6, port: 9000)
+        #expect(answer == "200000", "the sink read \(answer)")
         let after = try l.client.run(["/usr/sbin/ip", "-6", "route", "get", DualStackLAN.vip6]).stdout
         #expect(after.contains("mtu 1460"), "\(after)")
     }
