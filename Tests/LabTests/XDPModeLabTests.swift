@@ -93,7 +93,14 @@ struct XDPModeLabTests {
         #expect(try l.downloadsIntact(4))
         let s = l.freshStatistics(stats)
         let fast = Int(s["xdp_fast_redirect"] ?? "0")! + Int(s["xdp_fast_tx"] ?? "0")!
-        #expect(fast > 1000, "the fast path forwarded \(fast) frames")
+        // Most of the servers' frames take the fast path: the replies the program steered to a
+        // worker are the few before each flow was installed. Counted in frames, which depend on how
+        // much the peers' GRO merged (idle: ~2,900 frames for 8 MB; under a loaded CI run: ~600),
+        // so the share is what is checked, not a count.
+        let steeredReplies = Int(s["xdp_steer_reply"] ?? "0")!
+        #expect(
+            fast > 100 && fast > 5 * steeredReplies,
+            "the fast path forwarded \(fast) frames, workers \(steeredReplies) reply frames")
         #expect(Int(s["fast_path_installed"] ?? "0")! >= 8)
         // The fast path's packets are in the listing's counters (4 × 2 MB ≈ 5,500 segments out).
         let listing = try l.director.ipvsadm("-Ln --stats").stdout
